@@ -1,0 +1,102 @@
+/*
+ * scsipubd.conf: line-oriented "key value" configuration, parsed into a
+ * fresh struct config that is validated as a whole and swapped in only
+ * when every line is good (reload is all or nothing).
+ */
+#ifndef SCSIPUB_CONFIG_H
+#define SCSIPUB_CONFIG_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_MAX_LISTEN		16
+#define CFG_MAX_TIERS		16
+#define CFG_MAX_TARGETS		64
+#define CFG_MAX_TOKENS		64
+#define CFG_MAX_TARGET_LUNS	256
+#define CFG_NAME_MAX		64
+#define CFG_PATH_MAX		1024
+#define CFG_SECRET_MAX		256
+#define CFG_MAX_WORKERS		64
+
+#define CFG_DEFAULT_PATH	SYSCONFDIR "/scsipubd.conf"
+#define CFG_DEFAULT_PREFIX	"iqn.2025-01.pub.scsipub"
+
+/* The exit status that tells the master not to respawn a child. */
+#define EXIT_CONFIG		78
+
+enum listen_kind {
+	LISTEN_ISCSI = 0,
+	LISTEN_ISCSI_TLS,
+	LISTEN_API,
+};
+
+struct cfg_listen {
+	enum listen_kind	 cl_kind;
+	char			 cl_text[80];	/* as written, for logs */
+	struct sockaddr_storage	 cl_ss;
+	socklen_t		 cl_sslen;
+};
+
+struct cfg_tier {
+	char		 ct_name[CFG_NAME_MAX];
+	uint64_t	 ct_quota;	/* bytes of writes */
+	uint64_t	 ct_ttl;	/* seconds */
+	int		 ct_persistent;
+	int		 ct_pr;
+	int		 ct_luns;
+};
+
+struct cfg_target {
+	char		 tg_name[CFG_NAME_MAX];
+	char		 tg_images[CFG_MAX_TARGET_LUNS][CFG_NAME_MAX];
+	int		 tg_nimages;
+	char		 tg_chap_user[CFG_SECRET_MAX];
+	char		 tg_chap_secret[CFG_SECRET_MAX];
+	char		 tg_tier[CFG_NAME_MAX];
+};
+
+struct cfg_token {
+	char		 tk_token[CFG_SECRET_MAX];
+	char		 tk_tier[CFG_NAME_MAX];
+};
+
+struct config {
+	char		 c_path[CFG_PATH_MAX];
+	struct cfg_listen c_listen[CFG_MAX_LISTEN];
+	int		 c_nlisten;
+	char		 c_tls_cert[CFG_PATH_MAX];
+	char		 c_tls_key[CFG_PATH_MAX];
+	char		 c_image_dir[CFG_PATH_MAX];
+	char		 c_state_dir[CFG_PATH_MAX];
+	char		 c_iqn_prefix[CFG_NAME_MAX * 2];
+	int		 c_workers;
+	uint64_t	 c_nopin_interval;	/* seconds, 0 = off */
+	uint64_t	 c_nopin_timeout;	/* seconds */
+	uint32_t	 c_block_size;		/* COW granularity */
+	uint64_t	 c_map_size;		/* LMDB map size */
+	int		 c_verbose;
+	char		 c_disc_user[CFG_SECRET_MAX];
+	char		 c_disc_secret[CFG_SECRET_MAX];
+	struct cfg_tier	 c_tiers[CFG_MAX_TIERS];
+	int		 c_ntiers;
+	struct cfg_target *c_targets[CFG_MAX_TARGETS];
+	int		 c_ntargets;
+	struct cfg_token c_tokens[CFG_MAX_TOKENS];
+	int		 c_ntokens;
+};
+
+/* common/config.c */
+struct config	*config_new(void);
+void		 config_free(struct config *);
+int		 config_load(struct config *, const char *, FILE *);
+int		 config_parse_size(const char *, uint64_t *);
+int		 config_parse_duration(const char *, uint64_t *);
+int		 config_parse_addr(const char *, struct sockaddr_storage *,
+		    socklen_t *);
+const struct cfg_tier *config_tier(const struct config *, const char *);
+const struct cfg_target *config_target(const struct config *, const char *);
+int		 config_image_name_ok(const char *);
+
+#endif /* SCSIPUB_CONFIG_H */

@@ -1,0 +1,491 @@
+/*
+ * Shared-memory request/response rings: see shmq.h for the protocol.
+ *
+ * Each ring index is a free-running 32-bit counter written by one side
+ * only (head by the producer, tail by the consumer) and published with
+ * release/acquire ordering; head - tail is the number of queued messages.
+ */
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "log.h"
+#include "shmq.h"
+
+#define SHMQ_RING_MASK	(SHMQ_RING_SIZE - 1)
+#define SHMQ_MAGIC	0x73686d71	/* "shmq" */
+#define SHMQ_CACHELINE	64
+
+_Static_assert(sizeof(struct shmq_msg) == 256, "shmq_msg is 256 bytes");
+_Static_assert((SHMQ_RING_SIZE & SHMQ_RING_MASK) == 0,
+    "ring size is a power of two");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
+    "shared atomics must be lock-free");
+
+struct shmq_ring {
+	alignas(SHMQ_CACHELINE) _Atomic uint32_t r_head;  /* producer's */
+	alignas(SHMQ_CACHELINE) _Atomic uint32_t r_tail;  /* consumer's */
+	alignas(SHMQ_CACHELINE) struct shmq_msg r_msg[SHMQ_RING_SIZE];
+};
+
+struct shmq_slot {
+	alignas(SHMQ_CACHELINE) _Atomic pid_t s_pid;	/* owner, 0: none */
+	_Atomic uint32_t	 s_gen;
+	int			 s_efd;		/* coordinator -> worker */
+	struct shmq_ring	 s_req;		/* worker -> coordinator */
+	struct shmq_ring	 s_rsp;		/* coordinator -> worker */
+};
+
+struct shmq_region {
+	uint32_t		 rg_magic;
+	int			 rg_nslots;
+	size_t			 rg_size;
+	alignas(SHMQ_CACHELINE) _Atomic uint32_t rg_doorbell;	/* futex */
+	_Atomic uint32_t	 rg_sleepers;
+	alignas(SHMQ_CACHELINE) _Atomic pid_t rg_coord_pid;
+	_Atomic uint64_t	 rg_requests;
+	_Atomic uint64_t	 rg_commits;
+	_Atomic uint64_t	 rg_syncs;
+	struct shmq_slot	 rg_slot[];
+};
+
+static const char *const shmq_names[SHMQ_TYPE_MAX] = {
+	[SHMQ_NONE] = "NONE",
+#define SHMQ_NAME(name)	[SHMQ_##name] = #name,
+	SHMQ_TYPES(SHMQ_NAME)
+#undef SHMQ_NAME
+};
+
+static struct shmq_slot *
+shmq_slot(struct shmq_region *rg, int slot)
+{
+	if (rg == NULL || rg->rg_magic != SHMQ_MAGIC)
+		fatalx("%s: not a shmq region", __func__);
+	if (slot < 0 || slot >= rg->rg_nslots)
+		fatalx("%s: slot %d out of range", __func__, slot);
+	return &rg->rg_slot[slot];
+}
+
+static int
+ring_push(struct shmq_ring *r, const struct shmq_msg *m, uint32_t gen)
+{
+	uint32_t	 head, tail;
+	struct shmq_msg	*dst;
+
+	if (m->m_len > SHMQ_DATA_MAX)
+		return -EMSGSIZE;
+	head = atomic_load_explicit(&r->r_head, memory_order_acquire);
+	tail = atomic_load_explicit(&r->r_tail, memory_order_acquire);
+	if (head - tail >= SHMQ_RING_SIZE)
+		return -EAGAIN;
+	dst = &r->r_msg[head & SHMQ_RING_MASK];
+	memcpy(dst, m, offsetof(struct shmq_msg, m_data) + m->m_len);
+	dst->m_gen = gen;
+	atomic_store_explicit(&r->r_head, head + 1, memory_order_release);
+	return 0;
+}
+
+/* Copy the idx-th queued message without consuming it. */
+static int
+ring_peek(struct shmq_ring *r, uint32_t idx, struct shmq_msg *m)
+{
+	uint32_t	 head, tail;
+
+	head = atomic_load_explicit(&r->r_head, memory_order_acquire);
+	tail = atomic_load_explicit(&r->r_tail, memory_order_acquire);
+	if (head - tail <= idx)
+		return 0;
+	memcpy(m, &r->r_msg[(tail + idx) & SHMQ_RING_MASK], sizeof(*m));
+	return 1;
+}
+
+static void
+ring_release(struct shmq_ring *r, uint32_t n)
+{
+	atomic_fetch_add_explicit(&r->r_tail, n, memory_order_release);
+}
+
+/* Consumer side: drop everything queued. */
+static void
+ring_drain(struct shmq_ring *r)
+{
+	uint32_t	 head;
+
+	head = atomic_load_explicit(&r->r_head, memory_order_acquire);
+	atomic_store_explicit(&r->r_tail, head, memory_order_release);
+}
+
+/* Pop the next message of the current generation, skipping stale ones. */
+static int
+ring_pop(struct shmq_slot *s, struct shmq_ring *r, struct shmq_msg *m)
+{
+	uint32_t	 gen;
+
+	gen = atomic_load_explicit(&s->s_gen, memory_order_acquire);
+	while (ring_peek(r, 0, m) == 1) {
+		ring_release(r, 1);
+		if (m->m_gen == gen)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+shmq_eventfd_clear(int fd)
+{
+	uint64_t	 v;
+
+	while (read(fd, &v, sizeof(v)) == -1 && errno == EINTR)
+		continue;
+}
+
+static int
+shmq_eventfds(struct shmq_region *rg)
+{
+	int	 i, j, saved;
+
+	for (i = 0; i < rg->rg_nslots; i++) {
+		rg->rg_slot[i].s_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (rg->rg_slot[i].s_efd == -1) {
+			saved = errno;
+			for (j = 0; j < i; j++)
+				close(rg->rg_slot[j].s_efd);
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct shmq_region *
+shmq_region_create(int nslots)
+{
+	struct shmq_region	*rg;
+	size_t			 size, pg;
+	int			 saved;
+
+	if (nslots < 1 || nslots > SHMQ_SLOTS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	size = sizeof(*rg) + (size_t)nslots * sizeof(struct shmq_slot);
+	size = (size + pg - 1) / pg * pg;
+	rg = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rg == MAP_FAILED)
+		return NULL;
+	rg->rg_nslots = nslots;
+	rg->rg_size = size;
+	if (shmq_eventfds(rg) == -1) {
+		saved = errno;
+		munmap(rg, size);
+		errno = saved;
+		return NULL;
+	}
+	rg->rg_magic = SHMQ_MAGIC;
+	return rg;
+}
+
+void
+shmq_region_destroy(struct shmq_region *rg)
+{
+	int	 i;
+
+	if (rg == NULL)
+		return;
+	for (i = 0; i < rg->rg_nslots; i++)
+		close(rg->rg_slot[i].s_efd);
+	rg->rg_magic = 0;
+	munmap(rg, rg->rg_size);
+}
+
+int
+shmq_region_nslots(const struct shmq_region *rg)
+{
+	return rg->rg_nslots;
+}
+
+/*
+ * Start a new generation: responses still queued or still to come for
+ * the previous owner are skipped, its queued requests are not executed.
+ */
+static void
+shmq_slot_reset(struct shmq_slot *s)
+{
+	atomic_fetch_add_explicit(&s->s_gen, 1, memory_order_acq_rel);
+	ring_drain(&s->s_rsp);
+	shmq_eventfd_clear(s->s_efd);
+}
+
+/*
+ * Give the slot to process pid.  Called by the master once the previous
+ * owner has been released (the usual case: nothing to reset) or, if it
+ * was not, before the new owner first pushes.
+ */
+void
+shmq_slot_claim(struct shmq_region *rg, int slot, pid_t pid)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+	pid_t			 old;
+
+	old = atomic_exchange_explicit(&s->s_pid, pid, memory_order_acq_rel);
+	if (old != 0 && old != pid)
+		shmq_slot_reset(s);
+}
+
+/* The owner is gone (reaped): nobody may use the slot's old messages. */
+void
+shmq_slot_release(struct shmq_region *rg, int slot)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	atomic_store_explicit(&s->s_pid, 0, memory_order_release);
+	shmq_slot_reset(s);
+}
+
+static int
+shmq_pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 0;
+	return 1;
+}
+
+int
+shmq_peer_alive(struct shmq_region *rg, int slot)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	return shmq_pid_alive(atomic_load(&s->s_pid));
+}
+
+/*
+ * Called by the coordinator as it starts (pid = getpid()) and stops
+ * (pid = 0).  The coordinator is the only process that waits on the
+ * doorbell, so a predecessor killed while asleep leaves no sleeper.
+ */
+void
+shmq_coordinator_set(struct shmq_region *rg, pid_t pid)
+{
+	atomic_store(&rg->rg_sleepers, 0);
+	atomic_store(&rg->rg_coord_pid, pid);
+}
+
+int
+shmq_coordinator_alive(struct shmq_region *rg)
+{
+	return shmq_pid_alive(atomic_load(&rg->rg_coord_pid));
+}
+
+/* Worker: queue a request; -EAGAIN when the ring is full. */
+int
+shmq_request_push(struct shmq_region *rg, int slot, const struct shmq_msg *m)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	return ring_push(&s->s_req, m, atomic_load(&s->s_gen));
+}
+
+/* Consume the next current request: 1, or 0 when there is none. */
+int
+shmq_request_pop(struct shmq_region *rg, int slot, struct shmq_msg *m)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	return ring_pop(s, &s->s_req, m);
+}
+
+/*
+ * Coordinator: copy the idx-th queued request, leaving it queued.
+ * Returns 1, 0 when there are not that many, or -ESTALE for a request of
+ * a previous owner (copied too: release it, do not execute it).
+ */
+int
+shmq_request_peek(struct shmq_region *rg, int slot, uint32_t idx,
+    struct shmq_msg *m)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	if (ring_peek(&s->s_req, idx, m) == 0)
+		return 0;
+	if (m->m_gen != atomic_load(&s->s_gen))
+		return -ESTALE;
+	return 1;
+}
+
+/* Coordinator: the first n queued requests have been answered. */
+void
+shmq_request_release(struct shmq_region *rg, int slot, uint32_t n)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	ring_release(&s->s_req, n);
+}
+
+/*
+ * Coordinator: queue a response, m_gen copied from its request.
+ * -EAGAIN when the ring is full; a response for a previous owner is
+ * dropped and counts as delivered (0).
+ */
+int
+shmq_response_push(struct shmq_region *rg, int slot, const struct shmq_msg *m)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+	uint32_t		 gen = atomic_load(&s->s_gen);
+
+	if (m->m_gen != gen)
+		return 0;
+	return ring_push(&s->s_rsp, m, gen);
+}
+
+int
+shmq_response_pop(struct shmq_region *rg, int slot, struct shmq_msg *m)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	return ring_pop(s, &s->s_rsp, m);
+}
+
+static int
+shmq_futex(_Atomic uint32_t *word, int op, uint32_t val,
+    const struct timespec *ts)
+{
+	/* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. */
+	return (int)syscall(SYS_futex, (void *)word, op, val, ts, NULL, 0);
+}
+
+/* Worker: tell the coordinator that requests are queued. */
+void
+shmq_doorbell_ring(struct shmq_region *rg)
+{
+	atomic_fetch_add(&rg->rg_doorbell, 1);
+	if (atomic_load(&rg->rg_sleepers) != 0)
+		shmq_futex(&rg->rg_doorbell, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* Read before draining the rings; pass to shmq_doorbell_wait(). */
+uint32_t
+shmq_doorbell_read(struct shmq_region *rg)
+{
+	return atomic_load(&rg->rg_doorbell);
+}
+
+/*
+ * Sleep until the doorbell differs from seen, at most timeout_ms
+ * (forever if negative).  Returns 0 when rung (or spuriously woken),
+ * -ETIMEDOUT, or -EINTR.
+ */
+int
+shmq_doorbell_wait(struct shmq_region *rg, uint32_t seen, int timeout_ms)
+{
+	struct timespec	 ts, *tsp = NULL;
+	int		 rv = 0;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	/* Sleepers before doorbell here, doorbell before sleepers in ring. */
+	atomic_fetch_add(&rg->rg_sleepers, 1);
+	if (atomic_load(&rg->rg_doorbell) == seen &&
+	    shmq_futex(&rg->rg_doorbell, FUTEX_WAIT, seen, tsp) == -1) {
+		if (errno == ETIMEDOUT || errno == EINTR)
+			rv = -errno;
+	}
+	atomic_fetch_sub(&rg->rg_sleepers, 1);
+	return rv;
+}
+
+/* Worker: the fd its event loop watches for responses. */
+int
+shmq_worker_fd(struct shmq_region *rg, int slot)
+{
+	return shmq_slot(rg, slot)->s_efd;
+}
+
+/* Coordinator: responses are queued for this slot. */
+void
+shmq_worker_notify(struct shmq_region *rg, int slot)
+{
+	uint64_t	 one = 1;
+	int		 fd = shmq_slot(rg, slot)->s_efd;
+
+	while (write(fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		continue;
+}
+
+/* Worker: reset the fd before draining the response ring. */
+void
+shmq_worker_clear(struct shmq_region *rg, int slot)
+{
+	shmq_eventfd_clear(shmq_slot(rg, slot)->s_efd);
+}
+
+void
+shmq_stats_add(struct shmq_region *rg, const struct shmq_stats *st)
+{
+	atomic_fetch_add(&rg->rg_requests, st->st_requests);
+	atomic_fetch_add(&rg->rg_commits, st->st_commits);
+	atomic_fetch_add(&rg->rg_syncs, st->st_syncs);
+}
+
+void
+shmq_stats_get(struct shmq_region *rg, struct shmq_stats *st)
+{
+	st->st_requests = atomic_load(&rg->rg_requests);
+	st->st_commits = atomic_load(&rg->rg_commits);
+	st->st_syncs = atomic_load(&rg->rg_syncs);
+}
+
+const char *
+shmq_type_name(uint32_t type)
+{
+	if (type >= SHMQ_TYPE_MAX || shmq_names[type] == NULL)
+		return "UNKNOWN";
+	return shmq_names[type];
+}
+
+/* Build a MAP_SET, MAP_CLEAR or MAP_LOOKUP request (m_id is the caller's). */
+void
+shmq_msg_map(struct shmq_msg *m, uint32_t type, uint64_t lu, uint64_t first,
+    uint32_t count)
+{
+	m->m_type = type;
+	m->m_status = 0;
+	m->m_len = SHMQ_MAP_LEN;
+	be64enc(m->m_data, lu);
+	be64enc(m->m_data + 8, first);
+	be32enc(m->m_data + 16, count);
+}
+
+/* Build a KV_* request; vlen is 0 for KV_GET and KV_DEL. */
+int
+shmq_msg_kv(struct shmq_msg *m, uint32_t type, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	if (klen == 0 || klen > UINT16_MAX || vlen > SHMQ_DATA_MAX ||
+	    2 + klen + vlen > SHMQ_DATA_MAX)
+		return -EMSGSIZE;
+	m->m_type = type;
+	m->m_status = 0;
+	m->m_len = (uint32_t)(2 + klen + vlen);
+	be16enc(m->m_data, (uint16_t)klen);
+	memcpy(m->m_data + 2, key, klen);
+	if (vlen > 0)
+		memcpy(m->m_data + 2 + klen, val, vlen);
+	return 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * Shared-memory request/response rings between the workers and the
+ * coordinator.
+ *
+ * The master creates one region before it forks anything, so every child,
+ * and every child respawned later, maps the same pages.  The region holds
+ * one slot per worker process; a slot is a request ring (worker to
+ * coordinator) and a response ring (coordinator to worker), each
+ * single-producer single-consumer with SHMQ_RING_SIZE fixed-size messages.
+ *
+ * Wakeups: workers push, then ring the doorbell, one futex word the
+ * coordinator sleeps on.  The coordinator pushes responses, then writes
+ * the slot's eventfd, which the worker's event loop watches: a worker
+ * never blocks.  Worker loop, on the fd becoming readable:
+ *	shmq_worker_clear(rg, slot);
+ *	while (shmq_response_pop(rg, slot, &m) == 1)
+ *		...;
+ *
+ * Slot lifetime: the master calls shmq_slot_release() when it reaps a
+ * worker and shmq_slot_claim() for the new one.  Each release starts a
+ * new slot generation; messages of an older generation are never handed
+ * to the new worker (stale responses are skipped, stale requests are not
+ * executed).
+ *
+ * The coordinator consumes requests with peek/release, releasing a
+ * request only once its response is in the response ring: a coordinator
+ * that dies and is restarted executes again whatever it had not answered.
+ * A response may therefore arrive twice; a worker never reuses an m_id
+ * and ignores responses whose m_id it no longer waits for.
+ */
+#ifndef SCSIPUB_SHMQ_H
+#define SCSIPUB_SHMQ_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
+#define SHMQ_DATA_MAX		232	/* payload bytes; message is 256 */
+#define SHMQ_SLOTS_MAX		256
+
+/*
+ * Message types, and their payloads (all integers big-endian):
+ *	PING		anything; echoed
+ *	MAP_SET		u64 lu, u64 first block, u32 count (SHMQ_MAP_LEN)
+ *	MAP_CLEAR	same as MAP_SET: the blocks become unmapped
+ *	MAP_SYNC	empty; answered once the map is durable
+ *	MAP_LOOKUP	as MAP_SET, count ignored; answer u64 first, u64 count
+ *			of the run holding the block, or m_status ENOENT
+ *	KV_PUT		u16 key length, key, value
+ *	KV_GET		u16 key length, key; answer the value or ENOENT
+ *	KV_DEL		u16 key length, key; ENOENT when absent
+ * A response echoes m_type and m_id; m_status is 0 or a positive errno
+ * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
+ * store is full).
+ */
+#define SHMQ_TYPES(X)		\
+	X(PING)			\
+	X(MAP_SET)		\
+	X(MAP_CLEAR)		\
+	X(MAP_SYNC)		\
+	X(MAP_LOOKUP)		\
+	X(KV_PUT)		\
+	X(KV_GET)		\
+	X(KV_DEL)
+
+enum shmq_type {
+	SHMQ_NONE = 0,
+#define SHMQ_ENUM(name)	SHMQ_##name,
+	SHMQ_TYPES(SHMQ_ENUM)
+#undef SHMQ_ENUM
+	SHMQ_TYPE_MAX
+};
+
+#define SHMQ_MAP_LEN		20	/* MAP_* request payload */
+#define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
+
+struct shmq_msg {
+	uint32_t	m_type;		/* enum shmq_type */
+	uint32_t	m_status;	/* response: 0 or a positive errno */
+	uint64_t	m_id;		/* chosen by the worker, echoed */
+	uint32_t	m_len;		/* bytes used in m_data */
+	uint32_t	m_gen;		/* slot generation, set by push */
+	uint8_t		m_data[SHMQ_DATA_MAX];
+};
+
+struct shmq_stats {
+	uint64_t	st_requests;	/* requests executed */
+	uint64_t	st_commits;	/* LMDB write transactions committed */
+	uint64_t	st_syncs;	/* explicit syncs for MAP_SYNC */
+};
+
+struct shmq_region;
+
+/* common/shmq.c */
+struct shmq_region	*shmq_region_create(int);
+void		 shmq_region_destroy(struct shmq_region *);
+int		 shmq_region_nslots(const struct shmq_region *);
+void		 shmq_slot_claim(struct shmq_region *, int, pid_t);
+void		 shmq_slot_release(struct shmq_region *, int);
+int		 shmq_peer_alive(struct shmq_region *, int);
+void		 shmq_coordinator_set(struct shmq_region *, pid_t);
+int		 shmq_coordinator_alive(struct shmq_region *);
+int		 shmq_request_push(struct shmq_region *, int,
+		    const struct shmq_msg *);
+int		 shmq_request_pop(struct shmq_region *, int, struct shmq_msg *);
+int		 shmq_request_peek(struct shmq_region *, int, uint32_t,
+		    struct shmq_msg *);
+void		 shmq_request_release(struct shmq_region *, int, uint32_t);
+int		 shmq_response_push(struct shmq_region *, int,
+		    const struct shmq_msg *);
+int		 shmq_response_pop(struct shmq_region *, int, struct shmq_msg *);
+void		 shmq_doorbell_ring(struct shmq_region *);
+uint32_t	 shmq_doorbell_read(struct shmq_region *);
+int		 shmq_doorbell_wait(struct shmq_region *, uint32_t, int);
+int		 shmq_worker_fd(struct shmq_region *, int);
+void		 shmq_worker_notify(struct shmq_region *, int);
+void		 shmq_worker_clear(struct shmq_region *, int);
+void		 shmq_stats_add(struct shmq_region *, const struct shmq_stats *);
+void		 shmq_stats_get(struct shmq_region *, struct shmq_stats *);
+const char	*shmq_type_name(uint32_t);
+void		 shmq_msg_map(struct shmq_msg *, uint32_t, uint64_t, uint64_t,
+		    uint32_t);
+int		 shmq_msg_kv(struct shmq_msg *, uint32_t, const void *, size_t,
+		    const void *, size_t);
+
+#endif /* SCSIPUB_SHMQ_H */

@@ -1,0 +1,614 @@
+/*
+ * The coordinator process: owner of the LMDB environment.
+ *
+ * One round: note the doorbell, take up to COORD_BATCH requests from
+ * every slot that has no answers waiting, execute all of them in one
+ * transaction (a write transaction if any of them writes), commit, sync
+ * if a MAP_SYNC asked for it, then push the answers and wake each worker
+ * that got some.  A request leaves its ring only when its answer is in
+ * the response ring, so answers that do not fit wait in memory and the
+ * slot takes no new work until they are delivered; a restarted
+ * coordinator executes again whatever was not answered.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "coordinator.h"
+#include "log.h"
+#include "shmq.h"
+
+#define COORD_BATCH	256	/* requests per slot per round */
+#define COORD_WAIT_MS	1000	/* idle sleep; periodic work */
+#define COORD_RETRY_MS	1	/* answers waiting for ring space */
+
+enum coord_txn {
+	COORD_TXN_NONE,
+	COORD_TXN_READ,
+	COORD_TXN_WRITE
+};
+
+struct coord_slot {
+	uint32_t	 cs_n;		/* requests taken this round */
+	uint32_t	 cs_sent;	/* answers pushed so far */
+	int		 cs_fresh;	/* taken this round, to execute */
+	struct shmq_msg	 cs_req[COORD_BATCH];
+	struct shmq_msg	 cs_rsp[COORD_BATCH];
+};
+
+struct coord {
+	struct store		*c_store;
+	struct shmq_region	*c_region;
+	int			 c_nslots;
+	struct coord_slot	*c_slot;
+	pid_t			 c_ppid;
+	time_t			 c_periodic;
+};
+
+typedef int (*coord_fn)(struct store *, const struct shmq_msg *,
+    struct shmq_msg *);
+
+struct coord_op {
+	coord_fn	 op_fn;
+	enum coord_txn	 op_txn;
+	int		 op_sync;	/* answer only once durable */
+};
+
+static int	coord_ping(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_map_set(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_map_clear(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_map_sync(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_map_lookup(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_kv_put(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_kv_get(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+static int	coord_kv_del(struct store *, const struct shmq_msg *,
+		    struct shmq_msg *);
+
+static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
+	[SHMQ_PING] =		{ coord_ping,		COORD_TXN_NONE,  0 },
+	[SHMQ_MAP_SET] =	{ coord_map_set,	COORD_TXN_WRITE, 0 },
+	[SHMQ_MAP_CLEAR] =	{ coord_map_clear,	COORD_TXN_WRITE, 0 },
+	[SHMQ_MAP_SYNC] =	{ coord_map_sync,	COORD_TXN_NONE,  1 },
+	[SHMQ_MAP_LOOKUP] =	{ coord_map_lookup,	COORD_TXN_READ,  0 },
+	[SHMQ_KV_PUT] =		{ coord_kv_put,		COORD_TXN_WRITE, 0 },
+	[SHMQ_KV_GET] =		{ coord_kv_get,		COORD_TXN_READ,  0 },
+	[SHMQ_KV_DEL] =		{ coord_kv_del,		COORD_TXN_WRITE, 0 },
+};
+
+static volatile sig_atomic_t	coord_quit;
+static volatile sig_atomic_t	coord_reopen;
+
+static const struct coord_op *
+coord_op(uint32_t type)
+{
+	if (type >= SHMQ_TYPE_MAX || coord_ops[type].op_fn == NULL)
+		return NULL;
+	return &coord_ops[type];
+}
+
+static int
+coord_ping(struct store *st, const struct shmq_msg *req, struct shmq_msg *rsp)
+{
+	(void)st;
+	memcpy(rsp->m_data, req->m_data, req->m_len);
+	rsp->m_len = req->m_len;
+	return 0;
+}
+
+static int
+coord_map_args(const struct shmq_msg *req, uint64_t *lu, uint64_t *first,
+    uint32_t *count)
+{
+	if (req->m_len != SHMQ_MAP_LEN)
+		return -EINVAL;
+	*lu = be64dec(req->m_data);
+	*first = be64dec(req->m_data + 8);
+	*count = be32dec(req->m_data + 16);
+	return 0;
+}
+
+static int
+coord_map_set(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint64_t	 lu, first;
+	uint32_t	 count;
+
+	(void)rsp;
+	if (coord_map_args(req, &lu, &first, &count) != 0)
+		return -EINVAL;
+	return store_map_set(st, lu, first, count);
+}
+
+static int
+coord_map_clear(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint64_t	 lu, first;
+	uint32_t	 count;
+
+	(void)rsp;
+	if (coord_map_args(req, &lu, &first, &count) != 0)
+		return -EINVAL;
+	return store_map_clear(st, lu, first, count);
+}
+
+/* Nothing to do here: the round syncs after its commit. */
+static int
+coord_map_sync(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	(void)st;
+	(void)req;
+	(void)rsp;
+	return 0;
+}
+
+static int
+coord_map_lookup(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint64_t	 lu, block, first, count;
+	uint32_t	 unused;
+	int		 rv;
+
+	if (coord_map_args(req, &lu, &block, &unused) != 0)
+		return -EINVAL;
+	if ((rv = store_map_lookup(st, lu, block, &first, &count)) != 0)
+		return rv;
+	be64enc(rsp->m_data, first);
+	be64enc(rsp->m_data + 8, count);
+	rsp->m_len = SHMQ_LOOKUP_LEN;
+	return 0;
+}
+
+/* Split a KV payload: u16 key length, key, value (the rest). */
+static int
+coord_kv_args(const struct shmq_msg *req, const uint8_t **key, size_t *klen,
+    const uint8_t **val, size_t *vlen)
+{
+	if (req->m_len < 2)
+		return -EINVAL;
+	*klen = be16dec(req->m_data);
+	if (*klen == 0 || 2 + *klen > req->m_len)
+		return -EINVAL;
+	*key = req->m_data + 2;
+	*val = *key + *klen;
+	*vlen = req->m_len - 2 - *klen;
+	return 0;
+}
+
+static int
+coord_kv_put(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	const uint8_t	*key, *val;
+	size_t		 klen, vlen;
+
+	(void)rsp;
+	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+		return -EINVAL;
+	return store_kv_put(st, key, klen, val, vlen);
+}
+
+static int
+coord_kv_get(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	const uint8_t	*key, *val;
+	size_t		 klen, vlen;
+	int		 rv;
+
+	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+		return -EINVAL;
+	rv = store_kv_get(st, key, klen, rsp->m_data, SHMQ_DATA_MAX, &vlen);
+	if (rv == 0)
+		rsp->m_len = (uint32_t)vlen;
+	return rv;
+}
+
+static int
+coord_kv_del(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	const uint8_t	*key, *val;
+	size_t		 klen, vlen;
+
+	(void)rsp;
+	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+		return -EINVAL;
+	return store_kv_del(st, key, klen);
+}
+
+/* Execute one request in the open transaction (if its type needs one). */
+static void
+coord_dispatch(struct coord *c, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	const struct coord_op	*op = coord_op(req->m_type);
+	int			 rv;
+
+	rsp->m_type = req->m_type;
+	rsp->m_id = req->m_id;
+	rsp->m_gen = req->m_gen;
+	rsp->m_len = 0;
+	if (op == NULL || req->m_len > SHMQ_DATA_MAX) {
+		rsp->m_status = EINVAL;
+		return;
+	}
+	rv = op->op_fn(c->c_store, req, rsp);
+	if (rv != 0)
+		rsp->m_len = 0;
+	rsp->m_status = (uint32_t)-rv;
+}
+
+/* Take up to COORD_BATCH queued requests from a slot with nothing owed. */
+static uint32_t
+coord_take(struct coord *c, int slot)
+{
+	struct coord_slot	*cs = &c->c_slot[slot];
+	uint32_t		 n = 0;
+	int			 rv;
+
+	cs->cs_fresh = 0;
+	if (cs->cs_sent < cs->cs_n)
+		return 0;
+	while (n < COORD_BATCH) {
+		rv = shmq_request_peek(c->c_region, slot, n, &cs->cs_req[n]);
+		if (rv == 0)
+			break;
+		if (rv == -ESTALE)	/* a dead worker's: answer, unseen */
+			cs->cs_req[n].m_type = SHMQ_NONE;
+		n++;
+	}
+	cs->cs_n = n;
+	cs->cs_sent = 0;
+	cs->cs_fresh = n > 0;
+	return n;
+}
+
+static uint32_t
+coord_collect(struct coord *c)
+{
+	uint32_t	 total = 0;
+	int		 i;
+
+	for (i = 0; i < c->c_nslots; i++)
+		total += coord_take(c, i);
+	return total;
+}
+
+/* The transaction the fresh requests need, and whether one syncs. */
+static enum coord_txn
+coord_plan(struct coord *c, int *sync)
+{
+	const struct coord_op	*op;
+	enum coord_txn		 txn = COORD_TXN_NONE;
+	struct coord_slot	*cs;
+	uint32_t		 j;
+	int			 i;
+
+	*sync = 0;
+	for (i = 0; i < c->c_nslots; i++) {
+		cs = &c->c_slot[i];
+		for (j = 0; cs->cs_fresh && j < cs->cs_n; j++) {
+			if ((op = coord_op(cs->cs_req[j].m_type)) == NULL)
+				continue;
+			if (op->op_txn > txn)
+				txn = op->op_txn;
+			*sync |= op->op_sync;
+		}
+	}
+	return txn;
+}
+
+/* Run every fresh request in the open transaction; 0 or its failure. */
+static int
+coord_run_all(struct coord *c)
+{
+	struct coord_slot	*cs;
+	uint32_t		 j;
+	int			 i;
+
+	for (i = 0; i < c->c_nslots; i++) {
+		cs = &c->c_slot[i];
+		for (j = 0; cs->cs_fresh && j < cs->cs_n; j++) {
+			coord_dispatch(c, &cs->cs_req[j], &cs->cs_rsp[j]);
+			if (store_failed(c->c_store))
+				return store_failed(c->c_store);
+		}
+	}
+	return 0;
+}
+
+/* One request, in a transaction of its own. */
+static int
+coord_run_one(struct coord *c, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	const struct coord_op	*op = coord_op(req->m_type);
+	int			 rv;
+
+	if (op == NULL || op->op_txn == COORD_TXN_NONE) {
+		coord_dispatch(c, req, rsp);
+		return 0;
+	}
+	if ((rv = store_begin(c->c_store, op->op_txn == COORD_TXN_WRITE)) == 0) {
+		coord_dispatch(c, req, rsp);
+		rv = store_commit(c->c_store);
+	}
+	if (rv != 0) {
+		rsp->m_type = req->m_type;
+		rsp->m_id = req->m_id;
+		rsp->m_gen = req->m_gen;
+		rsp->m_len = 0;
+		rsp->m_status = (uint32_t)-rv;
+	}
+	return op->op_txn == COORD_TXN_WRITE && rv == 0;
+}
+
+/*
+ * The batch failed as a whole (store full, say): run each request alone
+ * so that only those that cannot succeed fail.  Returns the commits.
+ */
+static uint64_t
+coord_run_each(struct coord *c)
+{
+	struct coord_slot	*cs;
+	uint64_t		 commits = 0;
+	uint32_t		 j;
+	int			 i;
+
+	for (i = 0; i < c->c_nslots; i++) {
+		cs = &c->c_slot[i];
+		for (j = 0; cs->cs_fresh && j < cs->cs_n; j++)
+			commits += coord_run_one(c, &cs->cs_req[j],
+			    &cs->cs_rsp[j]);
+	}
+	return commits;
+}
+
+/* Fail the answers of every fresh request of type (0: all) with err. */
+static void
+coord_fail(struct coord *c, uint32_t type, int err)
+{
+	struct coord_slot	*cs;
+	uint32_t		 j;
+	int			 i;
+
+	for (i = 0; i < c->c_nslots; i++) {
+		cs = &c->c_slot[i];
+		for (j = 0; cs->cs_fresh && j < cs->cs_n; j++) {
+			if (type != SHMQ_NONE && cs->cs_req[j].m_type != type)
+				continue;
+			cs->cs_rsp[j].m_status = (uint32_t)-err;
+			cs->cs_rsp[j].m_len = 0;
+		}
+	}
+}
+
+/* Execute the fresh requests: one transaction, then sync if asked. */
+static void
+coord_execute(struct coord *c, struct shmq_stats *stats)
+{
+	enum coord_txn	 txn;
+	int		 sync, rv = 0;
+
+	txn = coord_plan(c, &sync);
+	if (txn != COORD_TXN_NONE)
+		rv = store_begin(c->c_store, txn == COORD_TXN_WRITE);
+	if (rv == 0 && (rv = coord_run_all(c)) != 0)
+		store_abort(c->c_store);
+	else if (rv == 0 && txn != COORD_TXN_NONE)
+		rv = store_commit(c->c_store);
+	if (rv != 0) {
+		log_warnx("%s: batch failed (%s), one at a time", __func__,
+		    strerror(-rv));
+		stats->st_commits += coord_run_each(c);
+	} else if (txn == COORD_TXN_WRITE)
+		stats->st_commits++;
+	if (sync) {
+		stats->st_syncs++;
+		if ((rv = store_sync(c->c_store)) != 0)
+			coord_fail(c, SHMQ_MAP_SYNC, rv);
+	}
+}
+
+/* Push what a slot is owed; 1 if some answers still wait for room. */
+static int
+coord_flush_slot(struct coord *c, int slot)
+{
+	struct coord_slot	*cs = &c->c_slot[slot];
+	uint32_t		 sent = cs->cs_sent;
+
+	while (cs->cs_sent < cs->cs_n) {
+		if (shmq_response_push(c->c_region, slot,
+		    &cs->cs_rsp[cs->cs_sent]) != 0)
+			break;
+		cs->cs_sent++;
+	}
+	if (cs->cs_sent > sent) {
+		shmq_request_release(c->c_region, slot, cs->cs_sent - sent);
+		shmq_worker_notify(c->c_region, slot);
+	}
+	return cs->cs_sent < cs->cs_n;
+}
+
+static int
+coord_flush(struct coord *c)
+{
+	int	 i, owed = 0;
+
+	for (i = 0; i < c->c_nslots; i++)
+		owed += coord_flush_slot(c, i);
+	return owed;
+}
+
+static void
+coord_sighandler(int sig)
+{
+	if (sig == SIGUSR1)
+		coord_reopen = 1;
+	else
+		coord_quit = 1;
+}
+
+static void
+coord_signals(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 all;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = coord_sighandler;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* Check, or on a fresh environment write, the schema version. */
+static int
+coord_schema(struct store *st)
+{
+	uint32_t	 version = 0;
+	int		 rv;
+
+	if ((rv = store_begin(st, 1)) != 0)
+		return EXIT_FAILURE;
+	rv = store_schema_get(st, &version);
+	if (rv == -ENOENT) {
+		if (store_schema_put(st, COORD_SCHEMA) != 0 ||
+		    store_commit(st) != 0)
+			return EXIT_FAILURE;
+		log_info("%s: new state, schema %u", __func__, COORD_SCHEMA);
+		return 0;
+	}
+	store_abort(st);
+	if (rv == 0 && version == COORD_SCHEMA)
+		return 0;
+	if (rv == 0)
+		log_warnx("%s: state has schema %u, this build knows %u",
+		    __func__, version, COORD_SCHEMA);
+	else
+		log_warnx("%s: unreadable schema record: %s", __func__,
+		    strerror(-rv));
+	return rv == 0 || rv == -EPROTO ? COORD_EXIT_CONFIG : EXIT_FAILURE;
+}
+
+static int
+coord_open(struct coord *c, const char *state_dir, size_t map_size)
+{
+	int	 rv;
+
+	rv = store_open(&c->c_store, state_dir, map_size);
+	if (rv == -ENOENT || rv == -EACCES || rv == -ENOTDIR) {
+		log_warnx("%s: state-dir %s: %s", __func__, state_dir,
+		    strerror(-rv));
+		return COORD_EXIT_CONFIG;
+	}
+	if (rv != 0)
+		return EXIT_FAILURE;
+	return coord_schema(c->c_store);
+}
+
+/* Once a second at most: housekeeping.  Returns 0 to stop. */
+static int
+coord_periodic(struct coord *c)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == c->c_periodic)
+		return 1;
+	c->c_periodic = now.tv_sec;
+	if (getppid() != c->c_ppid) {
+		log_warnx("%s: master gone, exiting", __func__);
+		return 0;
+	}
+	if (coord_reopen) {
+		coord_reopen = 0;
+		log_reopen();
+	}
+	return 1;
+}
+
+static void
+coord_loop(struct coord *c)
+{
+	struct shmq_stats	 stats;
+	uint32_t		 seen, fresh;
+	int			 owed;
+
+	while (!coord_quit && coord_periodic(c)) {
+		seen = shmq_doorbell_read(c->c_region);
+		memset(&stats, 0, sizeof(stats));
+		if ((fresh = coord_collect(c)) > 0) {
+			coord_execute(c, &stats);
+			stats.st_requests = fresh;
+			shmq_stats_add(c->c_region, &stats);
+		}
+		owed = coord_flush(c);
+		if (fresh > 0)
+			continue;
+		shmq_doorbell_wait(c->c_region, seen,
+		    owed ? COORD_RETRY_MS : COORD_WAIT_MS);
+	}
+}
+
+/*
+ * Entry point of the coordinator process, in the child the master
+ * forked (after setproctitle).  Serves slots [0, nslots) of region until
+ * SIGTERM, SIGINT or SIGQUIT, or until the master goes away.  Returns the
+ * process's exit status: 0, EXIT_FAILURE (respawn), or COORD_EXIT_CONFIG
+ * (78: wrong schema or unusable state-dir; do not respawn).
+ */
+int
+coordinator_main(const char *state_dir, size_t map_size,
+    struct shmq_region *region, int nslots)
+{
+	struct coord	 c;
+	int		 rv;
+
+	log_procinit("coordinator");
+	coord_signals();
+	if (nslots < 1 || nslots > shmq_region_nslots(region))
+		fatalx("%s: %d slots, region has %d", __func__, nslots,
+		    shmq_region_nslots(region));
+	memset(&c, 0, sizeof(c));
+	c.c_region = region;
+	c.c_nslots = nslots;
+	c.c_ppid = getppid();
+	if ((c.c_slot = calloc(nslots, sizeof(*c.c_slot))) == NULL)
+		fatal("%s: calloc", __func__);
+	if ((rv = coord_open(&c, state_dir, map_size)) == 0) {
+		shmq_coordinator_set(region, getpid());
+		log_info("%s: serving %d slots from %s", __func__, nslots,
+		    state_dir);
+		coord_loop(&c);
+		shmq_coordinator_set(region, 0);
+	}
+	store_close(c.c_store);
+	free(c.c_slot);
+	return rv;
+}

@@ -1,0 +1,46 @@
+/*
+ * The coordinator: the only process that opens the LMDB environment.
+ * It drains the workers' request rings, executes a whole batch of
+ * requests in one write transaction, commits, then answers them all.
+ */
+#ifndef SCSIPUB_COORDINATOR_H
+#define SCSIPUB_COORDINATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmq.h"
+
+#define COORD_SCHEMA		1	/* layout of the named databases */
+#define COORD_EXIT_CONFIG	78	/* EX_CONFIG: do not respawn */
+
+#define STORE_MAPSIZE_DEFAULT	((size_t)1 << 30)
+#define STORE_KEY_MAX		255	/* KV keys */
+
+struct store;
+
+/* coordinator/coordinator.c */
+int	 coordinator_main(const char *, size_t, struct shmq_region *, int);
+
+/* coordinator/store.c */
+int	 store_open(struct store **, const char *, size_t);
+void	 store_close(struct store *);
+int	 store_errno(int);
+int	 store_begin(struct store *, int);
+int	 store_commit(struct store *);
+void	 store_abort(struct store *);
+int	 store_failed(const struct store *);
+int	 store_sync(struct store *);
+int	 store_schema_get(struct store *, uint32_t *);
+int	 store_schema_put(struct store *, uint32_t);
+int	 store_map_set(struct store *, uint64_t, uint64_t, uint64_t);
+int	 store_map_clear(struct store *, uint64_t, uint64_t, uint64_t);
+int	 store_map_lookup(struct store *, uint64_t, uint64_t, uint64_t *,
+	    uint64_t *);
+int	 store_kv_put(struct store *, const void *, size_t, const void *,
+	    size_t);
+int	 store_kv_get(struct store *, const void *, size_t, void *, size_t,
+	    size_t *);
+int	 store_kv_del(struct store *, const void *, size_t);
+
+#endif /* SCSIPUB_COORDINATOR_H */

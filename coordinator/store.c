@@ -1,0 +1,489 @@
+/*
+ * The one LMDB wrapper.  Keys are fixed-width big-endian so that byte
+ * order is numeric order; every value starts with a format-version byte;
+ * LMDB errors come back as negative errno values (MDB_MAP_FULL is
+ * -ENOSPC).  One transaction at a time, held in the store.
+ *
+ * Databases:
+ *	meta	"schema" -> [1] u32 schema version
+ *	map	u64 lu, u64 first block -> [1] u64 count: runs of blocks held
+ *		by the lu's overlay; never overlapping, never adjacent
+ *	kv	key bytes -> [1] value bytes
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "bytes.h"
+#include "coordinator.h"
+#include "log.h"
+
+#define STORE_VFMT	1	/* format-version byte of every value */
+#define STORE_MAXDBS	16
+#define STORE_MAPKEY	16
+#define STORE_MAPVAL	9
+#define STORE_SCHEMAVAL	5
+
+struct store {
+	MDB_env		*st_env;
+	MDB_txn		*st_txn;
+	int		 st_err;	/* first LMDB error of st_txn */
+	MDB_dbi		 st_meta;
+	MDB_dbi		 st_map;
+	MDB_dbi		 st_kv;
+};
+
+struct store_run {
+	uint64_t	 r_start;
+	uint64_t	 r_end;		/* exclusive */
+};
+
+static const struct {
+	int	 e_mdb;
+	int	 e_errno;
+} store_errs[] = {
+	{ MDB_NOTFOUND,		ENOENT },
+	{ MDB_KEYEXIST,		EEXIST },
+	{ MDB_MAP_FULL,		ENOSPC },
+	{ MDB_TXN_FULL,		ENOBUFS },
+	{ MDB_DBS_FULL,		EMFILE },
+	{ MDB_READERS_FULL,	EAGAIN },
+	{ MDB_TLS_FULL,		EAGAIN },
+	{ MDB_MAP_RESIZED,	EAGAIN },
+	{ MDB_BAD_VALSIZE,	EINVAL },
+	{ MDB_BAD_DBI,		EBADF },
+	{ MDB_VERSION_MISMATCH,	EPROTO },
+	{ MDB_INVALID,		EPROTO },
+	{ MDB_INCOMPATIBLE,	EPROTO },
+};
+
+/* Map an LMDB return code to 0 or a negative errno. */
+int
+store_errno(int rc)
+{
+	size_t	 i;
+
+	if (rc >= 0)
+		return -rc;
+	for (i = 0; i < sizeof(store_errs) / sizeof(store_errs[0]); i++)
+		if (store_errs[i].e_mdb == rc)
+			return -store_errs[i].e_errno;
+	return -EIO;	/* corrupted, panic, bad txn, page full, ... */
+}
+
+/* Note an error that leaves the transaction unusable. */
+static int
+store_rc(struct store *st, int rc, const char *what)
+{
+	if (rc == 0 || rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+		return store_errno(rc);
+	if (st->st_err == 0) {
+		st->st_err = store_errno(rc);
+		log_warnx("%s: %s", what, mdb_strerror(rc));
+	}
+	return store_errno(rc);
+}
+
+static MDB_txn *
+store_txn(struct store *st, const char *caller)
+{
+	if (st->st_txn == NULL)
+		fatalx("%s: no transaction", caller);
+	return st->st_txn;
+}
+
+static int
+store_dbis(struct store *st)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if ((rc = mdb_txn_begin(st->st_env, NULL, 0, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->st_meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "map", MDB_CREATE, &st->st_map)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &st->st_kv)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+static int
+store_env(struct store *st, const char *dir, size_t mapsize)
+{
+	int	 rc, dead;
+
+	if ((rc = mdb_env_create(&st->st_env)) != 0)
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(st->st_env, STORE_MAXDBS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->st_env, mapsize)) != 0)
+		return rc;
+	/*
+	 * Each commit writes and syncs its data pages but not the meta
+	 * page: a system crash may undo the last commits but never
+	 * corrupts.  store_sync() makes everything durable.
+	 */
+	if ((rc = mdb_env_open(st->st_env, dir, MDB_NOMETASYNC, 0600)) != 0)
+		return rc;
+	if ((rc = mdb_reader_check(st->st_env, &dead)) != 0)
+		return rc;
+	if (dead > 0)
+		log_info("%s: cleared %d stale readers", __func__, dead);
+	return store_dbis(st);
+}
+
+/* Open (creating if needed) the environment in directory dir. */
+int
+store_open(struct store **stp, const char *dir, size_t mapsize)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return -errno;
+	if (mapsize == 0)
+		mapsize = STORE_MAPSIZE_DEFAULT;
+	if ((rc = store_env(st, dir, mapsize)) != 0) {
+		log_warnx("%s: %s: %s", __func__, dir, mdb_strerror(rc));
+		if (st->st_env != NULL)
+			mdb_env_close(st->st_env);
+		free(st);
+		return store_errno(rc);
+	}
+	*stp = st;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->st_txn != NULL)
+		store_abort(st);
+	mdb_env_close(st->st_env);
+	free(st);
+}
+
+int
+store_begin(struct store *st, int write)
+{
+	int	 rc;
+
+	if (st->st_txn != NULL)
+		fatalx("%s: transaction already open", __func__);
+	st->st_err = 0;
+	rc = mdb_txn_begin(st->st_env, NULL, write ? 0 : MDB_RDONLY,
+	    &st->st_txn);
+	if (rc != 0) {
+		st->st_txn = NULL;
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+	}
+	return store_errno(rc);
+}
+
+/* Commit; a transaction that failed is aborted and its error returned. */
+int
+store_commit(struct store *st)
+{
+	MDB_txn	*txn = store_txn(st, __func__);
+	int	 rc;
+
+	st->st_txn = NULL;
+	if (st->st_err != 0) {
+		mdb_txn_abort(txn);
+		return st->st_err;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		st->st_err = store_errno(rc);
+	}
+	return store_errno(rc);
+}
+
+void
+store_abort(struct store *st)
+{
+	mdb_txn_abort(store_txn(st, __func__));
+	st->st_txn = NULL;
+}
+
+/* 0, or the error that made the open transaction unusable. */
+int
+store_failed(const struct store *st)
+{
+	return st->st_err;
+}
+
+int
+store_sync(struct store *st)
+{
+	int	 rc;
+
+	if ((rc = mdb_env_sync(st->st_env, 1)) != 0)
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+	return store_errno(rc);
+}
+
+int
+store_schema_get(struct store *st, uint32_t *version)
+{
+	MDB_val		 key = { 6, "schema" }, val;
+	const uint8_t	*v;
+	int		 rc;
+
+	rc = mdb_get(store_txn(st, __func__), st->st_meta, &key, &val);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	v = val.mv_data;
+	if (val.mv_size != STORE_SCHEMAVAL || v[0] != STORE_VFMT)
+		return -EPROTO;
+	*version = be32dec(v + 1);
+	return 0;
+}
+
+int
+store_schema_put(struct store *st, uint32_t version)
+{
+	uint8_t	 v[STORE_SCHEMAVAL];
+	MDB_val	 key = { 6, "schema" }, val = { sizeof(v), v };
+
+	v[0] = STORE_VFMT;
+	be32enc(v + 1, version);
+	return store_rc(st, mdb_put(store_txn(st, __func__), st->st_meta,
+	    &key, &val, 0), __func__);
+}
+
+static void
+store_mapkey(uint8_t k[STORE_MAPKEY], uint64_t lu, uint64_t block)
+{
+	be64enc(k, lu);
+	be64enc(k + 8, block);
+}
+
+static int
+store_map_put(struct store *st, uint64_t lu, uint64_t start, uint64_t count)
+{
+	uint8_t	 k[STORE_MAPKEY], v[STORE_MAPVAL];
+	MDB_val	 key = { sizeof(k), k }, val = { sizeof(v), v };
+
+	store_mapkey(k, lu, start);
+	v[0] = STORE_VFMT;
+	be64enc(v + 1, count);
+	return store_rc(st, mdb_put(store_txn(st, __func__), st->st_map,
+	    &key, &val, 0), __func__);
+}
+
+static int
+store_map_del(struct store *st, uint64_t lu, uint64_t start)
+{
+	uint8_t	 k[STORE_MAPKEY];
+	MDB_val	 key = { sizeof(k), k };
+
+	store_mapkey(k, lu, start);
+	return store_rc(st, mdb_del(store_txn(st, __func__), st->st_map,
+	    &key, NULL), __func__);
+}
+
+static int
+store_map_decode(const MDB_val *key, const MDB_val *val, uint64_t lu,
+    struct store_run *run)
+{
+	const uint8_t	*k = key->mv_data, *v = val->mv_data;
+
+	if (key->mv_size != STORE_MAPKEY || be64dec(k) != lu)
+		return -ENOENT;
+	if (val->mv_size != STORE_MAPVAL || v[0] != STORE_VFMT)
+		return -EPROTO;
+	run->r_start = be64dec(k + 8);
+	run->r_end = run->r_start + be64dec(v + 1);
+	return 0;
+}
+
+/*
+ * Find the lu's first run starting at or after block, or (before) its
+ * last run starting before block.  -ENOENT when there is none.
+ */
+static int
+store_map_seek(struct store *st, uint64_t lu, uint64_t block, int before,
+    struct store_run *run)
+{
+	MDB_cursor	*cur;
+	uint8_t		 k[STORE_MAPKEY];
+	MDB_val		 key = { sizeof(k), k }, val;
+	int		 rc, rv;
+
+	store_mapkey(k, lu, block);
+	rc = mdb_cursor_open(store_txn(st, __func__), st->st_map, &cur);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (before && (rc == 0 || rc == MDB_NOTFOUND))
+		rc = mdb_cursor_get(cur, &key, &val,
+		    rc == 0 ? MDB_PREV : MDB_LAST);
+	if (rc == 0)
+		rv = store_map_decode(&key, &val, lu, run);
+	else
+		rv = store_rc(st, rc, __func__);
+	mdb_cursor_close(cur);
+	return rv;
+}
+
+static int
+store_map_range(uint64_t first, uint64_t count, uint64_t *end)
+{
+	*end = first + count;
+	if (count == 0 || *end < first)
+		return -EINVAL;
+	return 0;
+}
+
+/* Map blocks [first, first + count) of lu, merging with touching runs. */
+int
+store_map_set(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
+{
+	struct store_run	 run;
+	uint64_t		 start = first, end;
+	int			 rv;
+
+	if ((rv = store_map_range(first, count, &end)) != 0)
+		return rv;
+	rv = store_map_seek(st, lu, first, 1, &run);
+	if (rv == 0 && run.r_end >= first) {
+		start = run.r_start;
+		if (run.r_end > end)
+			end = run.r_end;
+	}
+	while (rv == 0 || rv == -ENOENT) {
+		rv = store_map_seek(st, lu, first, 0, &run);
+		if (rv != 0 || run.r_start > end)
+			break;
+		if (run.r_end > end)
+			end = run.r_end;
+		rv = store_map_del(st, lu, run.r_start);
+	}
+	if (rv != 0 && rv != -ENOENT)
+		return rv;
+	return store_map_put(st, lu, start, end - start);
+}
+
+/* Unmap blocks [first, first + count) of lu, trimming and splitting runs. */
+int
+store_map_clear(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
+{
+	struct store_run	 run;
+	uint64_t		 end;
+	int			 rv;
+
+	if ((rv = store_map_range(first, count, &end)) != 0)
+		return rv;
+	rv = store_map_seek(st, lu, first, 1, &run);
+	if (rv == 0 && run.r_end > first) {
+		rv = store_map_put(st, lu, run.r_start, first - run.r_start);
+		if (rv == 0 && run.r_end > end)
+			return store_map_put(st, lu, end, run.r_end - end);
+	}
+	while (rv == 0 || rv == -ENOENT) {
+		rv = store_map_seek(st, lu, first, 0, &run);
+		if (rv != 0 || run.r_start >= end)
+			break;
+		rv = store_map_del(st, lu, run.r_start);
+		if (rv == 0 && run.r_end > end)
+			return store_map_put(st, lu, end, run.r_end - end);
+	}
+	return rv == -ENOENT ? 0 : rv;
+}
+
+/* The run holding block: 0 with its first block and count, or -ENOENT. */
+int
+store_map_lookup(struct store *st, uint64_t lu, uint64_t block,
+    uint64_t *first, uint64_t *count)
+{
+	struct store_run	 run;
+	int			 rv;
+
+	rv = store_map_seek(st, lu, block, 0, &run);
+	if (rv == 0 && run.r_start != block)
+		rv = -ENOENT;
+	if (rv == -ENOENT) {
+		rv = store_map_seek(st, lu, block, 1, &run);
+		if (rv == 0 && run.r_end <= block)
+			rv = -ENOENT;
+	}
+	if (rv == 0) {
+		*first = run.r_start;
+		*count = run.r_end - run.r_start;
+	}
+	return rv;
+}
+
+static int
+store_kv_key(MDB_val *key, const void *k, size_t klen)
+{
+	if (klen == 0 || klen > STORE_KEY_MAX)
+		return -EINVAL;
+	key->mv_data = (void *)k;
+	key->mv_size = klen;
+	return 0;
+}
+
+int
+store_kv_put(struct store *st, const void *k, size_t klen, const void *v,
+    size_t vlen)
+{
+	MDB_val	 key, val = { vlen + 1, NULL };
+	int	 rv;
+
+	if ((rv = store_kv_key(&key, k, klen)) != 0)
+		return rv;
+	rv = store_rc(st, mdb_put(store_txn(st, __func__), st->st_kv, &key,
+	    &val, MDB_RESERVE), __func__);
+	if (rv == 0) {
+		((uint8_t *)val.mv_data)[0] = STORE_VFMT;
+		if (vlen > 0)
+			memcpy((uint8_t *)val.mv_data + 1, v, vlen);
+	}
+	return rv;
+}
+
+/* Copy the value into buf; *vlen is its length (-EMSGSIZE if > size). */
+int
+store_kv_get(struct store *st, const void *k, size_t klen, void *buf,
+    size_t size, size_t *vlen)
+{
+	MDB_val		 key, val;
+	const uint8_t	*v;
+	int		 rv;
+
+	if ((rv = store_kv_key(&key, k, klen)) != 0)
+		return rv;
+	rv = store_rc(st, mdb_get(store_txn(st, __func__), st->st_kv, &key,
+	    &val), __func__);
+	if (rv != 0)
+		return rv;
+	v = val.mv_data;
+	if (val.mv_size < 1 || v[0] != STORE_VFMT)
+		return -EPROTO;
+	*vlen = val.mv_size - 1;
+	if (*vlen > size)
+		return -EMSGSIZE;
+	memcpy(buf, v + 1, *vlen);
+	return 0;
+}
+
+int
+store_kv_del(struct store *st, const void *k, size_t klen)
+{
+	MDB_val	 key;
+	int	 rv;
+
+	if ((rv = store_kv_key(&key, k, klen)) != 0)
+		return rv;
+	return store_rc(st, mdb_del(store_txn(st, __func__), st->st_kv, &key,
+	    NULL), __func__);
+}

@@ -1,0 +1,83 @@
+/*
+ * The master process: listeners, children, signals.
+ */
+#ifndef SCSIPUB_DAEMON_H
+#define SCSIPUB_DAEMON_H
+
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+
+#define MASTER_BACKOFF_MIN_MS	100
+#define MASTER_BACKOFF_MAX_MS	30000
+#define MASTER_DRAIN_SECS	30
+
+enum child_kind {
+	CHILD_COORDINATOR = 0,
+	CHILD_WORKER,
+};
+
+enum child_state {
+	CHILD_IDLE = 0,		/* slot unused */
+	CHILD_RUNNING,
+	CHILD_DRAINING,		/* old worker finishing its connections */
+	CHILD_WAITING,		/* dead, respawn timer armed */
+};
+
+struct child {
+	enum child_kind	 ch_kind;
+	enum child_state ch_state;
+	pid_t		 ch_pid;
+	int		 ch_index;	/* worker number */
+	int		 ch_slot;	/* shm slot */
+	int		 ch_ctl;	/* master end of the control socket */
+	int		 ch_conns;	/* connections handed and not closed */
+	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
+	int		 ch_backoff_ms;
+	struct event	*ch_ev;		/* control socket reads */
+	struct event	*ch_timer;	/* respawn */
+	struct master	*ch_master;
+};
+
+struct listener {
+	int		 l_fd;
+	enum listen_kind l_kind;
+	char		 l_text[80];
+	struct event	*l_ev;
+	struct master	*l_master;
+};
+
+struct master {
+	struct event_base	*m_base;
+	struct config		*m_cfg;
+	const char		*m_cfgpath;
+	int			 m_debug;
+	int			 m_verbose;
+	struct listener		 m_listen[CFG_MAX_LISTEN];
+	int			 m_nlisten;
+	struct shmq_region	*m_region;
+	int			 m_nslots;
+	struct child		 m_coord;
+	struct child		*m_workers;	/* m_nslots entries */
+	int			 m_stopping;	/* 1 graceful, 2 now */
+	int			 m_exitcode;
+	unsigned		 m_seq;
+	struct event		*m_drain_timer;
+	char			 m_pidfile[CFG_PATH_MAX + 16];
+};
+
+/* daemon/listen.c */
+int	listen_open(struct master *, const struct config *, FILE *);
+void	listen_close(struct master *);
+void	listen_enable(struct master *);
+void	listen_disable(struct master *);
+
+/* daemon/master.c */
+void	master_run(struct master *);
+void	master_spawn_all(struct master *);
+int	master_pick_worker(struct master *);
+void	master_handoff(struct master *, int, enum listen_kind);
+
+#endif /* SCSIPUB_DAEMON_H */

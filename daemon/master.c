@@ -1,0 +1,533 @@
+/*
+ * The master's children: fork, supervise, respawn with backoff, hand
+ * connections to the least-loaded worker, and react to signals.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "coordinator.h"
+#include "daemon.h"
+#include "fdpass.h"
+#include "log.h"
+#include "proc.h"
+#include "shmq.h"
+
+static void	master_child_read(evutil_socket_t, short, void *);
+static void	master_stop(struct master *, int);
+static void	master_respawn_cb(evutil_socket_t, short, void *);
+static int	master_fork(struct master *, struct child *);
+
+static void
+master_child_close(struct child *ch)
+{
+	if (ch->ch_ev != NULL) {
+		event_free(ch->ch_ev);
+		ch->ch_ev = NULL;
+	}
+	if (ch->ch_ctl != -1) {
+		close(ch->ch_ctl);
+		ch->ch_ctl = -1;
+	}
+}
+
+/* In a new child: drop what belongs to the master and to siblings. */
+static void
+master_child_setup(struct master *m, struct child *self)
+{
+	int	 i;
+
+	for (i = 0; i < m->m_nlisten; i++)
+		if (m->m_listen[i].l_kind != LISTEN_API ||
+		    self->ch_kind != CHILD_WORKER)
+			close(m->m_listen[i].l_fd);
+	for (i = 0; i < m->m_nslots; i++)
+		if (&m->m_workers[i] != self && m->m_workers[i].ch_ctl != -1)
+			close(m->m_workers[i].ch_ctl);
+	/* The master's loop is never run here: its epoll set is shared. */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGPIPE && i != SIGKILL && i != SIGSTOP)
+			signal(i, SIG_DFL);
+}
+
+static void
+master_run_worker(struct master *m, struct child *ch, int ctl)
+{
+	struct proc_env	 env;
+	int		 i;
+
+	memset(&env, 0, sizeof(env));
+	env.pe_cfg = m->m_cfg;
+	env.pe_region = m->m_region;
+	env.pe_slot = ch->ch_slot;
+	env.pe_index = ch->ch_index;
+	env.pe_ctl = ctl;
+	env.pe_debug = m->m_debug;
+	for (i = 0; i < m->m_nlisten; i++)
+		if (m->m_listen[i].l_kind == LISTEN_API)
+			env.pe_api[env.pe_napi++] = m->m_listen[i].l_fd;
+	setproctitle("worker %d", ch->ch_index);
+	log_procinit("worker");
+	exit(worker_main(&env));
+}
+
+static void
+master_run_coordinator(struct master *m)
+{
+	setproctitle("coordinator");
+	log_procinit("coordinator");
+	exit(coordinator_main(m->m_cfg->c_state_dir, m->m_cfg->c_map_size,
+	    m->m_region, m->m_nslots));
+}
+
+static int
+master_fork(struct master *m, struct child *ch)
+{
+	int	 sp[2] = { -1, -1 };
+	pid_t	 pid;
+
+	if (ch->ch_kind == CHILD_WORKER &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if (ch->ch_kind == CHILD_WORKER)
+		shmq_slot_claim(m->m_region, ch->ch_slot, 0);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", __func__);
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		if (ch->ch_kind == CHILD_WORKER)
+			close(sp[0]);
+		master_child_setup(m, ch);
+		if (ch->ch_kind == CHILD_WORKER)
+			master_run_worker(m, ch, sp[1]);
+		master_run_coordinator(m);
+	}
+	ch->ch_pid = pid;
+	ch->ch_state = CHILD_RUNNING;
+	ch->ch_conns = 0;
+	ch->ch_master = m;
+	if (ch->ch_kind == CHILD_WORKER) {
+		shmq_slot_claim(m->m_region, ch->ch_slot, pid);
+		close(sp[1]);
+		ch->ch_ctl = sp[0];
+		ch->ch_ev = event_new(m->m_base, ch->ch_ctl, EV_READ |
+		    EV_PERSIST, master_child_read, ch);
+		event_add(ch->ch_ev, NULL);
+		log_debug("%s: worker %d pid %d slot %d", __func__,
+		    ch->ch_index, (int)pid, ch->ch_slot);
+	} else
+		log_debug("%s: coordinator pid %d", __func__, (int)pid);
+	return 0;
+}
+
+/* Control messages from a worker: connection closed, ready. */
+static void
+master_child_read(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child	*ch = arg;
+	uint32_t	 msg[8];
+	ssize_t		 n;
+
+	(void)ev;
+	while ((n = recv(fd, msg, sizeof(msg), MSG_DONTWAIT)) > 0)
+		if (n >= 4 && msg[0] == PROC_CONN_CLOSED && ch->ch_conns > 0)
+			ch->ch_conns--;
+	if (n == 0)
+		master_child_close(ch);
+}
+
+int
+master_pick_worker(struct master *m)
+{
+	int	 i, best = -1;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		if (m->m_workers[i].ch_state != CHILD_RUNNING ||
+		    m->m_workers[i].ch_ctl == -1)
+			continue;
+		if (best == -1 ||
+		    m->m_workers[i].ch_conns < m->m_workers[best].ch_conns)
+			best = i;
+	}
+	return best;
+}
+
+void
+master_handoff(struct master *m, int s, enum listen_kind kind)
+{
+	struct fdpass_msg fm;
+	struct child	*ch;
+	int		 i;
+
+	if (m->m_stopping || (i = master_pick_worker(m)) == -1) {
+		log_warnx("%s: no worker available, connection refused",
+		    __func__);
+		close(s);
+		return;
+	}
+	ch = &m->m_workers[i];
+	fm.fm_tag = kind;
+	fm.fm_seq = ++m->m_seq;
+	if (fdpass_send(ch->ch_ctl, s, &fm) == -1)
+		log_warn("%s: to worker %d", __func__, ch->ch_index);
+	else
+		ch->ch_conns++;
+	close(s);
+}
+
+static struct child *
+master_find(struct master *m, pid_t pid)
+{
+	int	 i;
+
+	if (m->m_coord.ch_pid == pid)
+		return &m->m_coord;
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_pid == pid)
+			return &m->m_workers[i];
+	return NULL;
+}
+
+static void
+master_log_exit(struct child *ch, int status)
+{
+	const char	*what = ch->ch_kind == CHILD_COORDINATOR ?
+	    "coordinator" : "worker";
+
+	if (WIFSIGNALED(status))
+		log_warnx("%s %d (pid %d) killed by signal %d", what,
+		    ch->ch_index, (int)ch->ch_pid, WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0 || ch->ch_state == CHILD_RUNNING)
+		log_warnx("%s %d (pid %d) exited with status %d", what,
+		    ch->ch_index, (int)ch->ch_pid, WEXITSTATUS(status));
+	else
+		log_info("%s %d (pid %d) exited", what, ch->ch_index,
+		    (int)ch->ch_pid);
+}
+
+static void
+master_schedule_respawn(struct master *m, struct child *ch)
+{
+	struct timeval	 tv;
+	int		 ms;
+
+	ms = ch->ch_deaths == 0 ? 0 : ch->ch_backoff_ms;
+	ch->ch_backoff_ms = ch->ch_backoff_ms == 0 ? MASTER_BACKOFF_MIN_MS :
+	    ch->ch_backoff_ms * 2;
+	if (ch->ch_backoff_ms > MASTER_BACKOFF_MAX_MS)
+		ch->ch_backoff_ms = MASTER_BACKOFF_MAX_MS;
+	ch->ch_deaths++;
+	ch->ch_state = CHILD_WAITING;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (ch->ch_timer == NULL)
+		ch->ch_timer = evtimer_new(m->m_base, master_respawn_cb, ch);
+	evtimer_add(ch->ch_timer, &tv);
+}
+
+static void
+master_respawn_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child	*ch = arg;
+
+	(void)fd;
+	(void)ev;
+	if (ch->ch_master->m_stopping || ch->ch_state != CHILD_WAITING)
+		return;
+	if (master_fork(ch->ch_master, ch) == -1)
+		master_schedule_respawn(ch->ch_master, ch);
+}
+
+static int
+master_children_alive(struct master *m)
+{
+	int	 i, n = m->m_coord.ch_pid > 0;
+
+	for (i = 0; i < m->m_nslots; i++)
+		n += m->m_workers[i].ch_pid > 0;
+	return n;
+}
+
+static void
+master_reaped(struct master *m, struct child *ch, int status)
+{
+	int	 was = ch->ch_state;
+
+	master_log_exit(ch, status);
+	ch->ch_pid = 0;
+	master_child_close(ch);
+	if (ch->ch_kind == CHILD_WORKER)
+		shmq_slot_release(m->m_region, ch->ch_slot);
+	if (m->m_stopping) {
+		ch->ch_state = CHILD_IDLE;
+		if (master_children_alive(m) == 0)
+			event_base_loopbreak(m->m_base);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG) {
+		log_warnx("%s: fatal setup error in a child, stopping",
+		    __func__);
+		m->m_exitcode = EXIT_CONFIG;
+		master_stop(m, 1);
+		return;
+	}
+	if (was == CHILD_DRAINING) {
+		ch->ch_state = CHILD_IDLE;
+		return;
+	}
+	master_schedule_respawn(m, ch);
+}
+
+static void
+master_sigchld(struct master *m)
+{
+	struct child	*ch;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((ch = master_find(m, pid)) != NULL)
+			master_reaped(m, ch, status);
+	}
+}
+
+/* A free worker slot for a new worker, or -1. */
+static int
+master_free_slot(struct master *m)
+{
+	int	 i;
+
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_state == CHILD_IDLE)
+			return i;
+	return -1;
+}
+
+static void
+master_start_worker(struct master *m, int index)
+{
+	struct child	*ch;
+	int		 slot;
+
+	if ((slot = master_free_slot(m)) == -1) {
+		log_warnx("%s: no free slot for worker %d", __func__, index);
+		return;
+	}
+	ch = &m->m_workers[slot];
+	memset(ch, 0, sizeof(*ch));
+	ch->ch_kind = CHILD_WORKER;
+	ch->ch_index = index;
+	ch->ch_slot = slot;
+	ch->ch_ctl = -1;
+	if (master_fork(m, ch) == -1)
+		master_schedule_respawn(m, ch);
+}
+
+void
+master_spawn_all(struct master *m)
+{
+	int	 i;
+
+	m->m_coord.ch_kind = CHILD_COORDINATOR;
+	m->m_coord.ch_ctl = -1;
+	m->m_coord.ch_master = m;
+	if (master_fork(m, &m->m_coord) == -1)
+		fatalx("cannot start the coordinator");
+	for (i = 0; i < m->m_cfg->c_workers; i++)
+		master_start_worker(m, i);
+}
+
+/*
+ * Replace every worker: the old ones lose their control socket, which
+ * tells them to drain (ask initiators to log out, finish, exit); new
+ * ones take new connections at once.
+ */
+static void
+master_roll_workers(struct master *m)
+{
+	int	 i;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		struct child *ch = &m->m_workers[i];
+
+		if (ch->ch_state == CHILD_WAITING) {
+			evtimer_del(ch->ch_timer);
+			ch->ch_state = CHILD_IDLE;
+		} else if (ch->ch_state == CHILD_RUNNING) {
+			ch->ch_state = CHILD_DRAINING;
+			master_child_close(ch);
+		}
+	}
+	for (i = 0; i < m->m_cfg->c_workers; i++)
+		master_start_worker(m, i);
+	log_info("%s: workers replaced", __func__);
+}
+
+static void
+master_reload(struct master *m)
+{
+	struct config	*nc;
+	char		*errs = NULL, *line, *save = NULL;
+	size_t		 errlen = 0;
+	FILE		*ef;
+	int		 bad;
+
+	if ((nc = config_new()) == NULL || (ef = open_memstream(&errs,
+	    &errlen)) == NULL) {
+		log_warn("%s: reload", __func__);
+		config_free(nc);
+		return;
+	}
+	bad = config_load(nc, m->m_cfgpath, ef);
+	if (bad == 0 && nc->c_workers * 2 > m->m_nslots) {
+		fprintf(ef, "%s: workers cannot grow beyond %d without a "
+		    "restart\n", m->m_cfgpath, m->m_nslots / 2);
+		bad++;
+	}
+	if (bad == 0 && listen_open(m, nc, ef) == -1)
+		bad++;
+	fclose(ef);
+	for (line = strtok_r(errs, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_warnx("reload: %s", line);
+	free(errs);
+	if (bad) {
+		log_warnx("reload failed, keeping the running configuration");
+		config_free(nc);
+		return;
+	}
+	config_free(m->m_cfg);
+	m->m_cfg = nc;
+	log_setverbose(m->m_verbose || nc->c_verbose);
+	listen_enable(m);
+	master_roll_workers(m);
+	log_info("configuration reloaded from %s", m->m_cfgpath);
+}
+
+static void
+master_drain_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct master	*m = arg;
+	int		 i;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("drain timeout, stopping the remaining connections");
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_pid > 0)
+			kill(m->m_workers[i].ch_pid, SIGTERM);
+	if (m->m_coord.ch_pid > 0)
+		kill(m->m_coord.ch_pid, SIGTERM);
+}
+
+static void
+master_stop(struct master *m, int now)
+{
+	struct timeval	 tv = { MASTER_DRAIN_SECS, 0 };
+	int		 i;
+
+	m->m_stopping = now ? 2 : 1;
+	listen_disable(m);
+	for (i = 0; i < m->m_nslots; i++) {
+		struct child *ch = &m->m_workers[i];
+
+		if (ch->ch_state == CHILD_WAITING)
+			evtimer_del(ch->ch_timer);
+		if (now && ch->ch_pid > 0)
+			kill(ch->ch_pid, SIGTERM);
+		else if (ch->ch_pid > 0) {
+			ch->ch_state = CHILD_DRAINING;
+			master_child_close(ch);
+		}
+	}
+	if (m->m_coord.ch_state == CHILD_WAITING)
+		evtimer_del(m->m_coord.ch_timer);
+	if (now || master_children_alive(m) == (m->m_coord.ch_pid > 0)) {
+		if (m->m_coord.ch_pid > 0)
+			kill(m->m_coord.ch_pid, SIGTERM);
+	}
+	if (!now) {
+		m->m_drain_timer = evtimer_new(m->m_base, master_drain_timeout,
+		    m);
+		evtimer_add(m->m_drain_timer, &tv);
+	}
+	if (master_children_alive(m) == 0)
+		event_base_loopbreak(m->m_base);
+}
+
+/*
+ * The signal table: it matches SIGNALS in scsipubd(8).  libevent turns
+ * each signal into a callback in the loop, so no handler does work in
+ * signal context.
+ */
+static void	sig_hup(struct master *m)  { log_info("SIGHUP: reload"); master_reload(m); }
+static void	sig_usr1(struct master *m) { (void)m; log_reopen(); log_info("SIGUSR1: logs reopened"); }
+static void	sig_usr2(struct master *m) { log_info("SIGUSR2: replacing workers"); master_roll_workers(m); }
+static void	sig_term(struct master *m) { log_info("stopping now"); master_stop(m, 1); }
+static void	sig_quit(struct master *m) { log_info("SIGQUIT: graceful stop"); master_stop(m, 0); }
+static void	sig_chld(struct master *m) { master_sigchld(m); }
+
+static const struct {
+	int	  sig;
+	void	(*fn)(struct master *);
+} master_signals[] = {
+	{ SIGHUP,	sig_hup },
+	{ SIGUSR1,	sig_usr1 },
+	{ SIGUSR2,	sig_usr2 },
+	{ SIGTERM,	sig_term },
+	{ SIGINT,	sig_term },
+	{ SIGQUIT,	sig_quit },
+	{ SIGCHLD,	sig_chld },
+};
+
+#define NSIGNALS (sizeof(master_signals) / sizeof(master_signals[0]))
+
+static void
+master_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	struct master	*m = arg;
+	size_t		 i;
+
+	(void)ev;
+	for (i = 0; i < NSIGNALS; i++)
+		if (master_signals[i].sig == sig)
+			master_signals[i].fn(m);
+	if (sig == SIGCHLD && m->m_stopping &&
+	    master_children_alive(m) == (m->m_coord.ch_pid > 0) &&
+	    m->m_coord.ch_pid > 0)
+		kill(m->m_coord.ch_pid, SIGTERM);
+}
+
+void
+master_run(struct master *m)
+{
+	struct event	*ev[NSIGNALS];
+	size_t		 i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < NSIGNALS; i++) {
+		ev[i] = evsignal_new(m->m_base, master_signals[i].sig,
+		    master_signal, m);
+		evsignal_add(ev[i], NULL);
+	}
+	master_spawn_all(m);
+	listen_enable(m);
+	event_base_dispatch(m->m_base);
+	for (i = 0; i < NSIGNALS; i++)
+		event_free(ev[i]);
+}

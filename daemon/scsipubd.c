@@ -1,0 +1,150 @@
+/*
+ * scsipubd: the master process.  Reads the configuration, opens the
+ * listeners, forks the coordinator and the workers, and hands every
+ * accepted iSCSI connection to a worker.  It parses no network input.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "shmq.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: scsipubd [-dnv] [-f file]\n");
+	exit(1);
+}
+
+static int
+check_state_dir(const struct config *c)
+{
+	char	 path[CFG_PATH_MAX + 16];
+	int	 fd;
+
+	if (mkdir(c->c_state_dir, 0750) == -1 && errno != EEXIST) {
+		fprintf(stderr, "scsipubd: state-dir %s: %s\n", c->c_state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/.probe", c->c_state_dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		fprintf(stderr, "scsipubd: state-dir %s is not writable: %s\n",
+		    c->c_state_dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/overlays", c->c_state_dir);
+	if (mkdir(path, 0750) == -1 && errno != EEXIST) {
+		fprintf(stderr, "scsipubd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+write_pidfile(struct master *m)
+{
+	FILE	*f;
+
+	snprintf(m->m_pidfile, sizeof(m->m_pidfile), "%s/scsipubd.pid",
+	    m->m_cfg->c_state_dir);
+	if ((f = fopen(m->m_pidfile, "w")) == NULL) {
+		log_warn("%s: %s", __func__, m->m_pidfile);
+		m->m_pidfile[0] = '\0';
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+}
+
+static struct config *
+load_config(const char *path, int checkonly)
+{
+	struct config	*c;
+
+	if ((c = config_new()) == NULL) {
+		fprintf(stderr, "scsipubd: out of memory\n");
+		exit(1);
+	}
+	if (config_load(c, path, stderr) != 0) {
+		config_free(c);
+		exit(1);
+	}
+	if (checkonly) {
+		printf("configuration OK\n");
+		config_free(c);
+		exit(0);
+	}
+	return c;
+}
+
+static void
+master_init(struct master *m)
+{
+	int	 i;
+
+	if ((m->m_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	m->m_nslots = m->m_cfg->c_workers * 2;
+	if ((m->m_region = shmq_region_create(m->m_nslots)) == NULL)
+		fatal("shmq_region_create");
+	if ((m->m_workers = calloc(m->m_nslots, sizeof(struct child))) ==
+	    NULL)
+		fatal("calloc");
+	for (i = 0; i < m->m_nslots; i++)
+		m->m_workers[i].ch_ctl = -1;
+	m->m_coord.ch_ctl = -1;
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	struct master	 m;
+	const char	*path = CFG_DEFAULT_PATH;
+	int		 ch, checkonly = 0;
+
+	setproctitle_init(argc, argv, envp);
+	memset(&m, 0, sizeof(m));
+	while ((ch = getopt(argc, argv, "df:hnv")) != -1) {
+		switch (ch) {
+		case 'd': m.m_debug = 1; break;
+		case 'f': path = optarg; break;
+		case 'n': checkonly = 1; break;
+		case 'v': m.m_verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	m.m_cfgpath = path;
+	m.m_cfg = load_config(path, checkonly);
+	if (check_state_dir(m.m_cfg) == -1 ||
+	    listen_open(&m, m.m_cfg, stderr) == -1)
+		exit(1);
+	log_init(m.m_debug, m.m_verbose || m.m_cfg->c_verbose);
+	if (!m.m_debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	log_procinit("master");
+	setproctitle("master");
+	write_pidfile(&m);
+	master_init(&m);
+	log_info("scsipubd %s starting, %d workers", PACKAGE_VERSION,
+	    m.m_cfg->c_workers);
+	master_run(&m);
+	if (m.m_pidfile[0] != '\0')
+		unlink(m.m_pidfile);
+	log_info("stopped");
+	return m.m_exitcode;
+}

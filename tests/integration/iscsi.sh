@@ -1,0 +1,72 @@
+#!/bin/bash
+# Issue 2 and 3 with real initiators: discovery, login, INQUIRY, capacity,
+# whole-disk reads, writes, digests, over IPv4 and IPv6.
+. "$(dirname "$0")/lib.sh"
+
+make_image disk 8
+make_image other 4
+write_config "listen [::1]:$PORT" "target locked disk chap alice s3cret-secret-1"
+start_daemon
+T=$URL/$IQN_PREFIX:disk
+
+# Discovery lists public targets and portals, not the CHAP-protected one.
+out=$(iscsi-ls -s "$URL" 2>&1) || fail "iscsi-ls: $out"
+echo "$out" | grep -q "$IQN_PREFIX:disk" || fail "disk not discovered: $out"
+echo "$out" | grep -q "$IQN_PREFIX:other" || fail "other not discovered"
+echo "$out" | grep -q "$IQN_PREFIX:multi" || fail "multi not discovered"
+echo "$out" | grep -q "$IQN_PREFIX:locked" && fail "CHAP target listed"
+ok "discovery"
+
+out=$(iscsi-inq "$T/0" 2>&1) || fail "iscsi-inq: $out"
+echo "$out" | grep -qi "scsipub" || fail "inquiry vendor: $out"
+out=$(iscsi-inq -e 1 -c 0x83 "$T/0" 2>&1) || fail "VPD 0x83: $out"
+out=$(iscsi-inq -e 1 -c 0xb0 "$T/0" 2>&1) || fail "VPD 0xb0: $out"
+ok "INQUIRY and VPD"
+
+out=$(iscsi-readcapacity16 "$T/0" 2>&1) || fail "readcapacity16: $out"
+echo "$out" | grep -q "Total size:$((8 * 1024 * 1024))" ||
+	echo "$out" | grep -q "$((8 * 1024 * 1024))" || fail "capacity: $out"
+ok "READ CAPACITY(16)"
+
+# Whole-disk copy equals the image.
+qemu-img convert -f raw -O raw "$T/0" "$WORK/copy.img" || fail "qemu-img convert"
+cmp "$WORK/copy.img" "$WORK/images/disk.img" || fail "copy differs from image"
+ok "whole-disk read equals the image"
+
+# Writes read back within the connection.
+out=$(qemu-io -f raw -c 'write -P 0xab 4096 1M' -c 'read -P 0xab 4096 1M' \
+    -c 'write -P 0xcd 1536 512' -c 'read -P 0xcd 1536 512' "$T/0" 2>&1) ||
+	fail "qemu-io: $out"
+echo "$out" | grep -q "Pattern verification failed" && fail "pattern: $out"
+ok "write and read back"
+
+# Header digests through libiscsi.
+out=$(iscsi-inq "$T/0?header_digest=crc32c" 2>&1) || fail "digest inq: $out"
+ok "header digest CRC32C"
+
+# IPv6 portal.
+out=$(iscsi-inq "iscsi://[::1]:$PORT/$IQN_PREFIX:disk/0" 2>&1) || fail "IPv6: $out"
+ok "IPv6 portal"
+
+# CHAP: right secret in, wrong secret and no secret out.
+out=$(iscsi-inq "iscsi://alice%s3cret-secret-1@127.0.0.1:$PORT/$IQN_PREFIX:locked/0" 2>&1) ||
+	fail "CHAP login: $out"
+iscsi-inq "iscsi://alice%wrong-secret-99@127.0.0.1:$PORT/$IQN_PREFIX:locked/0" \
+    >/dev/null 2>&1 && fail "wrong CHAP secret accepted"
+iscsi-inq "$URL/$IQN_PREFIX:locked/0" >/dev/null 2>&1 && fail "no CHAP accepted"
+ok "CHAP"
+
+# Unknown target and missing LUN.
+iscsi-inq "$URL/$IQN_PREFIX:nosuch/0" >/dev/null 2>&1 && fail "unknown target"
+iscsi-readcapacity16 "$T/7" >/dev/null 2>&1 && fail "LUN 7 answered"
+ok "unknown target and LUN refused"
+
+# Many small random I/Os in parallel.
+out=$(qemu-img bench -f raw -w -d 16 -s 4096 -c 20000 "$T/0" 2>&1) ||
+	fail "qemu-img bench: $out"
+ok "qemu-img bench"
+
+# The daemon and its workers survived it all.
+kill -0 "$DAEMON_PID" || fail "daemon died"
+grep -q "killed by signal" "$LOG" && fail "a child crashed"
+ok "no process crashed"

@@ -1,0 +1,109 @@
+# Shared helpers for the integration tests: a temporary catalog and state
+# directory, a config on free loopback ports, the real daemon started in
+# the foreground and stopped by its pid when the test ends.
+#
+# Each test sources this file, calls start_daemon, and uses $URL, $PORT,
+# $IQN_PREFIX, $WORK.  Failures call fail, which exits 1.
+
+set -u
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_srcdir=${top_srcdir:-$top_builddir}
+SCSIPUBD=$top_builddir/scsipubd
+ISCTEST=$top_builddir/tests/isctest
+WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
+IQN_PREFIX=iqn.2025-01.pub.scsipub.test
+BASE=$((32000 + ($$ * 7) % 20000))
+PORT=$BASE
+TLS_PORT=$((BASE + 1))
+API_PORT=$((BASE + 2))
+EXTRA_PORT=$((BASE + 3))
+DAEMON_PID=
+CONF=$WORK/scsipubd.conf
+LOG=$WORK/scsipubd.log
+URL=iscsi://127.0.0.1:$PORT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$LOG" ]; then
+		echo "--- daemon log (last 40 lines) ---" >&2
+		tail -n 40 "$LOG" >&2
+	fi
+	exit 1
+}
+
+ok() {
+	echo "ok: $*"
+}
+
+cleanup() {
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 1 100); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+	fi
+	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# make_image NAME MIB: a catalog image of random data.
+make_image() {
+	mkdir -p "$WORK/images"
+	head -c $(($2 * 1024 * 1024)) /dev/urandom > "$WORK/images/$1.img"
+}
+
+# write_config [EXTRA LINES...]
+write_config() {
+	mkdir -p "$WORK/state"
+	{
+		echo "listen 127.0.0.1:$PORT"
+		echo "image-dir $WORK/images"
+		echo "state-dir $WORK/state"
+		echo "iqn-prefix $IQN_PREFIX"
+		echo "workers ${WORKERS:-2}"
+		for l in "$@"; do echo "$l"; done
+	} > "$CONF"
+}
+
+# wait_port PORT: until something accepts there (5 s at most).
+wait_port() {
+	for _ in $(seq 1 100); do
+		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_log PATTERN [SECONDS]: until the daemon log shows PATTERN.
+wait_log() {
+	for _ in $(seq 1 $((${2:-5} * 20))); do
+		grep -q -- "$1" "$LOG" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+start_daemon() {
+	[ -f "$CONF" ] || write_config
+	"$SCSIPUBD" -d -v -f "$CONF" >>"$LOG" 2>&1 &
+	DAEMON_PID=$!
+	wait_port "$PORT" || fail "daemon did not start listening on $PORT"
+	wait_log "ready" || fail "no worker became ready"
+}
+
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+# child_pids KIND: pids whose title says "scsipubd: KIND".
+child_pids() {
+	ps -o pid=,args= --ppid "$DAEMON_PID" | awk -v k="$1" \
+	    'index($0, "scsipubd: " k) { print $1 }' | sort -n | tr '\n' ' '
+}

@@ -1,0 +1,2095 @@
+/*
+ * isctest: a small iSCSI initiator of our own, for what libiscsi cannot
+ * do: data digests, malformed and hostile PDUs, CHAP edge cases.  Each
+ * scenario asserts the target's exact answer (RFC 7143 layouts) and,
+ * after anything hostile, proves that the daemon still serves a fresh
+ * login.  Exit 0: the target behaved; 1: it did not (reason on stderr).
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "bytes.h"
+#include "crc32c.h"
+
+#define BHS_LEN		48
+#define OUR_MRDSL	(256 * 1024)	/* MaxRecvDataSegmentLength we declare */
+#define OUR_MAX_BURST	(256 * 1024)
+#define OUR_FIRST_BURST	(64 * 1024)
+#define RSVD_TAG	0xffffffffu
+#define REPLY_MS	5000		/* how long any expected answer may take */
+#define CLOSE_MS	2000		/* how long a hostile PDU may take to kill */
+#define DEFAULT_INITIATOR "iqn.2025-01.pub.scsipub:isctest"
+
+/* Opcodes (RFC 7143 11.2.1.2). */
+#define OP_I		0x40		/* immediate delivery bit */
+#define OP_NOP_OUT	0x00
+#define OP_SCSI_CMD	0x01
+#define OP_LOGIN_REQ	0x03
+#define OP_TEXT_REQ	0x04
+#define OP_DATA_OUT	0x05
+#define OP_LOGOUT_REQ	0x06
+#define OP_VENDOR_1C	0x1c
+#define OP_NOP_IN	0x20
+#define OP_SCSI_RSP	0x21
+#define OP_TMF_RSP	0x22
+#define OP_LOGIN_RSP	0x23
+#define OP_TEXT_RSP	0x24
+#define OP_DATA_IN	0x25
+#define OP_LOGOUT_RSP	0x26
+#define OP_R2T		0x31
+#define OP_ASYNC	0x32
+#define OP_REJECT	0x3f
+#define OP_NONE		0xff		/* "no opcode is forbidden" */
+
+/* Login Request/Response byte 1 (RFC 7143 11.12.2). */
+#define LF_T		0x80
+#define LF_C		0x40
+#define LF_CSG(s)	((s) << 2)
+#define LF_NSG(s)	(s)
+
+/* SCSI Response byte 1 (RFC 7143 11.4.5). */
+#define RSP_O		0x04
+#define RSP_U		0x02
+
+/* Reject reasons (RFC 7143 11.17.1). */
+#define REJ_DIGEST	0x02
+#define REJ_PROTOCOL	0x04
+#define REJ_NOT_SUPP	0x05
+
+#define LOGIN_AUTH_FAILED	0x0201
+#define LOGIN_NO_SESSION	0x020a
+
+/* SCSI. */
+#define SCSI_TUR	0x00
+#define SCSI_READCAP10	0x25
+#define SCSI_READ10	0x28
+#define SCSI_WRITE10	0x2a
+#define SENSE_UA	0x06
+
+/* pdu_send flags. */
+#define TX_BAD_HD	0x01
+#define TX_BAD_DD	0x02
+
+static struct {
+	const char	*o_host;
+	const char	*o_port;
+	const char	*o_target;
+	const char	*o_initiator;
+	const char	*o_user;	/* -u/-s: we authenticate to the target */
+	const char	*o_secret;
+	const char	*o_tuser;	/* -U/-S: the target to us (mutual) */
+	const char	*o_tsecret;
+	int		 o_digests;
+	int		 o_lun;
+	int		 o_wait;
+	int		 o_count;
+	int		 o_timeout;
+} opt = {
+	.o_initiator = DEFAULT_INITIATOR,
+	.o_wait = 5,
+	.o_count = 1,
+	.o_timeout = 10,
+};
+
+static const char *scenario = "isctest";
+
+struct pdu {
+	uint8_t		 p_bhs[BHS_LEN];
+	uint8_t		 p_ahs[255 * 4];
+	size_t		 p_ahslen;
+	uint8_t		*p_data;	/* NUL-terminated past the padding */
+	size_t		 p_dlen;
+};
+
+struct conn {
+	int		 c_fd;
+	uint8_t		 c_isid[6];
+	uint16_t	 c_tsih;
+	uint32_t	 c_itt;		/* next Initiator Task Tag */
+	uint32_t	 c_login_itt;
+	uint32_t	 c_cmdsn;	/* next CmdSN to send */
+	uint32_t	 c_expstatsn;
+	uint32_t	 c_expcmdsn;	/* target's window, from its PDUs */
+	uint32_t	 c_maxcmdsn;
+	int		 c_hd;		/* digests in force */
+	int		 c_dd;
+	int		 c_neg_hd;	/* digests negotiated, in force after login */
+	int		 c_neg_dd;
+	uint32_t	 c_mrdsl;	/* target's MaxRecvDataSegmentLength */
+	uint32_t	 c_first_burst;
+	uint32_t	 c_max_burst;
+	int		 c_immediate;
+	int		 c_initial_r2t;
+	int		 c_nopin_answer;	/* answer target NOP-Ins */
+	unsigned	 c_nopins;	/* target NOP-Ins seen */
+	unsigned	 c_hd_ok;	/* digests verified */
+	unsigned	 c_dd_ok;
+	uint64_t	 c_blocks;	/* from READ CAPACITY(10) */
+	uint32_t	 c_blksz;
+};
+
+enum rx {
+	RX_OK = 0,
+	RX_TIMEOUT,
+	RX_CLOSED,	/* EOF or ECONNRESET */
+};
+
+enum chap_mode {
+	CHAP_OFF = 0,
+	CHAP_GOOD,
+	CHAP_BAD_SECRET,
+	CHAP_REFLECT,	/* mutual, with the target's own challenge */
+	CHAP_SHORT_R,	/* CHAP_R of 15 bytes */
+	CHAP_BAD_HEX,	/* CHAP_R=0xZZ... */
+	CHAP_MUTUAL,
+};
+
+struct login_opts {
+	const char	*lo_target;	/* NULL: discovery session */
+	int		 lo_digests;
+	enum chap_mode	 lo_chap;
+	uint16_t	 lo_tsih;
+	const uint8_t	*lo_isid;	/* NULL: a random one */
+};
+
+/* Login text, "key=value\0" pairs. */
+struct kv {
+	char		 k_buf[8192];
+	size_t		 k_len;
+};
+
+struct scsi_io {
+	uint8_t		 io_cdb[16];
+	const uint8_t	*io_out;
+	size_t		 io_outlen;
+	uint8_t		*io_in;
+	size_t		 io_inlen;
+	uint32_t	 io_edtl;
+	int		 io_immed;	/* immediate delivery (I bit) */
+	int		 io_txflags;	/* TX_BAD_* for the command PDU */
+	const uint8_t	*io_ahs;
+	size_t		 io_ahslen;
+};
+
+struct scsi_res {
+	uint8_t		 sr_response;
+	uint8_t		 sr_status;
+	uint8_t		 sr_flags;	/* o u O U of the SCSI Response */
+	uint32_t	 sr_residual;
+	size_t		 sr_inlen;	/* Data-In bytes received */
+	uint8_t		 sr_sense[64];
+	size_t		 sr_senselen;
+	int		 sr_reject;	/* Reject reason, or -1 */
+};
+
+/* ---- output and small helpers ---- */
+
+static void __attribute__((format(printf, 1, 2)))
+step(const char *fmt, ...)
+{
+	va_list	ap;
+
+	printf("%s: ", scenario);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fflush(stdout);
+	fprintf(stderr, "isctest: %s: FAIL: ", scenario);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void	*p;
+
+	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
+		fail("out of memory");
+	return p;
+}
+
+static void
+random_bytes(void *buf, size_t len)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = getrandom(p, len, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fail("getrandom: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+hex_enc(const uint8_t *b, size_t n, char *out)
+{
+	static const char	digits[] = "0123456789abcdef";
+	size_t			i;
+
+	*out++ = '0';
+	*out++ = 'x';
+	for (i = 0; i < n; i++) {
+		*out++ = digits[b[i] >> 4];
+		*out++ = digits[b[i] & 0xf];
+	}
+	*out = '\0';
+}
+
+static int
+hex_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "0x..." to bytes; -1 if malformed or longer than max. */
+static int
+hex_dec(const char *s, uint8_t *out, size_t max, size_t *len)
+{
+	size_t	n, i;
+	int	hi, lo;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return -1;
+	s += 2;
+	n = strlen(s);
+	if (n == 0 || n % 2 != 0 || n / 2 > max)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if ((hi = hex_nibble(s[2 * i])) < 0 ||
+		    (lo = hex_nibble(s[2 * i + 1])) < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static void
+chap_md5(uint8_t id, const char *secret, const uint8_t *chal, size_t clen,
+    uint8_t out[16])
+{
+	EVP_MD_CTX	*ctx;
+	unsigned int	 len = 0;
+	int		 ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		fail("EVP_MD_CTX_new failed");
+	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, &id, 1) == 1 &&
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
+	    EVP_DigestUpdate(ctx, chal, clen) == 1 &&
+	    EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		fail("MD5 failed");
+}
+
+/* ---- PDU names ---- */
+
+static const char *const op_names[64] = {
+	[OP_NOP_OUT] = "NOP-Out",	[OP_SCSI_CMD] = "SCSI Command",
+	[OP_LOGIN_REQ] = "Login Request", [OP_TEXT_REQ] = "Text Request",
+	[OP_DATA_OUT] = "Data-Out",	[OP_LOGOUT_REQ] = "Logout Request",
+	[OP_NOP_IN] = "NOP-In",		[OP_SCSI_RSP] = "SCSI Response",
+	[OP_TMF_RSP] = "Task Management Response",
+	[OP_LOGIN_RSP] = "Login Response", [OP_TEXT_RSP] = "Text Response",
+	[OP_DATA_IN] = "Data-In",	[OP_LOGOUT_RSP] = "Logout Response",
+	[OP_R2T] = "R2T",		[OP_ASYNC] = "Async Message",
+	[OP_REJECT] = "Reject",
+};
+
+static uint8_t
+pdu_op(const struct pdu *p)
+{
+	return p->p_bhs[0] & 0x3f;
+}
+
+static const char *
+pdu_describe(const struct pdu *p)
+{
+	static char	 buf[160];
+	const uint8_t	*h = p->p_bhs;
+	const char	*name = op_names[pdu_op(p)];
+	int		 n;
+
+	n = snprintf(buf, sizeof(buf), "%s (opcode 0x%02x)",
+	    name != NULL ? name : "unknown PDU", pdu_op(p));
+	if (pdu_op(p) == OP_REJECT)
+		snprintf(buf + n, sizeof(buf) - n, " reason 0x%02x", h[2]);
+	else if (pdu_op(p) == OP_LOGIN_RSP)
+		snprintf(buf + n, sizeof(buf) - n, " status 0x%04x",
+		    be16dec(h + 36));
+	else if (pdu_op(p) == OP_SCSI_RSP)
+		snprintf(buf + n, sizeof(buf) - n, " status 0x%02x", h[3]);
+	else if (pdu_op(p) == OP_NOP_IN)
+		snprintf(buf + n, sizeof(buf) - n, " ITT 0x%08x TTT 0x%08x",
+		    be32dec(h + 16), be32dec(h + 20));
+	return buf;
+}
+
+static void
+pdu_free(struct pdu *p)
+{
+	free(p->p_data);
+	p->p_data = NULL;
+	p->p_dlen = 0;
+}
+
+/* ---- transport ---- */
+
+static int
+tcp_connect(void)
+{
+	struct addrinfo	 hints, *res, *ai;
+	int		 fd = -1, on = 1, error;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(opt.o_host, opt.o_port, &hints, &res)) != 0)
+		fail("%s:%s: %s", opt.o_host, opt.o_port, gai_strerror(error));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		fail("connect %s:%s: %s", opt.o_host, opt.o_port,
+		    strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	return fd;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static enum rx
+read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+	uint8_t		*p = buf;
+	struct pollfd	 pfd;
+	int64_t		 left;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((left = deadline - now_ms()) <= 0)
+			return RX_TIMEOUT;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(fd, p, len);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			return RX_CLOSED;
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fail("read: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return RX_OK;
+}
+
+static void
+conn_open(struct conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->c_fd = tcp_connect();
+	c->c_itt = 0x100;
+	c->c_cmdsn = 1;
+	c->c_nopin_answer = 1;
+	c->c_blksz = 512;
+	random_bytes(c->c_isid, sizeof(c->c_isid));
+	c->c_isid[0] = 0x80;	/* T=01b: random format (RFC 7143 11.12.5) */
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->c_fd != -1)
+		close(c->c_fd);
+	c->c_fd = -1;
+}
+
+static void
+bhs_init(uint8_t *h, uint8_t op, uint8_t flags)
+{
+	memset(h, 0, BHS_LEN);
+	h[0] = op;
+	h[1] = flags;
+}
+
+/*
+ * Send one PDU: BHS, AHS, header digest, data, padding, data digest.
+ * flags makes a digest deliberately wrong.  -1 with errno on failure.
+ */
+static int
+pdu_send(struct conn *c, uint8_t *bhs, const uint8_t *ahs, size_t ahslen,
+    const void *data, size_t dlen, int flags)
+{
+	size_t		 pad = (4 - dlen % 4) % 4, len = BHS_LEN;
+	uint8_t		*buf;
+	uint32_t	 crc;
+	int		 rv;
+
+	bhs[4] = (uint8_t)(ahslen / 4);
+	be24enc(bhs + 5, (uint32_t)dlen);
+	buf = xmalloc(BHS_LEN + ahslen + 4 + dlen + pad + 4);
+	memcpy(buf, bhs, BHS_LEN);
+	if (ahslen > 0)
+		memcpy(buf + len, ahs, ahslen);
+	len += ahslen;
+	if (c->c_hd) {
+		crc = crc32c(0, buf, len) ^ (flags & TX_BAD_HD ? 1 : 0);
+		crc32c_le_enc(buf + len, crc);
+		len += 4;
+	}
+	if (dlen > 0) {
+		memcpy(buf + len, data, dlen);
+		memset(buf + len + dlen, 0, pad);
+		crc = crc32c(0, buf + len, dlen + pad);
+		len += dlen + pad;
+		if (c->c_dd) {
+			crc32c_le_enc(buf + len, crc ^ (flags & TX_BAD_DD));
+			len += 4;
+		}
+	}
+	rv = write_all(c->c_fd, buf, len);
+	free(buf);
+	return rv;
+}
+
+/* A header whose DataSegmentLength lies: claim bytes, send n of data. */
+static void
+pdu_send_lying(struct conn *c, uint8_t *bhs, uint32_t claim,
+    const uint8_t *data, size_t n)
+{
+	uint8_t	dig[4];
+
+	bhs[4] = 0;
+	be24enc(bhs + 5, claim);
+	if (write_all(c->c_fd, bhs, BHS_LEN) == -1)
+		return;
+	if (c->c_hd) {
+		crc32c_le_enc(dig, crc32c(0, bhs, BHS_LEN));
+		if (write_all(c->c_fd, dig, 4) == -1)
+			return;
+	}
+	(void)write_all(c->c_fd, data, n);
+}
+
+static void
+digest_check(struct conn *c, const struct pdu *p, const void *buf,
+    uint32_t crc, const char *what)
+{
+	uint8_t	want[4];
+
+	crc32c_le_enc(want, crc);
+	if (memcmp(buf, want, 4) != 0)
+		fail("%s with a wrong %s digest", pdu_describe(p), what);
+	if (what[0] == 'h')
+		c->c_hd_ok++;
+	else
+		c->c_dd_ok++;
+}
+
+/* Track the target's StatSN and command window from what it sent. */
+static void
+pdu_note(struct conn *c, const struct pdu *p)
+{
+	const uint8_t	*h = p->p_bhs;
+	int		 status = 0;
+
+	switch (pdu_op(p)) {
+	case OP_SCSI_RSP: case OP_TMF_RSP: case OP_LOGIN_RSP:
+	case OP_TEXT_RSP: case OP_LOGOUT_RSP: case OP_REJECT: case OP_ASYNC:
+		status = 1;
+		break;
+	case OP_DATA_IN:
+		status = h[1] & 0x01;
+		break;
+	case OP_NOP_IN:
+		status = be32dec(h + 16) != RSVD_TAG;
+		break;
+	case OP_R2T:
+		break;
+	default:
+		fail("target sent initiator opcode: %s", pdu_describe(p));
+	}
+	c->c_expcmdsn = be32dec(h + 28);
+	c->c_maxcmdsn = be32dec(h + 32);
+	if (status)
+		c->c_expstatsn = be32dec(h + 24) + 1;
+}
+
+static enum rx
+pdu_recv(struct conn *c, struct pdu *p, int64_t deadline)
+{
+	uint8_t		dig[4];
+	size_t		pad;
+	enum rx		rx;
+
+	memset(p, 0, sizeof(*p));
+	if ((rx = read_full(c->c_fd, p->p_bhs, BHS_LEN, deadline)) != RX_OK)
+		return rx;
+	p->p_ahslen = (size_t)p->p_bhs[4] * 4;
+	if (p->p_ahslen > 0 && (rx = read_full(c->c_fd, p->p_ahs,
+	    p->p_ahslen, deadline)) != RX_OK)
+		return rx;
+	if (c->c_hd) {
+		if ((rx = read_full(c->c_fd, dig, 4, deadline)) != RX_OK)
+			return rx;
+		digest_check(c, p, dig, crc32c(crc32c(0, p->p_bhs,
+		    BHS_LEN), p->p_ahs, p->p_ahslen), "header");
+	}
+	p->p_dlen = be24dec(p->p_bhs + 5);
+	if (p->p_dlen > OUR_MRDSL)
+		fail("%s with %zu bytes of data, above our "
+		    "MaxRecvDataSegmentLength %d", pdu_describe(p), p->p_dlen,
+		    OUR_MRDSL);
+	pad = (4 - p->p_dlen % 4) % 4;
+	p->p_data = xmalloc(p->p_dlen + pad + 1);
+	p->p_data[p->p_dlen + pad] = '\0';
+	if ((rx = read_full(c->c_fd, p->p_data, p->p_dlen + pad,
+	    deadline)) != RX_OK)
+		return rx;
+	if (c->c_dd && p->p_dlen > 0) {
+		if ((rx = read_full(c->c_fd, dig, 4, deadline)) != RX_OK)
+			return rx;
+		digest_check(c, p, dig, crc32c(0, p->p_data,
+		    p->p_dlen + pad), "data");
+	}
+	pdu_note(c, p);
+	return RX_OK;
+}
+
+/* Answer a target's NOP-In ping: echo TTT, LUN and ping data. */
+static void
+nopin_answer(struct conn *c, const struct pdu *p)
+{
+	uint8_t	h[BHS_LEN];
+
+	bhs_init(h, OP_I | OP_NOP_OUT, 0x80);
+	memcpy(h + 8, p->p_bhs + 8, 8);
+	be32enc(h + 16, RSVD_TAG);
+	memcpy(h + 20, p->p_bhs + 20, 4);
+	be32enc(h + 24, c->c_cmdsn);
+	be32enc(h + 28, c->c_expstatsn);
+	if (pdu_send(c, h, NULL, 0, p->p_data, p->p_dlen, 0) == -1)
+		fail("answering NOP-In: %s", strerror(errno));
+}
+
+/* Receive the next PDU that is not an unsolicited NOP-In or event. */
+static enum rx
+pdu_wait(struct conn *c, struct pdu *p, int64_t deadline)
+{
+	enum rx	rx;
+
+	for (;;) {
+		if ((rx = pdu_recv(c, p, deadline)) != RX_OK)
+			return rx;
+		if (pdu_op(p) == OP_NOP_IN && be32dec(p->p_bhs + 16) ==
+		    RSVD_TAG) {
+			c->c_nopins++;
+			if (c->c_nopin_answer &&
+			    be32dec(p->p_bhs + 20) != RSVD_TAG)
+				nopin_answer(c, p);
+		} else if (pdu_op(p) == OP_ASYNC) {
+			step("target sent Async Message, event %u",
+			    p->p_bhs[36]);
+		} else
+			return RX_OK;
+		pdu_free(p);
+	}
+}
+
+static void
+reply_wait(struct conn *c, struct pdu *p, const char *what)
+{
+	switch (pdu_wait(c, p, now_ms() + REPLY_MS)) {
+	case RX_OK:
+		return;
+	case RX_TIMEOUT:
+		fail("no %s within %d ms", what, REPLY_MS);
+	case RX_CLOSED:
+		fail("target closed the connection instead of sending %s",
+		    what);
+	}
+}
+
+/*
+ * The target must close the connection within ms; what it sends first
+ * is shown, and a PDU with opcode forbidden fails the scenario.
+ */
+static void
+expect_close(struct conn *c, int ms, uint8_t forbidden)
+{
+	int64_t		start = now_ms();
+	struct pdu	p;
+
+	for (;;) {
+		switch (pdu_recv(c, &p, start + ms)) {
+		case RX_CLOSED:
+			step("target closed the connection after %lld ms",
+			    (long long)(now_ms() - start));
+			pdu_free(&p);
+			conn_close(c);
+			return;
+		case RX_TIMEOUT:
+			fail("connection still open %d ms later", ms);
+		case RX_OK:
+			step("target sent %s", pdu_describe(&p));
+			if (pdu_op(&p) == forbidden)
+				fail("target should not have answered with %s",
+				    pdu_describe(&p));
+			pdu_free(&p);
+			break;
+		}
+	}
+}
+
+/* ---- login ---- */
+
+static void __attribute__((format(printf, 3, 4)))
+kv_add(struct kv *kv, const char *key, const char *fmt, ...)
+{
+	size_t	room = sizeof(kv->k_buf) - kv->k_len;
+	va_list	ap;
+	int	n, m;
+
+	n = snprintf(kv->k_buf + kv->k_len, room, "%s=", key);
+	va_start(ap, fmt);
+	m = vsnprintf(kv->k_buf + kv->k_len + n, room - n, fmt, ap);
+	va_end(ap);
+	if (n < 0 || m < 0 || (size_t)(n + m) + 1 > room)
+		fail("login text too long");
+	kv->k_len += (size_t)(n + m) + 1;
+}
+
+static const char *
+kv_get(const struct pdu *p, const char *key)
+{
+	size_t		 klen = strlen(key), off = 0, len;
+	const char	*s;
+
+	while (off < p->p_dlen) {
+		s = (const char *)p->p_data + off;
+		len = strnlen(s, p->p_dlen - off);
+		if (len > klen && strncmp(s, key, klen) == 0 && s[klen] == '=')
+			return s + klen + 1;
+		off += len + 1;
+	}
+	return NULL;
+}
+
+static void
+login_bhs(struct conn *c, uint8_t *h, uint8_t flags)
+{
+	bhs_init(h, OP_I | OP_LOGIN_REQ, flags);
+	memcpy(h + 8, c->c_isid, 6);
+	be16enc(h + 14, c->c_tsih);
+	be32enc(h + 16, c->c_login_itt);
+	be32enc(h + 24, c->c_cmdsn);
+	be32enc(h + 28, c->c_expstatsn);
+}
+
+static void
+login_recv(struct conn *c, struct pdu *rsp)
+{
+	reply_wait(c, rsp, "Login Response");
+	if (pdu_op(rsp) != OP_LOGIN_RSP)
+		fail("during login the target sent %s", pdu_describe(rsp));
+}
+
+/* One login request and its response; continuations (C bit) followed. */
+static uint16_t
+login_rt(struct conn *c, uint8_t flags, const struct kv *kv, struct pdu *rsp)
+{
+	uint8_t		h[BHS_LEN];
+	struct pdu	more;
+
+	login_bhs(c, h, flags);
+	if (pdu_send(c, h, NULL, 0, kv->k_buf, kv->k_len, 0) == -1)
+		fail("sending Login Request: %s", strerror(errno));
+	login_recv(c, rsp);
+	while ((rsp->p_bhs[1] & LF_C) && be16dec(rsp->p_bhs + 36) == 0) {
+		login_bhs(c, h, flags & (LF_CSG(3)));
+		if (pdu_send(c, h, NULL, 0, NULL, 0, 0) == -1)
+			fail("sending Login Request: %s", strerror(errno));
+		login_recv(c, &more);
+		rsp->p_data = realloc(rsp->p_data, rsp->p_dlen + more.p_dlen +
+		    1);
+		if (rsp->p_data == NULL)
+			fail("out of memory");
+		memcpy(rsp->p_data + rsp->p_dlen, more.p_data, more.p_dlen);
+		rsp->p_dlen += more.p_dlen;
+		rsp->p_data[rsp->p_dlen] = '\0';
+		memcpy(rsp->p_bhs, more.p_bhs, BHS_LEN);
+		pdu_free(&more);
+	}
+	return be16dec(rsp->p_bhs + 36);
+}
+
+static int
+login_transit(const struct pdu *rsp, int nsg)
+{
+	return (rsp->p_bhs[1] & LF_T) && (rsp->p_bhs[1] & 3) == nsg;
+}
+
+/* CHAP_R (and for mutual CHAP, CHAP_I/CHAP_C) as the mode asks. */
+static void
+chap_answer(struct kv *kv, enum chap_mode mode, uint8_t id,
+    const uint8_t *chal, size_t clen, const char *chal_text,
+    uint8_t mine[17])
+{
+	char	hex[2 + 2 * 16 + 1];
+	uint8_t	md[16];
+
+	chap_md5(id, mode == CHAP_BAD_SECRET ? "not-the-secret" : opt.o_secret,
+	    chal, clen, md);
+	hex_enc(md, mode == CHAP_SHORT_R ? 15 : 16, hex);
+	if (mode == CHAP_BAD_HEX) {
+		memset(hex + 2, 'Z', 32);
+		hex[34] = '\0';
+	}
+	kv_add(kv, "CHAP_N", "%s", opt.o_user);
+	kv_add(kv, "CHAP_R", "%s", hex);
+	if (mode == CHAP_REFLECT) {
+		kv_add(kv, "CHAP_I", "%u", id);
+		kv_add(kv, "CHAP_C", "%s", chal_text);
+	} else if (mode == CHAP_MUTUAL) {
+		random_bytes(mine, 17);
+		hex_enc(mine + 1, 16, hex);
+		kv_add(kv, "CHAP_I", "%u", mine[0]);
+		kv_add(kv, "CHAP_C", "%s", hex);
+	}
+}
+
+/* Mutual CHAP: the target must prove it knows -S. */
+static void
+chap_check_target(const struct pdu *rsp, const uint8_t mine[17])
+{
+	const char	*n = kv_get(rsp, "CHAP_N"), *r = kv_get(rsp, "CHAP_R");
+	uint8_t		 want[16], got[16];
+	size_t		 len;
+
+	if (n == NULL || r == NULL)
+		fail("mutual CHAP: target sent no CHAP_N/CHAP_R");
+	if (strcmp(n, opt.o_tuser) != 0)
+		fail("mutual CHAP: target says CHAP_N=%s, expected %s", n,
+		    opt.o_tuser);
+	chap_md5(mine[0], opt.o_tsecret, mine + 1, 16, want);
+	if (hex_dec(r, got, sizeof(got), &len) == -1 || len != 16 ||
+	    memcmp(got, want, 16) != 0)
+		fail("mutual CHAP: target's CHAP_R=%s is wrong", r);
+	step("mutual CHAP: target proved its secret (CHAP_N=%s)", n);
+}
+
+static uint16_t
+login_chap(struct conn *c, enum chap_mode mode, struct pdu *rsp)
+{
+	struct kv	 kv = { .k_len = 0 };
+	const char	*a, *i, *ch;
+	uint8_t		 chal[1024], mine[17];
+	size_t		 clen;
+	uint16_t	 status;
+	char		 chal_text[2100];
+
+	kv_add(&kv, "CHAP_A", "5");
+	pdu_free(rsp);
+	if ((status = login_rt(c, LF_CSG(0), &kv, rsp)) != 0)
+		return status;
+	a = kv_get(rsp, "CHAP_A");
+	i = kv_get(rsp, "CHAP_I");
+	ch = kv_get(rsp, "CHAP_C");
+	if (a == NULL || strcmp(a, "5") != 0 || i == NULL || ch == NULL)
+		fail("CHAP: target answered CHAP_A=%s CHAP_I=%s CHAP_C=%s",
+		    a ? a : "-", i ? i : "-", ch ? ch : "-");
+	if (hex_dec(ch, chal, sizeof(chal), &clen) == -1 || atoi(i) < 0 ||
+	    atoi(i) > 255)
+		fail("CHAP: malformed CHAP_I=%s or CHAP_C=%s", i, ch);
+	snprintf(chal_text, sizeof(chal_text), "%s", ch);
+	step("CHAP: target challenge CHAP_I=%s, %zu bytes", i, clen);
+	kv.k_len = 0;
+	chap_answer(&kv, mode, (uint8_t)atoi(i), chal, clen, chal_text, mine);
+	pdu_free(rsp);
+	status = login_rt(c, LF_T | LF_CSG(0) | LF_NSG(1), &kv, rsp);
+	if (status == 0 && mode == CHAP_MUTUAL)
+		chap_check_target(rsp, mine);
+	return status;
+}
+
+static uint16_t
+login_security(struct conn *c, const struct login_opts *lo, struct pdu *rsp)
+{
+	struct kv	 kv = { .k_len = 0 };
+	const char	*am;
+	uint16_t	 status;
+
+	kv_add(&kv, "InitiatorName", "%s", opt.o_initiator);
+	if (lo->lo_target == NULL)
+		kv_add(&kv, "SessionType", "Discovery");
+	else {
+		kv_add(&kv, "SessionType", "Normal");
+		kv_add(&kv, "TargetName", "%s", lo->lo_target);
+	}
+	if (lo->lo_chap == CHAP_OFF) {
+		kv_add(&kv, "AuthMethod", "None");
+		return login_rt(c, LF_T | LF_CSG(0) | LF_NSG(1), &kv, rsp);
+	}
+	kv_add(&kv, "AuthMethod", "CHAP");
+	if ((status = login_rt(c, LF_CSG(0), &kv, rsp)) != 0)
+		return status;
+	if ((am = kv_get(rsp, "AuthMethod")) == NULL || strcmp(am, "CHAP"))
+		fail("CHAP: target answered AuthMethod=%s", am ? am : "-");
+	return login_chap(c, lo->lo_chap, rsp);
+}
+
+static void
+login_params(struct conn *c, const struct pdu *rsp)
+{
+	const char	*v;
+
+	if ((v = kv_get(rsp, "HeaderDigest")) != NULL)
+		c->c_neg_hd = strcmp(v, "CRC32C") == 0;
+	if ((v = kv_get(rsp, "DataDigest")) != NULL)
+		c->c_neg_dd = strcmp(v, "CRC32C") == 0;
+	if ((v = kv_get(rsp, "MaxRecvDataSegmentLength")) != NULL)
+		c->c_mrdsl = (uint32_t)strtoul(v, NULL, 10);
+	if ((v = kv_get(rsp, "ImmediateData")) != NULL)
+		c->c_immediate = strcmp(v, "Yes") == 0;
+	if ((v = kv_get(rsp, "InitialR2T")) != NULL)
+		c->c_initial_r2t = strcmp(v, "Yes") == 0;
+	if ((v = kv_get(rsp, "FirstBurstLength")) != NULL)
+		c->c_first_burst = (uint32_t)strtoul(v, NULL, 10);
+	if ((v = kv_get(rsp, "MaxBurstLength")) != NULL)
+		c->c_max_burst = (uint32_t)strtoul(v, NULL, 10);
+	if (c->c_mrdsl < 512 || c->c_mrdsl > 0xffffff)
+		fail("target declared MaxRecvDataSegmentLength=%u", c->c_mrdsl);
+	if (c->c_first_burst < 512 || c->c_max_burst < 512)
+		fail("target negotiated FirstBurstLength=%u MaxBurstLength=%u",
+		    c->c_first_burst, c->c_max_burst);
+}
+
+static uint16_t
+login_operational(struct conn *c, const struct login_opts *lo,
+    struct pdu *rsp)
+{
+	struct kv	 kv = { .k_len = 0 };
+	const char	*dig = lo->lo_digests ? "CRC32C,None" : "None";
+	uint16_t	 status;
+	int		 i;
+
+	kv_add(&kv, "HeaderDigest", "%s", dig);
+	kv_add(&kv, "DataDigest", "%s", dig);
+	kv_add(&kv, "MaxRecvDataSegmentLength", "%d", OUR_MRDSL);
+	if (lo->lo_target != NULL) {
+		kv_add(&kv, "ImmediateData", "Yes");
+		kv_add(&kv, "InitialR2T", "No");
+		kv_add(&kv, "MaxBurstLength", "%d", OUR_MAX_BURST);
+		kv_add(&kv, "FirstBurstLength", "%d", OUR_FIRST_BURST);
+		kv_add(&kv, "MaxOutstandingR2T", "1");
+		kv_add(&kv, "DataPDUInOrder", "Yes");
+		kv_add(&kv, "DataSequenceInOrder", "Yes");
+	}
+	kv_add(&kv, "ErrorRecoveryLevel", "0");
+	kv_add(&kv, "DefaultTime2Wait", "0");
+	kv_add(&kv, "DefaultTime2Retain", "0");
+	c->c_mrdsl = 8192;	/* RFC 7143 defaults until the target says */
+	c->c_first_burst = 65536;
+	c->c_max_burst = 262144;
+	c->c_immediate = c->c_initial_r2t = 1;
+	for (i = 0; i < 4; i++) {
+		pdu_free(rsp);
+		status = login_rt(c, LF_T | LF_CSG(1) | LF_NSG(3), &kv, rsp);
+		if (status != 0)
+			return status;
+		login_params(c, rsp);
+		if (login_transit(rsp, 3))
+			return 0;
+		kv.k_len = 0;
+	}
+	fail("target never completed the operational stage");
+}
+
+/* Connect and log in; returns the final Login Response status. */
+static uint16_t
+login(struct conn *c, const struct login_opts *lo)
+{
+	struct pdu	rsp = { .p_data = NULL };
+	uint16_t	status;
+
+	conn_open(c);
+	if (lo->lo_isid != NULL)
+		memcpy(c->c_isid, lo->lo_isid, 6);
+	c->c_tsih = lo->lo_tsih;
+	c->c_login_itt = c->c_itt++;
+	status = login_security(c, lo, &rsp);
+	if (status == 0 && !login_transit(&rsp, 1))
+		fail("security stage: target did not transit to stage 1 "
+		    "(flags 0x%02x)", rsp.p_bhs[1]);
+	if (status == 0)
+		status = login_operational(c, lo, &rsp);
+	if (status == 0) {
+		c->c_tsih = be16dec(rsp.p_bhs + 14);
+		c->c_hd = c->c_neg_hd;
+		c->c_dd = c->c_neg_dd;
+	}
+	pdu_free(&rsp);
+	return status;
+}
+
+static struct login_opts
+login_defaults(void)
+{
+	struct login_opts	lo = {
+		.lo_target = opt.o_target,
+		.lo_digests = opt.o_digests,
+		.lo_chap = opt.o_user != NULL ? CHAP_GOOD : CHAP_OFF,
+	};
+
+	return lo;
+}
+
+static void
+login_ok(struct conn *c, const struct login_opts *lo)
+{
+	uint16_t	status;
+
+	if ((status = login(c, lo)) != 0)
+		fail("login to %s failed: status 0x%04x", lo->lo_target,
+		    status);
+	step("logged in to %s: TSIH 0x%04x, HeaderDigest=%s DataDigest=%s, "
+	    "MaxRecvDataSegmentLength=%u", lo->lo_target ? lo->lo_target :
+	    "discovery", c->c_tsih, c->c_hd ? "CRC32C" : "None",
+	    c->c_dd ? "CRC32C" : "None", c->c_mrdsl);
+}
+
+/* A login that must fail with status want (0 in detail: any of class). */
+static void
+login_fails(const struct login_opts *lo, uint16_t want, uint16_t also)
+{
+	struct conn	c;
+	uint16_t	status;
+
+	if ((status = login(&c, lo)) != want && status != also)
+		fail("login answered status 0x%04x, expected 0x%04x",
+		    status, want);
+	step("login refused with status 0x%04x, as required", status);
+	expect_close(&c, CLOSE_MS, OP_NONE);
+}
+
+/* ---- full feature phase ---- */
+
+static void
+logout(struct conn *c)
+{
+	uint8_t		h[BHS_LEN];
+	struct pdu	p;
+	uint32_t	itt = c->c_itt++;
+
+	bhs_init(h, OP_I | OP_LOGOUT_REQ, 0x80);	/* close the session */
+	be32enc(h + 16, itt);
+	be32enc(h + 24, c->c_cmdsn);
+	be32enc(h + 28, c->c_expstatsn);
+	if (pdu_send(c, h, NULL, 0, NULL, 0, 0) == -1)
+		fail("sending Logout Request: %s", strerror(errno));
+	reply_wait(c, &p, "Logout Response");
+	if (pdu_op(&p) != OP_LOGOUT_RSP || be32dec(p.p_bhs + 16) != itt ||
+	    p.p_bhs[2] != 0)
+		fail("logout answered with %s, response %u", pdu_describe(&p),
+		    p.p_bhs[2]);
+	pdu_free(&p);
+	step("logout -> response 0 (closed successfully)");
+	conn_close(c);
+}
+
+static void
+nop_ping(struct conn *c)
+{
+	static const uint8_t	ping[] = "isctest ping";
+	uint8_t			h[BHS_LEN];
+	struct pdu		p;
+	uint32_t		itt = c->c_itt++;
+
+	bhs_init(h, OP_I | OP_NOP_OUT, 0x80);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, RSVD_TAG);
+	be32enc(h + 24, c->c_cmdsn);
+	be32enc(h + 28, c->c_expstatsn);
+	if (pdu_send(c, h, NULL, 0, ping, sizeof(ping), 0) == -1)
+		fail("sending NOP-Out: %s", strerror(errno));
+	reply_wait(c, &p, "NOP-In");
+	if (pdu_op(&p) != OP_NOP_IN || be32dec(p.p_bhs + 16) != itt ||
+	    be32dec(p.p_bhs + 20) != RSVD_TAG)
+		fail("NOP-Out ping answered with %s", pdu_describe(&p));
+	if (p.p_dlen != sizeof(ping) || memcmp(p.p_data, ping, p.p_dlen))
+		fail("NOP-In did not echo the %zu bytes of ping data",
+		    sizeof(ping));
+	pdu_free(&p);
+	step("NOP-Out ping answered");
+}
+
+/* SAM-5 single-level LUN: peripheral below 256, flat space above. */
+static void
+lun_enc(uint8_t *p)
+{
+	if (opt.o_lun < 256)
+		p[1] = (uint8_t)opt.o_lun;
+	else {
+		p[0] = (uint8_t)(0x40 | opt.o_lun >> 8);
+		p[1] = (uint8_t)(opt.o_lun & 0xff);
+	}
+}
+
+static size_t
+cmd_immediate_len(const struct conn *c, const struct scsi_io *io)
+{
+	size_t	n = io->io_outlen;
+
+	if (io->io_out == NULL || !c->c_immediate)
+		return 0;
+	if (n > c->c_first_burst)
+		n = c->c_first_burst;
+	if (n > c->c_mrdsl)
+		n = c->c_mrdsl;
+	return n;
+}
+
+/*
+ * Send a SCSI Command.  F is always set: no unsolicited Data-Out follows
+ * (allowed even with InitialR2T=No); the rest of a write goes by R2T.
+ */
+static uint32_t
+cmd_send(struct conn *c, const struct scsi_io *io)
+{
+	uint8_t		h[BHS_LEN];
+	uint32_t	itt = c->c_itt++;
+	uint8_t		flags = 0x80 | 0x01;	/* F, ATTR simple */
+
+	if (io->io_in != NULL)
+		flags |= 0x40;
+	if (io->io_out != NULL)
+		flags |= 0x20;
+	bhs_init(h, OP_SCSI_CMD | (io->io_immed ? OP_I : 0), flags);
+	lun_enc(h + 8);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, io->io_edtl);
+	be32enc(h + 24, c->c_cmdsn);
+	be32enc(h + 28, c->c_expstatsn);
+	memcpy(h + 32, io->io_cdb, 16);
+	if (pdu_send(c, h, io->io_ahs, io->io_ahslen, io->io_out,
+	    cmd_immediate_len(c, io), io->io_txflags) == -1)
+		fail("sending SCSI command 0x%02x: %s", io->io_cdb[0],
+		    strerror(errno));
+	if (!io->io_immed)
+		c->c_cmdsn++;
+	return itt;
+}
+
+static void
+cmd_r2t(struct conn *c, const struct pdu *r2t, const struct scsi_io *io)
+{
+	uint8_t		h[BHS_LEN];
+	uint32_t	off = be32dec(r2t->p_bhs + 40);
+	uint32_t	len = be32dec(r2t->p_bhs + 44), sn = 0, n;
+
+	if (io->io_out == NULL || (uint64_t)off + len > io->io_outlen ||
+	    len == 0)
+		fail("R2T for %u bytes at offset %u of a %zu-byte write", len,
+		    off, io->io_outlen);
+	while (len > 0) {
+		n = len < c->c_mrdsl ? len : c->c_mrdsl;
+		bhs_init(h, OP_DATA_OUT, n == len ? 0x80 : 0);
+		memcpy(h + 8, r2t->p_bhs + 8, 8);
+		memcpy(h + 16, r2t->p_bhs + 16, 8);	/* ITT, TTT */
+		be32enc(h + 28, c->c_expstatsn);
+		be32enc(h + 36, sn++);
+		be32enc(h + 40, off);
+		if (pdu_send(c, h, NULL, 0, io->io_out + off, n, 0) == -1)
+			fail("sending Data-Out: %s", strerror(errno));
+		off += n;
+		len -= n;
+	}
+}
+
+/* Returns 1 when the Data-In carried the status (S bit). */
+static int
+cmd_data_in(const struct pdu *p, const struct scsi_io *io,
+    struct scsi_res *res)
+{
+	uint32_t	off = be32dec(p->p_bhs + 40);
+
+	if (io->io_in == NULL || (uint64_t)off + p->p_dlen > io->io_inlen)
+		fail("Data-In of %zu bytes at offset %u for a %zu-byte read",
+		    p->p_dlen, off, io->io_inlen);
+	memcpy(io->io_in + off, p->p_data, p->p_dlen);
+	res->sr_inlen += p->p_dlen;
+	if (!(p->p_bhs[1] & 0x01))
+		return 0;
+	res->sr_status = p->p_bhs[3];
+	res->sr_flags = p->p_bhs[1] & (RSP_O | RSP_U);
+	res->sr_residual = be32dec(p->p_bhs + 44);
+	return 1;
+}
+
+static void
+cmd_response(const struct pdu *p, struct scsi_res *res)
+{
+	size_t	len;
+
+	res->sr_response = p->p_bhs[2];
+	res->sr_status = p->p_bhs[3];
+	res->sr_flags = p->p_bhs[1] & 0x1e;
+	res->sr_residual = be32dec(p->p_bhs + 44);
+	if (p->p_dlen < 2)
+		return;
+	len = be16dec(p->p_data);
+	if (len > p->p_dlen - 2)
+		fail("SCSI Response: SenseLength %zu in %zu bytes of data",
+		    len, p->p_dlen);
+	if (len > sizeof(res->sr_sense))
+		len = sizeof(res->sr_sense);
+	memcpy(res->sr_sense, p->p_data + 2, len);
+	res->sr_senselen = len;
+}
+
+/* Collect a command's Data-In, answer its R2Ts, and take its status. */
+static void
+cmd_finish(struct conn *c, uint32_t itt, const struct scsi_io *io,
+    struct scsi_res *res)
+{
+	struct pdu	p;
+	int		done = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->sr_reject = -1;
+	while (!done) {
+		reply_wait(c, &p, "answer to the SCSI command");
+		if (pdu_op(&p) != OP_REJECT && be32dec(p.p_bhs + 16) != itt)
+			fail("unexpected %s (ITT 0x%08x) waiting for ITT "
+			    "0x%08x", pdu_describe(&p), be32dec(p.p_bhs + 16),
+			    itt);
+		if (pdu_op(&p) == OP_DATA_IN)
+			done = cmd_data_in(&p, io, res);
+		else if (pdu_op(&p) == OP_R2T)
+			cmd_r2t(c, &p, io);
+		else if (pdu_op(&p) == OP_SCSI_RSP) {
+			cmd_response(&p, res);
+			done = 1;
+		} else if (pdu_op(&p) == OP_REJECT) {
+			res->sr_reject = p.p_bhs[2];
+			done = 1;
+		} else
+			fail("unexpected %s", pdu_describe(&p));
+		pdu_free(&p);
+	}
+}
+
+static int
+sense_key(const struct scsi_res *r)
+{
+	if (r->sr_senselen < 3)
+		return -1;
+	if ((r->sr_sense[0] & 0x7f) >= 0x72)
+		return r->sr_sense[1] & 0x0f;
+	return r->sr_sense[2] & 0x0f;
+}
+
+static const char *
+res_str(const struct scsi_res *r)
+{
+	static char	buf[96];
+
+	if (r->sr_reject >= 0)
+		snprintf(buf, sizeof(buf), "Reject reason 0x%02x",
+		    r->sr_reject);
+	else
+		snprintf(buf, sizeof(buf), "response 0x%02x status 0x%02x "
+		    "sense key %d", r->sr_response, r->sr_status,
+		    sense_key(r));
+	return buf;
+}
+
+/* Run a command that must end GOOD; one UNIT ATTENTION is retried. */
+static void
+scsi_good(struct conn *c, const struct scsi_io *io, struct scsi_res *res,
+    const char *what)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		cmd_finish(c, cmd_send(c, io), io, res);
+		if (res->sr_reject < 0 && res->sr_response == 0 &&
+		    res->sr_status == 0)
+			return;
+		if (i > 0 || res->sr_status != 0x02 ||
+		    sense_key(res) != SENSE_UA)
+			break;
+		step("%s -> UNIT ATTENTION, retrying", what);
+	}
+	fail("%s -> %s", what, res_str(res));
+}
+
+static void
+do_tur(struct conn *c)
+{
+	struct scsi_io	io = { .io_cdb = { SCSI_TUR } };
+	struct scsi_res	res;
+
+	scsi_good(c, &io, &res, "TEST UNIT READY");
+	step("TEST UNIT READY -> GOOD");
+}
+
+static void
+do_readcap(struct conn *c)
+{
+	uint8_t		buf[8];
+	struct scsi_io	io = { .io_cdb = { SCSI_READCAP10 }, .io_in = buf,
+			    .io_inlen = 8, .io_edtl = 8 };
+	struct scsi_res	res;
+
+	scsi_good(c, &io, &res, "READ CAPACITY(10)");
+	if (res.sr_inlen != 8)
+		fail("READ CAPACITY(10) returned %zu bytes", res.sr_inlen);
+	c->c_blocks = (uint64_t)be32dec(buf) + 1;
+	c->c_blksz = be32dec(buf + 4);
+	if (c->c_blksz < 512 || c->c_blksz > 65536)
+		fail("READ CAPACITY(10): block length %u", c->c_blksz);
+	step("READ CAPACITY(10) -> %llu blocks of %u bytes (%llu bytes)",
+	    (unsigned long long)c->c_blocks, c->c_blksz,
+	    (unsigned long long)c->c_blocks * c->c_blksz);
+}
+
+static void
+io_rw10(struct scsi_io *io, uint8_t op, uint32_t lba, uint16_t blocks,
+    uint32_t blksz)
+{
+	memset(io, 0, sizeof(*io));
+	io->io_cdb[0] = op;
+	be32enc(io->io_cdb + 2, lba);
+	be16enc(io->io_cdb + 7, blocks);
+	io->io_edtl = blocks * blksz;
+}
+
+static void
+do_read(struct conn *c, uint32_t lba, uint16_t n, uint8_t *buf)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	io_rw10(&io, SCSI_READ10, lba, n, c->c_blksz);
+	io.io_in = buf;
+	io.io_inlen = io.io_edtl;
+	scsi_good(c, &io, &res, "READ(10)");
+	if (res.sr_inlen != io.io_edtl || res.sr_flags != 0)
+		fail("READ(10) of %u bytes returned %zu, flags 0x%02x",
+		    io.io_edtl, res.sr_inlen, res.sr_flags);
+	step("READ(10) LBA %u, %u blocks -> GOOD", lba, n);
+}
+
+static void
+do_write(struct conn *c, uint32_t lba, uint16_t n, const uint8_t *buf)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	io_rw10(&io, SCSI_WRITE10, lba, n, c->c_blksz);
+	io.io_out = buf;
+	io.io_outlen = io.io_edtl;
+	scsi_good(c, &io, &res, "WRITE(10)");
+	step("WRITE(10) LBA %u, %u blocks (%zu bytes immediate) -> GOOD",
+	    lba, n, cmd_immediate_len(c, &io));
+}
+
+/* Open a fresh connection, log in, TEST UNIT READY must be GOOD. */
+static void
+check_serves(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	login_ok(&c, &lo);
+	do_tur(&c);
+	logout(&c);
+	step("daemon still serves");
+}
+
+static void
+need_chap(void)
+{
+	if (opt.o_user == NULL || opt.o_secret == NULL)
+		fail("this scenario needs -u CHAPUSER -s CHAPSECRET");
+}
+
+static void
+need_digests(const struct conn *c, int hd, int dd)
+{
+	if ((hd && !c->c_hd) || (dd && !c->c_dd))
+		fail("target did not accept CRC32C (HeaderDigest=%s "
+		    "DataDigest=%s)", c->c_hd ? "CRC32C" : "None",
+		    c->c_dd ? "CRC32C" : "None");
+}
+
+/* ---- scenarios ---- */
+
+static void
+sc_login(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	login_ok(&c, &lo);
+	if (c.c_expcmdsn != c.c_cmdsn)
+		fail("final Login Response ExpCmdSN %u, our CmdSN is %u",
+		    c.c_expcmdsn, c.c_cmdsn);
+	do_tur(&c);
+	do_readcap(&c);
+	logout(&c);
+}
+
+static void
+write_read_check(struct conn *c, uint32_t lba, uint16_t n)
+{
+	size_t	len = (size_t)n * c->c_blksz;
+	uint8_t	*out = xmalloc(len), *in = xmalloc(len);
+
+	if (lba + n > c->c_blocks)
+		fail("LU too small for LBA %u + %u", lba, n);
+	random_bytes(out, len);
+	do_write(c, lba, n, out);
+	memset(in, 0, len);
+	do_read(c, lba, n, in);
+	if (memcmp(in, out, len) != 0)
+		fail("data read back from LBA %u differs from what was written",
+		    lba);
+	step("%zu bytes read back intact", len);
+	free(out);
+	free(in);
+}
+
+static void
+sc_digests(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	lo.lo_digests = 1;
+	login_ok(&c, &lo);
+	need_digests(&c, 1, 1);
+	step("ImmediateData=%s InitialR2T=%s FirstBurstLength=%u "
+	    "MaxBurstLength=%u", c.c_immediate ? "Yes" : "No",
+	    c.c_initial_r2t ? "Yes" : "No", c.c_first_burst, c.c_max_burst);
+	if (!c.c_immediate)
+		fail("target refused ImmediateData=Yes");
+	do_readcap(&c);
+	write_read_check(&c, 100, 8);
+	write_read_check(&c, 128, (uint16_t)(256 * 1024 / c.c_blksz));
+	nop_ping(&c);
+	step("%u header digests and %u data digests verified", c.c_hd_ok,
+	    c.c_dd_ok);
+	if (c.c_hd_ok == 0 || c.c_dd_ok == 0)
+		fail("no digest was received");
+	logout(&c);
+}
+
+/* What may follow the bad WRITE: a Reject 0x02, never a GOOD status. */
+static void
+bad_dd_check(const struct pdu *p, uint32_t itt)
+{
+	if (pdu_op(p) == OP_REJECT && p->p_bhs[2] != REJ_DIGEST)
+		fail("Reject reason 0x%02x, expected 0x02", p->p_bhs[2]);
+	if (pdu_op(p) == OP_SCSI_RSP && be32dec(p->p_bhs + 16) == itt &&
+	    p->p_bhs[3] == 0)
+		fail("target completed the WRITE with GOOD despite the wrong "
+		    "data digest");
+	if (pdu_op(p) != OP_REJECT && pdu_op(p) != OP_SCSI_RSP &&
+	    pdu_op(p) != OP_R2T)
+		fail("unexpected %s", pdu_describe(p));
+}
+
+/* The target must reject the bad WRITE and/or close the connection. */
+static void
+bad_dd_answer(struct conn *c, uint32_t itt)
+{
+	int64_t		deadline = now_ms() + CLOSE_MS;
+	struct pdu	p;
+	int		rejected = 0;
+
+	for (;;) {
+		switch (pdu_wait(c, &p, deadline)) {
+		case RX_TIMEOUT:
+			if (!rejected)
+				fail("neither a Reject nor a close within %d "
+				    "ms", CLOSE_MS);
+			return;
+		case RX_CLOSED:
+			step("target closed the connection");
+			pdu_free(&p);
+			conn_close(c);
+			return;
+		case RX_OK:
+			break;
+		}
+		step("target sent %s", pdu_describe(&p));
+		bad_dd_check(&p, itt);
+		if (pdu_op(&p) == OP_REJECT) {
+			rejected = 1;
+			deadline = now_ms() + 500;	/* a GOOD may follow */
+		}
+		pdu_free(&p);
+	}
+}
+
+static void
+sc_bad_data_digest(void)
+{
+	struct login_opts	 lo = login_defaults();
+	struct conn		 c;
+	struct scsi_io		 io;
+	uint8_t			*before, *bad, *after;
+	size_t			 len, i;
+
+	lo.lo_digests = 1;
+	login_ok(&c, &lo);
+	need_digests(&c, 0, 1);
+	if (!c.c_immediate)
+		fail("target refused ImmediateData=Yes");
+	do_readcap(&c);
+	len = 8 * (size_t)c.c_blksz;
+	before = xmalloc(len);
+	bad = xmalloc(len);
+	after = xmalloc(len);
+	do_read(&c, 200, 8, before);
+	for (i = 0; i < len; i++)
+		bad[i] = (uint8_t)~before[i];
+	io_rw10(&io, SCSI_WRITE10, 200, 8, c.c_blksz);
+	io.io_out = bad;
+	io.io_outlen = len;
+	io.io_txflags = TX_BAD_DD;
+	step("WRITE(10) LBA 200 with %zu bytes of immediate data and a wrong "
+	    "data digest", cmd_immediate_len(&c, &io));
+	bad_dd_answer(&c, cmd_send(&c, &io));
+	conn_close(&c);
+	login_ok(&c, &lo);
+	do_read(&c, 200, 8, after);
+	if (memcmp(before, after, len) != 0)
+		fail("LBA 200 was written despite the wrong data digest");
+	step("LBA 200 unchanged");
+	do_tur(&c);
+	logout(&c);
+	free(before);
+	free(bad);
+	free(after);
+}
+
+static void
+sc_bad_header_digest(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct scsi_io		io = { .io_cdb = { SCSI_TUR },
+				    .io_txflags = TX_BAD_HD };
+
+	lo.lo_digests = 1;
+	login_ok(&c, &lo);
+	need_digests(&c, 1, 0);
+	cmd_send(&c, &io);
+	step("sent TEST UNIT READY with a wrong header digest");
+	expect_close(&c, CLOSE_MS, OP_SCSI_RSP);
+	check_serves();
+}
+
+static void
+sc_oversize_dsl(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct scsi_io		io;
+	uint8_t			h[BHS_LEN], junk[4096];
+
+	login_ok(&c, &lo);
+	if (c.c_mrdsl >= 0xffffff)
+		fail("target declared MaxRecvDataSegmentLength=%u", c.c_mrdsl);
+	io_rw10(&io, SCSI_WRITE10, 0, (uint16_t)(0x1000000 / c.c_blksz),
+	    c.c_blksz);
+	bhs_init(h, OP_SCSI_CMD, 0x80 | 0x20 | 0x01);
+	be32enc(h + 16, c.c_itt++);
+	be32enc(h + 20, 0x1000000);
+	be32enc(h + 24, c.c_cmdsn);
+	be32enc(h + 28, c.c_expstatsn);
+	memcpy(h + 32, io.io_cdb, 16);
+	memset(junk, 0xa5, sizeof(junk));
+	pdu_send_lying(&c, h, 0xffffff, junk, sizeof(junk));
+	step("sent WRITE(10) with DataSegmentLength 16 MiB - 1 (target "
+	    "declared %u) and 4 KiB of it", c.c_mrdsl);
+	expect_close(&c, CLOSE_MS, OP_SCSI_RSP);
+	check_serves();
+}
+
+static void
+sc_garbage(void)
+{
+	struct conn	c;
+	uint8_t		buf[4096];
+
+	conn_open(&c);
+	random_bytes(buf, sizeof(buf));
+	if ((buf[0] & 0x3f) == OP_LOGIN_REQ)	/* keep it deterministic */
+		buf[0] ^= 0x01;
+	(void)write_all(c.c_fd, buf, sizeof(buf));
+	step("sent 4 KiB of random bytes, first byte 0x%02x", buf[0]);
+	expect_close(&c, CLOSE_MS, OP_SCSI_RSP);
+	check_serves();
+}
+
+static void
+sc_truncated(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	uint8_t			h[BHS_LEN], ten[10] = "0123456789";
+
+	conn_open(&c);
+	c.c_login_itt = c.c_itt++;
+	login_bhs(&c, h, LF_T | LF_CSG(0) | LF_NSG(1));
+	pdu_send_lying(&c, h, 1000, ten, sizeof(ten));
+	conn_close(&c);
+	step("Login Request announcing 1000 bytes, sent 10, closed");
+
+	login_ok(&c, &lo);
+	bhs_init(h, OP_SCSI_CMD, 0x80 | 0x20 | 0x01);
+	be32enc(h + 16, c.c_itt++);
+	be32enc(h + 20, 2 * c.c_blksz);
+	be32enc(h + 24, c.c_cmdsn);
+	be32enc(h + 28, c.c_expstatsn);
+	h[32] = SCSI_WRITE10;
+	h[32 + 8] = 2;
+	pdu_send_lying(&c, h, 1000, ten, sizeof(ten));
+	conn_close(&c);
+	step("WRITE(10) announcing 1000 bytes of data, sent 10, closed");
+	check_serves();
+}
+
+static void
+sc_ffp_before_login(void)
+{
+	struct conn	c;
+	struct scsi_io	io = { .io_cdb = { SCSI_TUR } };
+
+	conn_open(&c);
+	cmd_send(&c, &io);
+	step("sent TEST UNIT READY as the first PDU");
+	expect_close(&c, CLOSE_MS, OP_SCSI_RSP);
+	check_serves();
+}
+
+static void
+sc_unknown_opcode(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			h[BHS_LEN];
+
+	login_ok(&c, &lo);
+	bhs_init(h, OP_I | OP_VENDOR_1C, 0x80);
+	be32enc(h + 16, c.c_itt++);
+	be32enc(h + 24, c.c_cmdsn);
+	be32enc(h + 28, c.c_expstatsn);
+	if (pdu_send(&c, h, NULL, 0, NULL, 0, 0) == -1)
+		fail("send: %s", strerror(errno));
+	step("sent a PDU with opcode 0x1c");
+	reply_wait(&c, &p, "Reject");
+	step("target sent %s", pdu_describe(&p));
+	if (pdu_op(&p) != OP_REJECT ||
+	    (p.p_bhs[2] != REJ_PROTOCOL && p.p_bhs[2] != REJ_NOT_SUPP))
+		fail("expected Reject with reason 0x04 or 0x05");
+	if (p.p_dlen < BHS_LEN || (p.p_data[0] & 0x3f) != OP_VENDOR_1C)
+		fail("Reject does not carry the rejected header");
+	pdu_free(&p);
+	nop_ping(&c);
+	do_tur(&c);
+	logout(&c);
+	check_serves();
+}
+
+static void
+sc_ahs(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			ahs[16];
+	struct scsi_io		io = { .io_cdb = { SCSI_TUR }, .io_immed = 1,
+				    .io_ahs = ahs, .io_ahslen = sizeof(ahs) };
+	uint32_t		itt;
+
+	login_ok(&c, &lo);
+	random_bytes(ahs, sizeof(ahs));
+	itt = cmd_send(&c, &io);
+	step("sent TEST UNIT READY with a 16-byte AHS of garbage "
+	    "(%02x%02x%02x%02x...)", ahs[0], ahs[1], ahs[2], ahs[3]);
+	reply_wait(&c, &p, "SCSI Response or Reject");
+	step("target sent %s", pdu_describe(&p));
+	if (pdu_op(&p) != OP_REJECT && (pdu_op(&p) != OP_SCSI_RSP ||
+	    be32dec(p.p_bhs + 16) != itt))
+		fail("expected a SCSI Response or a Reject");
+	pdu_free(&p);
+	nop_ping(&c);
+	do_tur(&c);
+	logout(&c);
+	check_serves();
+}
+
+/* A TEST UNIT READY with CmdSN off by delta: no answer within 1 s. */
+static void
+cmdsn_dropped(struct conn *c, int32_t delta)
+{
+	struct scsi_io	io = { .io_cdb = { SCSI_TUR } };
+	uint32_t	save = c->c_cmdsn;
+	struct pdu	p;
+
+	c->c_cmdsn = save + (uint32_t)delta;
+	cmd_send(c, &io);
+	c->c_cmdsn = save;
+	step("sent TEST UNIT READY with CmdSN %u (window %u..%u)",
+	    save + (uint32_t)delta, c->c_expcmdsn, c->c_maxcmdsn);
+	switch (pdu_wait(c, &p, now_ms() + 1000)) {
+	case RX_TIMEOUT:
+		step("no answer within 1 s: dropped");
+		return;
+	case RX_CLOSED:
+		fail("target closed the connection");
+	case RX_OK:
+		fail("target answered the out-of-window command: %s",
+		    pdu_describe(&p));
+	}
+}
+
+static void
+sc_cmdsn_window(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	login_ok(&c, &lo);
+	do_tur(&c);
+	cmdsn_dropped(&c, 0x100000);
+	cmdsn_dropped(&c, -0x1000);
+	do_tur(&c);
+	logout(&c);
+	check_serves();
+}
+
+static void
+chap_scenario(enum chap_mode mode)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	need_chap();
+	lo.lo_chap = mode;
+	switch (mode) {
+	case CHAP_GOOD:
+	case CHAP_MUTUAL:
+		login_ok(&c, &lo);
+		do_tur(&c);
+		logout(&c);
+		return;
+	case CHAP_BAD_HEX:
+		login_fails(&lo, LOGIN_AUTH_FAILED, 0x0200);
+		break;
+	default:
+		login_fails(&lo, LOGIN_AUTH_FAILED, LOGIN_AUTH_FAILED);
+		break;
+	}
+	check_serves();
+}
+
+static void sc_chap_ok(void) { chap_scenario(CHAP_GOOD); }
+static void sc_chap_bad_secret(void) { chap_scenario(CHAP_BAD_SECRET); }
+static void sc_chap_reflect(void) { chap_scenario(CHAP_REFLECT); }
+static void sc_chap_bad_length(void) { chap_scenario(CHAP_SHORT_R); }
+static void sc_chap_bad_hex(void) { chap_scenario(CHAP_BAD_HEX); }
+
+static void
+sc_chap_mutual(void)
+{
+	if (opt.o_tuser == NULL || opt.o_tsecret == NULL)
+		fail("chap-mutual needs -U TUSER -S TSECRET");
+	chap_scenario(CHAP_MUTUAL);
+}
+
+static void
+sc_tsih_nonzero(void)
+{
+	struct login_opts	lo = login_defaults();
+
+	lo.lo_tsih = 5;
+	step("leading login with TSIH 0x0005");
+	login_fails(&lo, LOGIN_NO_SESSION, LOGIN_NO_SESSION);
+	check_serves();
+}
+
+/* Wait for a target NOP-In without answering it. */
+static void
+nopin_first(struct conn *c)
+{
+	int64_t		start = now_ms();
+	struct pdu	p;
+
+	switch (pdu_recv(c, &p, start + opt.o_wait * 1000)) {
+	case RX_TIMEOUT:
+		fail("no NOP-In within %d s", opt.o_wait);
+	case RX_CLOSED:
+		fail("target closed the connection before any NOP-In");
+	case RX_OK:
+		break;
+	}
+	if (pdu_op(&p) != OP_NOP_IN || be32dec(p.p_bhs + 16) != RSVD_TAG ||
+	    be32dec(p.p_bhs + 20) == RSVD_TAG)
+		fail("expected a NOP-In ping, got %s", pdu_describe(&p));
+	step("NOP-In after %lld ms, TTT 0x%08x", (long long)(now_ms() - start),
+	    be32dec(p.p_bhs + 20));
+	pdu_free(&p);
+}
+
+static void
+sc_nopin(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+
+	login_ok(&c, &lo);
+	c.c_nopin_answer = 0;
+	nopin_first(&c);
+	step("not answering");
+	expect_close(&c, opt.o_wait * 1000, OP_NONE);
+	check_serves();
+}
+
+static void
+sc_nopin_answer(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+
+	login_ok(&c, &lo);
+	switch (pdu_wait(&c, &p, now_ms() + opt.o_wait * 3000)) {
+	case RX_TIMEOUT:
+		break;
+	case RX_CLOSED:
+		fail("target closed the connection although we answered %u "
+		    "NOP-In(s)", c.c_nopins);
+	case RX_OK:
+		fail("unexpected %s", pdu_describe(&p));
+	}
+	if (c.c_nopins == 0)
+		fail("no NOP-In in %d s", opt.o_wait * 3);
+	step("answered %u NOP-In(s); connection up after %d s", c.c_nopins,
+	    opt.o_wait * 3);
+	nop_ping(&c);
+	logout(&c);
+}
+
+static void
+sc_reinstate(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		a, b;
+	uint8_t			isid[6];
+
+	random_bytes(isid, sizeof(isid));
+	isid[0] = 0x80;
+	lo.lo_isid = isid;
+	login_ok(&a, &lo);
+	do_tur(&a);
+	step("second login, same InitiatorName and ISID, TSIH 0");
+	login_ok(&b, &lo);
+	expect_close(&a, CLOSE_MS, OP_SCSI_RSP);
+	do_tur(&b);
+	logout(&b);
+}
+
+static void
+sc_write_residual(void)
+{
+	struct login_opts	 lo = login_defaults();
+	struct conn		 c;
+	struct scsi_io		 io;
+	struct scsi_res		 res;
+	uint8_t			*out, *in;
+
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	out = xmalloc(2 * (size_t)c.c_blksz);
+	in = xmalloc(c.c_blksz);
+	random_bytes(out, 2 * (size_t)c.c_blksz);
+	io_rw10(&io, SCSI_WRITE10, 300, 1, c.c_blksz);
+	io.io_edtl = 2 * c.c_blksz;
+	io.io_out = out;
+	io.io_outlen = io.io_edtl;
+	scsi_good(&c, &io, &res, "WRITE(10)");
+	step("WRITE(10) 1 block, EDTL %u -> GOOD, flags 0x%02x residual %u",
+	    io.io_edtl, res.sr_flags, res.sr_residual);
+	if ((res.sr_flags & (RSP_U | RSP_O)) != RSP_U ||
+	    res.sr_residual != c.c_blksz)
+		fail("expected U set, O clear and residual %u", c.c_blksz);
+	do_read(&c, 300, 1, in);
+	if (memcmp(in, out, c.c_blksz) != 0)
+		fail("LBA 300 does not hold the first block written");
+	step("LBA 300 holds the written block");
+	logout(&c);
+	free(out);
+	free(in);
+}
+
+static const struct scenario {
+	const char	*sc_name;
+	void		(*sc_fn)(void);
+	int		 sc_waits;	/* -w periods it may take, beyond -T */
+} scenarios[] = {
+	{ "login",		sc_login,		0 },
+	{ "digests",		sc_digests,		0 },
+	{ "bad-data-digest",	sc_bad_data_digest,	0 },
+	{ "bad-header-digest",	sc_bad_header_digest,	0 },
+	{ "oversize-dsl",	sc_oversize_dsl,	0 },
+	{ "garbage",		sc_garbage,		0 },
+	{ "truncated",		sc_truncated,		0 },
+	{ "ffp-before-login",	sc_ffp_before_login,	0 },
+	{ "unknown-opcode",	sc_unknown_opcode,	0 },
+	{ "ahs",		sc_ahs,			0 },
+	{ "cmdsn-window",	sc_cmdsn_window,	0 },
+	{ "chap-ok",		sc_chap_ok,		0 },
+	{ "chap-bad-secret",	sc_chap_bad_secret,	0 },
+	{ "chap-reflect",	sc_chap_reflect,	0 },
+	{ "chap-bad-length",	sc_chap_bad_length,	0 },
+	{ "chap-bad-hex",	sc_chap_bad_hex,	0 },
+	{ "chap-mutual",	sc_chap_mutual,		0 },
+	{ "tsih-nonzero",	sc_tsih_nonzero,	0 },
+	{ "nopin",		sc_nopin,		2 },
+	{ "nopin-answer",	sc_nopin_answer,	3 },
+	{ "reinstate",		sc_reinstate,		0 },
+	{ "write-residual",	sc_write_residual,	0 },
+};
+
+/* ---- discovery (when no -t was given) ---- */
+
+static void
+discover(void)
+{
+	struct login_opts	lo = { .lo_target = NULL };
+	static const char	st[] = "SendTargets=All";
+	static char		name[256];
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			h[BHS_LEN];
+	const char		*v;
+
+	login_ok(&c, &lo);
+	bhs_init(h, OP_I | OP_TEXT_REQ, 0x80);
+	be32enc(h + 16, c.c_itt++);
+	be32enc(h + 20, RSVD_TAG);
+	be32enc(h + 24, c.c_cmdsn);
+	be32enc(h + 28, c.c_expstatsn);
+	if (pdu_send(&c, h, NULL, 0, st, sizeof(st), 0) == -1)
+		fail("send: %s", strerror(errno));
+	reply_wait(&c, &p, "Text Response");
+	if (pdu_op(&p) != OP_TEXT_RSP || (v = kv_get(&p, "TargetName")) ==
+	    NULL)
+		fail("SendTargets: %s without TargetName", pdu_describe(&p));
+	snprintf(name, sizeof(name), "%s", v);
+	opt.o_target = name;
+	step("discovered %s", name);
+	pdu_free(&p);
+	conn_close(&c);
+}
+
+/* ---- main ---- */
+
+static void
+on_alarm(int sig)
+{
+	static const char	pre[] = "isctest: ";
+	static const char	post[] = ": FAIL: global timeout (-T)\n";
+	ssize_t			r;
+
+	(void)sig;
+	r = write(2, pre, sizeof(pre) - 1);
+	r = write(2, scenario, strlen(scenario));
+	r = write(2, post, sizeof(post) - 1);
+	(void)r;
+	_exit(1);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	size_t	i;
+
+	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
+	    "[-i INITIATOR_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
+	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-w SECONDS] [-n COUNT] "
+	    "[-T SECONDS] SCENARIO\nscenarios:");
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		fprintf(stderr, " %s", scenarios[i].sc_name);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+parse_portal(char *s)
+{
+	char	*colon = strrchr(s, ':');
+
+	if (colon == NULL || colon[1] == '\0')
+		usage();
+	*colon = '\0';
+	opt.o_port = colon + 1;
+	if (s[0] == '[' && colon > s + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';
+		s++;
+	}
+	opt.o_host = s;
+}
+
+static int
+num_arg(const char *s, int min)
+{
+	char	*ep;
+	long	 v = strtol(s, &ep, 10);
+
+	if (*s == '\0' || *ep != '\0' || v < min || v > 16383)
+		usage();
+	return (int)v;
+}
+
+static const struct scenario *
+parse_args(int argc, char **argv)
+{
+	int	ch;
+	size_t	i;
+
+	while ((ch = getopt(argc, argv, "p:t:i:u:s:U:S:Dl:w:n:T:")) != -1) {
+		switch (ch) {
+		case 'p': parse_portal(optarg); break;
+		case 't': opt.o_target = optarg; break;
+		case 'i': opt.o_initiator = optarg; break;
+		case 'u': opt.o_user = optarg; break;
+		case 's': opt.o_secret = optarg; break;
+		case 'U': opt.o_tuser = optarg; break;
+		case 'S': opt.o_tsecret = optarg; break;
+		case 'D': opt.o_digests = 1; break;
+		case 'l': opt.o_lun = num_arg(optarg, 0); break;
+		case 'w': opt.o_wait = num_arg(optarg, 1); break;
+		case 'n': opt.o_count = num_arg(optarg, 1); break;
+		case 'T': opt.o_timeout = num_arg(optarg, 1); break;
+		default: usage();
+		}
+	}
+	if (opt.o_host == NULL || optind != argc - 1 ||
+	    (opt.o_user == NULL) != (opt.o_secret == NULL))
+		usage();
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (strcmp(scenarios[i].sc_name, argv[optind]) == 0)
+			return &scenarios[i];
+	usage();
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct scenario	*sc = parse_args(argc, argv);
+	struct sigaction	 sa;
+	int			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	alarm((unsigned)opt.o_timeout);
+	if (opt.o_target == NULL)
+		discover();
+	scenario = sc->sc_name;
+	for (i = 1; i <= opt.o_count; i++) {
+		alarm((unsigned)(opt.o_timeout + sc->sc_waits * opt.o_wait));
+		sc->sc_fn();
+		alarm(0);
+		step("PASS (%d/%d)", i, opt.o_count);
+	}
+	return 0;
+}

@@ -1,0 +1,656 @@
+/*
+ * worker/sbc.c: the read/write family over every CDB size, COMPARE AND
+ * WRITE, WRITE SAME, UNMAP, GET LBA STATUS, capacity and store errors.
+ */
+#include <sys/queue.h>
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "memstore.h"
+#include "scsi.h"
+
+#define BLOCKS	40000u
+#define BS	512u
+
+static struct mtest m;
+static uint8_t *buf;			/* Data-Out scratch */
+
+static void
+setup(void)
+{
+	mtest_init(&m, BLOCKS, BS);
+	buf = calloc(1, SCSI_MAX_XFER_BYTES + BS);
+}
+
+static void
+teardown(void)
+{
+	free(buf);
+	mtest_fini(&m);
+}
+
+/* Encode lba and n into a read/write-family CDB of op's size. */
+static void
+mkcdb(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	switch (op >> 5) {
+	case 0:
+		be24enc(cdb + 1, (uint32_t)lba & 0x1fffff);
+		cdb[4] = (uint8_t)n;
+		break;
+	case 1: case 2:
+		be32enc(cdb + 2, (uint32_t)lba);
+		be16enc(cdb + 7, (uint16_t)n);
+		break;
+	case 5:
+		be32enc(cdb + 2, (uint32_t)lba);
+		be32enc(cdb + 6, n);
+		break;
+	default:
+		be64enc(cdb + 2, lba);
+		be32enc(cdb + 10, n);
+	}
+}
+
+enum kind { K_READ, K_WRITE, K_VERIFY, K_NODATA, K_WSAME };
+
+static const struct {
+	const char	*name;
+	uint8_t		 op;
+	enum kind	 kind;
+	int		 good;		/* status for a good command */
+} rw[] = {
+	{ "read-6", 0x08, K_READ, SCSI_GOOD },
+	{ "read-10", 0x28, K_READ, SCSI_GOOD },
+	{ "read-12", 0xa8, K_READ, SCSI_GOOD },
+	{ "read-16", 0x88, K_READ, SCSI_GOOD },
+	{ "write-6", 0x0a, K_WRITE, SCSI_GOOD },
+	{ "write-10", 0x2a, K_WRITE, SCSI_GOOD },
+	{ "write-12", 0xaa, K_WRITE, SCSI_GOOD },
+	{ "write-16", 0x8a, K_WRITE, SCSI_GOOD },
+	{ "write-and-verify-10", 0x2e, K_WRITE, SCSI_GOOD },
+	{ "write-and-verify-12", 0xae, K_WRITE, SCSI_GOOD },
+	{ "write-and-verify-16", 0x8e, K_WRITE, SCSI_GOOD },
+	{ "orwrite-16", 0x8b, K_WRITE, SCSI_GOOD },
+	{ "verify-10", 0x2f, K_VERIFY, SCSI_GOOD },
+	{ "verify-12", 0xaf, K_VERIFY, SCSI_GOOD },
+	{ "verify-16", 0x8f, K_VERIFY, SCSI_GOOD },
+	{ "pre-fetch-10", 0x34, K_NODATA, SCSI_CONDITION_MET },
+	{ "pre-fetch-16", 0x90, K_NODATA, SCSI_CONDITION_MET },
+	{ "synchronize-cache-10", 0x35, K_NODATA, SCSI_GOOD },
+	{ "synchronize-cache-16", 0x91, K_NODATA, SCSI_GOOD },
+	{ "write-same-10", 0x41, K_WSAME, SCSI_GOOD },
+	{ "write-same-16", 0x93, K_WSAME, SCSI_GOOD },
+};
+#define NRW	((int)(sizeof(rw) / sizeof(rw[0])))
+
+/* Run rw[i] at lba for n blocks with the Data-Out it needs. */
+static int
+run_rw(int i, uint64_t lba, uint32_t n)
+{
+	uint8_t	 cdb[16];
+	uint32_t blocks = (rw[i].op >> 5) == 0 && n == 0 ? 256 : n;
+
+	mkcdb(cdb, rw[i].op, lba, n);
+	switch (rw[i].kind) {
+	case K_WRITE:
+		return mtest_cmd(&m, cdb, buf, blocks * BS);
+	case K_VERIFY:
+		cdb[1] = 0x02;			/* BYTCHK 01b */
+		return mtest_cmd(&m, cdb, buf, blocks * BS);
+	case K_WSAME:
+		return mtest_cmd(&m, cdb, buf, BS);
+	default:
+		return mtest_cmd(&m, cdb, NULL, 0);
+	}
+}
+
+START_TEST(sbc__rw_good)
+{
+	ck_assert_msg(run_rw(_i, 0, 8) == rw[_i].good, "%s", rw[_i].name);
+	ck_assert_msg(run_rw(_i, BLOCKS - 8, 8) == rw[_i].good, "%s",
+	    rw[_i].name);
+	if (rw[_i].kind == K_READ)
+		ck_assert_uint_eq(m.mt_t.t_dinlen, 8 * BS);
+}
+END_TEST
+
+static void
+assert_oob(int i, uint64_t lba, uint32_t n)
+{
+	ck_assert_msg(run_rw(i, lba, n) == SCSI_CHECK_CONDITION,
+	    "%s lba %llu n %u", rw[i].name, (unsigned long long)lba, n);
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+}
+
+START_TEST(sbc__rw_beyond_end)
+{
+	assert_oob(_i, BLOCKS - 1, 2);
+	assert_oob(_i, BLOCKS, 1);
+	assert_oob(_i, BLOCKS + 1, 0);
+	if ((rw[_i].op >> 5) != 0)
+		assert_oob(_i, 0xffffffffULL, 1);
+	if (rw[_i].op >= 0x80 && rw[_i].op < 0xa0)
+		assert_oob(_i, 0xffffffffffffffffULL, 1);
+}
+END_TEST
+
+START_TEST(sbc__rw_zero_blocks)
+{
+	int	 st = run_rw(_i, 0, 0);
+
+	if (rw[_i].kind == K_WSAME) {		/* WSNZ */
+		ck_assert_int_eq(st, SCSI_CHECK_CONDITION);
+		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		return;
+	}
+	ck_assert_msg(st == rw[_i].good, "%s", rw[_i].name);
+	if (rw[_i].op == 0x08)			/* READ(6): 0 is 256 */
+		ck_assert_uint_eq(m.mt_t.t_dinlen, 256 * BS);
+	else if (rw[_i].kind == K_READ)
+		ck_assert_uint_eq(m.mt_t.t_dinlen, 0);
+}
+END_TEST
+
+/* RDPROTECT/WRPROTECT/VRPROTECT and the NACA bit are not supported. */
+START_TEST(sbc__rw_reserved_bits)
+{
+	uint8_t	 cdb[16];
+	int	 len = (rw[_i].op >> 5) == 0 ? 6 : (rw[_i].op >> 5) == 5 ?
+	    12 : (rw[_i].op >> 5) == 4 ? 16 : 10;
+
+	mkcdb(cdb, rw[_i].op, 0, 1);
+	cdb[len - 1] = 0x04;			/* NACA */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	if (len == 6)
+		return;
+	mkcdb(cdb, rw[_i].op, 0, 1);
+	cdb[1] |= 0x20;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Data movement */
+
+START_TEST(sbc__read_write_roundtrip)
+{
+	uint8_t	 cdb[16];
+	uint32_t i;
+
+	for (i = 0; i < 16 * BS; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	mkcdb(cdb, 0x8a, 100, 16);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 16 * BS), SCSI_GOOD);
+	ck_assert(memstore_mapped(m.mt_ms, 100));
+	ck_assert(!memstore_mapped(m.mt_ms, 116));
+	mkcdb(cdb, 0x28, 100, 16);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(memcmp(m.mt_din, buf, 16 * BS), 0);
+	mkcdb(cdb, 0x08, 104, 2);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(memcmp(m.mt_din, buf + 4 * BS, 2 * BS), 0);
+}
+END_TEST
+
+/* EDTL short of the CDB: the whole blocks received are written. */
+START_TEST(sbc__write_short_dataout_writes_received_blocks)
+{
+	uint8_t	 cdb[16];
+
+	memset(m.mt_ms->ms_data, 'a', 2 * BS);
+	memset(buf, 'b', 2 * BS);
+	mkcdb(cdb, 0x2a, 0, 2);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[0], 'b');
+	ck_assert_uint_eq(m.mt_ms->ms_data[BS], 'a');
+	mkcdb(cdb, 0x2a, 1, 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 200), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[BS], 'a');
+}
+END_TEST
+
+START_TEST(sbc__read_partial_buffer)
+{
+	uint8_t	 cdb[16];
+
+	memset(m.mt_ms->ms_data, 'x', 2 * BS);
+	memset(m.mt_din, 0, 1024);
+	m.mt_dincap = 200;
+	mkcdb(cdb, 0x28, 0, 2);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 2 * BS);
+	ck_assert_uint_eq(m.mt_din[199], 'x');
+	ck_assert_uint_eq(m.mt_din[200], 0);
+	m.mt_dincap = BS + 10;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_din[BS + 9], 'x');
+	ck_assert_uint_eq(m.mt_din[BS + 10], 0);
+}
+END_TEST
+
+START_TEST(sbc__max_transfer_length)
+{
+	uint8_t	 cdb[16];
+
+	mkcdb(cdb, 0x88, 0, SCSI_MAX_XFER_BYTES / BS + 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	mkcdb(cdb, 0x8a, 0, SCSI_MAX_XFER_BYTES / BS + 1);
+	mtest_cmd(&m, cdb, NULL, 0);
+	ck_assert_uint_eq(m.mt_len, 0);		/* transport takes none */
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+}
+END_TEST
+
+START_TEST(sbc__fua_and_write_cache)
+{
+	uint8_t	 cdb[16];
+
+	mkcdb(cdb, 0x2a, 0, 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 0);
+	cdb[1] = 0x08;				/* FUA */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 1);
+	cdb[1] = 0x10;				/* DPO */
+	m.mt_lu.lu_wce = 0;			/* write through */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 2);
+	mkcdb(cdb, 0x35, 0, 0);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 3);
+}
+END_TEST
+
+START_TEST(sbc__write_protected)
+{
+	static const uint8_t ops[] = { 0x0a, 0x2a, 0xaa, 0x8a, 0x2e, 0x8b,
+	    0x41, 0x93 };
+	uint8_t	 cdb[16], um[16] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 24 };
+	size_t	 i;
+
+	m.mt_lu.lu_readonly = 1;
+	for (i = 0; i < sizeof(ops); i++) {
+		mkcdb(cdb, ops[i], 0, 1);
+		ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS),
+		    SCSI_CHECK_CONDITION);
+		ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
+		ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	}
+	mkcdb(cdb, 0x41, 0, 1);
+	cdb[1] = 0x08;				/* UNMAP, no Data-Out */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	memset(buf, 0, 24);
+	be16enc(buf, 22);
+	be16enc(buf + 2, 16);
+	be32enc(buf + 16, 1);
+	ck_assert_int_eq(mtest_cmd(&m, um, buf, 24), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	mkcdb(cdb, 0x28, 0, 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+}
+END_TEST
+
+static const struct {
+	uint8_t	 op;
+	int	 rc, key, asc;
+} ioerr[] = {
+	{ 0x28, -EIO, SK_MEDIUM_ERROR, 0x1100 },
+	{ 0x2a, -EIO, SK_MEDIUM_ERROR, 0x0c00 },
+	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
+	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, 0x2707 },
+	{ 0x41, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
+};
+
+START_TEST(sbc__store_errors)
+{
+	uint8_t	 cdb[16];
+
+	buf[0] = 1;
+	mkcdb(cdb, ioerr[_i].op, 0, 1);
+	if (ioerr[_i].op == 0x28)
+		m.mt_ms->ms_fail_read = ioerr[_i].rc;
+	else
+		m.mt_ms->ms_fail_write = ioerr[_i].rc;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, ioerr[_i].op == 0x28 ? 0 :
+	    BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), ioerr[_i].key);
+	ck_assert_int_eq(mtest_asc(&m), ioerr[_i].asc);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* VERIFY, ORWRITE, COMPARE AND WRITE */
+
+START_TEST(sbc__verify_miscompare_offset)
+{
+	uint8_t	 cdb[16];
+	uint64_t info;
+
+	memset(m.mt_ms->ms_data + 10 * BS, 'v', 4 * BS);
+	memset(buf, 'v', 4 * BS);
+	mkcdb(cdb, 0x8f, 10, 4);
+	cdb[1] = 0x02;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 4 * BS), SCSI_GOOD);
+	buf[3 * BS + 27] = 'X';
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 4 * BS),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
+	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert(mtest_info(&m, &info));
+	ck_assert_uint_eq(info, 3 * BS + 27);
+	cdb[1] = 0x00;				/* no compare */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 4 * BS), SCSI_GOOD);
+	cdb[1] = 0x06;				/* BYTCHK 11b: one block */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	m.mt_ms->ms_data[12 * BS + 5] = 'Y';
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert(mtest_info(&m, &info));
+	ck_assert_uint_eq(info, 2 * BS + 5);
+	cdb[1] = 0x04;				/* BYTCHK 10b reserved */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+}
+END_TEST
+
+START_TEST(sbc__orwrite_ors_data)
+{
+	uint8_t	 cdb[16];
+
+	memset(m.mt_ms->ms_data + 5 * BS, 0xa5, 2 * BS);
+	memset(buf, 0x5a, 2 * BS);
+	mkcdb(cdb, 0x8b, 5, 2);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 2 * BS), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[5 * BS], 0xff);
+	ck_assert_uint_eq(m.mt_ms->ms_data[7 * BS - 1], 0xff);
+	ck_assert_uint_eq(m.mt_ms->ms_data[7 * BS], 0);
+}
+END_TEST
+
+static int
+caw(uint64_t lba, uint8_t n, const uint8_t *d, uint32_t len, uint32_t edtl)
+{
+	uint8_t	 cdb[16] = { 0x89 };
+
+	be64enc(cdb + 2, lba);
+	cdb[13] = n;
+	m.mt_edtl = edtl;
+	return mtest_cmd(&m, cdb, d, len);
+}
+
+START_TEST(sbc__compare_and_write)
+{
+	uint64_t info;
+
+	memset(m.mt_ms->ms_data + 8 * BS, 'A', 2 * BS);
+	memset(buf, 'A', 2 * BS);
+	memset(buf + 2 * BS, 'B', 2 * BS);
+	ck_assert_int_eq(caw(8, 2, buf, 4 * BS, 4 * BS), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[8 * BS], 'B');
+	ck_assert_uint_eq(m.mt_ms->ms_data[10 * BS - 1], 'B');
+	/* now the medium holds B: comparing against A miscompares */
+	buf[2 * BS - 27] = 'C';
+	ck_assert_int_eq(caw(8, 2, buf, 4 * BS, 4 * BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
+	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert(mtest_info(&m, &info));
+	ck_assert_uint_eq(info, 0);
+	ck_assert_uint_eq(m.mt_ms->ms_data[8 * BS], 'B');
+	ck_assert_int_eq(caw(8, 0, NULL, 0, 0), SCSI_GOOD);
+}
+END_TEST
+
+START_TEST(sbc__compare_and_write_bad_sizes)
+{
+	ck_assert_int_eq(caw(0, 1, buf, 2 * BS, 4 * BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	ck_assert_int_eq(caw(0, 3, buf, 4 * BS, 4 * BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	ck_assert_int_eq(caw(0, 0, buf, BS, 256 * 2 * BS),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(caw(BLOCKS - 1, 2, buf, 4 * BS, 4 * BS),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* WRITE SAME, UNMAP, GET LBA STATUS */
+
+static int
+gls(uint64_t lba, uint32_t alloc)
+{
+	uint8_t	 cdb[16] = { 0x9e, 0x12 };
+
+	be64enc(cdb + 2, lba);
+	be32enc(cdb + 10, alloc);
+	return mtest_cmd(&m, cdb, NULL, 0);
+}
+
+START_TEST(sbc__write_same_fills_and_unmaps)
+{
+	uint8_t	 cdb[16];
+	uint32_t i;
+
+	memset(buf, 'w', BS);
+	mkcdb(cdb, 0x93, 20, 300);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	for (i = 20; i < 320; i++)
+		ck_assert_uint_eq(m.mt_ms->ms_data[i * BS + BS - 1], 'w');
+	ck_assert_uint_eq(m.mt_ms->ms_data[320 * BS], 0);
+	memset(buf, 0, BS);
+	cdb[1] = 0x08;				/* UNMAP */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert(!memstore_mapped(m.mt_ms, 20));
+	ck_assert_uint_eq(m.mt_ms->ms_data[20 * BS], 0);
+	ck_assert_int_eq(m.mt_ms->ms_unmaps, 1);
+	cdb[1] = 0x01;				/* NDOB writes zeros */
+	mkcdb(cdb, 0x93, 0, 4);
+	cdb[1] = 0x01;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert(memstore_mapped(m.mt_ms, 3));
+	ck_assert_uint_eq(m.mt_len, 0);
+}
+END_TEST
+
+START_TEST(sbc__write_same_rejects)
+{
+	uint8_t	 cdb[16];
+
+	mkcdb(cdb, 0x41, 0, 1);
+	cdb[1] = 0x08;
+	m.mt_edtl = BS / 2;			/* too small Data-Out */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS / 2),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	m.mt_edtl = 2 * BS;			/* too large */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	m.mt_edtl = 0;
+	cdb[1] = 0x18;				/* ANCHOR: not supported */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	m.mt_lu.lu_blocks = 1u << 24;		/* fails before any I/O */
+	mkcdb(cdb, 0x93, 0, SCSI_MAX_WS_BLOCKS + 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	m.mt_lu.lu_blocks = BLOCKS;
+}
+END_TEST
+
+/* Build an UNMAP parameter list of n descriptors into buf. */
+static uint32_t
+unmap_list(uint32_t n, const uint64_t *lba, const uint32_t *cnt)
+{
+	uint32_t i;
+
+	memset(buf, 0, 8 + 16 * n);
+	be16enc(buf, (uint16_t)(6 + 16 * n));
+	be16enc(buf + 2, (uint16_t)(16 * n));
+	for (i = 0; i < n; i++) {
+		be64enc(buf + 8 + 16 * i, lba[i]);
+		be32enc(buf + 8 + 16 * i + 8, cnt[i]);
+	}
+	return 8 + 16 * n;
+}
+
+static int
+unmap(uint32_t plen, uint32_t doutlen)
+{
+	uint8_t	 cdb[16] = { 0x42 };
+
+	be16enc(cdb + 7, (uint16_t)plen);
+	return mtest_cmd(&m, cdb, buf, doutlen);
+}
+
+START_TEST(sbc__unmap_deallocates)
+{
+	static const uint64_t lba[] = { 4, 100, BLOCKS };
+	static const uint32_t cnt[] = { 4, 1, 0 };
+	uint8_t	 cdb[16];
+	uint32_t len;
+
+	mkcdb(cdb, 0x8a, 0, 200);
+	memset(buf, 'u', 200 * BS);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 200 * BS), SCSI_GOOD);
+	len = unmap_list(3, lba, cnt);
+	ck_assert_int_eq(unmap(len, len), SCSI_GOOD);
+	ck_assert(memstore_mapped(m.mt_ms, 3));
+	ck_assert(!memstore_mapped(m.mt_ms, 4));
+	ck_assert(!memstore_mapped(m.mt_ms, 7));
+	ck_assert(memstore_mapped(m.mt_ms, 8));
+	ck_assert(!memstore_mapped(m.mt_ms, 100));
+	ck_assert_uint_eq(m.mt_ms->ms_data[4 * BS], 0);
+	ck_assert_int_eq(gls(4, 1024), SCSI_GOOD);
+	ck_assert_uint_eq(be64dec(m.mt_din + 8), 4);
+	ck_assert_uint_eq(be32dec(m.mt_din + 16), 4);
+	ck_assert_uint_eq(m.mt_din[20], 0x01);	/* deallocated */
+	ck_assert_uint_eq(be64dec(m.mt_din + 24), 8);
+	ck_assert_uint_eq(be32dec(m.mt_din + 32), 92);
+	ck_assert_uint_eq(m.mt_din[36], 0x00);	/* mapped */
+	ck_assert_int_eq(gls(8, 24), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 24);
+	ck_assert_uint_eq(be32dec(m.mt_din), 20);
+}
+END_TEST
+
+START_TEST(sbc__unmap_parameter_checks)
+{
+	static const uint64_t lba[] = { BLOCKS - 1, 0 };
+	static const uint32_t cnt[] = { 2, 1 };
+	uint32_t len;
+
+	ck_assert_int_eq(unmap(0, 0), SCSI_GOOD);
+	ck_assert_int_eq(unmap(4, 4), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(unmap(8, 8), SCSI_GOOD);	/* no descriptors */
+	len = unmap_list(2, lba, cnt);
+	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(m.mt_ms->ms_unmaps, 0);	/* nothing done */
+	ck_assert_int_eq(unmap(len, len - 1), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	be16enc(buf + 2, 16 * (SCSI_MAX_UNMAP_DESC + 1));
+	len = 8 + 16 * (SCSI_MAX_UNMAP_DESC + 1);
+	memset(buf + 8, 0, len - 8);
+	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+}
+END_TEST
+
+START_TEST(sbc__get_lba_status_beyond_end)
+{
+	ck_assert_int_eq(gls(BLOCKS, 24), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(gls(0xffffffffffffffffULL, 24), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(gls(BLOCKS - 1, 24), SCSI_GOOD);
+	ck_assert_uint_eq(be32dec(m.mt_din + 16), 1);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* READ CAPACITY, READ DEFECT DATA */
+
+START_TEST(sbc__read_capacity)
+{
+	uint8_t	 rc10[16] = { 0x25 }, rc16[16] = { 0x9e, 0x10 };
+
+	ck_assert_int_eq(mtest_cmd(&m, rc10, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(be32dec(m.mt_din), BLOCKS - 1);
+	ck_assert_uint_eq(be32dec(m.mt_din + 4), BS);
+	rc10[5] = 1;				/* LBA without PMI */
+	ck_assert_int_eq(mtest_cmd(&m, rc10, NULL, 0), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	be32enc(rc16 + 10, 32);
+	ck_assert_int_eq(mtest_cmd(&m, rc16, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 32);
+	ck_assert_uint_eq(be64dec(m.mt_din), BLOCKS - 1);
+	ck_assert_uint_eq(be32dec(m.mt_din + 8), BS);
+	ck_assert_uint_eq(m.mt_din[12], 0);		/* no protection */
+	ck_assert_uint_eq(m.mt_din[13], 3);		/* 4 KiB physical */
+	ck_assert_uint_eq(m.mt_din[14] & 0xc0, 0xc0);	/* LBPME LBPRZ */
+	be32enc(rc16 + 10, 0);
+	ck_assert_int_eq(mtest_cmd(&m, rc16, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 0);
+}
+END_TEST
+
+START_TEST(sbc__read_defect_data)
+{
+	uint8_t	 r10[16] = { 0x37, 0, 0x18, 0, 0, 0, 0, 0, 32 };
+	uint8_t	 r12[16] = { 0xb7, 0x1d, 0, 0, 0, 0, 0, 0, 0, 32 };
+
+	ck_assert_int_eq(mtest_cmd(&m, r10, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 4);
+	ck_assert_uint_eq(m.mt_din[1], 0x18);
+	ck_assert_uint_eq(be16dec(m.mt_din + 2), 0);
+	ck_assert_int_eq(mtest_cmd(&m, r12, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_t.t_dinlen, 8);
+	ck_assert_uint_eq(m.mt_din[1], 0x1d);
+	ck_assert_uint_eq(be32dec(m.mt_din + 4), 0);
+}
+END_TEST
+
+Suite *
+sbc_suite(void)
+{
+	Suite	*s = suite_create("sbc");
+	TCase	*tc = tcase_create("sbc");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, sbc__rw_good, 0, NRW);
+	tcase_add_loop_test(tc, sbc__rw_beyond_end, 0, NRW);
+	tcase_add_loop_test(tc, sbc__rw_zero_blocks, 0, NRW);
+	tcase_add_loop_test(tc, sbc__rw_reserved_bits, 0, NRW);
+	tcase_add_test(tc, sbc__read_write_roundtrip);
+	tcase_add_test(tc, sbc__write_short_dataout_writes_received_blocks);
+	tcase_add_test(tc, sbc__read_partial_buffer);
+	tcase_add_test(tc, sbc__max_transfer_length);
+	tcase_add_test(tc, sbc__fua_and_write_cache);
+	tcase_add_test(tc, sbc__write_protected);
+	tcase_add_loop_test(tc, sbc__store_errors, 0,
+	    sizeof(ioerr) / sizeof(ioerr[0]));
+	tcase_add_test(tc, sbc__verify_miscompare_offset);
+	tcase_add_test(tc, sbc__orwrite_ors_data);
+	tcase_add_test(tc, sbc__compare_and_write);
+	tcase_add_test(tc, sbc__compare_and_write_bad_sizes);
+	tcase_add_test(tc, sbc__write_same_fills_and_unmaps);
+	tcase_add_test(tc, sbc__write_same_rejects);
+	tcase_add_test(tc, sbc__unmap_deallocates);
+	tcase_add_test(tc, sbc__unmap_parameter_checks);
+	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
+	tcase_add_test(tc, sbc__read_capacity);
+	tcase_add_test(tc, sbc__read_defect_data);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,418 @@
+/*
+ * Connections of a worker: sockets and TLS through bufferevents, the PDU
+ * receive state machine, sending PDUs with digests, keepalives, close.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "bytes.h"
+#include "crc32c.h"
+#include "iscsi.h"
+#include "log.h"
+#include "proc.h"
+
+#define CONN_WBUF_HIGH		(32 * 1024 * 1024)
+
+enum rx_state {
+	RX_BHS = 0,	/* waiting for 48 bytes (plus header digest) */
+	RX_REST,	/* waiting for AHS, data segment, digests */
+};
+
+static void	conn_readcb(struct bufferevent *, void *);
+static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_eventcb(struct bufferevent *, short, void *);
+static void	conn_nopin_cb(evutil_socket_t, short, void *);
+
+static void
+conn_peername(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN];
+	int			 port = 0;
+
+	snprintf(buf, len, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, len, "%s:%d", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, len, "[%s]:%d", host, port);
+	}
+}
+
+static struct bufferevent *
+conn_bev(struct worker *w, int fd, enum listen_kind kind)
+{
+	SSL	*ssl;
+
+	if (kind != LISTEN_ISCSI_TLS)
+		return bufferevent_socket_new(w->w_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (w->w_sslctx == NULL || (ssl = SSL_new(w->w_sslctx)) == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(w->w_base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+void
+conn_accept(struct worker *w, int fd, enum listen_kind kind)
+{
+	struct conn	*c;
+	int		 on = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->c_bev = conn_bev(w, fd, kind)) == NULL) {
+		log_warnx("%s: cannot set up connection", __func__);
+		free(c);
+		close(fd);
+		uint32_t msg = PROC_CONN_CLOSED;
+		(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+		return;
+	}
+	c->c_w = w;
+	c->c_fd = fd;
+	c->c_kind = kind;
+	c->c_id = ++w->w_nextid;
+	c->c_state = CONN_LOGIN;
+	TAILQ_INIT(&c->c_tasks);
+	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
+	iscsi_params_default(&c->c_p);
+	login_init(&c->c_login);
+	c->c_login.l_lookup = target_lookup;
+	c->c_login.l_lookup_arg = c;
+	c->c_login.l_our_mrdsl = ISCSI_OUR_MRDSL;
+	c->c_login.l_max_burst_cap = ISCSI_MAX_BURST;
+	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
+	w->w_nconns++;
+	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c);
+	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
+	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker	*w = c->c_w;
+	uint32_t	 msg = PROC_CONN_CLOSED;
+
+	iscsi_conn_free_tasks(c);
+	target_detach(c);
+	login_free(&c->c_login);
+	if (c->c_nopin != NULL)
+		event_free(c->c_nopin);
+	bufferevent_free(c->c_bev);
+	free(c->c_data);
+	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	w->w_nconns--;
+	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+	free(c);
+	if (w->w_draining && w->w_nconns == 0)
+		event_base_loopexit(w->w_base, NULL);
+}
+
+void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
+		log_info("session end: target %s initiator %s from %s: %s; "
+		    "read %llu bytes, wrote %llu bytes", c->c_login.l_target,
+		    c->c_login.l_initiator, c->c_peer, why,
+		    (unsigned long long)c->c_rbytes,
+		    (unsigned long long)c->c_wbytes);
+	else
+		log_info("connection %llu from %s closed: %s",
+		    (unsigned long long)c->c_id, c->c_peer, why);
+	conn_free(c);
+}
+
+/* Close once everything queued has been written (logout, login failure). */
+static void
+conn_close_after_flush(struct conn *c)
+{
+	c->c_state = CONN_CLOSING;
+	bufferevent_disable(c->c_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+		conn_close(c, "logged out");
+}
+
+/*
+ * Queue one PDU: bhs gets its data segment length filled in, digests are
+ * appended when negotiated (never during login).
+ */
+void
+conn_send(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	static const uint8_t zero[4];
+	uint8_t		 dig[4];
+	uint32_t	 pad = (4 - (dlen & 3)) & 3, crc;
+
+	be24enc(bhs + 5, dlen);
+	evbuffer_add(out, bhs, ISCSI_BHS_LEN);
+	if (c->c_state == CONN_FFP && c->c_p.ip_header_digest) {
+		crc32c_le_enc(dig, crc32c(0, bhs, ISCSI_BHS_LEN));
+		evbuffer_add(out, dig, 4);
+	}
+	if (dlen == 0)
+		return;
+	evbuffer_add(out, data, dlen);
+	if (pad)
+		evbuffer_add(out, zero, pad);
+	if (c->c_state == CONN_FFP && c->c_p.ip_data_digest) {
+		crc = crc32c(0, data, dlen);
+		if (pad)
+			crc = crc32c(crc, zero, pad);
+		crc32c_le_enc(dig, crc);
+		evbuffer_add(out, dig, 4);
+	}
+}
+
+static int
+conn_digests(const struct conn *c, int *hd, int *dd)
+{
+	*hd = c->c_state == CONN_FFP && c->c_p.ip_header_digest ? 4 : 0;
+	*dd = c->c_state == CONN_FFP && c->c_p.ip_data_digest ? 4 : 0;
+	return 0;
+}
+
+/* Header complete: check lengths before anything is allocated. */
+static int
+conn_rx_header(struct conn *c, struct evbuffer *in)
+{
+	uint8_t		 dig[4];
+	uint32_t	 limit;
+	int		 hd, dd;
+
+	conn_digests(c, &hd, &dd);
+	if (evbuffer_get_length(in) < (size_t)ISCSI_BHS_LEN + hd)
+		return 0;
+	evbuffer_remove(in, c->c_bhs, ISCSI_BHS_LEN);
+	if (hd) {
+		evbuffer_remove(in, dig, 4);
+		if (crc32c(0, c->c_bhs, ISCSI_BHS_LEN) !=
+		    ((uint32_t)dig[0] | (uint32_t)dig[1] << 8 |
+		    (uint32_t)dig[2] << 16 | (uint32_t)dig[3] << 24))
+			return -1;
+	}
+	c->c_ahslen = (uint32_t)c->c_bhs[4] * 4;
+	c->c_dlen = be24dec(c->c_bhs + 5);
+	c->c_dpad = (c->c_dlen + 3) & ~3U;
+	limit = c->c_state == CONN_FFP ? c->c_p.ip_mrdsl_tgt : ISCSI_OUR_MRDSL;
+	if (c->c_dlen > limit) {
+		log_warnx("%s: %s: data segment %u over limit %u", __func__,
+		    c->c_peer, c->c_dlen, limit);
+		return -1;
+	}
+	if (c->c_dpad > c->c_datacap) {
+		free(c->c_data);
+		c->c_datacap = c->c_dpad < 8192 ? 8192 : c->c_dpad;
+		if ((c->c_data = malloc(c->c_datacap)) == NULL) {
+			c->c_datacap = 0;
+			return -1;
+		}
+	}
+	c->c_rxstate = RX_REST;
+	return 1;
+}
+
+/* Returns 1 when a whole PDU is in c_bhs/c_data, 0 for more, -1 error. */
+static int
+conn_rx_rest(struct conn *c, struct evbuffer *in)
+{
+	uint8_t		 dig[4];
+	uint32_t	 crc, want;
+	int		 hd, dd;
+
+	conn_digests(c, &hd, &dd);
+	if (c->c_dlen == 0)
+		dd = 0;
+	want = c->c_ahslen + c->c_dpad + dd;
+	if (evbuffer_get_length(in) < want)
+		return 0;
+	evbuffer_drain(in, c->c_ahslen);	/* AHS: skipped */
+	evbuffer_remove(in, c->c_data, c->c_dpad);
+	c->c_rxstate = RX_BHS;
+	if (dd == 0)
+		return 1;
+	evbuffer_remove(in, dig, 4);
+	crc = crc32c(0, c->c_data, c->c_dpad);
+	if (crc != ((uint32_t)dig[0] | (uint32_t)dig[1] << 8 |
+	    (uint32_t)dig[2] << 16 | (uint32_t)dig[3] << 24)) {
+		log_warnx("%s: %s: data digest error, opcode 0x%02x",
+		    __func__, c->c_peer, c->c_bhs[0] & 0x3f);
+		iscsi_reject(c, REJECT_DIGEST_ERROR, c->c_bhs);
+		return -2;
+	}
+	return 1;
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	int		 r;
+
+	while (c->c_state != CONN_CLOSING) {
+		if (c->c_rxstate == RX_BHS &&
+		    (r = conn_rx_header(c, in)) <= 0) {
+			if (r < 0)
+				conn_close(c, "header digest or length error");
+			return;
+		}
+		if ((r = conn_rx_rest(c, in)) <= 0) {
+			if (r < 0) {
+				c->c_state = CONN_CLOSING;
+				conn_close_after_flush(c);
+			}
+			return;
+		}
+		c->c_nopin_ttt = 0;
+		if (iscsi_pdu(c) == CONN_CLOSE) {
+			if (evbuffer_get_length(bufferevent_get_output(bev)))
+				conn_close_after_flush(c);
+			else
+				conn_close(c, "closed");
+			return;
+		}
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    CONN_WBUF_HIGH) {
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+	}
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(c, "logged out");
+		return;
+	}
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		conn_readcb(bev, c);
+	}
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	unsigned long	 e;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		conn_close(c, c->c_state == CONN_CLOSING ? "logged out" :
+		    "initiator closed the connection");
+	else if (what & BEV_EVENT_ERROR) {
+		e = bufferevent_get_openssl_error(bev);
+		if (e != 0)
+			log_warnx("%s: %s: TLS: %s", __func__, c->c_peer,
+			    ERR_reason_error_string(e));
+		conn_close(c, "transport error");
+	}
+}
+
+/* Arm the keepalive after login. */
+void
+conn_nopin_arm(struct conn *c)
+{
+	struct timeval	 tv;
+
+	if (c->c_w->w_nopin_interval == 0)
+		return;
+	tv.tv_sec = c->c_w->w_nopin_interval;
+	tv.tv_usec = 0;
+	evtimer_add(c->c_nopin, &tv);
+}
+
+static void
+conn_nopin_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	struct timeval	 now, tv;
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+
+	(void)fd;
+	(void)ev;
+	if (c->c_state != CONN_FFP)
+		return;
+	gettimeofday(&now, NULL);
+	if (c->c_nopin_ttt != 0 &&
+	    (uint64_t)(now.tv_sec - c->c_nopin_sent.tv_sec) >=
+	    c->c_w->w_nopin_timeout) {
+		log_warnx("transport error: %s (%s) did not answer NOP-In for "
+		    "%llu s", c->c_peer, c->c_login.l_initiator,
+		    (unsigned long long)c->c_w->w_nopin_timeout);
+		conn_close(c, "NOP-In timeout");
+		return;
+	}
+	if (c->c_nopin_ttt == 0) {
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_NOP_IN;
+		bhs[1] = 0x80;
+		memset(bhs + 8, 0, 8);
+		be32enc(bhs + 16, 0xffffffff);
+		if (++c->c_next_ttt == 0 || c->c_next_ttt == 0xffffffff)
+			c->c_next_ttt = 1;
+		c->c_nopin_ttt = c->c_next_ttt;
+		be32enc(bhs + 20, c->c_nopin_ttt);
+		be32enc(bhs + 24, c->c_statsn);
+		be32enc(bhs + 28, c->c_expcmdsn);
+		be32enc(bhs + 32, iscsi_maxcmdsn(c));
+		conn_send(c, bhs, NULL, 0);
+		c->c_nopin_sent = now;
+	}
+	tv.tv_sec = c->c_nopin_ttt != 0 ? 1 : c->c_w->w_nopin_interval;
+	tv.tv_usec = 0;
+	if ((uint64_t)tv.tv_sec > c->c_w->w_nopin_timeout)
+		tv.tv_sec = c->c_w->w_nopin_timeout;
+	evtimer_add(c->c_nopin, &tv);
+}
+
+/* Worker drain: ask every initiator to log out. */
+void
+conn_drain_all(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
+		if (c->c_state == CONN_FFP)
+			iscsi_async_logout(c, 5);
+		else
+			conn_close(c, "worker draining");
+	}
+}

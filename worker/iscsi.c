@@ -1,0 +1,755 @@
+/*
+ * Full-feature phase of an iSCSI connection (RFC 7143): one opcode
+ * table, SCSI commands with immediate, unsolicited and solicited data,
+ * Data-In sized by the initiator's MaxRecvDataSegmentLength, residuals,
+ * the CmdSN window, NOP, Text (SendTargets), Logout, task management,
+ * Reject and Async logout requests.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "bytes.h"
+#include "iscsi.h"
+#include "log.h"
+
+#define FLAG_FINAL		0x80
+#define FLAG_READ		0x40
+#define FLAG_WRITE		0x20
+#define BHS_IMMEDIATE		0x40
+#define TTT_NONE		0xffffffffU
+
+/* A SCSI command waiting for its Data-Out. */
+struct task {
+	TAILQ_ENTRY(task)	 tk_entry;
+	uint32_t		 tk_itt;
+	uint32_t		 tk_cmdsn;
+	uint32_t		 tk_edtl;
+	uint64_t		 tk_lun;
+	int			 tk_attr;
+	uint8_t			 tk_cdb[16];
+	uint8_t			*tk_buf;	/* Data-Out collected */
+	uint32_t		 tk_want;	/* bytes to collect */
+	uint32_t		 tk_got;
+	uint32_t		 tk_xfer;	/* CDB transfer length */
+	uint32_t		 tk_r2t_off;	/* next offset to solicit */
+	uint32_t		 tk_r2tsn;
+	uint32_t		 tk_r2t_out;	/* outstanding R2Ts */
+	uint32_t		 tk_ttt;
+	uint32_t		 tk_unsol;	/* end of unsolicited range */
+};
+
+typedef enum pdu_result (*pdu_handler)(struct conn *);
+
+struct pdu_op {
+	const char	*po_name;
+	pdu_handler	 po_fn;
+	int		 po_ffp_only;
+};
+
+static enum pdu_result	iscsi_nop_out(struct conn *);
+static enum pdu_result	iscsi_scsi_cmd(struct conn *);
+static enum pdu_result	iscsi_tmf(struct conn *);
+static enum pdu_result	iscsi_login(struct conn *);
+static enum pdu_result	iscsi_text(struct conn *);
+static enum pdu_result	iscsi_data_out(struct conn *);
+static enum pdu_result	iscsi_logout(struct conn *);
+static enum pdu_result	iscsi_snack(struct conn *);
+
+static const struct pdu_op pdu_ops[64] = {
+	[OP_NOP_OUT]	= { "nop-out",	iscsi_nop_out,	1 },
+	[OP_SCSI_CMD]	= { "scsi-cmd",	iscsi_scsi_cmd,	1 },
+	[OP_TMF_REQ]	= { "tmf",	iscsi_tmf,	1 },
+	[OP_LOGIN_REQ]	= { "login",	iscsi_login,	0 },
+	[OP_TEXT_REQ]	= { "text",	iscsi_text,	1 },
+	[OP_DATA_OUT]	= { "data-out",	iscsi_data_out,	1 },
+	[OP_LOGOUT_REQ]	= { "logout",	iscsi_logout,	1 },
+	[OP_SNACK_REQ]	= { "snack",	iscsi_snack,	1 },
+};
+
+/* Serial number arithmetic (RFC 1982) on 32-bit sequence numbers. */
+static int
+sn_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (int32_t)(a - b) < 0;
+}
+
+uint32_t
+iscsi_maxcmdsn(struct conn *c)
+{
+	int	 room = ISCSI_CMD_WINDOW - c->c_ntasks;
+
+	if (room < 1)
+		room = 1;
+	return c->c_expcmdsn + room - 1;
+}
+
+/* StatSN, ExpCmdSN, MaxCmdSN at bytes 24..35 of a response. */
+static void
+iscsi_seq(struct conn *c, uint8_t *bhs, int advance)
+{
+	be32enc(bhs + 24, c->c_statsn);
+	if (advance)
+		c->c_statsn++;
+	be32enc(bhs + 28, c->c_expcmdsn);
+	be32enc(bhs + 32, iscsi_maxcmdsn(c));
+}
+
+void
+iscsi_reject(struct conn *c, int reason, const uint8_t *bad)
+{
+	uint8_t	 bhs[ISCSI_BHS_LEN];
+
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_REJECT;
+	bhs[1] = FLAG_FINAL;
+	bhs[2] = reason;
+	be32enc(bhs + 16, 0xffffffff);
+	iscsi_seq(c, bhs, 1);
+	conn_send(c, bhs, bad, ISCSI_BHS_LEN);
+}
+
+void
+iscsi_async_logout(struct conn *c, int secs)
+{
+	uint8_t	 bhs[ISCSI_BHS_LEN];
+
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_ASYNC;
+	bhs[1] = FLAG_FINAL;
+	be32enc(bhs + 16, 0xffffffff);
+	iscsi_seq(c, bhs, 1);
+	bhs[36] = 1;			/* AsyncEvent: logout requested */
+	be16enc(bhs + 42, secs);	/* Parameter3: time to logout */
+	conn_send(c, bhs, NULL, 0);
+}
+
+/*
+ * CmdSN check for a non-immediate command.  Returns 0 to process, -1 to
+ * drop silently (outside the window).
+ */
+static int
+iscsi_cmdsn(struct conn *c, const uint8_t *bhs)
+{
+	uint32_t	 sn = be32dec(bhs + 24);
+
+	if (bhs[0] & BHS_IMMEDIATE)
+		return 0;
+	if (sn_lt(sn, c->c_expcmdsn) || sn_lt(iscsi_maxcmdsn(c), sn)) {
+		log_debug("%s: %s: CmdSN %u outside [%u, %u], dropped",
+		    __func__, c->c_peer, sn, c->c_expcmdsn, iscsi_maxcmdsn(c));
+		return -1;
+	}
+	c->c_expcmdsn = sn + 1;
+	return 0;
+}
+
+enum pdu_result
+iscsi_pdu(struct conn *c)
+{
+	int			 op = c->c_bhs[0] & 0x3f;
+	const struct pdu_op	*po = &pdu_ops[op];
+
+	if (po->po_fn == NULL) {
+		log_debug("%s: %s: unknown opcode 0x%02x", __func__,
+		    c->c_peer, op);
+		if (c->c_state != CONN_FFP)
+			return CONN_CLOSE;
+		iscsi_reject(c, REJECT_NOT_SUPPORTED, c->c_bhs);
+		return PDU_REJECT;
+	}
+	if (c->c_state == CONN_LOGIN && po->po_ffp_only) {
+		log_warnx("%s: %s: %s before login completed", __func__,
+		    c->c_peer, po->po_name);
+		return CONN_CLOSE;
+	}
+	if (c->c_state == CONN_FFP && !po->po_ffp_only) {
+		iscsi_reject(c, REJECT_PROTOCOL, c->c_bhs);
+		return PDU_REJECT;
+	}
+	return po->po_fn(c);
+}
+
+/* ---- Login ---- */
+
+static void
+iscsi_login_done(struct conn *c)
+{
+	struct login	*l = &c->c_login;
+
+	c->c_state = CONN_FFP;
+	c->c_type = l->l_type;
+	c->c_p = l->l_params;
+	c->c_statsn = l->l_statsn;
+	c->c_expcmdsn = l->l_expcmdsn;
+	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
+		return;
+	conn_nopin_arm(c);
+	if (c->c_type == LOGIN_SESSION_NORMAL)
+		log_info("session start: target %s initiator %s from %s "
+		    "tier %s", l->l_target, l->l_initiator, c->c_peer,
+		    c->c_target != NULL && c->c_target->tg_tier != NULL ?
+		    c->c_target->tg_tier->ct_name : "-");
+}
+
+static enum pdu_result
+iscsi_login(struct conn *c)
+{
+	uint8_t			 rsp[ISCSI_BHS_LEN];
+	uint8_t			*data = NULL;
+	size_t			 dlen = 0;
+	enum login_result	 r;
+
+	c->c_login.l_tsih_next = ++c->c_w->w_tsih == 0 ? ++c->c_w->w_tsih :
+	    c->c_w->w_tsih;
+	r = login_pdu(&c->c_login, c->c_bhs, c->c_data, c->c_dlen, rsp,
+	    &data, &dlen);
+	if (r == LOGIN_CLOSE) {
+		free(data);
+		return CONN_CLOSE;
+	}
+	conn_send(c, rsp, data, (uint32_t)dlen);
+	free(data);
+	if (r == LOGIN_FAIL) {
+		log_info("login from %s (%s) refused: status 0x%02x%02x",
+		    c->c_peer, c->c_login.l_initiator, rsp[36], rsp[37]);
+		return CONN_CLOSE;
+	}
+	if (r == LOGIN_DONE)
+		iscsi_login_done(c);
+	return c->c_state == CONN_CLOSING ? CONN_CLOSE : PDU_OK;
+}
+
+/* ---- NOP ---- */
+
+static enum pdu_result
+iscsi_nop_out(struct conn *c)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	uint32_t	 itt = be32dec(c->c_bhs + 16);
+
+	if (iscsi_cmdsn(c, c->c_bhs) == -1)
+		return PDU_OK;
+	if (itt == 0xffffffff)		/* answer to our NOP-In, or a ping */
+		return PDU_OK;
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_NOP_IN;
+	bhs[1] = FLAG_FINAL;
+	memcpy(bhs + 8, c->c_bhs + 8, 8);
+	be32enc(bhs + 16, itt);
+	be32enc(bhs + 20, 0xffffffff);
+	iscsi_seq(c, bhs, 1);
+	conn_send(c, bhs, c->c_data, c->c_dlen);
+	return PDU_OK;
+}
+
+static enum pdu_result
+iscsi_snack(struct conn *c)
+{
+	iscsi_reject(c, REJECT_SNACK, c->c_bhs);
+	return PDU_REJECT;
+}
+
+/* ---- Logout ---- */
+
+static enum pdu_result
+iscsi_logout(struct conn *c)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	int		 reason = c->c_bhs[1] & 0x7f;
+
+	if (iscsi_cmdsn(c, c->c_bhs) == -1)
+		return PDU_OK;
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_LOGOUT_RSP;
+	bhs[1] = FLAG_FINAL;
+	bhs[2] = reason == 2 ? 2 : (reason > 2 ? 3 : 0);
+	memcpy(bhs + 16, c->c_bhs + 16, 4);
+	iscsi_seq(c, bhs, 1);
+	conn_send(c, bhs, NULL, 0);
+	if (bhs[2] != 0)
+		return PDU_OK;
+	c->c_state = CONN_CLOSING;
+	return CONN_CLOSE;
+}
+
+/* ---- SCSI commands ---- */
+
+static void
+iscsi_residual(uint8_t *bhs, uint32_t edtl, uint32_t would)
+{
+	if (would < edtl) {
+		bhs[1] |= 0x02;				/* U */
+		be32enc(bhs + 44, edtl - would);
+	} else if (would > edtl) {
+		bhs[1] |= 0x04;				/* O */
+		be32enc(bhs + 44, would - edtl);
+	}
+}
+
+static void
+iscsi_scsi_rsp(struct conn *c, uint32_t itt, struct scsi_task *t,
+    uint32_t would)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	uint8_t		 sense[2 + SCSI_SENSE_MAX];
+	uint32_t	 slen = 0;
+
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_SCSI_RSP;
+	bhs[1] = FLAG_FINAL;
+	bhs[3] = t->t_status;
+	be32enc(bhs + 16, itt);
+	iscsi_seq(c, bhs, 1);
+	if (t->t_status == SCSI_GOOD || t->t_status == SCSI_CONDITION_MET)
+		iscsi_residual(bhs, t->t_edtl, would);
+	if (t->t_status == SCSI_CHECK_CONDITION && t->t_senselen > 0) {
+		be16enc(sense, t->t_senselen);
+		memcpy(sense + 2, t->t_sense, t->t_senselen);
+		slen = 2 + t->t_senselen;
+	}
+	conn_send(c, bhs, sense, slen);
+}
+
+/*
+ * Data-In for a read: segments of at most the initiator's
+ * MaxRecvDataSegmentLength; status rides on the last one when GOOD.
+ */
+static void
+iscsi_data_in(struct conn *c, uint32_t itt, struct scsi_task *t,
+    uint64_t lun)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	uint32_t	 len, off = 0, sn = 0, seg = c->c_p.ip_mrdsl_ini;
+	int		 good = t->t_status == SCSI_GOOD;
+
+	len = t->t_dinlen < t->t_dincap ? t->t_dinlen : t->t_dincap;
+	if (seg == 0)
+		seg = 8192;
+	while (off < len) {
+		uint32_t n = len - off < seg ? len - off : seg;
+
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_DATA_IN;
+		scsi_lun_encode(bhs + 8, lun);
+		be32enc(bhs + 16, itt);
+		be32enc(bhs + 20, 0xffffffff);
+		be32enc(bhs + 36, sn++);
+		be32enc(bhs + 40, off);
+		if (off + n == len) {
+			bhs[1] = FLAG_FINAL;
+			if (good) {
+				bhs[1] |= 0x01;		/* S */
+				bhs[3] = t->t_status;
+				iscsi_residual(bhs, t->t_edtl, t->t_dinlen);
+			}
+		}
+		iscsi_seq(c, bhs, off + n == len && good);
+		if (!(off + n == len && good))
+			be32enc(bhs + 24, 0);
+		conn_send(c, bhs, t->t_din + off, n);
+		off += n;
+	}
+	c->c_rbytes += len;
+	if (!good || len == 0)
+		iscsi_scsi_rsp(c, itt, t, t->t_dinlen);
+}
+
+static void
+iscsi_task_init(struct conn *c, struct scsi_task *t, const uint8_t *cdb,
+    uint64_t lun, uint32_t edtl)
+{
+	memset(t, 0, sizeof(*t));
+	t->t_cdb = cdb;
+	t->t_cdblen = 16;
+	t->t_lun = lun;
+	t->t_nexus = c->c_nexus;
+	t->t_edtl = edtl;
+}
+
+/* Run a command whose Data-Out (if any) is complete, and answer it. */
+static void
+iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
+    int attr, uint32_t edtl, const uint8_t *dout, uint32_t doutlen,
+    uint32_t xfer, int reading)
+{
+	struct scsi_task t;
+	uint8_t		*din = NULL;
+	uint32_t	 cap = 0;
+
+	iscsi_task_init(c, &t, cdb, lun, edtl);
+	t.t_attr = attr;
+	t.t_dout = dout;
+	t.t_doutlen = doutlen;
+	if (reading && edtl > 0) {
+		cap = edtl < ISCSI_MAX_XFER ? edtl : ISCSI_MAX_XFER;
+		if ((din = malloc(cap)) == NULL) {
+			scsi_sense(&t, SK_ABORTED_COMMAND, 0x55, 0x03);
+			cap = 0;
+		}
+	}
+	t.t_din = din;
+	t.t_dincap = cap;
+	if (din != NULL || !reading || edtl == 0)
+		scsi_cmd_exec(&t);
+	if (!reading) {
+		c->c_wbytes += t.t_status == SCSI_GOOD ? doutlen : 0;
+		iscsi_scsi_rsp(c, itt, &t, xfer);
+	} else
+		iscsi_data_in(c, itt, &t, lun);
+	free(din);
+}
+
+static void
+iscsi_r2t_send(struct conn *c, struct task *tk)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	uint32_t	 len;
+
+	while (tk->tk_r2t_off < tk->tk_want &&
+	    tk->tk_r2t_out < c->c_p.ip_max_r2t) {
+		len = tk->tk_want - tk->tk_r2t_off;
+		if (len > c->c_p.ip_max_burst)
+			len = c->c_p.ip_max_burst;
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_R2T;
+		bhs[1] = FLAG_FINAL;
+		scsi_lun_encode(bhs + 8, tk->tk_lun);
+		be32enc(bhs + 16, tk->tk_itt);
+		be32enc(bhs + 20, tk->tk_ttt);
+		iscsi_seq(c, bhs, 0);
+		be32enc(bhs + 36, tk->tk_r2tsn++);
+		be32enc(bhs + 40, tk->tk_r2t_off);
+		be32enc(bhs + 44, len);
+		conn_send(c, bhs, NULL, 0);
+		tk->tk_r2t_off += len;
+		tk->tk_r2t_out++;
+	}
+}
+
+static void
+iscsi_task_free(struct conn *c, struct task *tk)
+{
+	TAILQ_REMOVE(&c->c_tasks, tk, tk_entry);
+	c->c_ntasks--;
+	free(tk->tk_buf);
+	free(tk);
+}
+
+void
+iscsi_conn_free_tasks(struct conn *c)
+{
+	struct task	*tk;
+
+	while ((tk = TAILQ_FIRST(&c->c_tasks)) != NULL)
+		iscsi_task_free(c, tk);
+}
+
+static void
+iscsi_task_complete(struct conn *c, struct task *tk)
+{
+	iscsi_exec(c, tk->tk_itt, tk->tk_cdb, tk->tk_lun, tk->tk_attr,
+	    tk->tk_edtl, tk->tk_buf, tk->tk_want, tk->tk_xfer, 0);
+	iscsi_task_free(c, tk);
+}
+
+/* Copy a piece of Data-Out into the task, checking the offsets. */
+static int
+iscsi_task_data(struct task *tk, uint32_t off, const uint8_t *data,
+    uint32_t len)
+{
+	if (off > tk->tk_edtl || len > tk->tk_edtl - off)
+		return -1;
+	if (off < tk->tk_want) {
+		uint32_t n = tk->tk_want - off < len ? tk->tk_want - off : len;
+
+		memcpy(tk->tk_buf + off, data, n);
+		tk->tk_got += n;
+	}
+	return 0;
+}
+
+static int
+iscsi_task_done(const struct task *tk)
+{
+	return tk->tk_got >= tk->tk_want && tk->tk_r2t_off >= tk->tk_want &&
+	    tk->tk_r2t_out == 0;
+}
+
+static struct task *
+iscsi_task_find(struct conn *c, uint32_t itt)
+{
+	struct task	*tk;
+
+	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
+		if (tk->tk_itt == itt)
+			return tk;
+	return NULL;
+}
+
+/* A write whose data has not all arrived: keep it, solicit the rest. */
+static enum pdu_result
+iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
+    uint32_t xfer)
+{
+	struct task	*tk;
+	uint32_t	 imm = c->c_dlen, unsol;
+
+	if (c->c_ntasks >= ISCSI_MAX_TASKS || iscsi_task_find(c,
+	    be32dec(bhs + 16)) != NULL) {
+		iscsi_reject(c, c->c_ntasks >= ISCSI_MAX_TASKS ?
+		    REJECT_OUT_OF_RESOURCES : REJECT_TASK_IN_PROGRESS, bhs);
+		return PDU_REJECT;
+	}
+	if ((tk = calloc(1, sizeof(*tk))) == NULL ||
+	    (tk->tk_buf = malloc(want ? want : 1)) == NULL) {
+		free(tk);
+		iscsi_reject(c, REJECT_OUT_OF_RESOURCES, bhs);
+		return PDU_REJECT;
+	}
+	tk->tk_itt = be32dec(bhs + 16);
+	tk->tk_edtl = be32dec(bhs + 20);
+	tk->tk_cmdsn = be32dec(bhs + 24);
+	memcpy(tk->tk_cdb, bhs + 32, 16);
+	tk->tk_lun = scsi_lun_decode(bhs + 8);
+	tk->tk_attr = bhs[1] & 0x07;
+	tk->tk_want = want;
+	tk->tk_xfer = xfer;
+	if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
+		c->c_next_ttt = 1;
+	tk->tk_ttt = c->c_next_ttt;
+	unsol = c->c_p.ip_initial_r2t ? imm : c->c_p.ip_first_burst;
+	if (unsol > tk->tk_edtl)
+		unsol = tk->tk_edtl;
+	if (unsol < imm)
+		unsol = imm;
+	tk->tk_unsol = unsol;
+	tk->tk_r2t_off = unsol;
+	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
+	c->c_ntasks++;
+	if (imm > 0)
+		iscsi_task_data(tk, 0, c->c_data, imm);
+	iscsi_r2t_send(c, tk);
+	if (iscsi_task_done(tk))
+		iscsi_task_complete(c, tk);
+	return PDU_OK;
+}
+
+static int
+iscsi_lun_ok(struct conn *c, uint64_t lun)
+{
+	return lun < SCSI_MAX_LUNS && c->c_nexus != NULL &&
+	    c->c_nexus->n_lu[lun] != NULL;
+}
+
+static enum pdu_result
+iscsi_scsi_cmd(struct conn *c)
+{
+	const uint8_t	*bhs = c->c_bhs;
+	struct scsi_task t;
+	enum scsi_dir	 dir;
+	uint32_t	 xfer = 0, edtl = be32dec(bhs + 20), want;
+	uint32_t	 itt = be32dec(bhs + 16);
+	uint64_t	 lun = scsi_lun_decode(bhs + 8);
+	int		 w = bhs[1] & FLAG_WRITE, r = bhs[1] & FLAG_READ;
+
+	if (c->c_type != LOGIN_SESSION_NORMAL || (w && r) ||
+	    c->c_dlen > edtl || (c->c_dlen > 0 && !w) ||
+	    (c->c_dlen > 0 && !c->c_p.ip_immediate_data) ||
+	    c->c_dlen > c->c_p.ip_first_burst) {
+		iscsi_reject(c, REJECT_PROTOCOL, bhs);
+		return PDU_REJECT;
+	}
+	if (iscsi_cmdsn(c, bhs) == -1)
+		return PDU_OK;
+	iscsi_task_init(c, &t, bhs + 32, lun, edtl);
+	if (scsi_cmd_decode(&t, &dir, &xfer) == -1) {
+		iscsi_scsi_rsp(c, itt, &t, 0);
+		return PDU_OK;
+	}
+	if (dir != SCSI_DIR_WRITE || !w) {
+		iscsi_exec(c, itt, bhs + 32, lun, bhs[1] & 7, edtl, c->c_data,
+		    w ? c->c_dlen : 0, xfer, r != 0);
+		return PDU_OK;
+	}
+	want = xfer < edtl ? xfer : edtl;
+	if (want > ISCSI_MAX_XFER) {
+		scsi_sense(&t, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		iscsi_scsi_rsp(c, itt, &t, xfer);
+		return PDU_OK;
+	}
+	if (c->c_dlen >= want) {
+		iscsi_exec(c, itt, bhs + 32, lun, bhs[1] & 7, edtl, c->c_data,
+		    want, xfer, 0);
+		return PDU_OK;
+	}
+	return iscsi_task_new(c, bhs, want, xfer);
+}
+
+static enum pdu_result
+iscsi_data_out(struct conn *c)
+{
+	const uint8_t	*bhs = c->c_bhs;
+	struct task	*tk;
+	uint32_t	 ttt = be32dec(bhs + 20), off = be32dec(bhs + 40);
+
+	if ((tk = iscsi_task_find(c, be32dec(bhs + 16))) == NULL)
+		return PDU_OK;	/* data for a command already answered */
+	if ((ttt != TTT_NONE && ttt != tk->tk_ttt) ||
+	    (ttt == TTT_NONE && (off > tk->tk_unsol ||
+	    c->c_dlen > tk->tk_unsol - off)) ||
+	    iscsi_task_data(tk, off, c->c_data, c->c_dlen) == -1) {
+		iscsi_reject(c, REJECT_PROTOCOL, bhs);
+		return PDU_REJECT;
+	}
+	if (ttt != TTT_NONE && (bhs[1] & FLAG_FINAL) && tk->tk_r2t_out > 0) {
+		tk->tk_r2t_out--;
+		iscsi_r2t_send(c, tk);
+	}
+	if (iscsi_task_done(tk))
+		iscsi_task_complete(c, tk);
+	return PDU_OK;
+}
+
+/* ---- Task management ---- */
+
+#define TMF_ABORT_TASK		1
+#define TMF_ABORT_TASK_SET	2
+#define TMF_CLEAR_ACA		3
+#define TMF_CLEAR_TASK_SET	4
+#define TMF_LUN_RESET		5
+#define TMF_TARGET_WARM_RESET	6
+#define TMF_TARGET_COLD_RESET	7
+#define TMF_TASK_REASSIGN	8
+
+#define TMF_RSP_COMPLETE	0
+#define TMF_RSP_NO_TASK		1
+#define TMF_RSP_NO_LUN		2
+#define TMF_RSP_NOT_SUPPORTED	5
+#define TMF_RSP_REJECTED	255
+
+/* Drop the tasks of one LUN (or all with lun == UINT64_MAX). */
+static void
+iscsi_abort_tasks(struct conn *c, uint64_t lun)
+{
+	struct task	*tk, *next;
+
+	TAILQ_FOREACH_SAFE(tk, &c->c_tasks, tk_entry, next)
+		if (lun == UINT64_MAX || tk->tk_lun == lun)
+			iscsi_task_free(c, tk);
+}
+
+static int
+iscsi_tmf_run(struct conn *c, int fn, uint64_t lun, uint32_t rtt)
+{
+	struct task	*tk;
+	int		 i;
+
+	switch (fn) {
+	case TMF_ABORT_TASK:
+		if ((tk = iscsi_task_find(c, rtt)) == NULL)
+			return TMF_RSP_NO_TASK;
+		iscsi_task_free(c, tk);
+		return TMF_RSP_COMPLETE;
+	case TMF_ABORT_TASK_SET:
+	case TMF_CLEAR_TASK_SET:
+		if (!iscsi_lun_ok(c, lun))
+			return TMF_RSP_NO_LUN;
+		iscsi_abort_tasks(c, lun);
+		return TMF_RSP_COMPLETE;
+	case TMF_CLEAR_ACA:
+		return iscsi_lun_ok(c, lun) ? TMF_RSP_COMPLETE : TMF_RSP_NO_LUN;
+	case TMF_LUN_RESET:
+		if (!iscsi_lun_ok(c, lun))
+			return TMF_RSP_NO_LUN;
+		iscsi_abort_tasks(c, lun);
+		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
+		return TMF_RSP_COMPLETE;
+	case TMF_TARGET_WARM_RESET:
+		iscsi_abort_tasks(c, UINT64_MAX);
+		for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
+			if (c->c_nexus->n_lu[i] != NULL)
+				scsi_lun_reset(c->c_nexus->n_lu[i], c->c_nexus);
+		return TMF_RSP_COMPLETE;
+	default:
+		return TMF_RSP_NOT_SUPPORTED;
+	}
+}
+
+static enum pdu_result
+iscsi_tmf(struct conn *c)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	int		 fn = c->c_bhs[1] & 0x7f;
+
+	if (iscsi_cmdsn(c, c->c_bhs) == -1)
+		return PDU_OK;
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_TMF_RSP;
+	bhs[1] = FLAG_FINAL;
+	bhs[2] = c->c_type != LOGIN_SESSION_NORMAL ? TMF_RSP_REJECTED :
+	    iscsi_tmf_run(c, fn, scsi_lun_decode(c->c_bhs + 8),
+	    be32dec(c->c_bhs + 20));
+	memcpy(bhs + 16, c->c_bhs + 16, 4);
+	iscsi_seq(c, bhs, 1);
+	conn_send(c, bhs, NULL, 0);
+	return PDU_OK;
+}
+
+/* ---- Text: SendTargets, in several PDUs when long ---- */
+
+static enum pdu_result
+iscsi_text(struct conn *c)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	struct login	*l = &c->c_login;
+	uint32_t	 ttt = be32dec(c->c_bhs + 20), seg, n;
+	char		*text = NULL, *key;
+
+	if (iscsi_cmdsn(c, c->c_bhs) == -1)
+		return PDU_OK;
+	if (ttt == TTT_NONE || l->l_tx == NULL) {
+		free(l->l_tx);
+		l->l_tx = NULL;
+		l->l_txlen = l->l_txoff = 0;
+		key = memmem(c->c_data, c->c_dlen, "SendTargets=", 12);
+		if (key != NULL) {
+			size_t rem = c->c_dlen - ((uint8_t *)key - c->c_data);
+			char arg[ISCSI_NAME_MAX];
+
+			rem = strnlen(key + 12, rem - 12);
+			snprintf(arg, sizeof(arg), "%.*s", (int)rem, key + 12);
+			l->l_txlen = target_sendtargets(c->c_w, c, arg, &text);
+			l->l_tx = text;
+		}
+	}
+	seg = c->c_p.ip_mrdsl_ini ? c->c_p.ip_mrdsl_ini : 8192;
+	n = l->l_txlen - l->l_txoff < seg ? l->l_txlen - l->l_txoff : seg;
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_TEXT_RSP;
+	memcpy(bhs + 8, c->c_bhs + 8, 8);
+	memcpy(bhs + 16, c->c_bhs + 16, 4);
+	if (l->l_txoff + n < l->l_txlen) {
+		bhs[1] = 0x40;				/* C */
+		if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
+			c->c_next_ttt = 1;
+		be32enc(bhs + 20, c->c_next_ttt);
+	} else {
+		bhs[1] = FLAG_FINAL;
+		be32enc(bhs + 20, TTT_NONE);
+	}
+	iscsi_seq(c, bhs, 1);
+	conn_send(c, bhs, l->l_tx != NULL ? l->l_tx + l->l_txoff : NULL, n);
+	l->l_txoff += n;
+	if (l->l_txoff >= l->l_txlen) {
+		free(l->l_tx);
+		l->l_tx = NULL;
+		l->l_txlen = l->l_txoff = 0;
+	}
+	return PDU_OK;
+}

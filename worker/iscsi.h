@@ -1,0 +1,209 @@
+/*
+ * The iSCSI transport of a worker (RFC 7143): connections, the PDU
+ * receive state machine, full-feature phase, and the targets and logical
+ * units a connection can reach.
+ */
+#ifndef SCSIPUB_ISCSI_H
+#define SCSIPUB_ISCSI_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+
+#include "config.h"
+#include "login.h"
+#include "lu.h"
+#include "scsi.h"
+
+#define ISCSI_BHS_LEN		48
+#define ISCSI_OUR_MRDSL		(256 * 1024)	/* our MaxRecvDataSegmentLength */
+#define ISCSI_MAX_BURST		(16 * 1024 * 1024)
+#define ISCSI_MAX_XFER		(64 * 1024 * 1024)	/* per command */
+#define ISCSI_CMD_WINDOW	64
+#define ISCSI_MAX_TASKS		256
+
+/* Opcodes, initiator to target. */
+#define OP_NOP_OUT		0x00
+#define OP_SCSI_CMD		0x01
+#define OP_TMF_REQ		0x02
+#define OP_LOGIN_REQ		0x03
+#define OP_TEXT_REQ		0x04
+#define OP_DATA_OUT		0x05
+#define OP_LOGOUT_REQ		0x06
+#define OP_SNACK_REQ		0x10
+/* Target to initiator. */
+#define OP_NOP_IN		0x20
+#define OP_SCSI_RSP		0x21
+#define OP_TMF_RSP		0x22
+#define OP_LOGIN_RSP		0x23
+#define OP_TEXT_RSP		0x24
+#define OP_DATA_IN		0x25
+#define OP_LOGOUT_RSP		0x26
+#define OP_R2T			0x31
+#define OP_ASYNC		0x32
+#define OP_REJECT		0x3f
+
+/* Reject reasons (RFC 7143 11.17.1). */
+#define REJECT_DIGEST_ERROR	0x02
+#define REJECT_SNACK		0x03
+#define REJECT_PROTOCOL		0x04
+#define REJECT_NOT_SUPPORTED	0x05
+#define REJECT_IMMEDIATE	0x06
+#define REJECT_TASK_IN_PROGRESS	0x07
+#define REJECT_INVALID_DATA_ACK	0x08
+#define REJECT_INVALID_FIELD	0x09
+#define REJECT_OUT_OF_RESOURCES	0x0a
+#define REJECT_WAITING_LOGOUT	0x0c
+
+enum pdu_result {
+	PDU_OK = 0,
+	PDU_REJECT,		/* reject sent, connection goes on */
+	CONN_CLOSE,		/* close this connection */
+};
+
+enum conn_state {
+	CONN_LOGIN = 0,
+	CONN_FFP,
+	CONN_LOGGED_OUT,
+	CONN_CLOSING,
+};
+
+/* One logical unit instance: base image plus copy-on-write overlay. */
+
+struct lu {
+	struct scsi_lu		 lu_scsi;
+	struct image		*lu_image;
+	struct lu_cow		*lu_cow;
+	int			 lu_refs;
+};
+
+enum target_kind {
+	TARGET_PUBLIC = 0,	/* one image, private overlay per connection */
+	TARGET_MULTI,		/* every image, private overlays */
+	TARGET_STATIC,		/* config "target": shared overlays */
+};
+
+struct target {
+	TAILQ_ENTRY(target)	 tg_entry;
+	enum target_kind	 tg_kind;
+	char			 tg_iqn[ISCSI_NAME_MAX];
+	const struct cfg_target	*tg_cfg;	/* TARGET_STATIC */
+	struct image		*tg_images[SCSI_MAX_LUNS];
+	int			 tg_nimages;
+	struct lu		*tg_shared[SCSI_MAX_LUNS];	/* STATIC */
+	const struct cfg_tier	*tg_tier;
+};
+
+struct task;
+struct worker;
+
+struct conn {
+	TAILQ_ENTRY(conn)	 c_entry;
+	struct worker		*c_w;
+	int			 c_fd;
+	enum listen_kind	 c_kind;
+	struct bufferevent	*c_bev;
+	enum conn_state		 c_state;
+	char			 c_peer[64];
+	uint64_t		 c_id;
+
+	struct login		 c_login;
+	struct iscsi_params	 c_p;
+	enum login_session_type	 c_type;
+	uint32_t		 c_statsn;
+	uint32_t		 c_expcmdsn;
+	uint32_t		 c_next_ttt;
+
+	/* Receive state machine. */
+	int			 c_rxstate;
+	uint8_t			 c_bhs[ISCSI_BHS_LEN];
+	uint32_t		 c_ahslen;
+	uint32_t		 c_dlen;	/* data segment length */
+	uint32_t		 c_dpad;	/* with padding */
+	uint8_t			*c_data;
+	uint32_t		 c_datacap;
+
+	/* SCSI. */
+	struct target		*c_target;
+	struct scsi_nexus	*c_nexus;
+	struct lu		*c_lus[SCSI_MAX_LUNS];	/* this connection's */
+	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
+	int			 c_ntasks;
+	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
+	uint64_t		 c_rbytes;
+	uint64_t		 c_wbytes;
+
+	/* Keepalive. */
+	struct event		*c_nopin;
+	uint32_t		 c_nopin_ttt;	/* outstanding, 0 none */
+	struct timeval		 c_nopin_sent;
+	int			 c_draining;
+};
+
+TAILQ_HEAD(connlist, conn);
+TAILQ_HEAD(targetlist, target);
+
+struct worker {
+	struct event_base	*w_base;
+	struct config		*w_cfg;
+	struct connlist		 w_conns;
+	int			 w_nconns;
+	struct targetlist	 w_targets;
+	int			 w_ctl;
+	int			 w_draining;
+	uint64_t		 w_nextid;
+	uint16_t		 w_tsih;
+	void			*w_sslctx;
+	uint64_t		 w_nopin_interval;
+	uint64_t		 w_nopin_timeout;
+	struct image		**w_images;	/* catalog, by name */
+	int			 w_nimages;
+	struct event		*w_ctlev;
+	struct shmq_region	*w_region;
+	int			 w_slot;
+	void			*w_api;
+	struct ipc		*w_ipc;
+};
+
+struct shmq_region;
+
+/* worker/worker.c */
+void	 worker_drain(struct worker *);
+
+/* worker/ipc.c */
+struct shmq_msg;
+typedef void (*ipc_cb)(struct worker *, const struct shmq_msg *, void *);
+int	 ipc_start(struct worker *);
+int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
+void	 ipc_cancel(struct worker *, void *);
+
+/* worker/api.c */
+int	 api_start(struct worker *, const int *, int);
+void	 api_stop(struct worker *);
+
+/* worker/conn.c */
+void	 conn_accept(struct worker *, int, enum listen_kind);
+void	 conn_close(struct conn *, const char *);
+void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
+void	 conn_drain_all(struct worker *);
+void	 conn_nopin_arm(struct conn *);
+
+/* worker/iscsi.c */
+enum pdu_result iscsi_pdu(struct conn *);
+void	 iscsi_reject(struct conn *, int, const uint8_t *);
+void	 iscsi_async_logout(struct conn *, int);
+void	 iscsi_conn_free_tasks(struct conn *);
+uint32_t iscsi_maxcmdsn(struct conn *);
+
+/* worker/target.c */
+int	 target_catalog_load(struct worker *);
+struct target *target_find(struct worker *, const char *);
+int	 target_attach(struct conn *);
+void	 target_detach(struct conn *);
+int	 target_lookup(void *, const char *, const char *,
+	    struct login_target *);
+size_t	 target_sendtargets(struct worker *, struct conn *, const char *, char **);
+
+#endif /* SCSIPUB_ISCSI_H */

@@ -1,0 +1,417 @@
+/*
+ * Copy-on-write storage behind a logical unit.
+ *
+ * The overlay is a sparse file at the LU's offsets.  The map holds two
+ * bits per COW block: M (the overlay is authoritative for the block) and
+ * Z (the block was deallocated: its overlay space is punched out and it
+ * reads as zeros).  A private map lives in anonymous memory and dies
+ * with the connection; a shared map is a file mapped MAP_SHARED by every
+ * worker, so all of them see each other's blocks at once, and the pages
+ * survive the death of any process.  Writes into blocks not yet mapped
+ * copy the rest of the block from the base first, under a lock on that
+ * block's byte of the map file that holds across processes.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "lu.h"
+
+#define MAP_M	0x1
+#define MAP_Z	0x2
+
+static int
+cow_bits(const struct lu_cow *cw, uint64_t b)
+{
+	return (cw->cw_map[b >> 2] >> ((b & 3) * 2)) & 3;
+}
+
+static void
+cow_setbits(struct lu_cow *cw, uint64_t b, int bits)
+{
+	uint8_t	*p = &cw->cw_map[b >> 2];
+	int	 sh = (b & 3) * 2;
+
+	__atomic_and_fetch(p, (uint8_t)~(3 << sh), __ATOMIC_RELEASE);
+	__atomic_or_fetch(p, (uint8_t)(bits << sh), __ATOMIC_RELEASE);
+}
+
+static int
+cow_lock(struct lu_cow *cw, uint64_t b, int type)
+{
+	struct flock	 fl;
+
+	if (cw->cw_mapfd == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)(4096 + b);	/* past the header page */
+	fl.l_len = 1;
+	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static struct lu_cow *
+cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
+{
+	struct lu_cow	*cw;
+
+	if ((cw = calloc(1, sizeof(*cw))) == NULL)
+		return NULL;
+	cw->cw_image = im;
+	cw->cw_bs = bs;
+	cw->cw_shift = __builtin_ctz(bs);
+	cw->cw_nblocks = (im->im_size + bs - 1) >> cw->cw_shift;
+	cw->cw_maplen = (cw->cw_nblocks + 3) / 4;
+	if (cw->cw_maplen == 0)
+		cw->cw_maplen = 1;
+	cw->cw_quota = q;
+	cw->cw_ovl = cw->cw_mapfd = -1;
+	return cw;
+}
+
+/* An overlay that vanishes with the connection: unlinked at once. */
+struct lu_cow *
+lu_cow_private(struct image *im, const char *dir, uint32_t bs,
+    struct lu_quota *q)
+{
+	struct lu_cow	*cw;
+
+	if ((cw = cow_new(im, bs, q)) == NULL)
+		return NULL;
+	cw->cw_ovl = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	cw->cw_map = mmap(NULL, cw->cw_maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cw->cw_ovl == -1 || cw->cw_map == MAP_FAILED) {
+		log_warn("%s: overlay in %s", __func__, dir);
+		if (cw->cw_map == MAP_FAILED)
+			cw->cw_map = NULL;
+		lu_cow_free(cw);
+		return NULL;
+	}
+	return cw;
+}
+
+/*
+ * A shared overlay: base path names PATH.ovl and PATH.map; kept across
+ * connections and restarts.
+ */
+struct lu_cow *
+lu_cow_shared(struct image *im, const char *path, uint32_t bs,
+    struct lu_quota *q)
+{
+	struct lu_cow	*cw;
+	char		 p[1200];
+	void		*m;
+
+	if ((cw = cow_new(im, bs, q)) == NULL)
+		return NULL;
+	snprintf(p, sizeof(p), "%s.ovl", path);
+	cw->cw_ovl = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	snprintf(p, sizeof(p), "%s.map", path);
+	cw->cw_mapfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (cw->cw_ovl == -1 || cw->cw_mapfd == -1 ||
+	    ftruncate(cw->cw_mapfd, 4096 + cw->cw_maplen) == -1 ||
+	    (m = mmap(NULL, 4096 + cw->cw_maplen, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, cw->cw_mapfd, 0)) == MAP_FAILED) {
+		log_warn("%s: %s", __func__, p);
+		lu_cow_free(cw);
+		return NULL;
+	}
+	cw->cw_map = (uint8_t *)m + 4096;
+	if (q != NULL)
+		q->q_used += lu_cow_mapped_bytes(cw);
+	return cw;
+}
+
+void
+lu_cow_free(struct lu_cow *cw)
+{
+	if (cw == NULL)
+		return;
+	if (cw->cw_map != NULL) {
+		if (cw->cw_mapfd != -1)
+			munmap(cw->cw_map - 4096, 4096 + cw->cw_maplen);
+		else
+			munmap(cw->cw_map, cw->cw_maplen);
+	}
+	if (cw->cw_ovl != -1)
+		close(cw->cw_ovl);
+	if (cw->cw_mapfd != -1)
+		close(cw->cw_mapfd);
+	free(cw);
+}
+
+uint64_t
+lu_cow_mapped_bytes(const struct lu_cow *cw)
+{
+	uint64_t	 b, n = 0;
+
+	for (b = 0; b < cw->cw_nblocks; b++)
+		if (cow_bits(cw, b) == MAP_M)
+			n++;
+	return n << cw->cw_shift;
+}
+
+/* pread all of it; past the end of the base reads as zeros. */
+static int
+cow_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = pread(fd, buf, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -errno;
+		if (n == 0) {
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int
+cow_pwrite(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = pwrite(fd, buf, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -errno;
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Where block b is read from: 0 base, 1 overlay (zeros when punched). */
+static int
+cow_src(const struct lu_cow *cw, uint64_t b)
+{
+	return (cow_bits(cw, b) & MAP_M) != 0;
+}
+
+/* Read, coalescing runs of blocks with the same source into one pread. */
+static int
+cow_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	struct lu_cow	*cw = arg;
+	uint8_t		*p = buf;
+	uint64_t	 end = off + len, b, runend;
+	int		 src, r;
+
+	while (off < end) {
+		b = off >> cw->cw_shift;
+		src = cow_src(cw, b);
+		runend = (b + 1) << cw->cw_shift;
+		while (runend < end && cow_src(cw, runend >> cw->cw_shift) ==
+		    src)
+			runend += cw->cw_bs;
+		if (runend > end)
+			runend = end;
+		r = cow_pread(src ? cw->cw_ovl : cw->cw_image->im_fd, p,
+		    runend - off, off);
+		if (r != 0)
+			return r;
+		p += runend - off;
+		off = runend;
+	}
+	return 0;
+}
+
+static uint64_t
+cow_new_blocks(const struct lu_cow *cw, uint64_t first, uint64_t last)
+{
+	uint64_t	 b, n = 0;
+
+	for (b = first; b <= last; b++)
+		if (cow_bits(cw, b) != MAP_M)
+			n++;
+	return n;
+}
+
+static int
+cow_quota_take(struct lu_cow *cw, uint64_t blocks)
+{
+	struct lu_quota	*q = cw->cw_quota;
+	uint64_t	 bytes = blocks << cw->cw_shift;
+
+	if (q == NULL)
+		return 0;
+	if (q->q_limit != 0 && q->q_used + bytes > q->q_limit)
+		return -EDQUOT;
+	q->q_used += bytes;
+	return 0;
+}
+
+/*
+ * A write covering only part of block b while b is not mapped: build
+ * the whole block from the base (or zeros) and the new bytes.
+ */
+static int
+cow_partial(struct lu_cow *cw, uint64_t b, const uint8_t *data,
+    uint64_t off, uint64_t len)
+{
+	uint64_t	 bstart = b << cw->cw_shift;
+	uint8_t		*blk;
+	int		 r;
+
+	if ((r = cow_lock(cw, b, F_WRLCK)) != 0)
+		return r;
+	if (cow_bits(cw, b) == MAP_M) {
+		r = cow_pwrite(cw->cw_ovl, data, len, off);
+		goto out;
+	}
+	if ((blk = malloc(cw->cw_bs)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (cow_bits(cw, b) & MAP_Z)
+		memset(blk, 0, cw->cw_bs);
+	else
+		r = cow_pread(cw->cw_image->im_fd, blk, cw->cw_bs, bstart);
+	if (r == 0) {
+		memcpy(blk + (off - bstart), data, len);
+		r = cow_pwrite(cw->cw_ovl, blk, cw->cw_bs, bstart);
+	}
+	free(blk);
+	if (r == 0)
+		cow_setbits(cw, b, MAP_M);
+out:
+	cow_lock(cw, b, F_UNLCK);
+	return r;
+}
+
+static int
+cow_write(void *arg, const void *buf, size_t len, uint64_t off)
+{
+	struct lu_cow	*cw = arg;
+	const uint8_t	*p = buf;
+	uint64_t	 end = off + len, first, last, b, bs, be, s, e;
+	int		 r;
+
+	if (len == 0)
+		return 0;
+	first = off >> cw->cw_shift;
+	last = (end - 1) >> cw->cw_shift;
+	if ((r = cow_quota_take(cw, cow_new_blocks(cw, first, last))) != 0)
+		return r;
+	for (b = first; b <= last; b++) {
+		bs = b << cw->cw_shift;
+		be = bs + cw->cw_bs;
+		s = off > bs ? off : bs;
+		e = end < be ? end : be;
+		if (s == bs && e == be)
+			continue;	/* whole block: in the big write below */
+		if ((r = cow_partial(cw, b, p + (s - off), s, e - s)) != 0)
+			return r;
+	}
+	/* The whole blocks in one pwrite. */
+	s = (off + cw->cw_bs - 1) & ~((uint64_t)cw->cw_bs - 1);
+	e = end & ~((uint64_t)cw->cw_bs - 1);
+	if (s < e) {
+		if ((r = cow_pwrite(cw->cw_ovl, p + (s - off), e - s, s)) != 0)
+			return r;
+		for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
+			cow_setbits(cw, b, MAP_M);
+	}
+	return 0;
+}
+
+static int
+cow_unmap(void *arg, uint64_t off, uint64_t len)
+{
+	struct lu_cow	*cw = arg;
+	static const uint8_t zero[512];
+	uint64_t	 end = off + len, s, e, b, freed = 0, o;
+	int		 r;
+
+	s = (off + cw->cw_bs - 1) & ~((uint64_t)cw->cw_bs - 1);
+	e = end & ~((uint64_t)cw->cw_bs - 1);
+	/* Partial blocks at the edges are written with zeros. */
+	for (o = off; o < end && o < s; o += 512)
+		if ((r = cow_write(cw, zero, 512, o)) != 0)
+			return r;
+	for (o = (e > s ? e : s); o < end; o += 512)
+		if (o >= off && (r = cow_write(cw, zero, 512, o)) != 0)
+			return r;
+	if (s >= e)
+		return 0;
+	if (fallocate(cw->cw_ovl, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)s, (off_t)(e - s)) == -1)
+		return -errno;
+	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++) {
+		if (cow_bits(cw, b) == MAP_M)
+			freed++;
+		cow_setbits(cw, b, MAP_M | MAP_Z);
+	}
+	if (cw->cw_quota != NULL) {
+		freed <<= cw->cw_shift;
+		cw->cw_quota->q_used -= freed < cw->cw_quota->q_used ? freed :
+		    cw->cw_quota->q_used;
+	}
+	return 0;
+}
+
+static int
+cow_sync(void *arg)
+{
+	struct lu_cow	*cw = arg;
+
+	if (fdatasync(cw->cw_ovl) == -1)
+		return -errno;
+	if (cw->cw_mapfd != -1 && msync(cw->cw_map - 4096, 4096 +
+	    cw->cw_maplen, MS_SYNC) == -1)
+		return -errno;
+	return 0;
+}
+
+/* GET LBA STATUS: deallocated blocks are the punched ones. */
+static int
+cow_status(void *arg, uint64_t off, uint64_t *len, int *mapped)
+{
+	struct lu_cow	*cw = arg;
+	uint64_t	 b = off >> cw->cw_shift, end, o;
+	int		 z;
+
+	z = (cow_bits(cw, b) & MAP_Z) != 0;
+	*mapped = !z;
+	end = off + *len;
+	o = (b + 1) << cw->cw_shift;
+	while (o < end && ((cow_bits(cw, o >> cw->cw_shift) & MAP_Z) != 0) ==
+	    z)
+		o += cw->cw_bs;
+	if (o > end)
+		o = end;
+	*len = o - off;
+	return 0;
+}
+
+const struct lu_store_ops lu_cow_ops = {
+	.so_read = cow_read,
+	.so_write = cow_write,
+	.so_unmap = cow_unmap,
+	.so_sync = cow_sync,
+	.so_status = cow_status,
+};

@@ -1,0 +1,49 @@
+/*
+ * Copy-on-write logical units: a read-only base image plus an overlay
+ * file at the same offsets and a map of which blocks the overlay holds.
+ */
+#ifndef SCSIPUB_LU_H
+#define SCSIPUB_LU_H
+
+#include <stdint.h>
+
+#include "scsi.h"
+
+struct image {
+	char		 im_name[64];
+	char		 im_path[1100];
+	int		 im_fd;		/* O_RDONLY, never written */
+	uint64_t	 im_size;
+	int		 im_refs;
+	int		 im_gone;	/* removed from the catalog */
+};
+
+/* Quota account shared by the LUs of one session. */
+struct lu_quota {
+	uint64_t	 q_limit;	/* bytes; 0 = unlimited */
+	uint64_t	 q_used;
+};
+
+struct lu_cow {
+	struct image	*cw_image;
+	int		 cw_ovl;	/* overlay file */
+	int		 cw_mapfd;	/* map file, -1 when private */
+	uint8_t		*cw_map;	/* 2 bits per block: mapped, zeroed */
+	size_t		 cw_maplen;
+	uint32_t	 cw_bs;		/* COW granularity */
+	uint32_t	 cw_shift;
+	uint64_t	 cw_nblocks;
+	struct lu_quota	*cw_quota;
+};
+
+extern const struct lu_store_ops lu_cow_ops;
+
+/* worker/lu.c */
+struct lu_cow	*lu_cow_private(struct image *, const char *, uint32_t,
+		    struct lu_quota *);
+struct lu_cow	*lu_cow_shared(struct image *, const char *, uint32_t,
+		    struct lu_quota *);
+void		 lu_cow_free(struct lu_cow *);
+uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
+
+#endif /* SCSIPUB_LU_H */

@@ -1,0 +1,711 @@
+/*
+ * SBC-3 block commands over a logical unit's store: READ/WRITE in all
+ * sizes, VERIFY, WRITE AND VERIFY, ORWRITE, COMPARE AND WRITE, WRITE
+ * SAME, UNMAP, GET LBA STATUS, PRE-FETCH, SYNCHRONIZE CACHE, READ
+ * CAPACITY and READ DEFECT DATA.  A worker runs one command at a time,
+ * so COMPARE AND WRITE and ORWRITE are atomic as they stand.
+ */
+#include <sys/queue.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "scsi.h"
+
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define CHUNK_BYTES	(1u << 20)
+
+static int
+lu_wp(const struct scsi_lu *lu)
+{
+	return lu->lu_readonly || lu->lu_swp;
+}
+
+/* LBA and block count of the read/write family; -1 if not one. */
+int
+sbc_rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n)
+{
+	switch (cdb[0]) {
+	case 0x08: case 0x0a:
+		*lba = be24dec(cdb + 1) & 0x1fffff;
+		*n = cdb[4] != 0 ? cdb[4] : 256;
+		return 0;
+	case 0x28: case 0x2a: case 0x2e: case 0x2f: case 0x34: case 0x35:
+	case 0x41:
+		*lba = be32dec(cdb + 2);
+		*n = be16dec(cdb + 7);
+		return 0;
+	case 0xa8: case 0xaa: case 0xae: case 0xaf:
+		*lba = be32dec(cdb + 2);
+		*n = be32dec(cdb + 6);
+		return 0;
+	case 0x88: case 0x8a: case 0x8b: case 0x8e: case 0x8f: case 0x90:
+	case 0x91: case 0x93:
+		*lba = be64dec(cdb + 2);
+		*n = be32dec(cdb + 10);
+		return 0;
+	case 0x89:
+		*lba = be64dec(cdb + 2);
+		*n = cdb[13];
+		return 0;
+	}
+	return -1;
+}
+
+/* Offset of the transfer length field, for sense field pointers. */
+static unsigned
+len_off(const uint8_t *cdb)
+{
+	switch (cdb[0] >> 5) {
+	case 0:
+		return 4;
+	case 1: case 2:
+		return 7;
+	case 5:
+		return 6;
+	}
+	return cdb[0] == 0x89 ? 13 : 10;
+}
+
+/* LBA OUT OF RANGE unless lba..lba+n-1 lies on the medium. */
+static int
+check_range(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint64_t n)
+{
+	if (lba > lu->lu_blocks || n > lu->lu_blocks - lba) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_xfer(struct scsi_task *t, const struct scsi_lu *lu, uint64_t n)
+{
+	if (n * lu->lu_blksz > SCSI_MAX_XFER_BYTES) {
+		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_wp(struct scsi_task *t, const struct scsi_lu *lu)
+{
+	if (lu_wp(lu)) {
+		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x00);
+		return -1;
+	}
+	return 0;
+}
+
+/* Store errors: space exhausted, else a medium error. */
+static void
+io_error(struct scsi_task *t, int rc, int write)
+{
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x07);
+	else if (write)
+		scsi_sense(t, SK_MEDIUM_ERROR, 0x0c, 0x00);
+	else
+		scsi_sense(t, SK_MEDIUM_ERROR, 0x11, 0x00);
+}
+
+static int
+lu_read(struct scsi_task *t, const struct scsi_lu *lu, void *buf,
+    uint64_t lba, uint64_t n)
+{
+	int	 rc;
+
+	rc = lu->lu_ops->so_read(lu->lu_store, buf, n * lu->lu_blksz,
+	    lba * lu->lu_blksz);
+	if (rc != 0)
+		io_error(t, rc, 0);
+	return rc;
+}
+
+static int
+lu_write(struct scsi_task *t, const struct scsi_lu *lu, const void *buf,
+    uint64_t lba, uint64_t n)
+{
+	int	 rc;
+
+	rc = lu->lu_ops->so_write(lu->lu_store, buf, n * lu->lu_blksz,
+	    lba * lu->lu_blksz);
+	if (rc != 0)
+		io_error(t, rc, 1);
+	return rc;
+}
+
+static int
+lu_sync(struct scsi_task *t, const struct scsi_lu *lu)
+{
+	int	 rc;
+
+	if (lu->lu_ops->so_sync == NULL)
+		return 0;
+	if ((rc = lu->lu_ops->so_sync(lu->lu_store)) != 0)
+		io_error(t, rc, 1);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Transfer lengths for the transport */
+
+uint32_t
+sbc_xfer_rw(const uint8_t *cdb, const struct scsi_lu *lu)
+{
+	uint64_t lba, bytes;
+	uint32_t n;
+
+	if (sbc_rw_decode(cdb, &lba, &n) != 0)
+		return 0;
+	bytes = (uint64_t)n * lu->lu_blksz;
+	return bytes <= SCSI_MAX_XFER_BYTES ? (uint32_t)bytes : 0;
+}
+
+uint32_t
+sbc_xfer_verify(const uint8_t *cdb, const struct scsi_lu *lu)
+{
+	switch ((cdb[1] >> 1) & 3) {
+	case 1:
+		return sbc_xfer_rw(cdb, lu);
+	case 3:
+		return lu->lu_blksz;
+	}
+	return 0;
+}
+
+uint32_t
+sbc_xfer_caw(const uint8_t *cdb, const struct scsi_lu *lu)
+{
+	return 2u * cdb[13] * lu->lu_blksz;
+}
+
+uint32_t
+sbc_xfer_ws(const uint8_t *cdb, const struct scsi_lu *lu)
+{
+	if (cdb[0] == 0x93 && (cdb[1] & 0x01))	/* NDOB */
+		return 0;
+	return lu->lu_blksz;
+}
+
+uint32_t
+sbc_xfer_unmap(const uint8_t *cdb, const struct scsi_lu *lu)
+{
+	(void)lu;
+	return be16dec(cdb + 7);
+}
+
+/* ---------------------------------------------------------------- */
+/* READ 6/10/12/16 */
+
+/* Read into t_din up to its capacity; a partial last block bounces. */
+static void
+read_din(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n)
+{
+	uint64_t bs = lu->lu_blksz, total = n * bs, full, part;
+	uint8_t	*tmp;
+
+	t->t_dinlen = (uint32_t)total;
+	full = MIN(total, t->t_dincap) / bs;
+	part = MIN(total, t->t_dincap) % bs;
+	if (full > 0 && lu_read(t, lu, t->t_din, lba, full) != 0)
+		return;
+	if (part == 0)
+		return;
+	if ((tmp = malloc(bs)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		return;
+	}
+	if (lu_read(t, lu, tmp, lba + full, 1) == 0)
+		memcpy(t->t_din + full * bs, tmp, part);
+	free(tmp);
+}
+
+void
+sbc_read(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba;
+	uint32_t n;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0 || check_xfer(t, lu, n) != 0)
+		return;
+	if (n > 0)
+		read_din(t, lu, lba, n);
+}
+
+/* ---------------------------------------------------------------- */
+/* WRITE 6/10/12/16, WRITE AND VERIFY 10/12/16 */
+
+/*
+ * Write the blocks the initiator sent: when its expected transfer
+ * length was short, only the whole blocks received are written (and
+ * the transport reports the residual), as iSCSI targets commonly do.
+ */
+static void
+do_write(struct scsi_task *t, struct scsi_lu *lu, int fua)
+{
+	uint64_t lba;
+	uint32_t n, got;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0 || check_xfer(t, lu, n) != 0)
+		return;
+	if (n == 0 || check_wp(t, lu) != 0)
+		return;
+	got = MIN(n, t->t_doutlen / lu->lu_blksz);
+	if (got == 0)
+		return;
+	if (lu_write(t, lu, t->t_dout, lba, got) != 0)
+		return;
+	if (fua || !lu->lu_wce)
+		lu_sync(t, lu);
+}
+
+void
+sbc_write(struct scsi_task *t, struct scsi_lu *lu)
+{
+	do_write(t, lu, t->t_cdb[0] != 0x0a && (t->t_cdb[1] & 0x08));
+}
+
+/* The store is what was written; verification is durability. */
+void
+sbc_write_verify(struct scsi_task *t, struct scsi_lu *lu)
+{
+	do_write(t, lu, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* VERIFY 10/12/16 */
+
+static uint32_t
+first_diff(const uint8_t *a, const uint8_t *b, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len && a[i] == b[i]; i++)
+		;
+	return i;
+}
+
+/*
+ * Compare n blocks at lba with data (one block repeated when pat):
+ * 0 if equal, -1 after sense (MISCOMPARE, INFORMATION = byte offset).
+ */
+static int
+compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n, const uint8_t *data, int pat)
+{
+	uint32_t bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k, i, d;
+	uint64_t done;
+	uint8_t	*buf;
+
+	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		return -1;
+	}
+	for (done = 0; done < n; done += k) {
+		k = (uint32_t)MIN(per, n - done);
+		if (lu_read(t, lu, buf, lba + done, k) != 0)
+			break;
+		for (i = 0; i < k; i++) {
+			d = first_diff(buf + (size_t)i * bs, pat ? data :
+			    data + (done + i) * bs, bs);
+			if (d == bs)
+				continue;
+			scsi_sense_info(t, SK_MISCOMPARE, 0x1d, 0x00,
+			    (done + i) * bs + d);
+			free(buf);
+			return -1;
+		}
+	}
+	free(buf);
+	return done < n ? -1 : 0;
+}
+
+void
+sbc_verify(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba;
+	uint32_t n, bs = lu->lu_blksz;
+	int	 bytchk = (t->t_cdb[1] >> 1) & 3;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (bytchk == 2) {
+		scsi_sense_cdb(t, 1, 2);
+		return;
+	}
+	if (check_range(t, lu, lba, n) != 0)
+		return;
+	if (bytchk == 0 || n == 0)
+		return;			/* medium verification: nothing to do */
+	if (bytchk == 1 && check_xfer(t, lu, n) != 0)
+		return;
+	if (bytchk == 1)
+		n = MIN(n, t->t_doutlen / bs);
+	else if (t->t_doutlen < bs)
+		return;
+	if (n > 0)
+		compare_medium(t, lu, lba, n, t->t_dout, bytchk == 3);
+}
+
+/* ---------------------------------------------------------------- */
+/* ORWRITE 16 */
+
+void
+sbc_orwrite(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba, done, j;
+	uint32_t n, bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k;
+	uint8_t	*buf;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0 || check_xfer(t, lu, n) != 0)
+		return;
+	if (n == 0 || check_wp(t, lu) != 0)
+		return;
+	n = MIN(n, t->t_doutlen / bs);
+	if (n == 0)
+		return;
+	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		return;
+	}
+	for (done = 0; done < n; done += k) {
+		k = (uint32_t)MIN(per, n - done);
+		if (lu_read(t, lu, buf, lba + done, k) != 0)
+			break;
+		for (j = 0; j < (uint64_t)k * bs; j++)
+			buf[j] |= t->t_dout[done * bs + j];
+		if (lu_write(t, lu, buf, lba + done, k) != 0)
+			break;
+	}
+	free(buf);
+	if (t->t_status == SCSI_GOOD && (t->t_cdb[1] & 0x08))
+		lu_sync(t, lu);
+}
+
+/* ---------------------------------------------------------------- */
+/* COMPARE AND WRITE */
+
+void
+sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba = be64dec(t->t_cdb + 2);
+	uint32_t n = t->t_cdb[13], half = n * lu->lu_blksz;
+
+	if (check_range(t, lu, lba, n) != 0)
+		return;
+	if (n == 0) {
+		if (t->t_edtl != 0)
+			scsi_sense_cdb(t, 13, -1);
+		return;
+	}
+	if (check_wp(t, lu) != 0)
+		return;
+	if (t->t_edtl != 2 * half || t->t_doutlen != 2 * half) {
+		scsi_sense_cdb(t, 13, -1);
+		return;
+	}
+	if (compare_medium(t, lu, lba, n, t->t_dout, 0) != 0)
+		return;
+	if (lu_write(t, lu, t->t_dout + half, lba, n) != 0)
+		return;
+	if ((t->t_cdb[1] & 0x08) || !lu->lu_wce)
+		lu_sync(t, lu);
+}
+
+/* ---------------------------------------------------------------- */
+/* WRITE SAME 10/16 */
+
+static int
+all_zero(const uint8_t *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+ws_unmap(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n)
+{
+	uint64_t bs = lu->lu_blksz;
+	int	 rc;
+
+	rc = lu->lu_ops->so_unmap(lu->lu_store, lba * bs, n * bs);
+	if (rc != 0)
+		io_error(t, rc, 1);
+}
+
+/* Write one block's pattern n times, a chunk at a time. */
+static void
+ws_fill(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n, const uint8_t *blk)
+{
+	uint32_t bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k, i;
+	uint64_t done;
+	uint8_t	*buf;
+
+	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		return;
+	}
+	for (i = 0; i < MIN(per, n); i++)
+		memcpy(buf + (size_t)i * bs, blk, bs);
+	for (done = 0; done < n; done += k) {
+		k = (uint32_t)MIN(per, n - done);
+		if (lu_write(t, lu, buf, lba + done, k) != 0)
+			break;
+	}
+	free(buf);
+}
+
+static const uint8_t *
+ws_data(struct scsi_task *t, const struct scsi_lu *lu, uint8_t **zero)
+{
+	*zero = NULL;
+	if (t->t_cdb[0] == 0x93 && (t->t_cdb[1] & 0x01)) {	/* NDOB */
+		if ((*zero = calloc(1, lu->lu_blksz)) == NULL)
+			scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		return *zero;
+	}
+	if (t->t_edtl != lu->lu_blksz || t->t_doutlen < lu->lu_blksz) {
+		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		return NULL;
+	}
+	return t->t_dout;
+}
+
+void
+sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
+{
+	const uint8_t *blk;
+	uint8_t	*zero;
+	uint64_t lba;
+	uint32_t n;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0)
+		return;
+	if (n == 0 || n > SCSI_MAX_WS_BLOCKS) {	/* WSNZ, limit */
+		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		return;
+	}
+	if (check_wp(t, lu) != 0 || (blk = ws_data(t, lu, &zero)) == NULL)
+		return;
+	if ((t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL &&
+	    all_zero(blk, lu->lu_blksz))
+		ws_unmap(t, lu, lba, n);
+	else
+		ws_fill(t, lu, lba, n, blk);
+	free(zero);
+	if (t->t_status == SCSI_GOOD && !lu->lu_wce)
+		lu_sync(t, lu);
+}
+
+/* ---------------------------------------------------------------- */
+/* UNMAP */
+
+/* All descriptors are checked before any block is deallocated. */
+static int
+unmap_check(struct scsi_task *t, const struct scsi_lu *lu, uint32_t nd)
+{
+	const uint8_t *d;
+	uint64_t total = 0;
+	uint32_t i;
+
+	if (nd > SCSI_MAX_UNMAP_DESC) {
+		scsi_sense_param(t, 2, -1);
+		return -1;
+	}
+	for (i = 0; i < nd; i++) {
+		d = t->t_dout + 8 + 16 * i;
+		if (check_range(t, lu, be64dec(d), be32dec(d + 8)) != 0)
+			return -1;
+		total += be32dec(d + 8);
+		if (total > SCSI_MAX_UNMAP_BLOCKS) {
+			scsi_sense_param(t, 8 + 16 * i + 8, -1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint32_t plen = be16dec(t->t_cdb + 7), nd, i;
+	const uint8_t *d;
+
+	if (plen == 0)
+		return;
+	if (check_wp(t, lu) != 0)
+		return;
+	if (plen < 8 || t->t_doutlen < plen) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		return;
+	}
+	nd = MIN(be16dec(t->t_dout + 2), plen - 8) / 16;
+	if (unmap_check(t, lu, nd) != 0)
+		return;
+	for (i = 0; i < nd; i++) {
+		d = t->t_dout + 8 + 16 * i;
+		if (be32dec(d + 8) == 0)
+			continue;
+		if (lu->lu_ops->so_unmap == NULL)
+			break;
+		ws_unmap(t, lu, be64dec(d), be32dec(d + 8));
+		if (t->t_status != SCSI_GOOD)
+			return;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* GET LBA STATUS */
+
+#define GLS_MAX_DESC	64
+
+static uint32_t
+gls_desc(const struct scsi_lu *lu, uint8_t *b, uint64_t lba, uint32_t maxd)
+{
+	uint64_t bs = lu->lu_blksz, off = lba * bs, end, len;
+	uint32_t nd, blocks;
+	int	 mapped;
+
+	end = lu->lu_blocks * bs;
+	for (nd = 0; nd < maxd && off < end; nd++) {
+		len = MIN(end - off, (uint64_t)UINT32_MAX * bs);
+		mapped = 1;
+		if (lu->lu_ops->so_status != NULL &&
+		    lu->lu_ops->so_status(lu->lu_store, off, &len, &mapped) != 0)
+			return nd;
+		if ((blocks = (uint32_t)(len / bs)) == 0)
+			return nd;
+		memset(b + 16 * nd, 0, 16);
+		be64enc(b + 16 * nd, off / bs);
+		be32enc(b + 16 * nd + 8, blocks);
+		b[16 * nd + 12] = mapped ? 0x00 : 0x01;
+		off += (uint64_t)blocks * bs;
+	}
+	return nd;
+}
+
+void
+sbc_get_lba_status(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint8_t	 b[8 + 16 * GLS_MAX_DESC];
+	uint64_t lba = be64dec(t->t_cdb + 2);
+	uint32_t alloc = be32dec(t->t_cdb + 10), maxd, nd;
+
+	if (lba >= lu->lu_blocks) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		return;
+	}
+	maxd = alloc > 24 ? (alloc - 8) / 16 : 1;
+	nd = gls_desc(lu, b + 8, lba, MIN(maxd, GLS_MAX_DESC));
+	memset(b, 0, 8);
+	be32enc(b, 4 + 16 * nd);
+	scsi_din(t, b, 8 + 16 * nd, alloc);
+}
+
+/* ---------------------------------------------------------------- */
+/* PRE-FETCH, SYNCHRONIZE CACHE */
+
+/* Nothing to stage: every block is "in cache" as far as we can tell. */
+void
+sbc_prefetch(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba;
+	uint32_t n;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0)
+		return;
+	t->t_status = SCSI_CONDITION_MET;
+}
+
+void
+sbc_sync_cache(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba;
+	uint32_t n;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0)
+		return;
+	lu_sync(t, lu);
+}
+
+/* ---------------------------------------------------------------- */
+/* READ CAPACITY 10/16, READ DEFECT DATA 10/12 */
+
+void
+sbc_read_capacity10(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint8_t	 b[8];
+	uint64_t last = lu->lu_blocks - 1;
+
+	if (!(t->t_cdb[8] & 0x01) && be32dec(t->t_cdb + 2) != 0) {
+		scsi_sense_cdb(t, 2, -1);
+		return;
+	}
+	be32enc(b, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
+	be32enc(b + 4, lu->lu_blksz);
+	scsi_din(t, b, sizeof(b), sizeof(b));
+}
+
+static uint8_t
+lbppbe(const struct scsi_lu *lu)
+{
+	uint8_t	 e = 0;
+
+	while (lu->lu_blksz != 0 &&
+	    ((uint32_t)lu->lu_blksz << (e + 1)) <= SCSI_OPT_GRAN_BYTES)
+		e++;
+	return e;
+}
+
+void
+sbc_read_capacity16(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint8_t	 b[32];
+
+	if (!(t->t_cdb[14] & 0x01) && be64dec(t->t_cdb + 2) != 0) {
+		scsi_sense_cdb(t, 2, -1);
+		return;
+	}
+	memset(b, 0, sizeof(b));
+	be64enc(b, lu->lu_blocks - 1);
+	be32enc(b + 8, lu->lu_blksz);
+	b[13] = lbppbe(lu);
+	b[14] = 0x80 | 0x40;		/* LBPME, LBPRZ */
+	scsi_din(t, b, sizeof(b), be32dec(t->t_cdb + 10));
+}
+
+/* No defects: the list header alone, echoing what was asked for. */
+void
+sbc_read_defect(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint8_t	 b[8];
+
+	(void)lu;
+	memset(b, 0, sizeof(b));
+	if (t->t_cdb[0] == 0xb7) {
+		b[1] = t->t_cdb[1] & 0x1f;
+		scsi_din(t, b, 8, be32dec(t->t_cdb + 6));
+	} else {
+		b[1] = t->t_cdb[2] & 0x1f;
+		scsi_din(t, b, 4, be16dec(t->t_cdb + 7));
+	}
+}

@@ -1,0 +1,648 @@
+/*
+ * SCSI command dispatch for a worker: the direct-access opcode table,
+ * sense data, unit attentions, LUN addressing and the logical units a
+ * nexus sees.  Handlers live in worker/spc.c and worker/sbc.c.
+ */
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "scsi.h"
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- */
+/* Sense data */
+
+static size_t
+sense_fixed(uint8_t *b, int key, int asc, int ascq, uint64_t info,
+    int flags, uint32_t sks)
+{
+	memset(b, 0, 18);
+	b[0] = 0x70;
+	if ((flags & SCSI_SENSE_INFO) && info <= UINT32_MAX) {
+		b[0] |= 0x80;
+		be32enc(b + 3, (uint32_t)info);
+	}
+	b[2] = key & 0x0f;
+	if (flags & SCSI_SENSE_ILI)
+		b[2] |= 0x20;
+	b[7] = 10;
+	b[12] = asc;
+	b[13] = ascq;
+	if (flags & SCSI_SENSE_SKS)
+		be24enc(b + 15, sks | 0x800000);
+	return 18;
+}
+
+static size_t
+sense_desc(uint8_t *b, int key, int asc, int ascq, uint64_t info,
+    int flags, uint32_t sks)
+{
+	size_t	 n = 8;
+
+	memset(b, 0, 8 + 12 + 8 + 4);
+	b[0] = 0x72;
+	b[1] = key & 0x0f;
+	b[2] = asc;
+	b[3] = ascq;
+	if (flags & SCSI_SENSE_INFO) {
+		b[n] = 0x00;		/* information descriptor */
+		b[n + 1] = 0x0a;
+		b[n + 2] = 0x80;
+		be64enc(b + n + 4, info);
+		n += 12;
+	}
+	if (flags & SCSI_SENSE_SKS) {
+		b[n] = 0x02;		/* sense key specific descriptor */
+		b[n + 1] = 0x06;
+		be24enc(b + n + 4, sks | 0x800000);
+		n += 8;
+	}
+	if (flags & SCSI_SENSE_ILI) {
+		b[n] = 0x05;		/* block commands descriptor */
+		b[n + 1] = 0x02;
+		b[n + 3] = 0x20;
+		n += 4;
+	}
+	b[7] = (uint8_t)(n - 8);
+	return n;
+}
+
+/* Build sense data into b (at least 32 bytes); returns its length. */
+size_t
+scsi_sense_build(uint8_t *b, int desc, int key, int asc, int ascq,
+    uint64_t info, int flags, uint32_t sks)
+{
+	if (desc)
+		return sense_desc(b, key, asc, ascq, info, flags, sks);
+	return sense_fixed(b, key, asc, ascq, info, flags, sks);
+}
+
+static struct scsi_lu *
+task_lu(struct scsi_task *t)
+{
+	if (t->t_nexus == NULL || t->t_lun >= SCSI_MAX_LUNS)
+		return NULL;
+	return t->t_nexus->n_lu[t->t_lun];
+}
+
+static int
+lu_dsense(const struct scsi_lu *lu)
+{
+	return lu != NULL &&
+	    (lu->lu_dsense || lu->lu_blocks > ((uint64_t)1 << 32));
+}
+
+void
+scsi_sense_ext(struct scsi_task *t, int key, int asc, int ascq,
+    uint64_t info, int flags, uint32_t sks)
+{
+	t->t_status = SCSI_CHECK_CONDITION;
+	t->t_dinlen = 0;
+	t->t_senselen = (uint32_t)scsi_sense_build(t->t_sense,
+	    lu_dsense(task_lu(t)), key, asc, ascq, info, flags, sks);
+}
+
+void
+scsi_sense(struct scsi_task *t, int key, int asc, int ascq)
+{
+	scsi_sense_ext(t, key, asc, ascq, 0, 0, 0);
+}
+
+void
+scsi_sense_info(struct scsi_task *t, int key, int asc, int ascq,
+    uint64_t info)
+{
+	scsi_sense_ext(t, key, asc, ascq, info, SCSI_SENSE_INFO, 0);
+}
+
+static uint32_t
+sks_field(unsigned byte, int bit)
+{
+	uint32_t sks = byte & 0xffff;
+
+	if (bit >= 0)
+		sks |= SCSI_SKS_BPV | ((uint32_t)(bit & 7) << 16);
+	return sks;
+}
+
+/* INVALID FIELD IN CDB, pointing at byte (and bit, or -1). */
+void
+scsi_sense_cdb(struct scsi_task *t, unsigned byte, int bit)
+{
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x24, 0x00, 0, SCSI_SENSE_SKS,
+	    SCSI_SKS_CD | sks_field(byte, bit));
+}
+
+/* INVALID FIELD IN PARAMETER LIST, pointing at byte (and bit, or -1). */
+void
+scsi_sense_param(struct scsi_task *t, unsigned byte, int bit)
+{
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x26, 0x00, 0, SCSI_SENSE_SKS,
+	    sks_field(byte, bit));
+}
+
+/*
+ * Return Data-In: len bytes of p, cut to the allocation length and to
+ * the buffer; t_dinlen is what the command transfers.
+ */
+void
+scsi_din(struct scsi_task *t, const void *p, uint32_t len, uint32_t alloc)
+{
+	uint32_t n = len < alloc ? len : alloc;
+
+	t->t_dinlen = n;
+	if (n > t->t_dincap)
+		n = t->t_dincap;
+	if (n > 0 && t->t_din != NULL)
+		memcpy(t->t_din, p, n);
+}
+
+/* ---------------------------------------------------------------- */
+/* Unit attentions */
+
+static const struct {
+	uint32_t	ua;
+	uint8_t		asc, ascq;
+} ua_codes[] = {
+	{ UA_POWER_ON,		0x29, 0x00 },
+	{ UA_BUS_RESET,		0x29, 0x03 },
+	{ UA_NEXUS_LOSS,	0x29, 0x07 },
+	{ UA_MODE_CHANGED,	0x2a, 0x01 },
+	{ UA_RESV_PREEMPTED,	0x2a, 0x03 },
+	{ UA_RESV_RELEASED,	0x2a, 0x04 },
+	{ UA_REG_PREEMPTED,	0x2a, 0x05 },
+	{ UA_CAPACITY_CHANGED,	0x2a, 0x09 },
+	{ UA_LUNS_CHANGED,	0x3f, 0x0e },
+	{ UA_CMDS_CLEARED,	0x2f, 0x00 },
+};
+
+/* Take the highest-priority pending UA; 0 when none. */
+uint32_t
+scsi_ua_pop(struct scsi_lunex *ln, int *asc, int *ascq)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(ua_codes); i++) {
+		if ((ln->ln_ua & ua_codes[i].ua) == 0)
+			continue;
+		ln->ln_ua &= ~ua_codes[i].ua;
+		*asc = ua_codes[i].asc;
+		*ascq = ua_codes[i].ascq;
+		return ua_codes[i].ua;
+	}
+	ln->ln_ua = 0;
+	return 0;
+}
+
+/* Raise ua for every nexus of lu except the one given (NULL: all). */
+void
+scsi_ua_set(struct scsi_lu *lu, struct scsi_nexus *except, uint32_t ua)
+{
+	struct scsi_lunex *ln;
+
+	LIST_FOREACH(ln, &lu->lu_nexuses, ln_entry) {
+		if (ln->ln_nexus != except)
+			ln->ln_ua |= ua;
+	}
+}
+
+/* Raise ua on every logical unit the nexus sees. */
+void
+scsi_ua_set_nexus(struct scsi_nexus *n, uint32_t ua)
+{
+	int	 i;
+
+	for (i = 0; i < n->n_nlun; i++) {
+		if (n->n_lu[i] != NULL)
+			n->n_lunex[i].ln_ua |= ua;
+	}
+}
+
+struct scsi_lunex *
+scsi_task_lunex(struct scsi_task *t)
+{
+	if (task_lu(t) == NULL)
+		return NULL;
+	return &t->t_nexus->n_lunex[t->t_lun];
+}
+
+/* LOGICAL UNIT RESET: drop RESERVE and tell every nexus, the caller too. */
+void
+scsi_lun_reset(struct scsi_lu *lu, struct scsi_nexus *from)
+{
+	struct scsi_lunex *ln;
+
+	(void)from;
+	lu->lu_resv = NULL;
+	LIST_FOREACH(ln, &lu->lu_nexuses, ln_entry)
+		ln->ln_ua = (ln->ln_ua & ~UA_POWER_ON) | UA_BUS_RESET;
+}
+
+/* ---------------------------------------------------------------- */
+/* Logical units and nexuses */
+
+void
+scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
+    const char *name, uint64_t id, const struct lu_store_ops *ops,
+    void *store)
+{
+	memset(lu, 0, sizeof(*lu));
+	lu->lu_blocks = blocks;
+	lu->lu_blksz = blksz;
+	strncpy(lu->lu_name, name, sizeof(lu->lu_name) - 1);
+	lu->lu_id = id;
+	lu->lu_ops = ops;
+	lu->lu_store = store;
+	lu->lu_readonly = ops == NULL || ops->so_write == NULL;
+	lu->lu_wce = 1;
+	LIST_INIT(&lu->lu_nexuses);
+}
+
+/* Put lu at lun of the nexus; a power-on UA is pending for it. */
+void
+scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
+{
+	struct scsi_lunex *ln;
+
+	if (lun < 0 || lun >= SCSI_MAX_LUNS || n->n_lu[lun] != NULL)
+		return;
+	ln = &n->n_lunex[lun];
+	memset(ln, 0, sizeof(*ln));
+	ln->ln_nexus = n;
+	ln->ln_lu = lu;
+	ln->ln_ua = UA_POWER_ON;
+	LIST_INSERT_HEAD(&lu->lu_nexuses, ln, ln_entry);
+	n->n_lu[lun] = lu;
+	if (lun >= n->n_nlun)
+		n->n_nlun = lun + 1;
+}
+
+/* Take the LU at lun away from the nexus; drops a RESERVE it held. */
+void
+scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
+{
+	struct scsi_lu *lu;
+
+	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
+		return;
+	if (lu->lu_resv == n)
+		lu->lu_resv = NULL;
+	LIST_REMOVE(&n->n_lunex[lun], ln_entry);
+	n->n_lu[lun] = NULL;
+	while (n->n_nlun > 0 && n->n_lu[n->n_nlun - 1] == NULL)
+		n->n_nlun--;
+}
+
+/* I_T nexus loss: unhook from every LU. */
+void
+scsi_nexus_detach(struct scsi_nexus *n)
+{
+	int	 i;
+
+	for (i = n->n_nlun - 1; i >= 0; i--)
+		scsi_nexus_detach_lun(n, i);
+	n->n_nlun = 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* LUN addressing (SAM-5 single level, peripheral or flat) */
+
+#define LUN_INVALID	UINT64_MAX
+
+uint64_t
+scsi_lun_decode(const uint8_t *b)
+{
+	int	 i;
+
+	for (i = 2; i < 8; i++) {
+		if (b[i] != 0)
+			return LUN_INVALID;
+	}
+	switch (b[0] >> 6) {
+	case 0:			/* peripheral device, bus 0 only */
+		if ((b[0] & 0x3f) != 0)
+			return LUN_INVALID;
+		return b[1];
+	case 1:			/* flat space */
+		return ((uint64_t)(b[0] & 0x3f) << 8) | b[1];
+	default:
+		return LUN_INVALID;
+	}
+}
+
+void
+scsi_lun_encode(uint8_t *b, uint64_t lun)
+{
+	memset(b, 0, 8);
+	if (lun < 256) {
+		b[1] = (uint8_t)lun;
+	} else {
+		b[0] = 0x40 | ((lun >> 8) & 0x3f);
+		b[1] = lun & 0xff;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* The direct-access (SBC-3) command table */
+
+#define C10	0x00, 0x00, 0x00, 0x00
+#define LBA32	0xff, 0xff, 0xff, 0xff
+#define LBA64	LBA32, LBA32
+#define LEN16	0xff, 0xff
+#define LEN32	0xff, 0xff, 0xff, 0xff
+#define GRP	0x1f
+#define CTL	0x00
+
+#define RD	SCSI_DIR_READ
+#define WR	SCSI_DIR_WRITE
+#define NO	SCSI_DIR_NONE
+#define NOUA	(SCSI_CMD_NOUA | SCSI_CMD_ANYLUN | SCSI_CMD_RESV_OK)
+#define RESVOK	SCSI_CMD_RESV_OK
+#define PRR	SCSI_PR_EA
+#define PRW	(SCSI_PR_EA | SCSI_PR_WE)
+
+#define CMD(nm, h, x, len, dir, fl, pr, ...)				\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_cdblen = (len), .c_dir = (dir), .c_flags = (fl),		\
+	  .c_pr = (pr), .c_usage = { __VA_ARGS__ } }
+#define SA(sa, nm, h, x, len, dir, fl, pr, op, ...)			\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
+	  .c_flags = (fl), .c_pr = (pr), .c_usage = { op, sa, __VA_ARGS__ } }
+#define SATAB(nm, tab, len, dir)					\
+	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
+	  .c_cdblen = (len), .c_dir = (dir) }
+
+static const struct scsi_cmd xcopy_cmds[] = {
+	SA(0x00, "extended-copy", spc_xcopy, spc_xfer_xcopy, 16, WR, 0, PRW,
+	    0x83, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+};
+
+static const struct scsi_cmd copyres_cmds[] = {
+	SA(0x00, "receive-copy-status", spc_copy_results, NULL, 16, RD, 0,
+	    PRR, 0x84, 0xff, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+	SA(0x03, "receive-copy-op-params", spc_copy_results, NULL, 16, RD,
+	    0, PRR, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+};
+
+static const struct scsi_cmd sai16_cmds[] = {
+	SA(0x10, "read-capacity-16", sbc_read_capacity16, NULL, 16, RD, 0,
+	    0, 0x9e, LBA64, LEN32, 0x01, CTL),
+	SA(0x12, "get-lba-status", sbc_get_lba_status, NULL, 16, RD, 0, PRR,
+	    0x9e, LBA64, LEN32, 0, CTL),
+};
+
+static const struct scsi_cmd mtin_cmds[] = {
+	SA(0x0c, "report-supported-opcodes", spc_report_opcodes, NULL, 12,
+	    RD, RESVOK, 0, 0xa3, 0x87, 0xff, LEN16, LEN32, 0, CTL),
+	SA(0x0d, "report-supported-tmfs", spc_report_tmf, NULL, 12, RD,
+	    RESVOK, 0, 0xa3, 0x80, 0, 0, 0, LEN32, 0, CTL),
+};
+
+static const struct scsi_cmd sbc_cmds[256] = {
+	[0x00] = CMD("test-unit-ready", spc_test_unit_ready, NULL, 6, NO, 0,
+	    0, 0x00, 0, 0, 0, 0, CTL),
+	[0x03] = CMD("request-sense", spc_request_sense, NULL, 6, RD, NOUA,
+	    0, 0x03, 0x01, 0, 0, 0xff, CTL),
+	[0x08] = CMD("read-6", sbc_read, sbc_xfer_rw, 6, RD, 0, PRR,
+	    0x08, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x0a] = CMD("write-6", sbc_write, sbc_xfer_rw, 6, WR, 0, PRW,
+	    0x0a, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x12] = CMD("inquiry", spc_inquiry, NULL, 6, RD, NOUA, 0,
+	    0x12, 0x01, 0xff, LEN16, CTL),
+	[0x15] = CMD("mode-select-6", spc_mode_select, spc_xfer_mode_select,
+	    6, WR, 0, PRW, 0x15, 0x11, 0, 0, 0xff, CTL),
+	[0x16] = CMD("reserve-6", spc_reserve, NULL, 6, NO, 0, PRW,
+	    0x16, 0, 0, 0, 0, CTL),
+	[0x17] = CMD("release-6", spc_release, NULL, 6, NO, RESVOK, PRW,
+	    0x17, 0, 0, 0, 0, CTL),
+	[0x1a] = CMD("mode-sense-6", spc_mode_sense, NULL, 6, RD, 0, PRR,
+	    0x1a, 0x08, 0xff, 0xff, 0xff, CTL),
+	[0x1b] = CMD("start-stop-unit", spc_start_stop, NULL, 6, NO, 0, PRW,
+	    0x1b, 0x01, 0, 0x0f, 0xf7, CTL),
+	[0x1e] = CMD("prevent-allow-medium-removal", spc_prevent_allow, NULL,
+	    6, NO, 0, PRR, 0x1e, 0, 0, 0, 0x03, CTL),
+	[0x25] = CMD("read-capacity-10", sbc_read_capacity10, NULL, 10, RD,
+	    0, 0, 0x25, 0, LBA32, 0, 0, 0x01, CTL),
+	[0x28] = CMD("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
+	    0x28, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2a] = CMD("write-10", sbc_write, sbc_xfer_rw, 10, WR, 0, PRW,
+	    0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2e] = CMD("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
+	    10, WR, 0, PRW, 0x2e, 0x12, LBA32, GRP, LEN16, CTL),
+	[0x2f] = CMD("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
+	    PRR, 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
+	[0x34] = CMD("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
+	    0x34, 0x02, LBA32, GRP, LEN16, CTL),
+	[0x35] = CMD("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO, 0,
+	    PRW, 0x35, 0x06, LBA32, GRP, LEN16, CTL),
+	[0x37] = CMD("read-defect-data-10", sbc_read_defect, NULL, 10, RD, 0,
+	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
+	[0x41] = CMD("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
+	    PRW, 0x41, 0x08, LBA32, GRP, LEN16, CTL),
+	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
+	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
+	[0x55] = CMD("mode-select-10", spc_mode_select, spc_xfer_mode_select,
+	    10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
+	[0x56] = CMD("reserve-10", spc_reserve, NULL, 10, NO, 0, PRW,
+	    0x56, 0, 0, 0, C10, 0, CTL),
+	[0x57] = CMD("release-10", spc_release, NULL, 10, NO, RESVOK, PRW,
+	    0x57, 0, 0, 0, C10, 0, CTL),
+	[0x5a] = CMD("mode-sense-10", spc_mode_sense, NULL, 10, RD, 0, PRR,
+	    0x5a, 0x18, 0xff, 0xff, 0, 0, 0, LEN16, CTL),
+	[0x83] = SATAB("extended-copy", xcopy_cmds, 16, WR),
+	[0x84] = SATAB("receive-copy-results", copyres_cmds, 16, RD),
+	[0x88] = CMD("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
+	    0x88, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x89] = CMD("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
+	    PRW, 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP, CTL),
+	[0x8a] = CMD("write-16", sbc_write, sbc_xfer_rw, 16, WR, 0, PRW,
+	    0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8b] = CMD("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
+	    0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8e] = CMD("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
+	    16, WR, 0, PRW, 0x8e, 0x12, LBA64, LEN32, GRP, CTL),
+	[0x8f] = CMD("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
+	    PRR, 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
+	[0x90] = CMD("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
+	    0x90, 0x02, LBA64, LEN32, GRP, CTL),
+	[0x91] = CMD("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO, 0,
+	    PRW, 0x91, 0x06, LBA64, LEN32, GRP, CTL),
+	[0x93] = CMD("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
+	    PRW, 0x93, 0x09, LBA64, LEN32, GRP, CTL),
+	[0x9e] = SATAB("service-action-in-16", sai16_cmds, 16, RD),
+	[0xa0] = CMD("report-luns", spc_report_luns, NULL, 12, RD, NOUA, 0,
+	    0xa0, 0, 0xff, 0, 0, 0, LEN32, 0, CTL),
+	[0xa3] = SATAB("maintenance-in", mtin_cmds, 12, RD),
+	[0xa8] = CMD("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
+	    0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xaa] = CMD("write-12", sbc_write, sbc_xfer_rw, 12, WR, 0, PRW,
+	    0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xae] = CMD("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
+	    12, WR, 0, PRW, 0xae, 0x12, LBA32, LEN32, GRP, CTL),
+	[0xaf] = CMD("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
+	    PRR, 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
+	[0xb7] = CMD("read-defect-data-12", sbc_read_defect, NULL, 12, RD, 0,
+	    PRR, 0xb7, 0x1f, LBA32, LEN32, 0, CTL),
+};
+
+const struct scsi_cmd *
+scsi_cmd_table(void)
+{
+	return sbc_cmds;
+}
+
+/*
+ * Find the entry for a CDB.  NULL with *sa_bad = 0 for an unknown
+ * opcode, *sa_bad = 1 for an unknown service action.
+ */
+const struct scsi_cmd *
+scsi_cmd_find(const uint8_t *cdb, int *sa_bad)
+{
+	const struct scsi_cmd *c = &sbc_cmds[cdb[0]];
+	size_t	 i;
+
+	*sa_bad = 0;
+	if (c->c_sa == NULL)
+		return c->c_handler != NULL ? c : NULL;
+	for (i = 0; i < c->c_nsa; i++) {
+		if (c->c_sa[i].c_saval == (cdb[1] & 0x1f))
+			return &c->c_sa[i];
+	}
+	*sa_bad = 1;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Dispatch */
+
+/* Any CDB bit the command does not use: INVALID FIELD IN CDB. */
+static int
+check_usage(struct scsi_task *t, const struct scsi_cmd *c)
+{
+	unsigned i;
+	uint8_t	 mask, bad;
+	int	 bit;
+
+	if (t->t_cdblen < c->c_cdblen) {
+		scsi_sense_cdb(t, 0, -1);
+		return -1;
+	}
+	for (i = 1; i < c->c_cdblen; i++) {
+		mask = c->c_usage[i];
+		if (i == 1 && sbc_cmds[t->t_cdb[0]].c_sa != NULL)
+			mask |= 0x1f;	/* the service action, matched */
+		if ((bad = t->t_cdb[i] & ~mask) == 0)
+			continue;
+		for (bit = 7; (bad & (1 << bit)) == 0; bit--)
+			;
+		scsi_sense_cdb(t, i, bit);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+report_ua(struct scsi_task *t, const struct scsi_cmd *c)
+{
+	struct scsi_lunex *ln = scsi_task_lunex(t);
+	int	 asc, ascq;
+
+	if (ln == NULL || ln->ln_ua == 0)
+		return 0;
+	if (c != NULL && (c->c_flags & SCSI_CMD_NOUA))
+		return 0;
+	if (scsi_ua_pop(ln, &asc, &ascq) == 0)
+		return 0;
+	scsi_sense(t, SK_UNIT_ATTENTION, asc, ascq);
+	return -1;
+}
+
+static int
+check_resv(struct scsi_task *t, const struct scsi_cmd *c,
+    const struct scsi_lu *lu)
+{
+	if (lu == NULL || lu->lu_resv == NULL || lu->lu_resv == t->t_nexus)
+		return 0;
+	if (c->c_flags & SCSI_CMD_RESV_OK)
+		return 0;
+	t->t_status = SCSI_RESERVATION_CONFLICT;
+	t->t_senselen = 0;
+	t->t_dinlen = 0;
+	return -1;
+}
+
+static void
+task_reset(struct scsi_task *t)
+{
+	t->t_status = SCSI_GOOD;
+	t->t_senselen = 0;
+	t->t_dinlen = 0;
+	t->t_cmd = NULL;
+}
+
+/*
+ * Check a new command before any data moves: unit attention, opcode,
+ * logical unit, reservation and CDB.  Tells the transport the
+ * direction and the Data-Out length the CDB asks for (Data-In: the
+ * length it returns, 0 when bounded by an allocation length).
+ */
+int
+scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
+{
+	const struct scsi_cmd *c;
+	struct scsi_lu *lu = task_lu(t);
+	int	 sa_bad;
+
+	task_reset(t);
+	*dir = SCSI_DIR_NONE;
+	*len = 0;
+	c = scsi_cmd_find(t->t_cdb, &sa_bad);
+	if (report_ua(t, c) != 0)
+		return -1;
+	if (c == NULL) {
+		if (sa_bad)
+			scsi_sense_cdb(t, 1, 4);
+		else
+			scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0,
+			    SCSI_SENSE_SKS, SCSI_SKS_CD);
+		return -1;
+	}
+	if (lu == NULL && !(c->c_flags & SCSI_CMD_ANYLUN)) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x25, 0x00);
+		return -1;
+	}
+	if (check_resv(t, c, lu) != 0 || check_usage(t, c) != 0)
+		return -1;
+	t->t_cmd = c;
+	*dir = c->c_dir;
+	if (c->c_xferlen != NULL && lu != NULL)
+		*len = c->c_xferlen(t->t_cdb, lu);
+	return 0;
+}
+
+/* Run a decoded command to completion; status, sense, Data-In set. */
+void
+scsi_cmd_exec(struct scsi_task *t)
+{
+	const struct scsi_cmd *c = t->t_cmd;
+	enum scsi_dir dir;
+	uint32_t len;
+
+	if (c == NULL) {
+		if (t->t_status != SCSI_GOOD)
+			return;
+		if (scsi_cmd_decode(t, &dir, &len) != 0)
+			return;
+		c = t->t_cmd;
+	}
+	t->t_status = SCSI_GOOD;
+	t->t_senselen = 0;
+	t->t_dinlen = 0;
+	c->c_handler(t, task_lu(t));
+	t->t_cmd = NULL;
+}

@@ -1,0 +1,254 @@
+/*
+ * The SCSI layer of a worker: one opcode table per device type, sense
+ * data, unit attentions and the logical units behind a target.  The
+ * transport (worker/iscsi.c) hands a decoded command here as a scsi_task
+ * and gets back status, sense and Data-In.
+ */
+#ifndef SCSIPUB_SCSI_H
+#define SCSIPUB_SCSI_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCSI_MAX_LUNS		256
+#define SCSI_SENSE_MAX		252
+
+/* Status codes (SAM-5). */
+#define SCSI_GOOD		0x00
+#define SCSI_CHECK_CONDITION	0x02
+#define SCSI_CONDITION_MET	0x04
+#define SCSI_BUSY		0x08
+#define SCSI_RESERVATION_CONFLICT 0x18
+#define SCSI_TASK_SET_FULL	0x28
+#define SCSI_TASK_ABORTED	0x40
+
+/* Sense keys. */
+#define SK_NO_SENSE		0x0
+#define SK_RECOVERED_ERROR	0x1
+#define SK_NOT_READY		0x2
+#define SK_MEDIUM_ERROR		0x3
+#define SK_HARDWARE_ERROR	0x4
+#define SK_ILLEGAL_REQUEST	0x5
+#define SK_UNIT_ATTENTION	0x6
+#define SK_DATA_PROTECT		0x7
+#define SK_COPY_ABORTED		0xa
+#define SK_ABORTED_COMMAND	0xb
+#define SK_MISCOMPARE		0xe
+
+/* Task attributes as carried in the iSCSI SCSI Command PDU. */
+#define SCSI_ATTR_UNTAGGED	0
+#define SCSI_ATTR_SIMPLE	1
+#define SCSI_ATTR_ORDERED	2
+#define SCSI_ATTR_HEAD		3
+#define SCSI_ATTR_ACA		4
+
+enum scsi_dir {
+	SCSI_DIR_NONE = 0,
+	SCSI_DIR_READ,		/* Data-In: target to initiator */
+	SCSI_DIR_WRITE,		/* Data-Out: initiator to target */
+};
+
+/* Unit attention conditions, one bit each, reported highest first. */
+#define UA_POWER_ON		0x0001	/* 29h/00h */
+#define UA_BUS_RESET		0x0002	/* 29h/03h after LOGICAL UNIT RESET etc */
+#define UA_NEXUS_LOSS		0x0004	/* 29h/07h */
+#define UA_MODE_CHANGED		0x0008	/* 2Ah/01h */
+#define UA_RESV_PREEMPTED	0x0010	/* 2Ah/03h */
+#define UA_RESV_RELEASED	0x0020	/* 2Ah/04h */
+#define UA_REG_PREEMPTED	0x0040	/* 2Ah/05h */
+#define UA_CAPACITY_CHANGED	0x0080	/* 2Ah/09h */
+#define UA_LUNS_CHANGED		0x0100	/* 3Fh/0Eh */
+#define UA_CMDS_CLEARED		0x0200	/* 2Fh/00h commands cleared by another initiator */
+
+/*
+ * Storage behind a logical unit.  Offsets and lengths are in bytes and
+ * always block aligned.  Each returns 0 or a negative errno; -ENOSPC and
+ * -EDQUOT become SPACE ALLOCATION FAILED, anything else MEDIUM ERROR.
+ */
+struct lu_store_ops {
+	int	(*so_read)(void *, void *, size_t, uint64_t);
+	int	(*so_write)(void *, const void *, size_t, uint64_t);
+	int	(*so_unmap)(void *, uint64_t, uint64_t);
+	int	(*so_sync)(void *);
+	/* Is the run starting at off mapped (written) or deallocated?  Sets
+	 * *len to the length of the run of the same state (at most the
+	 * input *len). */
+	int	(*so_status)(void *, uint64_t, uint64_t *, int *);
+};
+
+struct scsi_nexus;
+struct scsi_task;
+struct scsi_lu;
+
+/* Limits of one command, reported in VPD Block Limits and enforced. */
+#define SCSI_MAX_XFER_BYTES	(16u << 20)	/* READ/WRITE/VERIFY */
+#define SCSI_MAX_CAW_BLOCKS	255		/* COMPARE AND WRITE */
+#define SCSI_MAX_WS_BLOCKS	(1u << 16)	/* WRITE SAME */
+#define SCSI_MAX_UNMAP_BLOCKS	(1u << 20)	/* UNMAP, whole parameter list */
+#define SCSI_MAX_UNMAP_DESC	1024		/* UNMAP block descriptors */
+#define SCSI_OPT_GRAN_BYTES	4096		/* optimal transfer/unmap granularity */
+
+/*
+ * One opcode (or service action) of a device type's command table.  A
+ * handler runs with the CDB already checked against c_usage (a bit set
+ * there is a bit the device server looks at; anything else is
+ * INVALID FIELD IN CDB), so REPORT SUPPORTED OPERATION CODES and the
+ * checks cannot drift apart.
+ */
+typedef void	 scsi_handler_t(struct scsi_task *, struct scsi_lu *);
+typedef uint32_t scsi_xferlen_t(const uint8_t *, const struct scsi_lu *);
+
+struct scsi_cmd {
+	const char		*c_name;
+	scsi_handler_t		*c_handler;
+	scsi_xferlen_t		*c_xferlen;	/* Data-Out bytes or Data-In bytes, 0 if by allocation length */
+	const struct scsi_cmd	*c_sa;		/* service-action sub-table or NULL */
+	uint8_t			 c_nsa;
+	uint8_t			 c_saval;	/* this entry's service action */
+	uint8_t			 c_cdblen;
+	uint8_t			 c_dir;		/* enum scsi_dir */
+	uint16_t		 c_flags;	/* SCSI_CMD_* */
+	uint16_t		 c_pr;		/* SCSI_PR_* conflict classes */
+	uint8_t			 c_usage[16];	/* CDB usage data, byte 0 = opcode */
+};
+
+#define SCSI_CMD_ANYLUN		0x0001	/* runs for a LUN with no logical unit */
+#define SCSI_CMD_NOUA		0x0002	/* never reports a unit attention */
+#define SCSI_CMD_RESV_OK	0x0004	/* allowed while another nexus holds RESERVE */
+
+/* Persistent-reservation classes for later use by worker/pr.c. */
+#define SCSI_PR_WE		0x0001	/* conflicts for non-registrants under Write Exclusive */
+#define SCSI_PR_EA		0x0002	/* conflicts for non-registrants under Exclusive Access */
+#define SCSI_PR_REG_OK		0x0004	/* allowed for registrants (RO and AR types) */
+
+/* Result of an EXTENDED COPY kept for RECEIVE COPY RESULTS. */
+struct scsi_copyres {
+	uint8_t			 cr_valid;
+	uint8_t			 cr_listid;
+	uint8_t			 cr_status;	/* copy manager status, 0 = done */
+	uint16_t		 cr_segs;	/* segments processed */
+	uint64_t		 cr_bytes;	/* bytes transferred */
+};
+#define SCSI_COPYRES_MAX	4
+
+struct scsi_lu {
+	uint64_t		 lu_blocks;	/* capacity in blocks */
+	uint32_t		 lu_blksz;	/* logical block size, 512 */
+	int			 lu_readonly;	/* image marked read-only */
+	char			 lu_name[64];	/* image name: product, serial */
+	uint64_t		 lu_id;		/* stable 64-bit id for NAA designator */
+	const struct lu_store_ops *lu_ops;
+	void			*lu_store;
+
+	/* Mode page state, shared by every nexus of this LU. */
+	int			 lu_wce;	/* caching page, default 1 */
+	int			 lu_dsense;	/* control page D_SENSE */
+	int			 lu_swp;	/* control page software write protect */
+	int			 lu_tst;	/* control page */
+
+	/* RESERVE(6)/RELEASE(6) holder, NULL when none. */
+	struct scsi_nexus	*lu_resv;
+
+	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
+};
+
+/* One (nexus, LU) pair: attaches a nexus to an LU for unit attentions. */
+struct scsi_lunex {
+	LIST_ENTRY(scsi_lunex)	 ln_entry;
+	struct scsi_nexus	*ln_nexus;
+	struct scsi_lu		*ln_lu;
+	uint32_t		 ln_ua;		/* pending UA_* bits */
+};
+
+/*
+ * An I_T nexus: initiator name + ISID against target name + portal group.
+ * The LUN table is the target's: lun -> LU, NULL where none.
+ */
+struct scsi_nexus {
+	char			 n_initiator[224];	/* iSCSI name */
+	uint8_t			 n_isid[6];
+	char			 n_target[224];
+	uint16_t		 n_tpgt;
+	uint16_t		 n_relport;		/* relative target port id */
+	struct scsi_lu		*n_lu[SCSI_MAX_LUNS];
+	struct scsi_lunex	 n_lunex[SCSI_MAX_LUNS];
+	int			 n_nlun;		/* luns in use: 0..n_nlun-1 */
+	struct scsi_copyres	 n_copyres[SCSI_COPYRES_MAX];	/* EXTENDED COPY results */
+	int			 n_copynext;
+};
+
+struct scsi_task {
+	/* Filled by the transport. */
+	const uint8_t		*t_cdb;
+	size_t			 t_cdblen;
+	uint64_t		 t_lun;		/* decoded LUN number */
+	int			 t_attr;	/* SCSI_ATTR_* */
+	struct scsi_nexus	*t_nexus;
+	uint32_t		 t_edtl;	/* expected data transfer length */
+	const uint8_t		*t_dout;	/* Data-Out received */
+	uint32_t		 t_doutlen;
+	uint8_t			*t_din;		/* Data-In buffer, t_dincap bytes */
+	uint32_t		 t_dincap;
+
+	/* Filled by the SCSI layer. */
+	uint32_t		 t_dinlen;	/* bytes the command would return; may exceed t_dincap */
+	uint8_t			 t_status;
+	uint8_t			 t_sense[SCSI_SENSE_MAX];
+	uint32_t		 t_senselen;
+	const struct scsi_cmd	*t_cmd;		/* set by scsi_cmd_decode; zero it first */
+};
+
+/* Sense options for scsi_sense_ext(). */
+#define SCSI_SENSE_INFO		0x01	/* INFORMATION field valid */
+#define SCSI_SENSE_SKS		0x02	/* sense-key specific bytes valid */
+#define SCSI_SENSE_ILI		0x04	/* incorrect length indicator */
+#define SCSI_SKS_CD		0x400000 /* field pointer is into the CDB */
+#define SCSI_SKS_BPV		0x080000 /* bit pointer valid */
+
+/* worker/scsi.c */
+void	 scsi_lu_init(struct scsi_lu *, uint64_t, uint32_t, const char *,
+	    uint64_t, const struct lu_store_ops *, void *);
+void	 scsi_nexus_attach(struct scsi_nexus *, int, struct scsi_lu *);
+void	 scsi_nexus_detach(struct scsi_nexus *);
+void	 scsi_nexus_detach_lun(struct scsi_nexus *, int);
+void	 scsi_ua_set(struct scsi_lu *, struct scsi_nexus *, uint32_t);
+void	 scsi_ua_set_nexus(struct scsi_nexus *, uint32_t);
+int	 scsi_cmd_decode(struct scsi_task *, enum scsi_dir *, uint32_t *);
+void	 scsi_cmd_exec(struct scsi_task *);
+void	 scsi_sense(struct scsi_task *, int, int, int);
+void	 scsi_sense_info(struct scsi_task *, int, int, int, uint64_t);
+void	 scsi_lun_reset(struct scsi_lu *, struct scsi_nexus *);
+uint64_t scsi_lun_decode(const uint8_t *);
+void	 scsi_lun_encode(uint8_t *, uint64_t);
+void	 scsi_sense_ext(struct scsi_task *, int, int, int, uint64_t, int,
+	    uint32_t);
+void	 scsi_sense_cdb(struct scsi_task *, unsigned, int);
+void	 scsi_sense_param(struct scsi_task *, unsigned, int);
+size_t	 scsi_sense_build(uint8_t *, int, int, int, int, uint64_t, int,
+	    uint32_t);
+void	 scsi_din(struct scsi_task *, const void *, uint32_t, uint32_t);
+uint32_t scsi_ua_pop(struct scsi_lunex *, int *, int *);
+struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
+const struct scsi_cmd *scsi_cmd_table(void);
+const struct scsi_cmd *scsi_cmd_find(const uint8_t *, int *);
+
+/* worker/spc.c */
+scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
+		 spc_report_luns, spc_mode_sense, spc_mode_select,
+		 spc_reserve, spc_release, spc_report_opcodes,
+		 spc_report_tmf, spc_prevent_allow, spc_start_stop,
+		 spc_xcopy, spc_copy_results;
+scsi_xferlen_t	 spc_xfer_mode_select, spc_xfer_xcopy;
+void	 spc_lu_naa(const struct scsi_lu *, uint8_t *);
+
+/* worker/sbc.c */
+scsi_handler_t	 sbc_read, sbc_write, sbc_write_verify, sbc_verify,
+		 sbc_orwrite, sbc_prefetch, sbc_caw, sbc_write_same,
+		 sbc_unmap, sbc_get_lba_status, sbc_sync_cache,
+		 sbc_read_defect, sbc_read_capacity10, sbc_read_capacity16;
+scsi_xferlen_t	 sbc_xfer_rw, sbc_xfer_verify, sbc_xfer_caw, sbc_xfer_ws,
+		 sbc_xfer_unmap;
+int	 sbc_rw_decode(const uint8_t *, uint64_t *, uint32_t *);
+
+#endif /* SCSIPUB_SCSI_H */

@@ -1,0 +1,425 @@
+/*
+ * Targets a worker serves: the catalog of images in image-dir (a public
+ * target per image and <prefix>:multi with all of them), and the static
+ * targets of the configuration, whose overlays are shared.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iscsi.h"
+#include "log.h"
+#include "lu.h"
+
+/* iSCSI names are lower case; '_' is not allowed and becomes '-'. */
+static void
+target_iqn(char *dst, size_t len, const char *prefix, const char *name)
+{
+	size_t	 i, n;
+
+	n = (size_t)snprintf(dst, len, "%s:", prefix);
+	for (i = 0; name[i] != '\0' && n + 1 < len; i++, n++)
+		dst[n] = name[i] == '_' ? '-' :
+		    (char)tolower((unsigned char)name[i]);
+	dst[n < len ? n : len - 1] = '\0';
+}
+
+static int
+image_cmp(const void *a, const void *b)
+{
+	const struct image *const *x = a, *const *y = b;
+
+	return strcmp((*x)->im_name, (*y)->im_name);
+}
+
+static struct image *
+image_open(const char *dir, const char *file)
+{
+	struct image	*im;
+	struct stat	 st;
+	size_t		 n = strlen(file) - 4;
+
+	if ((im = calloc(1, sizeof(*im))) == NULL)
+		return NULL;
+	snprintf(im->im_name, sizeof(im->im_name), "%.*s", (int)n, file);
+	snprintf(im->im_path, sizeof(im->im_path), "%s/%s", dir, file);
+	im->im_fd = open(im->im_path, O_RDONLY | O_CLOEXEC);
+	if (im->im_fd == -1 || fstat(im->im_fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 512) {
+		log_warnx("%s: %s: not a usable image", __func__, im->im_path);
+		if (im->im_fd != -1)
+			close(im->im_fd);
+		free(im);
+		return NULL;
+	}
+	im->im_size = (uint64_t)st.st_size & ~511ULL;
+	return im;
+}
+
+static int
+catalog_scan(struct worker *w)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct image	*im, **v;
+	size_t		 n;
+	char		 name[256];
+
+	if ((d = opendir(w->w_cfg->c_image_dir)) == NULL) {
+		log_warn("%s: %s", __func__, w->w_cfg->c_image_dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n <= 4 || n - 4 >= sizeof(im->im_name) ||
+		    strcmp(de->d_name + n - 4, ".img") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
+		if (!config_image_name_ok(name) ||
+		    (im = image_open(w->w_cfg->c_image_dir, de->d_name)) ==
+		    NULL)
+			continue;
+		v = reallocarray(w->w_images, w->w_nimages + 1, sizeof(*v));
+		if (v == NULL) {
+			close(im->im_fd);
+			free(im);
+			break;
+		}
+		w->w_images = v;
+		w->w_images[w->w_nimages++] = im;
+	}
+	closedir(d);
+	qsort(w->w_images, w->w_nimages, sizeof(*w->w_images), image_cmp);
+	return 0;
+}
+
+static struct image *
+catalog_image(struct worker *w, const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < w->w_nimages; i++)
+		if (strcmp(w->w_images[i]->im_name, name) == 0)
+			return w->w_images[i];
+	return NULL;
+}
+
+static struct target *
+target_new(struct worker *w, enum target_kind kind, const char *name)
+{
+	struct target	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("%s", __func__);
+	t->tg_kind = kind;
+	target_iqn(t->tg_iqn, sizeof(t->tg_iqn), w->w_cfg->c_iqn_prefix, name);
+	t->tg_tier = config_tier(w->w_cfg, "anonymous");
+	TAILQ_INSERT_TAIL(&w->w_targets, t, tg_entry);
+	return t;
+}
+
+static void
+target_static(struct worker *w, const struct cfg_target *ct)
+{
+	struct target	*t;
+	struct image	*im;
+	int		 i;
+
+	t = target_new(w, TARGET_STATIC, ct->tg_name);
+	t->tg_cfg = ct;
+	if (ct->tg_tier[0] != '\0')
+		t->tg_tier = config_tier(w->w_cfg, ct->tg_tier);
+	for (i = 0; i < ct->tg_nimages; i++) {
+		if ((im = catalog_image(w, ct->tg_images[i])) == NULL) {
+			log_warnx("target %s: image %s missing, LUN %d absent",
+			    ct->tg_name, ct->tg_images[i], i);
+			continue;
+		}
+		t->tg_images[i] = im;
+	}
+	t->tg_nimages = ct->tg_nimages;
+}
+
+int
+target_catalog_load(struct worker *w)
+{
+	struct target	*t;
+	int		 i, luns;
+
+	TAILQ_INIT(&w->w_targets);
+	if (catalog_scan(w) == -1)
+		return -1;
+	for (i = 0; i < w->w_nimages; i++) {
+		t = target_new(w, TARGET_PUBLIC, w->w_images[i]->im_name);
+		t->tg_images[0] = w->w_images[i];
+		t->tg_nimages = 1;
+	}
+	t = target_new(w, TARGET_MULTI, "multi");
+	luns = t->tg_tier != NULL ? t->tg_tier->ct_luns : SCSI_MAX_LUNS;
+	for (i = 0; i < w->w_nimages && i < luns && i < SCSI_MAX_LUNS; i++)
+		t->tg_images[t->tg_nimages++] = w->w_images[i];
+	for (i = 0; i < w->w_cfg->c_ntargets; i++)
+		target_static(w, w->w_cfg->c_targets[i]);
+	log_debug("%s: %d images", __func__, w->w_nimages);
+	return 0;
+}
+
+struct target *
+target_find(struct worker *w, const char *iqn)
+{
+	struct target	*t;
+
+	TAILQ_FOREACH(t, &w->w_targets, tg_entry)
+		if (strcasecmp(t->tg_iqn, iqn) == 0)
+			return t;
+	return NULL;
+}
+
+static int
+target_visible(struct worker *w, const struct target *t)
+{
+	if (t->tg_kind != TARGET_STATIC || t->tg_cfg->tg_chap_user[0] == '\0')
+		return 1;
+	return w->w_cfg->c_disc_user[0] != '\0';
+}
+
+/* Login lookup: does the target exist, and what does it require? */
+int
+target_lookup(void *arg, const char *initiator, const char *name,
+    struct login_target *lt)
+{
+	struct conn	*c = arg;
+	struct worker	*w = c->c_w;
+	struct target	*t;
+
+	(void)initiator;
+	memset(lt, 0, sizeof(*lt));
+	lt->lt_tpgt = 1;
+	if (name == NULL) {
+		lt->lt_exists = 1;
+		if (w->w_cfg->c_disc_user[0] != '\0') {
+			lt->lt_chap = 1;
+			snprintf(lt->lt_chap_user, sizeof(lt->lt_chap_user),
+			    "%s", w->w_cfg->c_disc_user);
+			snprintf(lt->lt_chap_secret, sizeof(lt->lt_chap_secret),
+			    "%s", w->w_cfg->c_disc_secret);
+		}
+		return 0;
+	}
+	if ((t = target_find(w, name)) == NULL)
+		return 0;
+	lt->lt_exists = 1;
+	if (t->tg_kind == TARGET_STATIC && t->tg_cfg->tg_chap_user[0] != '\0') {
+		lt->lt_chap = 1;
+		snprintf(lt->lt_chap_user, sizeof(lt->lt_chap_user), "%s",
+		    t->tg_cfg->tg_chap_user);
+		snprintf(lt->lt_chap_secret, sizeof(lt->lt_chap_secret), "%s",
+		    t->tg_cfg->tg_chap_secret);
+	}
+	return 0;
+}
+
+/* A stable identifier for the NAA designator: FNV-1a of IQN and LUN. */
+static uint64_t
+target_lu_id(const struct target *t, const struct image *im, int lun)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	const char	*p;
+
+	for (p = t->tg_iqn; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	for (p = im->im_name; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h = (h ^ (uint8_t)lun) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct lu *
+target_lu_new(struct conn *c, struct image *im, int lun, int shared)
+{
+	struct worker	*w = c->c_w;
+	struct target	*t = c->c_target;
+	struct lu	*lu;
+	char		 path[CFG_PATH_MAX + 200];
+
+	if ((lu = calloc(1, sizeof(*lu))) == NULL)
+		return NULL;
+	lu->lu_image = im;
+	if (shared) {
+		snprintf(path, sizeof(path), "%s/overlays/static-%s-%d",
+		    w->w_cfg->c_state_dir, t->tg_cfg->tg_name, lun);
+		lu->lu_cow = lu_cow_shared(im, path, w->w_cfg->c_block_size,
+		    NULL);
+	} else {
+		snprintf(path, sizeof(path), "%s/overlays",
+		    w->w_cfg->c_state_dir);
+		lu->lu_cow = lu_cow_private(im, path, w->w_cfg->c_block_size,
+		    &c->c_quota_acct);
+	}
+	if (lu->lu_cow == NULL) {
+		free(lu);
+		return NULL;
+	}
+	im->im_refs++;
+	scsi_lu_init(&lu->lu_scsi, im->im_size / 512, 512, im->im_name,
+	    target_lu_id(t, im, lun), &lu_cow_ops, lu->lu_cow);
+	return lu;
+}
+
+static void
+target_lu_put(struct lu *lu)
+{
+	if (lu == NULL || --lu->lu_refs > 0)
+		return;
+	lu->lu_image->im_refs--;
+	lu_cow_free(lu->lu_cow);
+	free(lu);
+}
+
+static struct lu *
+target_lu_get(struct conn *c, int lun)
+{
+	struct target	*t = c->c_target;
+	struct lu	*lu;
+
+	if (t->tg_images[lun] == NULL)
+		return NULL;
+	if (t->tg_kind != TARGET_STATIC) {
+		if ((lu = target_lu_new(c, t->tg_images[lun], lun, 0)) != NULL)
+			lu->lu_refs = 1;
+		return lu;
+	}
+	if (t->tg_shared[lun] == NULL &&
+	    (t->tg_shared[lun] = target_lu_new(c, t->tg_images[lun], lun,
+	    1)) == NULL)
+		return NULL;
+	t->tg_shared[lun]->lu_refs++;
+	if (t->tg_shared[lun]->lu_refs == 1)
+		t->tg_shared[lun]->lu_refs++;	/* the target's own */
+	return t->tg_shared[lun];
+}
+
+static void
+target_nexus_init(struct conn *c, struct scsi_nexus *n)
+{
+	snprintf(n->n_initiator, sizeof(n->n_initiator), "%s",
+	    c->c_login.l_initiator);
+	memcpy(n->n_isid, c->c_login.l_isid, sizeof(n->n_isid));
+	snprintf(n->n_target, sizeof(n->n_target), "%s", c->c_target->tg_iqn);
+	n->n_tpgt = 1;
+	n->n_relport = 1;
+}
+
+/* Full feature phase of a normal session: build the LUN table. */
+int
+target_attach(struct conn *c)
+{
+	struct target	*t;
+	struct lu	*lu;
+	int		 i;
+
+	if ((t = target_find(c->c_w, c->c_login.l_target)) == NULL ||
+	    (c->c_nexus = calloc(1, sizeof(*c->c_nexus))) == NULL) {
+		c->c_state = CONN_CLOSING;
+		return -1;
+	}
+	c->c_target = t;
+	c->c_quota_acct.q_limit = t->tg_tier != NULL ? t->tg_tier->ct_quota :
+	    0;
+	target_nexus_init(c, c->c_nexus);
+	for (i = 0; i < t->tg_nimages && i < SCSI_MAX_LUNS; i++) {
+		if ((lu = target_lu_get(c, i)) == NULL)
+			continue;
+		c->c_lus[i] = lu;
+		scsi_nexus_attach(c->c_nexus, i, &lu->lu_scsi);
+	}
+	return 0;
+}
+
+void
+target_detach(struct conn *c)
+{
+	int	 i;
+
+	if (c->c_nexus != NULL)
+		scsi_nexus_detach(c->c_nexus);
+	for (i = 0; i < SCSI_MAX_LUNS; i++) {
+		target_lu_put(c->c_lus[i]);
+		c->c_lus[i] = NULL;
+	}
+	free(c->c_nexus);
+	c->c_nexus = NULL;
+}
+
+static int
+text_add(char **buf, size_t *len, size_t *cap, const char *kv)
+{
+	size_t	 n = strlen(kv) + 1;
+	char	*p;
+
+	if (*len + n > *cap) {
+		size_t nc = (*cap == 0 ? 1024 : *cap * 2) + n;
+
+		if ((p = realloc(*buf, nc)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, kv, n);
+	*len += n;
+	return 0;
+}
+
+static void
+text_portals(struct worker *w, char **buf, size_t *len, size_t *cap)
+{
+	char	 kv[128];
+	int	 i;
+
+	for (i = 0; i < w->w_cfg->c_nlisten; i++) {
+		if (w->w_cfg->c_listen[i].cl_kind != LISTEN_ISCSI)
+			continue;
+		snprintf(kv, sizeof(kv), "TargetAddress=%s,1",
+		    w->w_cfg->c_listen[i].cl_text);
+		text_add(buf, len, cap, kv);
+	}
+}
+
+/*
+ * SendTargets=All lists every visible target; SendTargets=<iqn> that one;
+ * an empty value the target of a normal session.
+ */
+size_t
+target_sendtargets(struct worker *w, struct conn *c, const char *arg,
+    char **out)
+{
+	struct target	*t;
+	char		*buf = NULL, kv[ISCSI_NAME_MAX + 16];
+	size_t		 len = 0, cap = 0;
+	int		 all = strcmp(arg, "All") == 0;
+
+	if (!all && c->c_type == LOGIN_SESSION_DISCOVERY && arg[0] == '\0')
+		all = 1;
+	TAILQ_FOREACH(t, &w->w_targets, tg_entry) {
+		if (all && c->c_type != LOGIN_SESSION_DISCOVERY)
+			all = 0, arg = c->c_login.l_target;
+		if (!all && strcasecmp(arg[0] ? arg : c->c_login.l_target,
+		    t->tg_iqn) != 0)
+			continue;
+		if (all && !target_visible(w, t))
+			continue;
+		snprintf(kv, sizeof(kv), "TargetName=%s", t->tg_iqn);
+		text_add(&buf, &len, &cap, kv);
+		text_portals(w, &buf, &len, &cap);
+	}
+	*out = buf;
+	return buf == NULL ? 0 : len;
+}

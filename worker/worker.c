@@ -1,0 +1,150 @@
+/*
+ * A worker: one libevent loop serving the iSCSI connections the master
+ * hands over, and the HTTP API on the inherited api-listen sockets.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "fdpass.h"
+#include "iscsi.h"
+#include "log.h"
+#include "proc.h"
+#include "shmq.h"
+
+#define WORKER_DRAIN_SECS	30
+
+static void
+worker_ctl(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker		*w = arg;
+	struct fdpass_msg	 m;
+	int			 s, r;
+
+	(void)ev;
+	for (;;) {
+		r = fdpass_recv(fd, &s, &m);
+		if (r == 1) {
+			conn_accept(w, s, (enum listen_kind)m.fm_tag);
+			continue;
+		}
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r == -1 && errno == EBADMSG) {
+			log_warnx("%s: malformed message from the master",
+			    __func__);
+			continue;
+		}
+		break;
+	}
+	/* The master closed our control socket: drain and exit. */
+	if (!w->w_draining)
+		worker_drain(w);
+}
+
+static void
+worker_drain_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)ev;
+	log_info("drain timeout with %d connections left", w->w_nconns);
+	event_base_loopexit(w->w_base, NULL);
+}
+
+void
+worker_drain(struct worker *w)
+{
+	struct timeval	 tv = { WORKER_DRAIN_SECS, 0 };
+
+	log_info("draining %d connections", w->w_nconns);
+	w->w_draining = 1;
+	event_del(w->w_ctlev);
+	api_stop(w);
+	if (w->w_nconns == 0) {
+		event_base_loopexit(w->w_base, NULL);
+		return;
+	}
+	conn_drain_all(w);
+	event_base_once(w->w_base, -1, EV_TIMEOUT, worker_drain_timeout, w,
+	    &tv);
+}
+
+static void *
+worker_tls(const struct config *cfg)
+{
+	SSL_CTX	*ctx;
+
+	if (cfg->c_tls_cert[0] == '\0')
+		return NULL;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->c_tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->c_tls_key,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		log_warnx("%s: cannot load %s / %s", __func__, cfg->c_tls_cert,
+		    cfg->c_tls_key);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void
+worker_nopin_config(struct worker *w)
+{
+	const char	*env = getenv("SCSIPUB_NOPIN_INTERVAL");
+	uint64_t	 v;
+
+	w->w_nopin_interval = w->w_cfg->c_nopin_interval;
+	w->w_nopin_timeout = w->w_cfg->c_nopin_timeout;
+	if (env != NULL && config_parse_duration(env, &v) == 0)
+		w->w_nopin_interval = v;
+}
+
+int
+worker_main(struct proc_env *env)
+{
+	struct worker	 w;
+
+	memset(&w, 0, sizeof(w));
+	TAILQ_INIT(&w.w_conns);
+	w.w_cfg = env->pe_cfg;
+	w.w_ctl = env->pe_ctl;
+	w.w_region = env->pe_region;
+	w.w_slot = env->pe_slot;
+	w.w_tsih = (uint16_t)(env->pe_slot << 10);
+	if ((w.w_base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new", __func__);
+	worker_nopin_config(&w);
+	if (target_catalog_load(&w) == -1)
+		return EXIT_CONFIG;
+	w.w_sslctx = worker_tls(w.w_cfg);
+	if (w.w_sslctx == NULL && w.w_cfg->c_tls_cert[0] != '\0')
+		return EXIT_CONFIG;
+	evutil_make_socket_nonblocking(w.w_ctl);
+	w.w_ctlev = event_new(w.w_base, w.w_ctl, EV_READ | EV_PERSIST,
+	    worker_ctl, &w);
+	event_add(w.w_ctlev, NULL);
+	if (ipc_start(&w) == -1)
+		fatalx("%s: cannot watch the coordinator ring", __func__);
+	if (api_start(&w, env->pe_api, env->pe_napi) == -1)
+		return EXIT_CONFIG;
+	log_info("worker %d ready (slot %d, %d images)", env->pe_index,
+	    env->pe_slot, w.w_nimages);
+	event_base_dispatch(w.w_base);
+	log_info("worker %d exiting", env->pe_index);
+	return 0;
+}
