@@ -42,6 +42,19 @@ listen_socket(const struct cfg_listen *cl, FILE *err)
 	return fd;
 }
 
+/* A socket m already listens on for this address: reused on reload. */
+static int
+listen_existing(struct master *m, const struct cfg_listen *cl)
+{
+	int	 i;
+
+	for (i = 0; i < m->m_nlisten; i++)
+		if (m->m_listen[i].l_kind == cl->cl_kind &&
+		    strcmp(m->m_listen[i].l_text, cl->cl_text) == 0)
+			return fcntl(m->m_listen[i].l_fd, F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
 /*
  * Open every listener of cfg into m.  All or nothing: on failure the
  * sockets opened so far are closed and m is left as it was.
@@ -57,8 +70,10 @@ listen_open(struct master *m, const struct config *cfg, FILE *err)
 		nl[i].l_kind = cfg->c_listen[i].cl_kind;
 		snprintf(nl[i].l_text, sizeof(nl[i].l_text), "%s",
 		    cfg->c_listen[i].cl_text);
-		if ((nl[i].l_fd = listen_socket(&cfg->c_listen[i], err)) ==
-		    -1) {
+		nl[i].l_fd = listen_existing(m, &cfg->c_listen[i]);
+		if (nl[i].l_fd == -1)
+			nl[i].l_fd = listen_socket(&cfg->c_listen[i], err);
+		if (nl[i].l_fd == -1) {
 			for (j = 0; j < i; j++)
 				close(nl[j].l_fd);
 			return -1;

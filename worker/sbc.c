@@ -402,8 +402,13 @@ sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 
 	if (check_range(t, lu, lba, n) != 0)
 		return;
+	/*
+	 * No blocks is no operation, but a Data-Out buffer big enough to
+	 * hold a verify and write pair contradicts the field (a length
+	 * of 256 does not fit in it): INVALID FIELD IN CDB.
+	 */
 	if (n == 0) {
-		if (t->t_edtl != 0)
+		if (t->t_edtl >= 2 * lu->lu_blksz)
 			scsi_sense_cdb(t, 13, -1);
 		return;
 	}
@@ -665,17 +670,6 @@ sbc_read_capacity10(struct scsi_task *t, struct scsi_lu *lu)
 	scsi_din(t, b, sizeof(b), sizeof(b));
 }
 
-static uint8_t
-lbppbe(const struct scsi_lu *lu)
-{
-	uint8_t	 e = 0;
-
-	while (lu->lu_blksz != 0 &&
-	    ((uint32_t)lu->lu_blksz << (e + 1)) <= SCSI_OPT_GRAN_BYTES)
-		e++;
-	return e;
-}
-
 void
 sbc_read_capacity16(struct scsi_task *t, struct scsi_lu *lu)
 {
@@ -688,7 +682,11 @@ sbc_read_capacity16(struct scsi_task *t, struct scsi_lu *lu)
 	memset(b, 0, sizeof(b));
 	be64enc(b, lu->lu_blocks - 1);
 	be32enc(b + 8, lu->lu_blksz);
-	b[13] = lbppbe(lu);
+	/*
+	 * Physical block = logical block (LBPPBE 0): initiators align to
+	 * the OPTIMAL UNMAP/TRANSFER GRANULARITY of VPD B0h instead, and
+	 * GET LBA STATUS answers per logical block.
+	 */
 	b[14] = 0x80 | 0x40;		/* LBPME, LBPRZ */
 	scsi_din(t, b, sizeof(b), be32dec(t->t_cdb + 10));
 }

@@ -407,6 +407,7 @@ START_TEST(sbc__compare_and_write)
 	ck_assert_uint_eq(info, 0);
 	ck_assert_uint_eq(m.mt_ms->ms_data[8 * BS], 'B');
 	ck_assert_int_eq(caw(8, 0, NULL, 0, 0), SCSI_GOOD);
+	ck_assert_int_eq(caw(8, 0, buf, BS, BS), SCSI_GOOD);	/* overflow */
 }
 END_TEST
 
@@ -417,7 +418,8 @@ START_TEST(sbc__compare_and_write_bad_sizes)
 	ck_assert_int_eq(caw(0, 3, buf, 4 * BS, 4 * BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
 	ck_assert_int_eq(caw(0, 0, buf, BS, 256 * 2 * BS),
-	    SCSI_CHECK_CONDITION);
+	    SCSI_CHECK_CONDITION);		/* 256 blocks wrapped to 0 */
+	ck_assert_int_eq(mtest_asc(&m), 0x2400);
 	ck_assert_int_eq(caw(BLOCKS - 1, 2, buf, 4 * BS, 4 * BS),
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2100);
@@ -596,7 +598,7 @@ START_TEST(sbc__read_capacity)
 	ck_assert_uint_eq(be64dec(m.mt_din), BLOCKS - 1);
 	ck_assert_uint_eq(be32dec(m.mt_din + 8), BS);
 	ck_assert_uint_eq(m.mt_din[12], 0);		/* no protection */
-	ck_assert_uint_eq(m.mt_din[13], 3);		/* 4 KiB physical */
+	ck_assert_uint_eq(m.mt_din[13], 0);		/* LBPPBE */
 	ck_assert_uint_eq(m.mt_din[14] & 0xc0, 0xc0);	/* LBPME LBPRZ */
 	be32enc(rc16 + 10, 0);
 	ck_assert_int_eq(mtest_cmd(&m, rc16, NULL, 0), SCSI_GOOD);
