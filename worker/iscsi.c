@@ -40,8 +40,15 @@ struct task {
 	uint32_t		 tk_r2t_off;	/* next offset to solicit */
 	uint32_t		 tk_r2tsn;
 	uint32_t		 tk_r2t_out;	/* outstanding R2Ts */
-	uint32_t		 tk_ttt;
 	uint32_t		 tk_unsol;	/* end of unsolicited range */
+	uint32_t		 tk_unsol_sn;	/* next unsolicited DataSN */
+	struct r2t {
+		uint32_t	 r_ttt;		/* 0: slot free */
+		uint32_t	 r_off;
+		uint32_t	 r_len;
+		uint32_t	 r_got;
+		uint32_t	 r_datasn;	/* next DataSN expected */
+	}			 tk_r2t[ISCSI_MAX_R2T];
 };
 
 typedef enum pdu_result (*pdu_handler)(struct conn *);
@@ -411,8 +418,15 @@ iscsi_r2t_send(struct conn *c, struct task *tk)
 	uint8_t		 bhs[ISCSI_BHS_LEN];
 	uint32_t	 len;
 
+	struct r2t	*r;
+	int		 i;
+
 	while (tk->tk_r2t_off < tk->tk_want &&
-	    tk->tk_r2t_out < c->c_p.ip_max_r2t) {
+	    tk->tk_r2t_out < c->c_p.ip_max_r2t &&
+	    tk->tk_r2t_out < ISCSI_MAX_R2T) {
+		for (i = 0; tk->tk_r2t[i].r_ttt != 0; i++)
+			;
+		r = &tk->tk_r2t[i];
 		len = tk->tk_want - tk->tk_r2t_off;
 		if (len > c->c_p.ip_max_burst)
 			len = c->c_p.ip_max_burst;
@@ -421,7 +435,14 @@ iscsi_r2t_send(struct conn *c, struct task *tk)
 		bhs[1] = FLAG_FINAL;
 		scsi_lun_encode(bhs + 8, tk->tk_lun);
 		be32enc(bhs + 16, tk->tk_itt);
-		be32enc(bhs + 20, tk->tk_ttt);
+		if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
+			c->c_next_ttt = 1;
+		r->r_ttt = c->c_next_ttt;
+		r->r_off = tk->tk_r2t_off;
+		r->r_len = len;
+		r->r_got = 0;
+		r->r_datasn = 0;
+		be32enc(bhs + 20, r->r_ttt);
 		iscsi_seq(c, bhs, 0);
 		be32enc(bhs + 36, tk->tk_r2tsn++);
 		be32enc(bhs + 40, tk->tk_r2t_off);
@@ -520,9 +541,6 @@ iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
 	tk->tk_attr = bhs[1] & 0x07;
 	tk->tk_want = want;
 	tk->tk_xfer = xfer;
-	if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
-		c->c_next_ttt = 1;
-	tk->tk_ttt = c->c_next_ttt;
 	unsol = c->c_p.ip_initial_r2t ? imm : c->c_p.ip_first_burst;
 	if (unsol > tk->tk_edtl)
 		unsol = tk->tk_edtl;
@@ -591,23 +609,79 @@ iscsi_scsi_cmd(struct conn *c)
 	return iscsi_task_new(c, bhs, want, xfer);
 }
 
+static struct r2t *
+iscsi_r2t_find(struct task *tk, uint32_t ttt)
+{
+	int	 i;
+
+	for (i = 0; i < ISCSI_MAX_R2T; i++)
+		if (tk->tk_r2t[i].r_ttt == ttt)
+			return &tk->tk_r2t[i];
+	return NULL;
+}
+
+/*
+ * Check one Data-Out against its sequence: unsolicited data within the
+ * unsolicited range, solicited data within its R2T; DataSN in order.
+ */
+static int
+iscsi_data_check(struct conn *c, struct task *tk, struct r2t **rp)
+{
+	const uint8_t	*bhs = c->c_bhs;
+	uint32_t	 ttt = be32dec(bhs + 20), sn = be32dec(bhs + 36);
+	uint32_t	 off = be32dec(bhs + 40);
+	struct r2t	*r;
+
+	*rp = NULL;
+	if (ttt == TTT_NONE)
+		return sn == tk->tk_unsol_sn++ && off <= tk->tk_unsol &&
+		    c->c_dlen <= tk->tk_unsol - off ? 0 : -1;
+	if ((r = iscsi_r2t_find(tk, ttt)) == NULL)
+		return -1;
+	*rp = r;
+	if (sn != r->r_datasn++ || off < r->r_off ||
+	    off - r->r_off > r->r_len || c->c_dlen > r->r_len -
+	    (off - r->r_off))
+		return -1;
+	r->r_got += c->c_dlen;
+	return 0;
+}
+
+/* A broken data sequence ends the command (ERL 0): DATA PHASE ERROR. */
+static void
+iscsi_task_fail(struct conn *c, struct task *tk)
+{
+	struct scsi_task t;
+
+	iscsi_task_init(c, &t, tk->tk_cdb, tk->tk_lun, tk->tk_edtl);
+	scsi_sense(&t, SK_ABORTED_COMMAND, 0x4b, 0x00);
+	log_warnx("%s: %s: bad Data-Out sequence for ITT 0x%08x", __func__,
+	    c->c_peer, tk->tk_itt);
+	iscsi_scsi_rsp(c, tk->tk_itt, &t, tk->tk_xfer);
+	iscsi_task_free(c, tk);
+}
+
 static enum pdu_result
 iscsi_data_out(struct conn *c)
 {
 	const uint8_t	*bhs = c->c_bhs;
 	struct task	*tk;
-	uint32_t	 ttt = be32dec(bhs + 20), off = be32dec(bhs + 40);
+	struct r2t	*r;
 
 	if ((tk = iscsi_task_find(c, be32dec(bhs + 16))) == NULL)
 		return PDU_OK;	/* data for a command already answered */
-	if ((ttt != TTT_NONE && ttt != tk->tk_ttt) ||
-	    (ttt == TTT_NONE && (off > tk->tk_unsol ||
-	    c->c_dlen > tk->tk_unsol - off)) ||
-	    iscsi_task_data(tk, off, c->c_data, c->c_dlen) == -1) {
-		iscsi_reject(c, REJECT_PROTOCOL, bhs);
-		return PDU_REJECT;
+	if (iscsi_data_check(c, tk, &r) == -1 ||
+	    iscsi_task_data(tk, be32dec(bhs + 40), c->c_data,
+	    c->c_dlen) == -1) {
+		iscsi_task_fail(c, tk);
+		return PDU_OK;
 	}
-	if (ttt != TTT_NONE && (bhs[1] & FLAG_FINAL) && tk->tk_r2t_out > 0) {
+	if (r != NULL && (bhs[1] & FLAG_FINAL)) {
+		if (r->r_got != r->r_len) {
+			iscsi_task_fail(c, tk);
+			return PDU_OK;
+		}
+		r->r_ttt = 0;
 		tk->tk_r2t_out--;
 		iscsi_r2t_send(c, tk);
 	}

@@ -23,6 +23,7 @@
 #define ISCSI_MAX_XFER		(64 * 1024 * 1024)	/* per command */
 #define ISCSI_CMD_WINDOW	64
 #define ISCSI_MAX_TASKS		256
+#define ISCSI_MAX_R2T		16	/* outstanding R2Ts per command */
 
 /* Opcodes, initiator to target. */
 #define OP_NOP_OUT		0x00

@@ -102,7 +102,7 @@ typedef uint32_t scsi_xferlen_t(const uint8_t *, const struct scsi_lu *);
 struct scsi_cmd {
 	const char		*c_name;
 	scsi_handler_t		*c_handler;
-	scsi_xferlen_t		*c_xferlen;	/* Data-Out bytes or Data-In bytes, 0 if by allocation length */
+	scsi_xferlen_t		*c_xferlen;	/* bytes the CDB moves, 0: by alloc len */
 	const struct scsi_cmd	*c_sa;		/* service-action sub-table or NULL */
 	uint8_t			 c_nsa;
 	uint8_t			 c_saval;	/* this entry's service action */

@@ -950,7 +950,7 @@ xc_segment_check(struct scsi_task *t, unsigned off, const struct xc_seg *s)
 	}
 	if (xc_range(s->xs_src, s->xs_slba, s->xs_n) ||
 	    xc_range(s->xs_dst, s->xs_dlba, s->xs_n)) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x21, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, 0x00, 0x00);
 		return -1;
 	}
 	if (s->xs_n != 0 && lu_wp(s->xs_dst)) {
@@ -977,8 +977,8 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 	}
 	si = be16dec(d + 4);
 	di = be16dec(d + 6);
-	if (si >= ntgt || di >= ntgt) {
-		scsi_sense_param(t, off + (si >= ntgt ? 4 : 6), -1);
+	if (si >= ntgt || di >= ntgt) {		/* no such copy target */
+		scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
 		return -1;
 	}
 	s->xs_src = tgt[si];

@@ -577,6 +577,14 @@ START_TEST(spc__xcopy_parameter_list_errors)
 	p[48] = 0x03;				/* stream to stream */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2609);
+	p[48] = 0x02;
+	be16enc(p + 48 + 6, 1);			/* no target descriptor 1 */
+	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
+	ck_assert_int_eq(mtest_asc(&m), 0x0d02);
+	xc_segment(p + 48, 0, 0, 8, 0, BLOCKS - 7);	/* beyond the end */
+	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
 	len = xc_list(p, 2, 9, 1);
 	for (i = 0; i < 9; i++)
 		xc_target(p + 16 + 32 * i, &m.mt_lu);
