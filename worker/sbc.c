@@ -429,6 +429,18 @@ sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 /* ---------------------------------------------------------------- */
 /* WRITE SAME 10/16 */
 
+/*
+ * MAXIMUM WRITE SAME LENGTH: no more than one READ may fetch, so an
+ * initiator that reads back what it wrote stays within the limits.
+ */
+uint32_t
+sbc_max_ws(const struct scsi_lu *lu)
+{
+	uint32_t n = SCSI_MAX_XFER_BYTES / (lu->lu_blksz ? lu->lu_blksz : 512);
+
+	return MIN(n, SCSI_MAX_WS_BLOCKS);
+}
+
 static int
 all_zero(const uint8_t *p, size_t len)
 {
@@ -503,7 +515,7 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 	sbc_rw_decode(t->t_cdb, &lba, &n);
 	if (check_range(t, lu, lba, n) != 0)
 		return;
-	if (n == 0 || n > SCSI_MAX_WS_BLOCKS) {	/* WSNZ, limit */
+	if (n == 0 || n > sbc_max_ws(lu)) {	/* WSNZ, limit */
 		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
 		return;
 	}

@@ -84,7 +84,7 @@ struct scsi_lu;
 /* Limits of one command, reported in VPD Block Limits and enforced. */
 #define SCSI_MAX_XFER_BYTES	(16u << 20)	/* READ/WRITE/VERIFY */
 #define SCSI_MAX_CAW_BLOCKS	255		/* COMPARE AND WRITE */
-#define SCSI_MAX_WS_BLOCKS	(1u << 16)	/* WRITE SAME */
+#define SCSI_MAX_WS_BLOCKS	0xffffu		/* WRITE SAME, and at most SCSI_MAX_XFER_BYTES */
 #define SCSI_MAX_UNMAP_BLOCKS	(1u << 20)	/* UNMAP, whole parameter list */
 #define SCSI_MAX_UNMAP_DESC	1024		/* UNMAP block descriptors */
 #define SCSI_OPT_GRAN_BYTES	4096		/* optimal transfer/unmap granularity */
@@ -250,5 +250,6 @@ scsi_handler_t	 sbc_read, sbc_write, sbc_write_verify, sbc_verify,
 scsi_xferlen_t	 sbc_xfer_rw, sbc_xfer_verify, sbc_xfer_caw, sbc_xfer_ws,
 		 sbc_xfer_unmap;
 int	 sbc_rw_decode(const uint8_t *, uint64_t *, uint32_t *);
+uint32_t sbc_max_ws(const struct scsi_lu *);
 
 #endif /* SCSIPUB_SCSI_H */

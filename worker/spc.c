@@ -231,7 +231,7 @@ vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 	be32enc(b + 24, SCSI_MAX_UNMAP_DESC);
 	be32enc(b + 28, gran_blocks(lu));
 	be32enc(b + 32, 0x80000000);	/* UGAVALID, alignment 0 */
-	be64enc(b + 36, SCSI_MAX_WS_BLOCKS);
+	be64enc(b + 36, sbc_max_ws(lu));
 	return 64;
 }
 

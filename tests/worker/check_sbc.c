@@ -482,7 +482,7 @@ START_TEST(sbc__write_same_rejects)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2400);
 	m.mt_lu.lu_blocks = 1u << 24;		/* fails before any I/O */
-	mkcdb(cdb, 0x93, 0, SCSI_MAX_WS_BLOCKS + 1);
+	mkcdb(cdb, 0x93, 0, sbc_max_ws(&m.mt_lu) + 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2400);
 	m.mt_lu.lu_blocks = BLOCKS;

@@ -153,7 +153,8 @@ START_TEST(spc__inquiry_block_limits_and_provisioning)
 	ck_assert_uint_le(be32dec(d + 20), 1024 * 1024);
 	ck_assert_uint_ge(be32dec(d + 24), 256);
 	ck_assert_uint_eq(be32dec(d + 28), 8);
-	ck_assert_uint_eq(be64dec(d + 36), SCSI_MAX_WS_BLOCKS);
+	ck_assert_uint_eq(be64dec(d + 36), sbc_max_ws(&m.mt_lu));
+	ck_assert_uint_le(be64dec(d + 36) * BS, be32dec(d + 8) * BS);
 	ck_assert_int_eq(inquiry(1, 0xb2, 64), SCSI_GOOD);
 	ck_assert_uint_eq(d[5], 0xe4);
 	ck_assert_uint_eq(d[6] & 7, 2);
