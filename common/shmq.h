@@ -62,7 +62,10 @@
 	X(MAP_LOOKUP)		\
 	X(KV_PUT)		\
 	X(KV_GET)		\
-	X(KV_DEL)
+	X(KV_DEL)		\
+	X(SESSION_START)	\
+	X(SESSION_END)		\
+	X(SESSION_KICK)
 
 enum shmq_type {
 	SHMQ_NONE = 0,
@@ -73,6 +76,7 @@ enum shmq_type {
 };
 
 #define SHMQ_MAP_LEN		20	/* MAP_* request payload */
+#define SHMQ_SESSION_LEN	20	/* SESSION_*: key, conn id, slot */
 #define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
 
 struct shmq_msg {

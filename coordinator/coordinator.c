@@ -86,6 +86,8 @@ static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_KV_PUT] =		{ coord_kv_put,		COORD_TXN_WRITE, 0 },
 	[SHMQ_KV_GET] =		{ coord_kv_get,		COORD_TXN_READ,  0 },
 	[SHMQ_KV_DEL] =		{ coord_kv_del,		COORD_TXN_WRITE, 0 },
+	[SHMQ_SESSION_START] =	{ coord_session_start,	COORD_TXN_NONE,  0 },
+	[SHMQ_SESSION_END] =	{ coord_session_end,	COORD_TXN_NONE,  0 },
 };
 
 static volatile sig_atomic_t	coord_quit;
@@ -569,6 +571,7 @@ coord_loop(struct coord *c)
 			shmq_stats_add(c->c_region, &stats);
 		}
 		owed = coord_flush(c);
+		coord_session_kicks(c->c_region);
 		if (fresh > 0)
 			continue;
 		shmq_doorbell_wait(c->c_region, seen,

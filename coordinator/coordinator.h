@@ -18,6 +18,8 @@
 #define STORE_KEY_MAX		255	/* KV keys */
 
 struct store;
+struct shmq_msg;
+struct shmq_region;
 
 /* coordinator/coordinator.c */
 int	 coordinator_main(const char *, size_t, struct shmq_region *, int);
@@ -42,5 +44,13 @@ int	 store_kv_put(struct store *, const void *, size_t, const void *,
 int	 store_kv_get(struct store *, const void *, size_t, void *, size_t,
 	    size_t *);
 int	 store_kv_del(struct store *, const void *, size_t);
+
+/* coordinator/session.c */
+int	 coord_session_start(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+int	 coord_session_end(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+void	 coord_session_kicks(struct shmq_region *);
+void	 coord_session_forget_slot(int);
 
 #endif /* SCSIPUB_COORDINATOR_H */

@@ -141,6 +141,9 @@ conn_free(struct conn *c)
 void
 conn_close(struct conn *c, const char *why)
 {
+	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL &&
+	    c->c_target != NULL)
+		ipc_session(c, 0);
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session end: target %s initiator %s from %s: %s; "
 		    "read %llu bytes, wrote %llu bytes", c->c_login.l_target,
@@ -203,26 +206,41 @@ conn_digests(const struct conn *c, int *hd, int *dd)
 	return 0;
 }
 
-/* Header complete: check lengths before anything is allocated. */
+static uint32_t
+conn_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+/*
+ * Header complete (BHS, AHS, header digest): check the digest and the
+ * lengths before anything is allocated.  The AHS is skipped.
+ */
 static int
 conn_rx_header(struct conn *c, struct evbuffer *in)
 {
-	uint8_t		 dig[4];
-	uint32_t	 limit;
+	uint8_t		 ahs[255 * 4], dig[4];
+	uint32_t	 limit, crc;
 	int		 hd, dd;
 
 	conn_digests(c, &hd, &dd);
-	if (evbuffer_get_length(in) < (size_t)ISCSI_BHS_LEN + hd)
+	if (evbuffer_get_length(in) < ISCSI_BHS_LEN)
 		return 0;
-	evbuffer_remove(in, c->c_bhs, ISCSI_BHS_LEN);
+	evbuffer_copyout(in, c->c_bhs, ISCSI_BHS_LEN);
+	c->c_ahslen = (uint32_t)c->c_bhs[4] * 4;
+	if (evbuffer_get_length(in) < ISCSI_BHS_LEN + c->c_ahslen + hd)
+		return 0;
+	evbuffer_drain(in, ISCSI_BHS_LEN);
+	evbuffer_remove(in, ahs, c->c_ahslen);
 	if (hd) {
 		evbuffer_remove(in, dig, 4);
-		if (crc32c(0, c->c_bhs, ISCSI_BHS_LEN) !=
-		    ((uint32_t)dig[0] | (uint32_t)dig[1] << 8 |
-		    (uint32_t)dig[2] << 16 | (uint32_t)dig[3] << 24))
+		crc = crc32c(0, c->c_bhs, ISCSI_BHS_LEN);
+		if (c->c_ahslen > 0)
+			crc = crc32c(crc, ahs, c->c_ahslen);
+		if (crc != conn_le32(dig))
 			return -1;
 	}
-	c->c_ahslen = (uint32_t)c->c_bhs[4] * 4;
 	c->c_dlen = be24dec(c->c_bhs + 5);
 	c->c_dpad = (c->c_dlen + 3) & ~3U;
 	limit = c->c_state == CONN_FFP ? c->c_p.ip_mrdsl_tgt : ISCSI_OUR_MRDSL;
@@ -254,18 +272,16 @@ conn_rx_rest(struct conn *c, struct evbuffer *in)
 	conn_digests(c, &hd, &dd);
 	if (c->c_dlen == 0)
 		dd = 0;
-	want = c->c_ahslen + c->c_dpad + dd;
+	want = c->c_dpad + dd;
 	if (evbuffer_get_length(in) < want)
 		return 0;
-	evbuffer_drain(in, c->c_ahslen);	/* AHS: skipped */
 	evbuffer_remove(in, c->c_data, c->c_dpad);
 	c->c_rxstate = RX_BHS;
 	if (dd == 0)
 		return 1;
 	evbuffer_remove(in, dig, 4);
 	crc = crc32c(0, c->c_data, c->c_dpad);
-	if (crc != ((uint32_t)dig[0] | (uint32_t)dig[1] << 8 |
-	    (uint32_t)dig[2] << 16 | (uint32_t)dig[3] << 24)) {
+	if (crc != conn_le32(dig)) {
 		log_warnx("%s: %s: data digest error, opcode 0x%02x",
 		    __func__, c->c_peer, c->c_bhs[0] & 0x3f);
 		iscsi_reject(c, REJECT_DIGEST_ERROR, c->c_bhs);
@@ -415,4 +431,17 @@ conn_drain_all(struct worker *w)
 		else
 			conn_close(c, "worker draining");
 	}
+}
+
+/* The coordinator says a newer login reinstated this session. */
+void
+conn_kick(struct worker *w, uint64_t id)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &w->w_conns, c_entry)
+		if (c->c_id == id) {
+			conn_close(c, "session reinstated by a new login");
+			return;
+		}
 }

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "bytes.h"
 #include "iscsi.h"
 #include "log.h"
 #include "shmq.h"
@@ -57,6 +58,10 @@ ipc_answer(struct ipc *ipc, const struct shmq_msg *m)
 {
 	struct ipc_req	*r;
 
+	if (m->m_type == SHMQ_SESSION_KICK && m->m_len >= 8) {
+		conn_kick(ipc->i_w, be64dec(m->m_data));
+		return;
+	}
 	TAILQ_FOREACH(r, &ipc->i_reqs, r_entry)
 		if (r->r_sent && r->r_msg.m_id == m->m_id)
 			break;
@@ -144,4 +149,38 @@ ipc_start(struct worker *w)
 	memset(&m, 0, sizeof(m));
 	m.m_type = SHMQ_PING;
 	return ipc_request(w, &m, ipc_pong, NULL);
+}
+
+/* The I_T nexus of a session as the coordinator's registry keys it. */
+static uint64_t
+ipc_nexus_key(const struct conn *c)
+{
+	const struct login *l = &c->c_login;
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	const char	*p;
+	int		 i;
+
+	for (p = l->l_initiator; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	for (i = 0; i < 6; i++)
+		h = (h ^ l->l_isid[i]) * 0x100000001b3ULL;
+	for (p = l->l_target; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	return h == 0 ? 1 : h;
+}
+
+/* Tell the coordinator a session started (reinstating any twin) or ended. */
+void
+ipc_session(struct conn *c, int start)
+{
+	struct shmq_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = start ? SHMQ_SESSION_START : SHMQ_SESSION_END;
+	m.m_len = SHMQ_SESSION_LEN;
+	be64enc(m.m_data, ipc_nexus_key(c));
+	be64enc(m.m_data + 8, c->c_id);
+	be32enc(m.m_data + 16, (uint32_t)c->c_w->w_slot);
+	if (ipc_request(c->c_w, &m, NULL, NULL) != 0)
+		log_warnx("%s: cannot reach the coordinator", __func__);
 }

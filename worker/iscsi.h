@@ -179,6 +179,7 @@ typedef void (*ipc_cb)(struct worker *, const struct shmq_msg *, void *);
 int	 ipc_start(struct worker *);
 int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
 void	 ipc_cancel(struct worker *, void *);
+void	 ipc_session(struct conn *, int);
 
 /* worker/api.c */
 int	 api_start(struct worker *, const int *, int);
@@ -190,6 +191,7 @@ void	 conn_close(struct conn *, const char *);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
 void	 conn_drain_all(struct worker *);
 void	 conn_nopin_arm(struct conn *);
+void	 conn_kick(struct worker *, uint64_t);
 
 /* worker/iscsi.c */
 enum pdu_result iscsi_pdu(struct conn *);

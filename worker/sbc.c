@@ -515,10 +515,14 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 	sbc_rw_decode(t->t_cdb, &lba, &n);
 	if (check_range(t, lu, lba, n) != 0)
 		return;
-	if (n == 0 || n > sbc_max_ws(lu)) {	/* WSNZ, limit */
+	if (n == 0)				/* to the end of the medium */
+		n = (uint32_t)MIN(lu->lu_blocks - lba, UINT32_MAX);
+	if (n > sbc_max_ws(lu)) {
 		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
 		return;
 	}
+	if (n == 0)
+		return;
 	if (check_wp(t, lu) != 0 || (blk = ws_data(t, lu, &zero)) == NULL)
 		return;
 	if ((t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL &&

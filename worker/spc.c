@@ -222,7 +222,6 @@ vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 	(void)t;
 	b[1] = 0xb0;
 	b[3] = 0x3c;
-	b[4] = 0x01;			/* WSNZ */
 	b[5] = SCSI_MAX_CAW_BLOCKS;
 	be16enc(b + 6, (uint16_t)gran_blocks(lu));
 	be32enc(b + 8, SCSI_MAX_XFER_BYTES / bs);

@@ -126,6 +126,7 @@ worker_main(struct proc_env *env)
 	w.w_region = env->pe_region;
 	w.w_slot = env->pe_slot;
 	w.w_tsih = (uint16_t)(env->pe_slot << 10);
+	w.w_nextid = (uint64_t)getpid() << 32;	/* unique across respawns */
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new", __func__);
 	worker_nopin_config(&w);

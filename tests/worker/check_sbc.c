@@ -145,9 +145,14 @@ START_TEST(sbc__rw_zero_blocks)
 {
 	int	 st = run_rw(_i, 0, 0);
 
-	if (rw[_i].kind == K_WSAME) {		/* WSNZ */
+	if (rw[_i].kind == K_WSAME) {		/* to the end: too many */
 		ck_assert_int_eq(st, SCSI_CHECK_CONDITION);
 		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		memset(buf, 'e', BS);
+		ck_assert_int_eq(run_rw(_i, BLOCKS - 3, 0), SCSI_GOOD);
+		ck_assert_uint_eq(m.mt_ms->ms_data[(BLOCKS - 3) * BS], 'e');
+		ck_assert_uint_eq(m.mt_ms->ms_data[BLOCKS * BS - 1], 'e');
+		ck_assert_int_eq(run_rw(_i, BLOCKS, 0), SCSI_GOOD);
 		return;
 	}
 	ck_assert_msg(st == rw[_i].good, "%s", rw[_i].name);

@@ -146,7 +146,7 @@ START_TEST(spc__inquiry_block_limits_and_provisioning)
 
 	ck_assert_int_eq(inquiry(1, 0xb0, 64), SCSI_GOOD);
 	ck_assert_uint_eq(d[3], 0x3c);
-	ck_assert_uint_eq(d[4] & 1, 1);			/* WSNZ */
+	ck_assert_uint_eq(d[4] & 1, 0);			/* WSNZ */
 	ck_assert_uint_eq(d[5], SCSI_MAX_CAW_BLOCKS);
 	ck_assert_uint_eq(be32dec(d + 8), SCSI_MAX_XFER_BYTES / BS);
 	ck_assert_uint_gt(be32dec(d + 20), 0);
