@@ -70,7 +70,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "log-level",		cfg_loglevel,	1, 1, 0 },
 	{ "discovery-chap",	cfg_discchap,	2, 2, 0 },
 	{ "tier",		cfg_tierline,	1, CFG_MAX_WORDS - 1, 1 },
-	{ "target",		cfg_targetline,	2, 7, 1 },
+	{ "target",		cfg_targetline,	2, 11, 1 },
 	{ "api-token",		cfg_token,	3, 3, 1 },
 };
 
@@ -498,6 +498,16 @@ cfg_target_opts(struct cfg_parse *p, struct cfg_target *t, char **w, int n)
 			    w[i + 2], "chap secret") == -1)
 				return -1;
 			i += 3;
+		} else if (strcmp(w[i], "mutual") == 0 && i + 2 < n) {
+			if (cfg_copy(p, t->tg_mchap_user, CFG_SECRET_MAX,
+			    w[i + 1], "mutual user") == -1 ||
+			    cfg_copy(p, t->tg_mchap_secret, CFG_SECRET_MAX,
+			    w[i + 2], "mutual secret") == -1)
+				return -1;
+			i += 3;
+		} else if (strcmp(w[i], "readonly") == 0) {
+			t->tg_readonly = 1;
+			i++;
 		} else if (strcmp(w[i], "tier") == 0 && i + 1 < n) {
 			if (cfg_copy(p, t->tg_tier, CFG_NAME_MAX, w[i + 1],
 			    "tier") == -1)
@@ -505,7 +515,8 @@ cfg_target_opts(struct cfg_parse *p, struct cfg_target *t, char **w, int n)
 			i += 2;
 		} else {
 			cfg_error(p, "target: unexpected \"%s\" (want chap "
-			    "USER SECRET or tier TIER)", w[i]);
+			    "USER SECRET, mutual USER SECRET, tier TIER or "
+			    "readonly)", w[i]);
 			return -1;
 		}
 	}
@@ -688,6 +699,12 @@ cfg_check_target(struct cfg_parse *p, const struct cfg_target *t)
 	    (tier = config_tier(p->p_cfg, t->tg_tier)) == NULL)
 		cfg_error(p, "target %s: unknown tier \"%s\"", t->tg_name,
 		    t->tg_tier);
+	if (t->tg_mchap_user[0] != '\0' && t->tg_chap_user[0] == '\0')
+		cfg_error(p, "target %s: mutual needs chap USER SECRET too",
+		    t->tg_name);
+	if (t->tg_chap_secret[0] != '\0' && strlen(t->tg_chap_secret) < 12)
+		cfg_error(p, "target %s: CHAP secret shorter than 12 characters "
+		    "(RFC 7143 wants at least 96 bits)", t->tg_name);
 	if (tier != NULL && t->tg_nimages > tier->ct_luns)
 		cfg_error(p, "target %s: %d images but tier %s allows %d",
 		    t->tg_name, t->tg_nimages, tier->ct_name, tier->ct_luns);

@@ -54,7 +54,10 @@ struct cfg_target {
 	int		 tg_nimages;
 	char		 tg_chap_user[CFG_SECRET_MAX];
 	char		 tg_chap_secret[CFG_SECRET_MAX];
+	char		 tg_mchap_user[CFG_SECRET_MAX];	/* mutual CHAP */
+	char		 tg_mchap_secret[CFG_SECRET_MAX];
 	char		 tg_tier[CFG_NAME_MAX];
+	int		 tg_readonly;	/* LUNs refuse writes */
 };
 
 struct cfg_token {

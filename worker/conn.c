@@ -145,9 +145,11 @@ conn_close(struct conn *c, const char *why)
 	    c->c_target != NULL)
 		ipc_session(c, 0);
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
-		log_info("session end: target %s initiator %s from %s: %s; "
-		    "read %llu bytes, wrote %llu bytes", c->c_login.l_target,
-		    c->c_login.l_initiator, c->c_peer, why,
+		log_info("session end: target %s initiator %s from %s tier %s: "
+		    "%s; read %llu bytes, wrote %llu bytes", c->c_login.l_target,
+		    c->c_login.l_initiator, c->c_peer,
+		    c->c_target != NULL && c->c_target->tg_tier != NULL ?
+		    c->c_target->tg_tier->ct_name : "-", why,
 		    (unsigned long long)c->c_rbytes,
 		    (unsigned long long)c->c_wbytes);
 	else

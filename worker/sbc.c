@@ -441,18 +441,6 @@ sbc_max_ws(const struct scsi_lu *lu)
 	return MIN(n, SCSI_MAX_WS_BLOCKS);
 }
 
-static int
-all_zero(const uint8_t *p, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		if (p[i] != 0)
-			return 0;
-	}
-	return 1;
-}
-
 static void
 ws_unmap(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
     uint32_t n)
@@ -525,8 +513,8 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	if (check_wp(t, lu) != 0 || (blk = ws_data(t, lu, &zero)) == NULL)
 		return;
-	if ((t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL &&
-	    all_zero(blk, lu->lu_blksz))
+	/* UNMAP: deallocate whatever the block holds; reads give zeros */
+	if ((t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL)
 		ws_unmap(t, lu, lba, n);
 	else
 		ws_fill(t, lu, lba, n, blk);

@@ -223,6 +223,10 @@ target_lookup(void *arg, const char *initiator, const char *name,
 		    t->tg_cfg->tg_chap_user);
 		snprintf(lt->lt_chap_secret, sizeof(lt->lt_chap_secret), "%s",
 		    t->tg_cfg->tg_chap_secret);
+		snprintf(lt->lt_mchap_user, sizeof(lt->lt_mchap_user), "%s",
+		    t->tg_cfg->tg_mchap_user);
+		snprintf(lt->lt_mchap_secret, sizeof(lt->lt_mchap_secret),
+		    "%s", t->tg_cfg->tg_mchap_secret);
 	}
 	return 0;
 }
@@ -271,6 +275,8 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	im->im_refs++;
 	scsi_lu_init(&lu->lu_scsi, im->im_size / 512, 512, im->im_name,
 	    target_lu_id(t, im, lun), &lu_cow_ops, lu->lu_cow);
+	if (t->tg_cfg != NULL && t->tg_cfg->tg_readonly)
+		lu->lu_scsi.lu_readonly = 1;
 	return lu;
 }
 

@@ -5,7 +5,8 @@
 
 make_image disk 8
 make_image other 4
-write_config "listen [::1]:$PORT" "target locked disk chap alice s3cret-secret-1"
+write_config "listen [::1]:$PORT" "target locked disk chap alice s3cret-secret-1" \
+    "target mutual other chap bob b0b-secret-4567 mutual tgt tgt-secret-8910"
 start_daemon
 T=$URL/$IQN_PREFIX:disk
 
@@ -54,7 +55,24 @@ out=$(iscsi-inq "iscsi://alice%s3cret-secret-1@127.0.0.1:$PORT/$IQN_PREFIX:locke
 iscsi-inq "iscsi://alice%wrong-secret-99@127.0.0.1:$PORT/$IQN_PREFIX:locked/0" \
     >/dev/null 2>&1 && fail "wrong CHAP secret accepted"
 iscsi-inq "$URL/$IQN_PREFIX:locked/0" >/dev/null 2>&1 && fail "no CHAP accepted"
+grep -q "status 0x0201" "$LOG" || fail "wrong secret not answered with 0x0201"
 ok "CHAP"
+
+# Mutual CHAP: the target proves itself with its own secret.
+M="iscsi://bob%b0b-secret-4567@127.0.0.1:$PORT/$IQN_PREFIX:mutual/0"
+out=$(LIBISCSI_CHAP_TARGET_USERNAME=tgt LIBISCSI_CHAP_TARGET_PASSWORD=tgt-secret-8910 \
+    iscsi-inq "$M" 2>&1) || fail "mutual CHAP: $out"
+LIBISCSI_CHAP_TARGET_USERNAME=tgt LIBISCSI_CHAP_TARGET_PASSWORD=not-the-secret \
+    iscsi-inq "$M" >/dev/null 2>&1 && fail "mutual CHAP accepted a wrong target secret"
+out=$(LIBISCSI_CHAP_TARGET_USERNAME=tgt LIBISCSI_CHAP_TARGET_PASSWORD=tgt-secret-8910 \
+    qemu-io -f raw -c 'write -P 0x77 0 64k' -c 'read -P 0x77 0 64k' "$M" 2>&1) ||
+	fail "mutual CHAP I/O: $out"
+echo "$out" | grep -q "Pattern verification failed" && fail "mutual CHAP data: $out"
+ok "mutual CHAP"
+
+# The iSCSI conformance suites of libiscsi.
+conformance '^iSCSI' "$T/0" || fail "iSCSI conformance"
+ok "libiscsi iSCSI suites: cmdsn, datasn, residuals, TMF"
 
 # Unknown target and missing LUN.
 iscsi-inq "$URL/$IQN_PREFIX:nosuch/0" >/dev/null 2>&1 && fail "unknown target"

@@ -107,3 +107,22 @@ child_pids() {
 	ps -o pid=,args= --ppid "$DAEMON_PID" | awk -v k="$1" \
 	    'index($0, "scsipubd: " k) { print $1 }' | sort -n | tr '\n' ' '
 }
+
+# conformance REGEX URL [URL2]: libiscsi's iscsi-test-cu, every suite whose
+# name matches, each must end with no failed test.
+conformance() {
+	_pat=$1; shift
+	_suites=$(iscsi-test-cu -l 2>/dev/null |
+	    awk -F. 'NF == 2 && $1 == "ALL" { print $2 }' | grep -E -- "$_pat")
+	[ -n "$_suites" ] || { echo "no suite matches $_pat"; return 1; }
+	for _s in $_suites; do
+		mkdir -p "$WORK/cu/$_s"
+		if ! (cd "$WORK/cu/$_s" && timeout 300 iscsi-test-cu -d \
+		    -t "ALL.$_s" "$@") > "$WORK/cu/$_s.log" 2>&1; then
+			echo "conformance suite $_s failed:"
+			grep -E "FAIL|Failed|failed" "$WORK/cu/$_s.log" | head -20
+			return 1
+		fi
+		echo "conformance suite $_s: passed"
+	done
+}

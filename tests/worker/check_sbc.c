@@ -455,8 +455,7 @@ START_TEST(sbc__write_same_fills_and_unmaps)
 	for (i = 20; i < 320; i++)
 		ck_assert_uint_eq(m.mt_ms->ms_data[i * BS + BS - 1], 'w');
 	ck_assert_uint_eq(m.mt_ms->ms_data[320 * BS], 0);
-	memset(buf, 0, BS);
-	cdb[1] = 0x08;				/* UNMAP */
+	cdb[1] = 0x08;				/* UNMAP: data ignored */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
 	ck_assert(!memstore_mapped(m.mt_ms, 20));
 	ck_assert_uint_eq(m.mt_ms->ms_data[20 * BS], 0);
