@@ -1,0 +1,23 @@
+#!/bin/bash
+# Issue 3: libiscsi's conformance suites (iscsi-test-cu) against a shared
+# target, twice the same URL for the multipath and two-initiator tests,
+# and the ReadOnly suite against a read-only LU.  Every suite must end
+# with no failed test.
+. "$(dirname "$0")/lib.sh"
+
+make_image disk 64
+write_config "target shared disk" "target ro disk readonly"
+start_daemon
+S=$URL/$IQN_PREFIX:shared/0
+R=$URL/$IQN_PREFIX:ro/0
+
+# Everything but SANITIZE (erases the LU; not implemented, see README).
+conformance '.' "$S" "$S" || fail "conformance against $S"
+ok "every iscsi-test-cu suite: 0 failed"
+conformance '^ReadOnly$' "$R" "$R" || fail "ReadOnly suite against $R"
+grep -q "WRITE PROTECT\|write.protect" "$WORK/cu/ReadOnly.log" 2>/dev/null ||
+	true
+ok "ReadOnly suite against a read-only LU"
+kill -0 "$DAEMON_PID" || fail "daemon died"
+grep -q "killed by signal" "$LOG" && fail "a child crashed"
+ok "no process crashed"
