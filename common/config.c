@@ -708,6 +708,11 @@ cfg_check_target(struct cfg_parse *p, const struct cfg_target *t)
 	if (tier != NULL && t->tg_nimages > tier->ct_luns)
 		cfg_error(p, "target %s: %d images but tier %s allows %d",
 		    t->tg_name, t->tg_nimages, tier->ct_name, tier->ct_luns);
+	snprintf(path, sizeof(path), "%s/%s.img", p->p_cfg->c_image_dir,
+	    t->tg_name);
+	if (access(path, F_OK) == 0)
+		cfg_error(p, "target %s: the name of a catalog image (its "
+		    "public target has that name)", t->tg_name);
 	for (i = 0; i < t->tg_nimages; i++) {
 		snprintf(path, sizeof(path), "%s/%s.img", p->p_cfg->c_image_dir,
 		    t->tg_images[i]);
