@@ -11,7 +11,7 @@
 
 struct image {
 	char		 im_name[64];
-	char		 im_path[1100];
+	char		 im_path[1400];	/* image-dir (1024) + name */
 	int		 im_fd;		/* O_RDONLY, never written */
 	uint64_t	 im_size;
 	int		 im_refs;

@@ -45,6 +45,13 @@ cleanup() {
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 	fi
 	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null; done
+	# A sanitizer report from any daemon process fails the test.
+	if grep -q "AddressSanitizer\|runtime error:\|LeakSanitizer" "$LOG" 2>/dev/null; then
+		echo "FAIL: sanitizer report in the daemon log:" >&2
+		grep -A 20 "AddressSanitizer\|runtime error:" "$LOG" | head -40 >&2
+		rm -rf "$WORK"
+		exit 1
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
