@@ -97,6 +97,7 @@ static struct {
 	const char	*o_tuser;	/* -U/-S: the target to us (mutual) */
 	const char	*o_tsecret;
 	int		 o_digests;
+	int		 o_verbose;	/* -v: trace every PDU */
 	int		 o_lun;
 	int		 o_wait;
 	int		 o_count;
@@ -109,6 +110,7 @@ static struct {
 };
 
 static const char *scenario = "isctest";
+static const char *close_how = "EOF";	/* how the last close was seen */
 
 struct pdu {
 	uint8_t		 p_bhs[BHS_LEN];
@@ -377,6 +379,24 @@ pdu_describe(const struct pdu *p)
 	return buf;
 }
 
+/* -v: one line per PDU, milliseconds since start, > sent, < received. */
+static void
+pdu_trace(char dir, const uint8_t *bhs, size_t dlen)
+{
+	static int64_t	start;
+	struct pdu	p;
+
+	if (!opt.o_verbose)
+		return;
+	if (start == 0)
+		start = now_ms();
+	memcpy(p.p_bhs, bhs, BHS_LEN);
+	printf("%s: %6lld ms %c %s ITT 0x%08x SN %u/%u dlen %zu\n", scenario,
+	    (long long)(now_ms() - start), dir, pdu_describe(&p),
+	    be32dec(bhs + 16), be32dec(bhs + 24), be32dec(bhs + 28), dlen);
+	fflush(stdout);
+}
+
 static void
 pdu_free(struct pdu *p)
 {
@@ -449,8 +469,10 @@ read_full(int fd, void *buf, size_t len, int64_t deadline)
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
 		n = read(fd, p, len);
-		if (n == 0 || (n == -1 && errno == ECONNRESET))
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			close_how = n == 0 ? "EOF" : "RST";
 			return RX_CLOSED;
+		}
 		if (n == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -526,6 +548,7 @@ pdu_send(struct conn *c, uint8_t *bhs, const uint8_t *ahs, size_t ahslen,
 			len += 4;
 		}
 	}
+	pdu_trace('>', bhs, dlen);
 	rv = write_all(c->c_fd, buf, len);
 	free(buf);
 	return rv;
@@ -631,6 +654,7 @@ pdu_recv(struct conn *c, struct pdu *p, int64_t deadline)
 		digest_check(c, p, dig, crc32c(0, p->p_data,
 		    p->p_dlen + pad), "data");
 	}
+	pdu_trace('<', p->p_bhs, p->p_dlen);
 	pdu_note(c, p);
 	return RX_OK;
 }
@@ -684,8 +708,8 @@ reply_wait(struct conn *c, struct pdu *p, const char *what)
 	case RX_TIMEOUT:
 		fail("no %s within %d ms", what, REPLY_MS);
 	case RX_CLOSED:
-		fail("target closed the connection instead of sending %s",
-		    what);
+		fail("target closed the connection (%s) instead of sending %s",
+		    close_how, what);
 	}
 }
 
@@ -702,8 +726,8 @@ expect_close(struct conn *c, int ms, uint8_t forbidden)
 	for (;;) {
 		switch (pdu_recv(c, &p, start + ms)) {
 		case RX_CLOSED:
-			step("target closed the connection after %lld ms",
-			    (long long)(now_ms() - start));
+			step("target closed the connection (%s) after %lld ms",
+			    close_how, (long long)(now_ms() - start));
 			pdu_free(&p);
 			conn_close(c);
 			return;
@@ -2003,7 +2027,7 @@ usage(void)
 
 	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
 	    "[-i INITIATOR_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
-	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-w SECONDS] [-n COUNT] "
+	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] [-n COUNT] "
 	    "[-T SECONDS] SCENARIO\nscenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(stderr, " %s", scenarios[i].sc_name);
@@ -2044,7 +2068,7 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "p:t:i:u:s:U:S:Dl:w:n:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:t:i:u:s:U:S:Dl:vw:n:T:")) != -1) {
 		switch (ch) {
 		case 'p': parse_portal(optarg); break;
 		case 't': opt.o_target = optarg; break;
@@ -2054,6 +2078,7 @@ parse_args(int argc, char **argv)
 		case 'U': opt.o_tuser = optarg; break;
 		case 'S': opt.o_tsecret = optarg; break;
 		case 'D': opt.o_digests = 1; break;
+		case 'v': opt.o_verbose = 1; break;
 		case 'l': opt.o_lun = num_arg(optarg, 0); break;
 		case 'w': opt.o_wait = num_arg(optarg, 1); break;
 		case 'n': opt.o_count = num_arg(optarg, 1); break;
