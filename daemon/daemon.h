@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "config.h"
@@ -13,6 +15,7 @@
 #define MASTER_BACKOFF_MIN_MS	100
 #define MASTER_BACKOFF_MAX_MS	30000
 #define MASTER_DRAIN_SECS	30
+#define MASTER_STABLE_SECS	30	/* a child up this long resets backoff */
 
 enum child_kind {
 	CHILD_COORDINATOR = 0,
@@ -36,6 +39,7 @@ struct child {
 	int		 ch_conns;	/* connections handed and not closed */
 	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
 	int		 ch_backoff_ms;
+	time_t		 ch_started;	/* for the backoff reset */
 	struct event	*ch_ev;		/* control socket reads */
 	struct event	*ch_timer;	/* respawn */
 	struct master	*ch_master;

@@ -118,6 +118,7 @@ master_fork(struct master *m, struct child *ch)
 		master_run_coordinator(m);
 	}
 	ch->ch_pid = pid;
+	ch->ch_started = time(NULL);
 	ch->ch_state = CHILD_RUNNING;
 	ch->ch_conns = 0;
 	ch->ch_master = m;
@@ -226,6 +227,10 @@ master_schedule_respawn(struct master *m, struct child *ch)
 	struct timeval	 tv;
 	int		 ms;
 
+	if (time(NULL) - ch->ch_started >= MASTER_STABLE_SECS) {
+		ch->ch_deaths = 0;
+		ch->ch_backoff_ms = 0;
+	}
 	ms = ch->ch_deaths == 0 ? 0 : ch->ch_backoff_ms;
 	ch->ch_backoff_ms = ch->ch_backoff_ms == 0 ? MASTER_BACKOFF_MIN_MS :
 	    ch->ch_backoff_ms * 2;

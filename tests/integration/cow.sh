@@ -46,5 +46,20 @@ out=$(qemu-io -f raw -c 'read -P 0x5a 8192 4096' "$S" 2>&1)
 echo "$out" | grep -q "Pattern verification failed" && fail "shared write lost over restart"
 ok "static target shared and persistent"
 
+# The catalog follows image-dir on HUP.
+make_image later 2
+rm "$WORK/images/small.img"
+sed -i '/^target shared/d' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_log "configuration reloaded" || fail "reload"
+for _ in $(seq 1 40); do
+	out=$(iscsi-ls -s "$URL" 2>&1)
+	echo "$out" | grep -q "$IQN_PREFIX:later" && break
+	sleep 0.1
+done
+echo "$out" | grep -q "$IQN_PREFIX:later" || fail "new image not served after HUP: $out"
+echo "$out" | grep -q "$IQN_PREFIX:small\>" && fail "removed image still served after HUP"
+ok "images added and removed in image-dir follow HUP"
+
 [ "$(md5sum < "$WORK/images/disk.img")" = "$sum" ] || fail "base image changed"
 ok "base image checksum unchanged"
