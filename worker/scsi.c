@@ -274,7 +274,12 @@ scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 	memset(ln, 0, sizeof(*ln));
 	ln->ln_nexus = n;
 	ln->ln_lu = lu;
-	ln->ln_ua = UA_POWER_ON;
+	/*
+	 * No unit attention for a new I_T nexus: an initiator that logs in
+	 * again (reconnect, reinstatement, a worker restart) would see its
+	 * retried commands fail with 29h/00h, and nothing about the LU changed.
+	 */
+	ln->ln_ua = 0;
 	LIST_INSERT_HEAD(&lu->lu_nexuses, ln, ln_entry);
 	n->n_lu[lun] = lu;
 	if (lun >= n->n_nlun)

@@ -82,6 +82,20 @@ done
 wait_port "$PORT" || fail "not accepting after USR2"
 ok "USR2 replaced every worker"
 
+# USR2 under load: the old worker asks its initiator to log out (Async
+# Message), the initiator logs in again on a new worker, nothing fails.
+qemu-img bench -f raw -w -d 8 -s 4096 -c 200000 "$URL/$IQN_PREFIX:disk/0" \
+    > "$WORK/bench.out" 2>&1 & bp=$!
+for _ in $(seq 1 100); do
+	grep -q "session start" "$LOG" && break
+	sleep 0.05
+done
+sleep 0.3
+kill -USR2 "$DAEMON_PID"
+wait $bp || fail "I/O failed across USR2: $(tail -3 "$WORK/bench.out")"
+grep -q "draining 1 connections" "$LOG" || fail "no worker drained a connection"
+ok "USR2 under load: the initiator moved to a new worker without an error"
+
 # HUP with a broken config: the old one keeps running, the log says why.
 cp "$CONF" "$WORK/good.conf"
 echo "workers lots" >> "$CONF"
