@@ -415,3 +415,16 @@ const struct lu_store_ops lu_cow_ops = {
 	.so_sync = cow_sync,
 	.so_status = cow_status,
 };
+
+/*
+ * The LUN reset counter of a shared LU, in the map file's header page
+ * (its last 64 bytes are lu.c's; the rest of the page is free): every
+ * worker mapping the LU sees it.  NULL for a private LU.
+ */
+volatile uint32_t *
+lu_cow_reset_gen(struct lu_cow *cw)
+{
+	if (cw->cw_mapfd == -1)
+		return NULL;
+	return (volatile uint32_t *)(void *)(cw->cw_map - 64);
+}

@@ -45,5 +45,6 @@ struct lu_cow	*lu_cow_shared(struct image *, const char *, uint32_t,
 		    struct lu_quota *);
 void		 lu_cow_free(struct lu_cow *);
 uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
+volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 
 #endif /* SCSIPUB_LU_H */

@@ -236,10 +236,31 @@ scsi_lun_reset(struct scsi_lu *lu, struct scsi_nexus *from)
 {
 	struct scsi_lunex *ln;
 
+	uint32_t	 gen = 0;
+
 	(void)from;
 	lu->lu_resv = NULL;
-	LIST_FOREACH(ln, &lu->lu_nexuses, ln_entry)
+	if (lu->lu_reset_gen != NULL)
+		gen = __atomic_add_fetch(lu->lu_reset_gen, 1, __ATOMIC_ACQ_REL);
+	LIST_FOREACH(ln, &lu->lu_nexuses, ln_entry) {
 		ln->ln_ua = (ln->ln_ua & ~UA_POWER_ON) | UA_BUS_RESET;
+		ln->ln_reset_seen = gen;
+	}
+}
+
+/* A reset made through another worker becomes this nexus's UA. */
+static void
+shared_reset_ua(struct scsi_lunex *ln)
+{
+	uint32_t	 gen;
+
+	if (ln->ln_lu->lu_reset_gen == NULL)
+		return;
+	gen = __atomic_load_n(ln->ln_lu->lu_reset_gen, __ATOMIC_ACQUIRE);
+	if (gen != ln->ln_reset_seen) {
+		ln->ln_reset_seen = gen;
+		ln->ln_ua |= UA_BUS_RESET;
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -280,6 +301,8 @@ scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 	 * retried commands fail with 29h/00h, and nothing about the LU changed.
 	 */
 	ln->ln_ua = 0;
+	ln->ln_reset_seen = lu->lu_reset_gen != NULL ?
+	    __atomic_load_n(lu->lu_reset_gen, __ATOMIC_ACQUIRE) : 0;
 	LIST_INSERT_HEAD(&lu->lu_nexuses, ln, ln_entry);
 	n->n_lu[lun] = lu;
 	if (lun >= n->n_nlun)
@@ -557,6 +580,8 @@ report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 	struct scsi_lunex *ln = scsi_task_lunex(t);
 	int	 asc, ascq;
 
+	if (ln != NULL)
+		shared_reset_ua(ln);
 	if (ln == NULL || ln->ln_ua == 0)
 		return 0;
 	if (c != NULL && (c->c_flags & SCSI_CMD_NOUA))

@@ -147,6 +147,13 @@ struct scsi_lu {
 	int			 lu_swp;	/* control page software write protect */
 	int			 lu_tst;	/* control page */
 
+	/*
+	 * LOGICAL UNIT RESET counter shared by every worker serving the LU
+	 * (NULL for a private LU): a reset on any worker gives every nexus
+	 * of the LU its unit attention.
+	 */
+	volatile uint32_t	*lu_reset_gen;
+
 	/* RESERVE(6)/RELEASE(6) holder, NULL when none. */
 	struct scsi_nexus	*lu_resv;
 
@@ -159,6 +166,7 @@ struct scsi_lunex {
 	struct scsi_nexus	*ln_nexus;
 	struct scsi_lu		*ln_lu;
 	uint32_t		 ln_ua;		/* pending UA_* bits */
+	uint32_t		 ln_reset_seen;	/* *lu_reset_gen last seen */
 };
 
 /*
