@@ -52,6 +52,7 @@ static void	cfg_discchap(struct cfg_parse *, char **, int);
 static void	cfg_tierline(struct cfg_parse *, char **, int);
 static void	cfg_targetline(struct cfg_parse *, char **, int);
 static void	cfg_token(struct cfg_parse *, char **, int);
+static void	cfg_apirate(struct cfg_parse *, char **, int);
 
 static const struct cfg_key cfg_keys[] = {
 	{ "listen",		cfg_listen,	1, 1, 1 },
@@ -72,6 +73,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "tier",		cfg_tierline,	1, CFG_MAX_WORDS - 1, 1 },
 	{ "target",		cfg_targetline,	2, 11, 1 },
 	{ "api-token",		cfg_token,	3, 3, 1 },
+	{ "api-rate",		cfg_apirate,	1, 1, 0 },
 };
 
 static void
@@ -308,6 +310,22 @@ cfg_workers(struct cfg_parse *p, char **w, int n)
 }
 
 static void
+cfg_apirate(struct cfg_parse *p, char **w, int n)
+{
+	const char	*ep;
+	uint64_t	 v;
+
+	(void)n;
+	if (cfg_parse_u64(w[1], &v, &ep) == -1 || *ep != '\0' ||
+	    v > CFG_MAX_RATE) {
+		cfg_error(p, "api-rate: want a number from 0 to %d",
+		    CFG_MAX_RATE);
+		return;
+	}
+	p->p_cfg->c_api_rate = (int)v;
+}
+
+static void
 cfg_durationkey(struct cfg_parse *p, char **w, int n)
 {
 	uint64_t	 v;
@@ -403,6 +421,9 @@ cfg_tier_attr(struct cfg_parse *p, struct cfg_tier *t, const char *k,
 	else if (strcmp(k, "luns") == 0 && cfg_parse_u64(v, &u, &ep) == 0 &&
 	    *ep == '\0' && u >= 1 && u <= CFG_MAX_TARGET_LUNS)
 		t->ct_luns = (int)u;
+	else if (strcmp(k, "sessions") == 0 && cfg_parse_u64(v, &u, &ep) ==
+	    0 && *ep == '\0' && u <= CFG_MAX_SESSIONS)
+		t->ct_sessions = (int)u;
 	else {
 		cfg_error(p, "tier: bad %s \"%s\"", k, v);
 		return -1;
@@ -435,7 +456,8 @@ cfg_tierline(struct cfg_parse *p, char **w, int n)
 	}
 	if ((n - 2) % 2 != 0) {
 		cfg_error(p, "tier: attributes come in pairs (quota SIZE "
-		    "ttl DURATION persistent yes|no pr yes|no luns N)");
+		    "ttl DURATION persistent yes|no pr yes|no luns N "
+		    "sessions N)");
 		return;
 	}
 	slot = (struct cfg_tier *)config_tier(p->p_cfg, w[1]);
@@ -446,6 +468,7 @@ cfg_tierline(struct cfg_parse *p, char **w, int n)
 		t.ct_quota = 64ULL << 20;
 		t.ct_ttl = 900;
 		t.ct_luns = CFG_MAX_TARGET_LUNS;
+		t.ct_sessions = CFG_DEFAULT_SESSIONS;
 	}
 	snprintf(t.ct_name, sizeof(t.ct_name), "%s", w[1]);
 	for (i = 2; i + 1 < n; i += 2)
@@ -661,7 +684,9 @@ cfg_defaults(struct config *c)
 	t->ct_quota = 64ULL << 20;
 	t->ct_ttl = 15 * 60;
 	t->ct_luns = CFG_MAX_TARGET_LUNS;
+	t->ct_sessions = CFG_DEFAULT_SESSIONS;
 	c->c_ntiers = 1;
+	c->c_api_rate = CFG_DEFAULT_RATE;
 }
 
 struct config *

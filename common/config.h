@@ -19,6 +19,10 @@
 #define CFG_PATH_MAX		1024
 #define CFG_SECRET_MAX		256
 #define CFG_MAX_WORKERS		64
+#define CFG_MAX_SESSIONS	1024	/* tier "sessions": per token */
+#define CFG_MAX_RATE		65535	/* api-rate: creations per minute */
+#define CFG_DEFAULT_SESSIONS	16
+#define CFG_DEFAULT_RATE	10
 
 #define CFG_DEFAULT_PATH	SYSCONFDIR "/scsipubd.conf"
 #define CFG_DEFAULT_PREFIX	"iqn.2025-01.pub.scsipub"
@@ -46,6 +50,7 @@ struct cfg_tier {
 	int		 ct_persistent;
 	int		 ct_pr;
 	int		 ct_luns;
+	int		 ct_sessions;	/* per token (per address: anonymous) */
 };
 
 struct cfg_target {
@@ -88,6 +93,7 @@ struct config {
 	int		 c_ntargets;
 	struct cfg_token c_tokens[CFG_MAX_TOKENS];
 	int		 c_ntokens;
+	int		 c_api_rate;	/* anonymous creations/minute/address */
 };
 
 /* common/config.c */

@@ -29,6 +29,10 @@
 _Static_assert(sizeof(struct shmq_msg) == 256, "shmq_msg is 256 bytes");
 _Static_assert((SHMQ_RING_SIZE & SHMQ_RING_MASK) == 0,
     "ring size is a power of two");
+#define SHMQ_WSTATS_WORDS (sizeof(struct shmq_wstats) / sizeof(uint64_t))
+
+_Static_assert(sizeof(struct shmq_wstats) % sizeof(uint64_t) == 0,
+    "shmq_wstats is whole words");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
     "shared atomics must be lock-free");
 
@@ -42,6 +46,7 @@ struct shmq_slot {
 	alignas(SHMQ_CACHELINE) _Atomic pid_t s_pid;	/* owner, 0: none */
 	_Atomic uint32_t	 s_gen;
 	int			 s_efd;		/* coordinator -> worker */
+	_Atomic uint64_t	 s_wstats[SHMQ_WSTATS_WORDS];
 	struct shmq_ring	 s_req;		/* worker -> coordinator */
 	struct shmq_ring	 s_rsp;		/* coordinator -> worker */
 };
@@ -56,6 +61,8 @@ struct shmq_region {
 	_Atomic uint64_t	 rg_requests;
 	_Atomic uint64_t	 rg_commits;
 	_Atomic uint64_t	 rg_syncs;
+	_Atomic uint64_t	 rg_commit_ns;
+	time_t			 rg_started;
 	struct shmq_slot	 rg_slot[];
 };
 
@@ -187,6 +194,7 @@ shmq_region_create(int nslots)
 		return NULL;
 	rg->rg_nslots = nslots;
 	rg->rg_size = size;
+	rg->rg_started = time(NULL);
 	if (shmq_eventfds(rg) == -1) {
 		saved = errno;
 		munmap(rg, size);
@@ -250,8 +258,12 @@ shmq_slot_release(struct shmq_region *rg, int slot)
 {
 	struct shmq_slot	*s = shmq_slot(rg, slot);
 
+	struct shmq_wstats	 zero;
+
 	atomic_store_explicit(&s->s_pid, 0, memory_order_release);
 	shmq_slot_reset(s);
+	memset(&zero, 0, sizeof(zero));
+	shmq_wstats_set(rg, slot, &zero);
 }
 
 static int
@@ -441,6 +453,7 @@ shmq_stats_add(struct shmq_region *rg, const struct shmq_stats *st)
 	atomic_fetch_add(&rg->rg_requests, st->st_requests);
 	atomic_fetch_add(&rg->rg_commits, st->st_commits);
 	atomic_fetch_add(&rg->rg_syncs, st->st_syncs);
+	atomic_fetch_add(&rg->rg_commit_ns, st->st_commit_ns);
 }
 
 void
@@ -449,6 +462,64 @@ shmq_stats_get(struct shmq_region *rg, struct shmq_stats *st)
 	st->st_requests = atomic_load(&rg->rg_requests);
 	st->st_commits = atomic_load(&rg->rg_commits);
 	st->st_syncs = atomic_load(&rg->rg_syncs);
+	st->st_commit_ns = atomic_load(&rg->rg_commit_ns);
+}
+
+/* Worker: publish its counters in its slot (word by word, relaxed). */
+void
+shmq_wstats_set(struct shmq_region *rg, int slot, const struct shmq_wstats *ws)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+	uint64_t		 w[SHMQ_WSTATS_WORDS];
+	size_t			 i;
+
+	memcpy(w, ws, sizeof(w));
+	for (i = 0; i < SHMQ_WSTATS_WORDS; i++)
+		atomic_store_explicit(&s->s_wstats[i], w[i],
+		    memory_order_relaxed);
+}
+
+void
+shmq_wstats_get(struct shmq_region *rg, int slot, struct shmq_wstats *ws)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+	uint64_t		 w[SHMQ_WSTATS_WORDS];
+	size_t			 i;
+
+	for (i = 0; i < SHMQ_WSTATS_WORDS; i++)
+		w[i] = atomic_load_explicit(&s->s_wstats[i],
+		    memory_order_relaxed);
+	memcpy(ws, w, sizeof(w));
+}
+
+/* The process that owns the slot, 0 for none. */
+pid_t
+shmq_slot_pid(struct shmq_region *rg, int slot)
+{
+	return atomic_load(&shmq_slot(rg, slot)->s_pid);
+}
+
+pid_t
+shmq_coordinator_pid(struct shmq_region *rg)
+{
+	return atomic_load(&rg->rg_coord_pid);
+}
+
+/* Requests queued on the slot's ring, executed or not yet answered. */
+uint32_t
+shmq_request_depth(struct shmq_region *rg, int slot)
+{
+	struct shmq_slot	*s = shmq_slot(rg, slot);
+
+	return atomic_load_explicit(&s->s_req.r_head, memory_order_acquire) -
+	    atomic_load_explicit(&s->s_req.r_tail, memory_order_acquire);
+}
+
+/* When the master created the region: the daemon's start. */
+time_t
+shmq_region_started(const struct shmq_region *rg)
+{
+	return rg->rg_started;
 }
 
 const char *

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
 #define SHMQ_DATA_MAX		232	/* payload bytes; message is 256 */
@@ -50,6 +51,7 @@
  *	KV_PUT		u16 key length, key, value
  *	KV_GET		u16 key length, key; answer the value or ENOENT
  *	KV_DEL		u16 key length, key; ENOENT when absent
+ *	PSESS_*		provisioned sessions: see psess.h
  * A response echoes m_type and m_id; m_status is 0 or a positive errno
  * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
  * store is full).
@@ -65,7 +67,11 @@
 	X(KV_DEL)		\
 	X(SESSION_START)	\
 	X(SESSION_END)		\
-	X(SESSION_KICK)
+	X(SESSION_KICK)		\
+	X(PSESS_LUNS)		\
+	X(PSESS_CREATE)		\
+	X(PSESS_DELETE)		\
+	X(PSESS_TOUCH)
 
 enum shmq_type {
 	SHMQ_NONE = 0,
@@ -92,6 +98,22 @@ struct shmq_stats {
 	uint64_t	st_requests;	/* requests executed */
 	uint64_t	st_commits;	/* LMDB write transactions committed */
 	uint64_t	st_syncs;	/* explicit syncs for MAP_SYNC */
+	uint64_t	st_commit_ns;	/* time spent committing */
+};
+
+/*
+ * What a worker publishes about itself in its slot (once a second), for
+ * /status and /metrics on any worker.  Cleared when the slot is released.
+ */
+struct shmq_wstats {
+	uint64_t	ws_index;	/* worker number */
+	uint64_t	ws_conns;	/* open iSCSI connections */
+	uint64_t	ws_rbytes;	/* totals since the worker started */
+	uint64_t	ws_wbytes;
+	uint64_t	ws_cmds;
+	uint64_t	ws_rbytes_ps;	/* over the last second */
+	uint64_t	ws_wbytes_ps;
+	uint64_t	ws_cmds_ps;
 };
 
 struct shmq_region;
@@ -122,6 +144,13 @@ void		 shmq_worker_notify(struct shmq_region *, int);
 void		 shmq_worker_clear(struct shmq_region *, int);
 void		 shmq_stats_add(struct shmq_region *, const struct shmq_stats *);
 void		 shmq_stats_get(struct shmq_region *, struct shmq_stats *);
+void		 shmq_wstats_set(struct shmq_region *, int,
+		    const struct shmq_wstats *);
+void		 shmq_wstats_get(struct shmq_region *, int, struct shmq_wstats *);
+pid_t		 shmq_slot_pid(struct shmq_region *, int);
+pid_t		 shmq_coordinator_pid(struct shmq_region *);
+uint32_t	 shmq_request_depth(struct shmq_region *, int);
+time_t		 shmq_region_started(const struct shmq_region *);
 const char	*shmq_type_name(uint32_t);
 void		 shmq_msg_map(struct shmq_msg *, uint32_t, uint64_t, uint64_t,
 		    uint32_t);

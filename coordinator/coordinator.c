@@ -88,6 +88,10 @@ static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_KV_DEL] =		{ coord_kv_del,		COORD_TXN_WRITE, 0 },
 	[SHMQ_SESSION_START] =	{ coord_session_start,	COORD_TXN_NONE,  0 },
 	[SHMQ_SESSION_END] =	{ coord_session_end,	COORD_TXN_NONE,  0 },
+	[SHMQ_PSESS_LUNS] =	{ coord_psess_luns,	COORD_TXN_NONE,  0 },
+	[SHMQ_PSESS_CREATE] =	{ coord_psess_create,	COORD_TXN_WRITE, 0 },
+	[SHMQ_PSESS_DELETE] =	{ coord_psess_delete,	COORD_TXN_WRITE, 0 },
+	[SHMQ_PSESS_TOUCH] =	{ coord_psess_touch,	COORD_TXN_WRITE, 0 },
 };
 
 static volatile sig_atomic_t	coord_quit;
@@ -402,11 +406,21 @@ coord_fail(struct coord *c, uint32_t type, int err)
 	}
 }
 
+static uint64_t
+coord_now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* Execute the fresh requests: one transaction, then sync if asked. */
 static void
 coord_execute(struct coord *c, struct shmq_stats *stats)
 {
 	enum coord_txn	 txn;
+	uint64_t	 t0;
 	int		 sync, rv = 0;
 
 	txn = coord_plan(c, &sync);
@@ -414,8 +428,12 @@ coord_execute(struct coord *c, struct shmq_stats *stats)
 		rv = store_begin(c->c_store, txn == COORD_TXN_WRITE);
 	if (rv == 0 && (rv = coord_run_all(c)) != 0)
 		store_abort(c->c_store);
-	else if (rv == 0 && txn != COORD_TXN_NONE)
+	else if (rv == 0 && txn != COORD_TXN_NONE) {
+		t0 = coord_now_ns();
 		rv = store_commit(c->c_store);
+		if (txn == COORD_TXN_WRITE)
+			stats->st_commit_ns += coord_now_ns() - t0;
+	}
 	if (rv != 0) {
 		log_warnx("%s: batch failed (%s), one at a time", __func__,
 		    strerror(-rv));
@@ -552,6 +570,7 @@ coord_periodic(struct coord *c)
 		coord_reopen = 0;
 		log_reopen();
 	}
+	coord_psess_periodic(c->c_store);
 	return 1;
 }
 
@@ -569,6 +588,7 @@ coord_loop(struct coord *c)
 			coord_execute(c, &stats);
 			stats.st_requests = fresh;
 			shmq_stats_add(c->c_region, &stats);
+			coord_psess_work();
 		}
 		owed = coord_flush(c);
 		coord_session_kicks(c->c_region);
@@ -604,13 +624,17 @@ coordinator_main(const char *state_dir, size_t map_size,
 	c.c_ppid = getppid();
 	if ((c.c_slot = calloc(nslots, sizeof(*c.c_slot))) == NULL)
 		fatal("%s: calloc", __func__);
-	if ((rv = coord_open(&c, state_dir, map_size)) == 0) {
+	if ((rv = coord_open(&c, state_dir, map_size)) == 0 &&
+	    coord_psess_init(c.c_store, state_dir, region) != 0)
+		rv = EXIT_FAILURE;
+	if (rv == 0) {
 		shmq_coordinator_set(region, getpid());
 		log_info("%s: serving %d slots from %s", __func__, nslots,
 		    state_dir);
 		coord_loop(&c);
 		shmq_coordinator_set(region, 0);
 	}
+	coord_psess_fini();
 	store_close(c.c_store);
 	free(c.c_slot);
 	return rv;

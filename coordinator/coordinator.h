@@ -44,6 +44,11 @@ int	 store_kv_put(struct store *, const void *, size_t, const void *,
 int	 store_kv_get(struct store *, const void *, size_t, void *, size_t,
 	    size_t *);
 int	 store_kv_del(struct store *, const void *, size_t);
+int	 store_psess_put(struct store *, uint64_t, const void *, size_t);
+int	 store_psess_get(struct store *, uint64_t, void *, size_t, size_t *);
+int	 store_psess_del(struct store *, uint64_t);
+int	 store_psess_foreach(struct store *, int (*)(uint64_t, const void *,
+	    size_t, void *), void *);
 
 /* coordinator/session.c */
 int	 coord_session_start(struct store *, const struct shmq_msg *,
@@ -52,5 +57,19 @@ int	 coord_session_end(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
 void	 coord_session_kicks(struct shmq_region *);
 void	 coord_session_forget_slot(int);
+
+/* coordinator/psess.c */
+int	 coord_psess_init(struct store *, const char *, struct shmq_region *);
+void	 coord_psess_fini(void);
+void	 coord_psess_periodic(struct store *);
+void	 coord_psess_work(void);
+int	 coord_psess_luns(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+int	 coord_psess_create(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+int	 coord_psess_delete(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+int	 coord_psess_touch(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
 
 #endif /* SCSIPUB_COORDINATOR_H */

@@ -9,6 +9,7 @@
  *	map	u64 lu, u64 first block -> [1] u64 count: runs of blocks held
  *		by the lu's overlay; never overlapping, never adjacent
  *	kv	key bytes -> [1] value bytes
+ *	psess	u64 session id -> [1] record (psess_rec_encode())
  */
 #include <sys/stat.h>
 
@@ -35,6 +36,7 @@ struct store {
 	MDB_dbi		 st_meta;
 	MDB_dbi		 st_map;
 	MDB_dbi		 st_kv;
+	MDB_dbi		 st_psess;
 };
 
 struct store_run {
@@ -106,7 +108,8 @@ store_dbis(struct store *st)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->st_meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "map", MDB_CREATE, &st->st_map)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &st->st_kv)) != 0) {
+	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &st->st_kv)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "psess", MDB_CREATE, &st->st_psess)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -486,4 +489,88 @@ store_kv_del(struct store *st, const void *k, size_t klen)
 		return rv;
 	return store_rc(st, mdb_del(store_txn(st, __func__), st->st_kv, &key,
 	    NULL), __func__);
+}
+
+int
+store_psess_put(struct store *st, uint64_t id, const void *v, size_t vlen)
+{
+	uint8_t	 k[8];
+	MDB_val	 key = { sizeof(k), k }, val = { vlen + 1, NULL };
+	int	 rv;
+
+	be64enc(k, id);
+	rv = store_rc(st, mdb_put(store_txn(st, __func__), st->st_psess, &key,
+	    &val, MDB_RESERVE), __func__);
+	if (rv == 0) {
+		((uint8_t *)val.mv_data)[0] = STORE_VFMT;
+		memcpy((uint8_t *)val.mv_data + 1, v, vlen);
+	}
+	return rv;
+}
+
+/* Copy record id into buf; *vlen is its length (-EMSGSIZE if > size). */
+int
+store_psess_get(struct store *st, uint64_t id, void *buf, size_t size,
+    size_t *vlen)
+{
+	uint8_t		 k[8];
+	MDB_val		 key = { sizeof(k), k }, val;
+	const uint8_t	*v;
+	int		 rv;
+
+	be64enc(k, id);
+	rv = store_rc(st, mdb_get(store_txn(st, __func__), st->st_psess, &key,
+	    &val), __func__);
+	if (rv != 0)
+		return rv;
+	v = val.mv_data;
+	if (val.mv_size < 1 || v[0] != STORE_VFMT)
+		return -EPROTO;
+	*vlen = val.mv_size - 1;
+	if (*vlen > size)
+		return -EMSGSIZE;
+	memcpy(buf, v + 1, *vlen);
+	return 0;
+}
+
+int
+store_psess_del(struct store *st, uint64_t id)
+{
+	uint8_t	 k[8];
+	MDB_val	 key = { sizeof(k), k };
+
+	be64enc(k, id);
+	return store_rc(st, mdb_del(store_txn(st, __func__), st->st_psess,
+	    &key, NULL), __func__);
+}
+
+/*
+ * Call fn(id, value, length, arg) for every record, in id order; a
+ * non-zero return stops the walk and is returned.
+ */
+int
+store_psess_foreach(struct store *st, int (*fn)(uint64_t, const void *,
+    size_t, void *), void *arg)
+{
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	const uint8_t	*v;
+	int		 rc, rv = 0;
+
+	rc = mdb_cursor_open(store_txn(st, __func__), st->st_psess, &cur);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 &&
+	    rv == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		v = val.mv_data;
+		if (key.mv_size != 8 || val.mv_size < 1 || v[0] != STORE_VFMT) {
+			log_warnx("%s: skipping a malformed record", __func__);
+			continue;
+		}
+		rv = fn(be64dec(key.mv_data), v + 1, val.mv_size - 1, arg);
+	}
+	mdb_cursor_close(cur);
+	if (rv == 0 && rc != MDB_NOTFOUND)
+		rv = store_rc(st, rc, __func__);
+	return rv;
 }

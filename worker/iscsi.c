@@ -406,6 +406,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	t.t_dincap = cap;
 	if (din != NULL || !reading || edtl == 0)
 		scsi_cmd_exec(&t);
+	c->c_ncmds++;
 	if (!reading) {
 		c->c_wbytes += t.t_status == SCSI_GOOD ? doutlen : 0;
 		iscsi_scsi_rsp(c, itt, &t, xfer);

@@ -84,17 +84,19 @@ enum target_kind {
 	TARGET_PUBLIC = 0,	/* one image, private overlay per connection */
 	TARGET_MULTI,		/* every image, private overlays */
 	TARGET_STATIC,		/* config "target": shared overlays */
+	TARGET_PSESS,		/* provisioned by the API: shared overlays */
 };
 
 struct target {
 	TAILQ_ENTRY(target)	 tg_entry;
 	enum target_kind	 tg_kind;
 	char			 tg_iqn[ISCSI_NAME_MAX];
-	const struct cfg_target	*tg_cfg;	/* TARGET_STATIC */
+	const struct cfg_target	*tg_cfg;	/* TARGET_STATIC, _PSESS */
 	struct image		*tg_images[SCSI_MAX_LUNS];
 	int			 tg_nimages;
 	struct lu		*tg_shared[SCSI_MAX_LUNS];	/* STATIC */
 	const struct cfg_tier	*tg_tier;
+	struct lu_quota		*tg_quota;	/* of the shared LUs, or NULL */
 };
 
 struct task;
@@ -135,6 +137,7 @@ struct conn {
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	uint64_t		 c_rbytes;
 	uint64_t		 c_wbytes;
+	uint64_t		 c_ncmds;	/* SCSI commands executed */
 
 	/* Keepalive. */
 	struct event		*c_nopin;
@@ -208,5 +211,28 @@ void	 target_detach(struct conn *);
 int	 target_lookup(void *, const char *, const char *,
 	    struct login_target *);
 size_t	 target_sendtargets(struct worker *, struct conn *, const char *, char **);
+void	 target_release_shared(struct target *);
+
+/* worker/psess.c */
+struct psess_mirror;
+struct psess_rec;
+struct psess_limits;
+int	 psess_start(struct worker *);
+struct psess_mirror *psess_mirror(struct worker *);
+struct target *psess_target(struct worker *, const char *);
+struct image *psess_image(struct worker *, const char *);
+int	 psess_prepare(struct conn *);
+void	 psess_attach(struct conn *);
+void	 psess_detach(struct conn *);
+uint64_t psess_used_bytes(struct worker *, uint64_t);
+int	 psess_identity(struct psess_rec *);
+int	 psess_create(struct worker *, const struct psess_rec *,
+	    const struct psess_limits *, ipc_cb, void *);
+int	 psess_delete(struct worker *, uint64_t, ipc_cb, void *);
+
+/* worker/stats.c */
+int	 stats_start(struct worker *, int);
+void	 stats_conn_gone(const struct conn *);
+void	 stats_publish(struct worker *);
 
 #endif /* SCSIPUB_ISCSI_H */

@@ -130,7 +130,7 @@ lu_cow_shared(struct image *im, const char *path, uint32_t bs,
 		return NULL;
 	}
 	cw->cw_map = (uint8_t *)m + 4096;
-	if (q != NULL)
+	if (q != NULL && q->q_shared == NULL)
 		q->q_used += lu_cow_mapped_bytes(cw);
 	return cw;
 }
@@ -255,14 +255,35 @@ static int
 cow_quota_take(struct lu_cow *cw, uint64_t blocks)
 {
 	struct lu_quota	*q = cw->cw_quota;
-	uint64_t	 bytes = blocks << cw->cw_shift;
+	uint64_t	 bytes = blocks << cw->cw_shift, used;
+	uint64_t	*p;
 
 	if (q == NULL)
 		return 0;
-	if (q->q_limit != 0 && q->q_used + bytes > q->q_limit)
-		return -EDQUOT;
-	q->q_used += bytes;
+	p = q->q_shared != NULL ? q->q_shared : &q->q_used;
+	used = __atomic_load_n(p, __ATOMIC_RELAXED);
+	do {
+		if (q->q_limit != 0 && used + bytes > q->q_limit)
+			return -EDQUOT;
+	} while (!__atomic_compare_exchange_n(p, &used, used + bytes, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return 0;
+}
+
+static void
+cow_quota_credit(struct lu_cow *cw, uint64_t bytes)
+{
+	struct lu_quota	*q = cw->cw_quota;
+	uint64_t	 used;
+	uint64_t	*p;
+
+	if (q == NULL)
+		return;
+	p = q->q_shared != NULL ? q->q_shared : &q->q_used;
+	used = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(p, &used, bytes < used ?
+	    used - bytes : 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		continue;
 }
 
 /*
@@ -366,11 +387,7 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 			freed++;
 		cow_setbits(cw, b, MAP_M | MAP_Z);
 	}
-	if (cw->cw_quota != NULL) {
-		freed <<= cw->cw_shift;
-		cw->cw_quota->q_used -= freed < cw->cw_quota->q_used ? freed :
-		    cw->cw_quota->q_used;
-	}
+	cow_quota_credit(cw, freed << cw->cw_shift);
 	return 0;
 }
 

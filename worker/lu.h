@@ -18,10 +18,15 @@ struct image {
 	int		 im_gone;	/* removed from the catalog */
 };
 
-/* Quota account shared by the LUs of one session. */
+/*
+ * Quota account shared by the LUs of one session.  A provisioned
+ * session's count lives in shared memory (q_shared), so that its
+ * connections on every worker draw from one account.
+ */
 struct lu_quota {
 	uint64_t	 q_limit;	/* bytes; 0 = unlimited */
 	uint64_t	 q_used;
+	uint64_t	*q_shared;	/* used instead of q_used when set */
 };
 
 struct lu_cow {

@@ -180,7 +180,7 @@ target_find(struct worker *w, const char *iqn)
 	TAILQ_FOREACH(t, &w->w_targets, tg_entry)
 		if (strcasecmp(t->tg_iqn, iqn) == 0)
 			return t;
-	return NULL;
+	return psess_target(w, iqn);
 }
 
 static int
@@ -217,7 +217,8 @@ target_lookup(void *arg, const char *initiator, const char *name,
 	if ((t = target_find(w, name)) == NULL)
 		return 0;
 	lt->lt_exists = 1;
-	if (t->tg_kind == TARGET_STATIC && t->tg_cfg->tg_chap_user[0] != '\0') {
+	if ((t->tg_kind == TARGET_STATIC || t->tg_kind == TARGET_PSESS) &&
+	    t->tg_cfg->tg_chap_user[0] != '\0') {
 		lt->lt_chap = 1;
 		snprintf(lt->lt_chap_user, sizeof(lt->lt_chap_user), "%s",
 		    t->tg_cfg->tg_chap_user);
@@ -258,10 +259,11 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		return NULL;
 	lu->lu_image = im;
 	if (shared) {
-		snprintf(path, sizeof(path), "%s/overlays/static-%s-%d",
-		    w->w_cfg->c_state_dir, t->tg_cfg->tg_name, lun);
+		snprintf(path, sizeof(path), "%s/overlays/%s-%s-%d",
+		    w->w_cfg->c_state_dir, t->tg_kind == TARGET_PSESS ?
+		    "psess" : "static", t->tg_cfg->tg_name, lun);
 		lu->lu_cow = lu_cow_shared(im, path, w->w_cfg->c_block_size,
-		    NULL);
+		    t->tg_quota);
 	} else {
 		snprintf(path, sizeof(path), "%s/overlays",
 		    w->w_cfg->c_state_dir);
@@ -299,7 +301,7 @@ target_lu_get(struct conn *c, int lun)
 
 	if (t->tg_images[lun] == NULL)
 		return NULL;
-	if (t->tg_kind != TARGET_STATIC) {
+	if (t->tg_kind != TARGET_STATIC && t->tg_kind != TARGET_PSESS) {
 		if ((lu = target_lu_new(c, t->tg_images[lun], lun, 0)) != NULL)
 			lu->lu_refs = 1;
 		return lu;
@@ -341,6 +343,10 @@ target_attach(struct conn *c)
 	c->c_target = t;
 	c->c_quota_acct.q_limit = t->tg_tier != NULL ? t->tg_tier->ct_quota :
 	    0;
+	if (t->tg_kind == TARGET_PSESS && psess_prepare(c) == -1) {
+		c->c_state = CONN_CLOSING;
+		return -1;
+	}
 	target_nexus_init(c, c->c_nexus);
 	for (i = 0; i < t->tg_nimages && i < SCSI_MAX_LUNS; i++) {
 		if ((lu = target_lu_get(c, i)) == NULL)
@@ -348,6 +354,8 @@ target_attach(struct conn *c)
 		c->c_lus[i] = lu;
 		scsi_nexus_attach(c->c_nexus, i, &lu->lu_scsi);
 	}
+	if (t->tg_kind == TARGET_PSESS)
+		psess_attach(c);
 	return 0;
 }
 
@@ -356,6 +364,7 @@ target_detach(struct conn *c)
 {
 	int	 i;
 
+	stats_conn_gone(c);
 	if (c->c_nexus != NULL)
 		scsi_nexus_detach(c->c_nexus);
 	for (i = 0; i < SCSI_MAX_LUNS; i++) {
@@ -364,6 +373,20 @@ target_detach(struct conn *c)
 	}
 	free(c->c_nexus);
 	c->c_nexus = NULL;
+	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)
+		psess_detach(c);
+}
+
+/* Drop the target's own references to its shared LUs. */
+void
+target_release_shared(struct target *t)
+{
+	int	 i;
+
+	for (i = 0; i < SCSI_MAX_LUNS; i++) {
+		target_lu_put(t->tg_shared[i]);
+		t->tg_shared[i] = NULL;
+	}
 }
 
 static int
@@ -415,6 +438,12 @@ target_sendtargets(struct worker *w, struct conn *c, const char *arg,
 
 	if (!all && c->c_type == LOGIN_SESSION_DISCOVERY && arg[0] == '\0')
 		all = 1;
+	if (c->c_type == LOGIN_SESSION_NORMAL && c->c_target != NULL &&
+	    c->c_target->tg_kind == TARGET_PSESS) {
+		snprintf(kv, sizeof(kv), "TargetName=%s", c->c_target->tg_iqn);
+		text_add(&buf, &len, &cap, kv);
+		text_portals(w, &buf, &len, &cap);
+	}
 	TAILQ_FOREACH(t, &w->w_targets, tg_entry) {
 		if (all && c->c_type != LOGIN_SESSION_DISCOVERY)
 			all = 0, arg = c->c_login.l_target;

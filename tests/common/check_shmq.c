@@ -392,7 +392,7 @@ END_TEST
 
 START_TEST(shmq__stats_accumulate)
 {
-	struct shmq_stats	 add = { 10, 2, 1 }, got;
+	struct shmq_stats	 add = { 10, 2, 1, 5000 }, got;
 
 	shmq_stats_add(rg, &add);
 	shmq_stats_add(rg, &add);
@@ -400,6 +400,7 @@ START_TEST(shmq__stats_accumulate)
 	ck_assert_uint_eq(got.st_requests, 20);
 	ck_assert_uint_eq(got.st_commits, 4);
 	ck_assert_uint_eq(got.st_syncs, 2);
+	ck_assert_uint_eq(got.st_commit_ns, 10000);
 }
 END_TEST
 

@@ -129,7 +129,7 @@ END_TEST
 
 START_TEST(lu__quota_refuses_and_keeps_data)
 {
-	struct lu_quota	 q = { 8192, 0 };
+	struct lu_quota	 q = { 8192, 0, NULL };
 	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, &q);
 	uint8_t		 data[3 * 4096], buf[3 * 4096];
 
@@ -151,7 +151,7 @@ END_TEST
 
 START_TEST(lu__unmap_reads_zero_and_credits)
 {
-	struct lu_quota	 q = { 0, 0 };
+	struct lu_quota	 q = { 0, 0, NULL };
 	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, &q);
 	uint8_t		 data[16384], zero[16384], buf[16384];
 	uint64_t	 len = 16384;

@@ -1,0 +1,631 @@
+/*
+ * The coordinator's provisioned sessions (see psess.h): records in LMDB,
+ * the table itself in the mirror file, which only this process writes
+ * and which therefore doubles as its in-memory table.  The connection
+ * lists live in the mirror only: they survive a coordinator restart (the
+ * file does) and are pruned of connections whose worker is gone.
+ *
+ * Lifetimes: a session of a non-persistent tier ends when its last
+ * connection closes; a persistent one is suspended then.  Either expires
+ * its TTL after its creation or its last close, never while connected.
+ * Ending a session removes its record, its mirror entry and every file
+ * state-dir/overlays/psess-ID[-.]* (overlays, maps, quota, PR state);
+ * the files go after the transaction commits and before the answers.
+ */
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coordinator.h"
+#include "log.h"
+#include "psess.h"
+#include "shmq.h"
+
+#define PEND_MAX	8	/* CREATEs being staged at once */
+#define RATE_MAX	256	/* owners tracked by the rate limit */
+#define RATE_WINDOW	60	/* seconds */
+#define PURGE_MAX	64
+
+struct cp_pending {
+	uint64_t	 pp_id;
+	time_t		 pp_when;
+	uint32_t	 pp_have[CFG_MAX_TARGET_LUNS / 32];
+	char		 pp_images[CFG_MAX_TARGET_LUNS][CFG_NAME_MAX];
+};
+
+struct cp_rate {
+	uint64_t	 pr_owner;
+	time_t		 pr_start;
+	uint32_t	 pr_n;
+};
+
+static struct {
+	struct psess_mirror	*cp_m;
+	struct shmq_region	*cp_rg;
+	char			 cp_dir[CFG_PATH_MAX];
+	int			 cp_txn;	/* periodic: own transaction */
+	struct cp_pending	 cp_pend[PEND_MAX];
+	struct cp_rate		 cp_rate[RATE_MAX];
+	uint64_t		 cp_purge[PURGE_MAX];
+	int			 cp_npurge;
+} cp;
+
+static void	cp_purge_now(uint64_t);
+
+static struct psess_ment *
+cp_ent(int idx)
+{
+	return psess_mirror_entry(cp.cp_m, idx);
+}
+
+static int
+cp_find(uint64_t id)
+{
+	int	 i;
+
+	for (i = 0; cp.cp_m != NULL && i < PSESS_MAX; i++)
+		if (cp_ent(i)->me_used && cp_ent(i)->me_rec.ps_id == id)
+			return i;
+	return -1;
+}
+
+static int
+cp_count_owner(uint64_t owner)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < PSESS_MAX; i++)
+		n += cp_ent(i)->me_used && cp_ent(i)->me_rec.ps_owner == owner;
+	return n;
+}
+
+static int
+cp_free_entry(void)
+{
+	int	 i;
+
+	for (i = 0; i < PSESS_MAX; i++)
+		if (!cp_ent(i)->me_used)
+			return i;
+	return -1;
+}
+
+static int
+cp_store_put(struct store *st, const struct psess_rec *r)
+{
+	static uint8_t	 buf[PSESS_REC_MAX];
+	size_t		 n;
+
+	if ((n = psess_rec_encode(r, buf, sizeof(buf))) == 0)
+		return -EINVAL;
+	return store_psess_put(st, r->ps_id, buf, n);
+}
+
+static void
+cp_purge(uint64_t id)
+{
+	int	 i;
+
+	for (i = 0; i < cp.cp_npurge; i++)
+		if (cp.cp_purge[i] == id)
+			return;
+	if (cp.cp_npurge == PURGE_MAX)
+		cp_purge_now(id);
+	else
+		cp.cp_purge[cp.cp_npurge++] = id;
+}
+
+/* Remove every file of session id from state-dir/overlays. */
+static void
+cp_purge_now(uint64_t id)
+{
+	char		 ids[PSESS_IDSTR], pfx[32], path[CFG_PATH_MAX + 300];
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 n;
+
+	psess_id_fmt(id, ids);
+	n = (size_t)snprintf(pfx, sizeof(pfx), "psess-%s", ids);
+	snprintf(path, sizeof(path), "%s/overlays", cp.cp_dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, pfx, n) != 0 ||
+		    (de->d_name[n] != '-' && de->d_name[n] != '.'))
+			continue;
+		snprintf(path, sizeof(path), "%s/overlays/%s", cp.cp_dir,
+		    de->d_name);
+		if (unlink(path) == -1)
+			log_warn("%s: %s", __func__, path);
+	}
+	closedir(d);
+}
+
+/* After the commit: the files of the sessions that ended. */
+void
+coord_psess_work(void)
+{
+	int	 i;
+
+	for (i = 0; i < cp.cp_npurge; i++)
+		cp_purge_now(cp.cp_purge[i]);
+	cp.cp_npurge = 0;
+}
+
+static void
+cp_clear(int idx)
+{
+	struct psess_ment	*e = cp_ent(idx);
+
+	psess_mirror_begin(e);
+	e->me_used = 0;
+	e->me_nconns = 0;
+	memset(e->me_conns, 0, sizeof(e->me_conns));
+	memset(&e->me_rec, 0, sizeof(e->me_rec));
+	psess_mirror_end(e);
+}
+
+/* The session ends: record, mirror entry, and (soon) its files. */
+static int
+cp_end(struct store *st, int idx, const char *why)
+{
+	struct psess_ment	*e = cp_ent(idx);
+	char			 ids[PSESS_IDSTR];
+	uint64_t		 id = e->me_rec.ps_id;
+	int			 rv;
+
+	rv = store_psess_del(st, id);
+	if (rv != 0 && rv != -ENOENT)
+		return rv;
+	psess_id_fmt(id, ids);
+	log_info("session %s (tier %s) ended: %s", ids, e->me_rec.ps_tier,
+	    why);
+	cp_clear(idx);
+	cp_purge(id);
+	return 0;
+}
+
+/* Its last connection went away. */
+static int
+cp_last_closed(struct store *st, int idx)
+{
+	struct psess_ment	*e = cp_ent(idx);
+	struct psess_rec	 r = e->me_rec;
+	int			 rv;
+
+	if (!(r.ps_flags & PSESS_F_PERSISTENT))
+		return cp_end(st, idx, "last connection closed");
+	r.ps_idle = (uint64_t)time(NULL);
+	if ((rv = cp_store_put(st, &r)) != 0)
+		return rv;
+	psess_mirror_begin(e);
+	e->me_rec.ps_idle = r.ps_idle;
+	psess_mirror_end(e);
+	return 0;
+}
+
+static struct cp_pending *
+cp_pending(uint64_t id, int create)
+{
+	struct cp_pending	*p, *old = &cp.cp_pend[0];
+	int			 i;
+
+	for (i = 0; i < PEND_MAX; i++) {
+		p = &cp.cp_pend[i];
+		if (p->pp_id == id)
+			return p;
+		if (p->pp_when < old->pp_when)
+			old = p;
+	}
+	if (!create)
+		return NULL;
+	memset(old, 0, sizeof(*old));
+	old->pp_id = id;
+	old->pp_when = time(NULL);
+	return old;
+}
+
+int
+coord_psess_luns(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	static char		 names[255][CFG_NAME_MAX];
+	struct cp_pending	*p;
+	uint64_t		 id;
+	int			 first, count, i;
+
+	(void)st;
+	(void)rsp;
+	if (psess_msg_luns_parse(req, &id, &first, &count, names) != 0)
+		return -EINVAL;
+	p = cp_pending(id, 1);
+	for (i = 0; i < count; i++) {
+		memcpy(p->pp_images[first + i], names[i], CFG_NAME_MAX);
+		p->pp_have[(first + i) / 32] |= 1U << ((first + i) % 32);
+	}
+	return 0;
+}
+
+static int
+cp_staged(struct cp_pending *p, struct psess_rec *r)
+{
+	int	 i;
+
+	for (i = 0; i < r->ps_nluns; i++) {
+		if (!(p->pp_have[i / 32] & (1U << (i % 32))))
+			return -ENOENT;
+		memcpy(r->ps_images[i], p->pp_images[i], CFG_NAME_MAX);
+	}
+	return 0;
+}
+
+/* Another creation by owner within the limit per minute? */
+static int
+cp_rate_take(uint64_t owner, uint32_t limit)
+{
+	struct cp_rate	*r, *old = &cp.cp_rate[0];
+	time_t		 now = time(NULL);
+	int		 i;
+
+	for (i = 0; i < RATE_MAX; i++) {
+		r = &cp.cp_rate[i];
+		if (r->pr_owner == owner)
+			break;
+		if (r->pr_start < old->pr_start)
+			old = r;
+	}
+	if (i == RATE_MAX) {
+		r = old;
+		r->pr_owner = owner;
+		r->pr_start = now;
+		r->pr_n = 0;
+	}
+	if (now - r->pr_start >= RATE_WINDOW) {
+		r->pr_start = now;
+		r->pr_n = 0;
+	}
+	if (r->pr_n >= limit)
+		return -EBUSY;
+	r->pr_n++;
+	return 0;
+}
+
+static int
+cp_admit(const struct psess_rec *r, const struct psess_limits *pl)
+{
+	if (pl->pl_sessions != 0 &&
+	    cp_count_owner(r->ps_owner) >= pl->pl_sessions)
+		return -EDQUOT;
+	if (pl->pl_rate != 0 && cp_rate_take(r->ps_owner, pl->pl_rate) != 0)
+		return -EBUSY;
+	return cp_free_entry() == -1 ? -ENOSPC : 0;
+}
+
+int
+coord_psess_create(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	static struct psess_rec	 r;
+	struct psess_limits	 pl;
+	struct psess_ment	*e;
+	struct cp_pending	*p;
+	char			 ids[PSESS_IDSTR];
+	int			 idx, rv;
+
+	(void)rsp;
+	memset(&r, 0, sizeof(r));
+	if (cp.cp_m == NULL || psess_msg_create_parse(req, &r, &pl) != 0)
+		return -EINVAL;
+	if ((p = cp_pending(r.ps_id, 0)) == NULL || cp_staged(p, &r) != 0) {
+		/* Answered once already (a repeat), or the LUNs went missing. */
+		if ((idx = cp_find(r.ps_id)) != -1)
+			return cp_store_put(st, &cp_ent(idx)->me_rec);
+		return -ENOENT;
+	}
+	if ((idx = cp_find(r.ps_id)) != -1)
+		return cp_store_put(st, &cp_ent(idx)->me_rec);
+	r.ps_flags &= ~PSESS_F_LOGGED_IN;
+	r.ps_idle = 0;
+	if ((rv = cp_admit(&r, &pl)) != 0 || (rv = cp_store_put(st, &r)) != 0)
+		return rv;
+	idx = cp_free_entry();
+	e = cp_ent(idx);
+	psess_mirror_begin(e);
+	e->me_rec = r;
+	e->me_nconns = 0;
+	e->me_used = 1;
+	psess_mirror_end(e);
+	memset(p, 0, sizeof(*p));
+	psess_id_fmt(r.ps_id, ids);
+	log_info("session %s created: tier %s, %d LUNs, iqn suffix %s", ids,
+	    r.ps_tier, r.ps_nluns, r.ps_iqn);
+	return 0;
+}
+
+int
+coord_psess_delete(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint64_t	 id;
+	int		 idx;
+
+	(void)rsp;
+	if (psess_msg_id_parse(req, &id) != 0)
+		return -EINVAL;
+	if ((idx = cp_find(id)) == -1) {
+		cp_purge(id);
+		return 0;
+	}
+	return cp_end(st, idx, "deleted");
+}
+
+static int
+cp_conn_find(const struct psess_ment *e, uint64_t conn)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < e->me_nconns; i++)
+		if (e->me_conns[i].pc_conn == conn)
+			return (int)i;
+	return -1;
+}
+
+static int
+cp_conn_start(struct store *st, int idx, const struct psess_touch *t)
+{
+	struct psess_ment	*e = cp_ent(idx);
+	struct psess_rec	 r;
+	int			 rv;
+
+	if (cp_conn_find(e, t->pt_conn.pc_conn) != -1)
+		return 0;
+	if (e->me_nconns >= PSESS_CONNS_MAX)
+		return -EUSERS;
+	if (!(e->me_rec.ps_flags & PSESS_F_LOGGED_IN)) {
+		r = e->me_rec;
+		r.ps_flags |= PSESS_F_LOGGED_IN;
+		if ((rv = cp_store_put(st, &r)) != 0)
+			return rv;
+	}
+	psess_mirror_begin(e);
+	e->me_rec.ps_flags |= PSESS_F_LOGGED_IN;
+	e->me_conns[e->me_nconns] = t->pt_conn;
+	e->me_conns[e->me_nconns].pc_since = (uint64_t)time(NULL);
+	e->me_nconns++;
+	psess_mirror_end(e);
+	return 0;
+}
+
+static void
+cp_conn_remove(struct psess_ment *e, int i)
+{
+	psess_mirror_begin(e);
+	e->me_conns[i] = e->me_conns[e->me_nconns - 1];
+	memset(&e->me_conns[e->me_nconns - 1], 0, sizeof(e->me_conns[0]));
+	e->me_nconns--;
+	psess_mirror_end(e);
+}
+
+int
+coord_psess_touch(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	struct psess_touch	 t;
+	struct psess_ment	*e;
+	int			 idx, i;
+
+	(void)rsp;
+	if (psess_msg_touch_parse(req, &t) != 0)
+		return -EINVAL;
+	if ((idx = cp_find(t.pt_id)) == -1) {
+		/* Ended meanwhile: a late login may have made files again. */
+		cp_purge(t.pt_id);
+		return t.pt_start ? -ENOENT : 0;
+	}
+	if (t.pt_start)
+		return cp_conn_start(st, idx, &t);
+	e = cp_ent(idx);
+	if ((i = cp_conn_find(e, t.pt_conn.pc_conn)) == -1)
+		return 0;
+	cp_conn_remove(e, i);
+	return e->me_nconns == 0 ? cp_last_closed(st, idx) : 0;
+}
+
+/* A connection whose worker is gone (pid no longer owns the slot). */
+static int
+cp_conn_dead(const struct psess_conn *pc)
+{
+	if (pc->pc_slot >= (uint32_t)shmq_region_nslots(cp.cp_rg))
+		return 1;
+	return (uint64_t)shmq_slot_pid(cp.cp_rg, (int)pc->pc_slot) !=
+	    pc->pc_conn >> 32;
+}
+
+/* Drop the dead connections; 1 if that closed the last one. */
+static int
+cp_prune(int idx)
+{
+	struct psess_ment	*e = cp_ent(idx);
+	int			 i, had = e->me_nconns > 0;
+
+	for (i = (int)e->me_nconns - 1; i >= 0; i--)
+		if (cp_conn_dead(&e->me_conns[i]))
+			cp_conn_remove(e, i);
+	return had && e->me_nconns == 0;
+}
+
+static int
+cp_txn(struct store *st)
+{
+	if (cp.cp_txn)
+		return 0;
+	if (store_begin(st, 1) != 0)
+		return -1;
+	cp.cp_txn = 1;
+	return 0;
+}
+
+/* What time does to session idx: 0, or -1 when the store failed. */
+static int
+cp_age(struct store *st, int idx, uint64_t now)
+{
+	struct psess_ment	*e = cp_ent(idx);
+	uint64_t		 exp;
+
+	if (cp_prune(idx)) {
+		if (cp_txn(st) != 0)
+			return -1;
+		return cp_last_closed(st, idx) == 0 ? 0 : -1;
+	}
+	if (e->me_nconns == 0 && !(e->me_rec.ps_flags & PSESS_F_PERSISTENT) &&
+	    (e->me_rec.ps_flags & PSESS_F_LOGGED_IN)) {
+		if (cp_txn(st) != 0)
+			return -1;
+		return cp_end(st, idx, "no connection left") == 0 ? 0 : -1;
+	}
+	exp = psess_expires(&e->me_rec, e->me_nconns);
+	if (exp != 0 && now >= exp) {
+		if (cp_txn(st) != 0)
+			return -1;
+		return cp_end(st, idx, "expired") == 0 ? 0 : -1;
+	}
+	return 0;
+}
+
+/* Once a second: dead workers' connections, expiry. */
+void
+coord_psess_periodic(struct store *st)
+{
+	uint64_t	 now = (uint64_t)time(NULL);
+	int		 i;
+
+	if (cp.cp_m == NULL)
+		return;
+	cp.cp_txn = 0;
+	for (i = 0; i < PSESS_MAX; i++)
+		if (cp_ent(i)->me_used && cp_age(st, i, now) != 0)
+			break;
+	if (cp.cp_txn && store_commit(st) != 0)
+		log_warnx("%s: cannot record expired sessions", __func__);
+	cp.cp_txn = 0;
+	coord_psess_work();
+}
+
+/* ---- Start: the mirror rebuilt from LMDB ---- */
+
+struct cp_load {
+	uint8_t		 cl_seen[PSESS_MAX];
+	uint64_t	 cl_missing[PSESS_MAX];
+	int		 cl_nmissing;
+	int		 cl_total;
+};
+
+static int
+cp_load_one(uint64_t id, const void *v, size_t len, void *arg)
+{
+	static struct psess_rec	 r;
+	struct cp_load		*cl = arg;
+	struct psess_ment	*e;
+	int			 idx;
+
+	if (psess_rec_decode(v, len, &r) != 0 || r.ps_id != id) {
+		log_warnx("%s: skipping a malformed session record", __func__);
+		return 0;
+	}
+	cl->cl_total++;
+	if ((idx = cp_find(id)) == -1) {
+		if (cl->cl_nmissing < PSESS_MAX)
+			cl->cl_missing[cl->cl_nmissing++] = id;
+		return 0;
+	}
+	e = cp_ent(idx);
+	cl->cl_seen[idx] = 1;
+	psess_mirror_begin(e);
+	e->me_rec = r;
+	psess_mirror_end(e);
+	return 0;
+}
+
+static void
+cp_load_missing(struct store *st, struct cp_load *cl)
+{
+	static uint8_t		 buf[PSESS_REC_MAX];
+	static struct psess_rec	 r;
+	struct psess_ment	*e;
+	size_t			 len;
+	int			 i, idx;
+
+	for (i = 0; i < cl->cl_nmissing; i++) {
+		if (store_psess_get(st, cl->cl_missing[i], buf, sizeof(buf),
+		    &len) != 0 || psess_rec_decode(buf, len, &r) != 0)
+			continue;
+		if ((idx = cp_free_entry()) == -1) {
+			log_warnx("%s: session table full", __func__);
+			return;
+		}
+		e = cp_ent(idx);
+		psess_mirror_begin(e);
+		e->me_rec = r;
+		e->me_nconns = 0;
+		e->me_used = 1;
+		psess_mirror_end(e);
+	}
+}
+
+static int
+cp_load(struct store *st)
+{
+	static struct cp_load	 cl;
+	int			 i, rv;
+
+	memset(&cl, 0, sizeof(cl));
+	if ((rv = store_begin(st, 0)) != 0)
+		return rv;
+	rv = store_psess_foreach(st, cp_load_one, &cl);
+	for (i = 0; rv == 0 && i < PSESS_MAX; i++) {
+		if (cp_ent(i)->me_used && !cl.cl_seen[i])
+			cp_clear(i);
+		else if (cp_ent(i)->me_used)
+			cp_prune(i);
+	}
+	if (rv == 0)
+		cp_load_missing(st, &cl);
+	store_abort(st);
+	if (rv == 0 && cl.cl_total > 0)
+		log_info("%s: %d provisioned sessions", __func__, cl.cl_total);
+	return rv;
+}
+
+int
+coord_psess_init(struct store *st, const char *state_dir,
+    struct shmq_region *rg)
+{
+	char	 path[CFG_PATH_MAX + 32];
+
+	memset(&cp, 0, sizeof(cp));
+	cp.cp_rg = rg;
+	snprintf(cp.cp_dir, sizeof(cp.cp_dir), "%s", state_dir);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, PSESS_MIRROR_FILE);
+	if ((cp.cp_m = psess_mirror_open(path, 1)) == NULL) {
+		log_warn("%s: %s", __func__, path);
+		return -1;
+	}
+	if (cp_load(st) != 0) {
+		log_warnx("%s: cannot load the sessions", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+void
+coord_psess_fini(void)
+{
+	psess_mirror_close(cp.cp_m);
+	cp.cp_m = NULL;
+}
