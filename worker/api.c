@@ -911,12 +911,16 @@ api_metrics_sessions(struct evbuffer *b, const struct api_fig *f)
 
 	api_metric(b, "scsipub_sessions", "gauge", "Provisioned sessions by "
 	    "tier and state.");
-	for (i = 0; i < f->f_ntiers; i++)
+	for (i = 0; i < f->f_ntiers; i++) {
+		if (i == f->f_ntiers - 1 && f->f_tier[i].tf_state[0] +
+		    f->f_tier[i].tf_state[1] + f->f_tier[i].tf_state[2] == 0)
+			break;	/* sessions of tiers no longer configured */
 		for (s = PSESS_WAITING; s <= PSESS_SUSPENDED; s++)
 			evbuffer_add_printf(b, "scsipub_sessions{tier=\"%s\","
 			    "state=\"%s\"} %d\n", f->f_tier[i].tf_name,
 			    psess_state_name((enum psess_state)s),
 			    f->f_tier[i].tf_state[s]);
+	}
 }
 
 static void
