@@ -314,6 +314,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		c->c_nopin_ttt = 0;
+		gettimeofday(&c->c_last_rx, NULL);
 		if (iscsi_pdu(c) == CONN_CLOSE) {
 			if (evbuffer_get_length(bufferevent_get_output(bev)))
 				conn_close_after_flush(c);
@@ -372,52 +373,67 @@ conn_nopin_arm(struct conn *c)
 
 	if (c->c_w->w_nopin_interval == 0)
 		return;
+	gettimeofday(&c->c_last_rx, NULL);
 	tv.tv_sec = c->c_w->w_nopin_interval;
 	tv.tv_usec = 0;
 	evtimer_add(c->c_nopin, &tv);
 }
 
 static void
+conn_nopin_send(struct conn *c, const struct timeval *now)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = OP_NOP_IN;
+	bhs[1] = 0x80;
+	be32enc(bhs + 16, 0xffffffff);
+	if (++c->c_next_ttt == 0 || c->c_next_ttt == 0xffffffff)
+		c->c_next_ttt = 1;
+	c->c_nopin_ttt = c->c_next_ttt;
+	be32enc(bhs + 20, c->c_nopin_ttt);
+	be32enc(bhs + 24, c->c_statsn);
+	be32enc(bhs + 28, c->c_expcmdsn);
+	be32enc(bhs + 32, iscsi_maxcmdsn(c));
+	conn_send(c, bhs, NULL, 0);
+	c->c_nopin_sent = *now;
+}
+
+/*
+ * Keepalive: after nopin-interval without a PDU from the initiator, send
+ * a NOP-In; any PDU answers it; none within nopin-timeout closes the
+ * connection as a transport error.
+ */
+static void
 conn_nopin_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c = arg;
-	struct timeval	 now, tv;
-	uint8_t		 bhs[ISCSI_BHS_LEN];
+	struct worker	*w = c->c_w;
+	struct timeval	 now, tv = { 1, 0 };
+	uint64_t	 idle;
 
 	(void)fd;
 	(void)ev;
 	if (c->c_state != CONN_FFP)
 		return;
 	gettimeofday(&now, NULL);
-	if (c->c_nopin_ttt != 0 &&
-	    (uint64_t)(now.tv_sec - c->c_nopin_sent.tv_sec) >=
-	    c->c_w->w_nopin_timeout) {
-		log_warnx("transport error: %s (%s) did not answer NOP-In for "
-		    "%llu s", c->c_peer, c->c_login.l_initiator,
-		    (unsigned long long)c->c_w->w_nopin_timeout);
-		conn_close(c, "NOP-In timeout");
-		return;
+	if (c->c_nopin_ttt != 0) {
+		if ((uint64_t)(now.tv_sec - c->c_nopin_sent.tv_sec) >=
+		    w->w_nopin_timeout) {
+			log_warnx("transport error: %s (%s) did not answer "
+			    "NOP-In for %llu s", c->c_peer,
+			    c->c_login.l_initiator,
+			    (unsigned long long)w->w_nopin_timeout);
+			conn_close(c, "NOP-In timeout");
+			return;
+		}
+	} else {
+		idle = (uint64_t)(now.tv_sec - c->c_last_rx.tv_sec);
+		if (idle >= w->w_nopin_interval)
+			conn_nopin_send(c, &now);
+		else
+			tv.tv_sec = (time_t)(w->w_nopin_interval - idle);
 	}
-	if (c->c_nopin_ttt == 0) {
-		memset(bhs, 0, sizeof(bhs));
-		bhs[0] = OP_NOP_IN;
-		bhs[1] = 0x80;
-		memset(bhs + 8, 0, 8);
-		be32enc(bhs + 16, 0xffffffff);
-		if (++c->c_next_ttt == 0 || c->c_next_ttt == 0xffffffff)
-			c->c_next_ttt = 1;
-		c->c_nopin_ttt = c->c_next_ttt;
-		be32enc(bhs + 20, c->c_nopin_ttt);
-		be32enc(bhs + 24, c->c_statsn);
-		be32enc(bhs + 28, c->c_expcmdsn);
-		be32enc(bhs + 32, iscsi_maxcmdsn(c));
-		conn_send(c, bhs, NULL, 0);
-		c->c_nopin_sent = now;
-	}
-	tv.tv_sec = c->c_nopin_ttt != 0 ? 1 : c->c_w->w_nopin_interval;
-	tv.tv_usec = 0;
-	if ((uint64_t)tv.tv_sec > c->c_w->w_nopin_timeout)
-		tv.tv_sec = c->c_w->w_nopin_timeout;
 	evtimer_add(c->c_nopin, &tv);
 }
 

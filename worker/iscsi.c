@@ -396,7 +396,12 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	t.t_dout = dout;
 	t.t_doutlen = doutlen;
 	if (reading && edtl > 0) {
+		/* No more than the command can return, whatever EDTL says. */
 		cap = edtl < ISCSI_MAX_XFER ? edtl : ISCSI_MAX_XFER;
+		if (xfer > 0 && xfer < cap)
+			cap = xfer;
+		else if (xfer == 0 && cap > ISCSI_MAX_ALLOC_LEN)
+			cap = ISCSI_MAX_ALLOC_LEN;
 		if ((din = malloc(cap)) == NULL) {
 			scsi_sense(&t, SK_ABORTED_COMMAND, 0x55, 0x03);
 			cap = 0;
@@ -461,6 +466,7 @@ iscsi_task_free(struct conn *c, struct task *tk)
 {
 	TAILQ_REMOVE(&c->c_tasks, tk, tk_entry);
 	c->c_ntasks--;
+	c->c_taskbytes -= tk->tk_want;
 	free(tk->tk_buf);
 	free(tk);
 }
@@ -530,6 +536,16 @@ iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
 		    REJECT_OUT_OF_RESOURCES : REJECT_TASK_IN_PROGRESS, bhs);
 		return PDU_REJECT;
 	}
+	if (c->c_taskbytes + want > ISCSI_MAX_PENDING_BYTES) {
+		struct scsi_task t;
+
+		/* Too much write data awaited at once: TASK SET FULL. */
+		iscsi_task_init(c, &t, bhs + 32, scsi_lun_decode(bhs + 8),
+		    be32dec(bhs + 20));
+		t.t_status = SCSI_TASK_SET_FULL;
+		iscsi_scsi_rsp(c, be32dec(bhs + 16), &t, xfer);
+		return PDU_OK;
+	}
 	if ((tk = calloc(1, sizeof(*tk))) == NULL ||
 	    (tk->tk_buf = malloc(want ? want : 1)) == NULL) {
 		free(tk);
@@ -543,6 +559,7 @@ iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
 	tk->tk_lun = scsi_lun_decode(bhs + 8);
 	tk->tk_attr = bhs[1] & 0x07;
 	tk->tk_want = want;
+	c->c_taskbytes += want;
 	tk->tk_xfer = xfer;
 	unsol = c->c_p.ip_initial_r2t ? imm : c->c_p.ip_first_burst;
 	if (unsol > tk->tk_edtl)
@@ -748,6 +765,7 @@ iscsi_tmf_run(struct conn *c, int fn, uint64_t lun, uint32_t rtt)
 		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
 		return TMF_RSP_COMPLETE;
 	case TMF_TARGET_WARM_RESET:
+	case TMF_TARGET_COLD_RESET:	/* and the connection closes */
 		iscsi_abort_tasks(c, UINT64_MAX);
 		for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
 			if (c->c_nexus->n_lu[i] != NULL)
@@ -775,6 +793,10 @@ iscsi_tmf(struct conn *c)
 	memcpy(bhs + 16, c->c_bhs + 16, 4);
 	iscsi_seq(c, bhs, 1);
 	conn_send(c, bhs, NULL, 0);
+	if (fn == TMF_TARGET_COLD_RESET && bhs[2] == TMF_RSP_COMPLETE) {
+		c->c_state = CONN_CLOSING;	/* RFC 7143 11.5.1 */
+		return CONN_CLOSE;
+	}
 	return PDU_OK;
 }
 

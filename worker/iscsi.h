@@ -24,6 +24,8 @@
 #define ISCSI_CMD_WINDOW	64
 #define ISCSI_MAX_TASKS		256
 #define ISCSI_MAX_R2T		16	/* outstanding R2Ts per command */
+#define ISCSI_MAX_PENDING_BYTES	(256 * 1024 * 1024)	/* awaited Data-Out */
+#define ISCSI_MAX_ALLOC_LEN	(1024 * 1024)	/* Data-In by allocation length */
 
 /* Opcodes, initiator to target. */
 #define OP_NOP_OUT		0x00
@@ -134,6 +136,7 @@ struct conn {
 	struct lu		*c_lus[SCSI_MAX_LUNS];	/* this connection's */
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	int			 c_ntasks;
+	uint64_t		 c_taskbytes;	/* buffers of c_tasks */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	uint64_t		 c_rbytes;
 	uint64_t		 c_wbytes;
@@ -143,6 +146,7 @@ struct conn {
 	struct event		*c_nopin;
 	uint32_t		 c_nopin_ttt;	/* outstanding, 0 none */
 	struct timeval		 c_nopin_sent;
+	struct timeval		 c_last_rx;	/* last PDU from the initiator */
 	int			 c_draining;
 };
 
