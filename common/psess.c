@@ -377,7 +377,11 @@ mirror_hdr_ok(const struct mirror_hdr *h)
 	    h->mh_nentries == PSESS_MAX && h->mh_entsize == mirror_entsize();
 }
 
-/* The writer (coordinator) keeps a good file, and resets any other. */
+/*
+ * The writer (coordinator) keeps a good file, and resets any other; a
+ * reset file has no magic until psess_mirror_publish(), so that workers
+ * do not map it half loaded.
+ */
 static int
 mirror_prepare(int fd)
 {
@@ -394,7 +398,7 @@ mirror_prepare(int fd)
 		log_info("%s: resetting an unknown mirror", __func__);
 	if (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)mirror_len()) == -1)
 		return -1;
-	h.mh_magic = MIRROR_MAGIC;
+	h.mh_magic = 0;
 	h.mh_version = MIRROR_VERSION;
 	h.mh_nentries = PSESS_MAX;
 	h.mh_entsize = (uint32_t)mirror_entsize();
@@ -431,7 +435,7 @@ psess_mirror_open(const char *path, int writer)
 	    PROT_READ, MAP_SHARED, m->pm_fd, 0);
 	if (m->pm_base == MAP_FAILED)
 		goto fail;
-	if (!mirror_hdr_ok((const struct mirror_hdr *)m->pm_base)) {
+	if (!writer && !mirror_hdr_ok((const struct mirror_hdr *)m->pm_base)) {
 		errno = EAGAIN;
 		goto fail;
 	}
@@ -441,6 +445,17 @@ fail:
 	psess_mirror_close(m);
 	errno = saved;
 	return NULL;
+}
+
+/* Writer: the table is complete; workers may map it from now on. */
+void
+psess_mirror_publish(struct psess_mirror *m)
+{
+	struct mirror_hdr	*h = (struct mirror_hdr *)m->pm_base;
+
+	atomic_thread_fence(memory_order_release);
+	h->mh_magic = MIRROR_MAGIC;
+	msync(m->pm_base, MIRROR_HDR, MS_ASYNC);
 }
 
 void

@@ -133,6 +133,7 @@ void		 psess_msg_touch(struct shmq_msg *, const struct psess_touch *);
 int		 psess_msg_touch_parse(const struct shmq_msg *,
 		    struct psess_touch *);
 struct psess_mirror *psess_mirror_open(const char *, int);
+void		 psess_mirror_publish(struct psess_mirror *);
 void		 psess_mirror_close(struct psess_mirror *);
 int		 psess_mirror_read(struct psess_mirror *, int,
 		    struct psess_ment *);

@@ -620,6 +620,7 @@ coord_psess_init(struct store *st, const char *state_dir,
 		log_warnx("%s: cannot load the sessions", __func__);
 		return -1;
 	}
+	psess_mirror_publish(cp.cp_m);
 	return 0;
 }
 

@@ -16,7 +16,10 @@ main(void)
 	srunner_add_suite(sr, crc32c_suite());
 	srunner_add_suite(sr, fdpass_suite());
 	srunner_add_suite(sr, shmq_suite());
+	srunner_add_suite(sr, psess_suite());
 	srunner_add_suite(sr, coordinator_suite());
+	srunner_add_suite(sr, coord_psess_suite());
+	srunner_add_suite(sr, api_suite());
 	srunner_add_suite(sr, chap_suite());
 	srunner_add_suite(sr, login_suite());
 	srunner_add_suite(sr, lu_suite());

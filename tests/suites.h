@@ -9,9 +9,12 @@ Suite	*config_suite(void);
 Suite	*crc32c_suite(void);
 Suite	*fdpass_suite(void);
 Suite	*shmq_suite(void);
+Suite	*psess_suite(void);
 /* tests/coordinator */
 Suite	*coordinator_suite(void);
+Suite	*coord_psess_suite(void);
 /* tests/worker */
+Suite	*api_suite(void);
 Suite	*chap_suite(void);
 Suite	*login_suite(void);
 Suite	*lu_suite(void);
