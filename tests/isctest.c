@@ -617,26 +617,49 @@ pdu_note(struct conn *c, const struct pdu *p)
 		c->c_expstatsn = be32dec(h + 24) + 1;
 }
 
+/*
+ * The rest of a PDU that has begun.  It must arrive: a timeout here would
+ * lose the bytes already read and desynchronise the stream.
+ */
+static enum rx
+read_rest(struct conn *c, void *buf, size_t len)
+{
+	enum rx	rx = read_full(c->c_fd, buf, len, now_ms() + REPLY_MS);
+
+	if (rx == RX_TIMEOUT)
+		fail("target began a PDU but the rest (%zu bytes) did not "
+		    "arrive within %d ms", len, REPLY_MS);
+	return rx;
+}
+
+static enum rx
+pdu_recv_digest(struct conn *c, struct pdu *p, uint32_t crc,
+    const char *what)
+{
+	uint8_t	dig[4];
+	enum rx	rx;
+
+	if ((rx = read_rest(c, dig, 4)) == RX_OK)
+		digest_check(c, p, dig, crc, what);
+	return rx;
+}
+
+/* deadline is for the PDU to begin; once it has, all of it must follow. */
 static enum rx
 pdu_recv(struct conn *c, struct pdu *p, int64_t deadline)
 {
-	uint8_t		dig[4];
-	size_t		pad;
-	enum rx		rx;
+	size_t	pad;
+	enum rx	rx;
 
 	memset(p, 0, sizeof(*p));
-	if ((rx = read_full(c->c_fd, p->p_bhs, BHS_LEN, deadline)) != RX_OK)
+	if ((rx = read_full(c->c_fd, p->p_bhs, 1, deadline)) != RX_OK ||
+	    (rx = read_rest(c, p->p_bhs + 1, BHS_LEN - 1)) != RX_OK)
 		return rx;
 	p->p_ahslen = (size_t)p->p_bhs[4] * 4;
-	if (p->p_ahslen > 0 && (rx = read_full(c->c_fd, p->p_ahs,
-	    p->p_ahslen, deadline)) != RX_OK)
+	if ((rx = read_rest(c, p->p_ahs, p->p_ahslen)) != RX_OK ||
+	    (c->c_hd && (rx = pdu_recv_digest(c, p, crc32c(crc32c(0,
+	    p->p_bhs, BHS_LEN), p->p_ahs, p->p_ahslen), "header")) != RX_OK))
 		return rx;
-	if (c->c_hd) {
-		if ((rx = read_full(c->c_fd, dig, 4, deadline)) != RX_OK)
-			return rx;
-		digest_check(c, p, dig, crc32c(crc32c(0, p->p_bhs,
-		    BHS_LEN), p->p_ahs, p->p_ahslen), "header");
-	}
 	p->p_dlen = be24dec(p->p_bhs + 5);
 	if (p->p_dlen > OUR_MRDSL)
 		fail("%s with %zu bytes of data, above our "
@@ -645,15 +668,10 @@ pdu_recv(struct conn *c, struct pdu *p, int64_t deadline)
 	pad = (4 - p->p_dlen % 4) % 4;
 	p->p_data = xmalloc(p->p_dlen + pad + 1);
 	p->p_data[p->p_dlen + pad] = '\0';
-	if ((rx = read_full(c->c_fd, p->p_data, p->p_dlen + pad,
-	    deadline)) != RX_OK)
+	if ((rx = read_rest(c, p->p_data, p->p_dlen + pad)) != RX_OK ||
+	    (c->c_dd && p->p_dlen > 0 && (rx = pdu_recv_digest(c, p,
+	    crc32c(0, p->p_data, p->p_dlen + pad), "data")) != RX_OK))
 		return rx;
-	if (c->c_dd && p->p_dlen > 0) {
-		if ((rx = read_full(c->c_fd, dig, 4, deadline)) != RX_OK)
-			return rx;
-		digest_check(c, p, dig, crc32c(0, p->p_data,
-		    p->p_dlen + pad), "data");
-	}
 	pdu_trace('<', p->p_bhs, p->p_dlen);
 	pdu_note(c, p);
 	return RX_OK;

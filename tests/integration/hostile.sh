@@ -3,12 +3,11 @@
 # digests, malformed and hostile PDUs, CHAP edge cases, NOP-In keepalive,
 # session reinstatement.  Every hostile scenario ends by logging in afresh;
 # at the end no daemon process may have died or been replaced.
-#
-# chap-mutual is not run: the config has no place for a target secret yet.
 . "$(dirname "$0")/lib.sh"
 
 make_image disk 8
 write_config "target secure disk chap alice s3cret-secret-1" \
+	"target mutual disk chap alice s3cret-secret-1 mutual tgt-bob tgt-secret-22" \
 	"nopin-interval 2s" "nopin-timeout 2s"
 start_daemon
 [ -x "$ISCTEST" ] || fail "$ISCTEST is not built"
@@ -20,6 +19,7 @@ coordinators=$(child_pids coordinator)
 
 DISK=$IQN_PREFIX:disk
 SECURE=$IQN_PREFIX:secure
+MUTUAL=$IQN_PREFIX:mutual
 CHAP="-u alice -s s3cret-secret-1"
 
 # isc [OPTIONS...] SCENARIO: run one scenario, fail the test if it fails.
@@ -50,6 +50,13 @@ isc -t "$SECURE" $CHAP bad-data-digest
 for s in chap-ok chap-bad-secret chap-reflect chap-bad-length chap-bad-hex; do
 	# shellcheck disable=SC2086
 	isc -t "$SECURE" $CHAP "$s"
+done
+
+# Mutual CHAP; reflecting the target's own challenge back only means
+# something where the target would otherwise answer a challenge.
+for s in chap-mutual chap-reflect; do
+	# shellcheck disable=SC2086
+	isc -t "$MUTUAL" $CHAP -U tgt-bob -S tgt-secret-22 "$s"
 done
 
 kill -0 "$master" 2>/dev/null || fail "the master died"
