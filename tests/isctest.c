@@ -1846,6 +1846,72 @@ sc_tsih_nonzero(void)
 	check_serves();
 }
 
+/*
+ * A text negotiation that never ends: Login Requests with the C bit set,
+ * 8 KiB of keys each, far past any sane total.  The target must end it
+ * with a login failure (or close), not buffer it forever.
+ */
+static void
+sc_text_loop(void)
+{
+	struct conn	c;
+	struct pdu	p;
+	uint8_t		h[BHS_LEN];
+	uint8_t		*junk = xmalloc(8192);
+	int		i;
+
+	memset(junk, 'a', 8192);
+	memcpy(junk, "X-a=", 4);
+	conn_open(&c);
+	for (i = 0; i < 64; i++) {
+		login_bhs(&c, h, LF_C | LF_CSG(1) | LF_NSG(3));
+		if (pdu_send(&c, h, NULL, 0, junk, 8192, 0) == -1)
+			break;
+		if (pdu_recv(&c, &p, now_ms() + 1000) != RX_OK)
+			break;
+		if (pdu_op(&p) == OP_LOGIN_RSP && be16dec(p.p_bhs + 36) != 0) {
+			step("after %d continued PDUs: Login Response status "
+			    "0x%04x", i + 1, be16dec(p.p_bhs + 36));
+			pdu_free(&p);
+			break;
+		}
+		pdu_free(&p);
+	}
+	if (i == 64)
+		fail("512 KiB of continued login text accepted");
+	free(junk);
+	expect_close(&c, CLOSE_MS, OP_NONE);
+	check_serves();
+}
+
+/* Data-Out for a task the target never saw: ignored, session fine. */
+static void
+sc_unknown_task_data(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	uint8_t			h[BHS_LEN], data[512];
+	int			i;
+
+	login_ok(&c, &lo);
+	memset(data, 0x5a, sizeof(data));
+	for (i = 0; i < 8; i++) {
+		bhs_init(h, OP_DATA_OUT, i == 7 ? 0x80 : 0);
+		be32enc(h + 16, 0x7000 + i);		/* unknown ITT */
+		be32enc(h + 20, i & 1 ? 0x1234 : 0xffffffff);
+		be32enc(h + 28, c.c_expstatsn);
+		be32enc(h + 36, 0);
+		be32enc(h + 40, 512 * i);
+		if (pdu_send(&c, h, NULL, 0, data, sizeof(data), 0) == -1)
+			fail("send: %s", strerror(errno));
+	}
+	step("sent 8 Data-Out PDUs for tasks that do not exist");
+	nop_ping(&c);
+	do_tur(&c);
+	logout(&c);
+	check_serves();
+}
+
 /* Wait for a target NOP-In without answering it. */
 static void
 nopin_first(struct conn *c)
@@ -1983,6 +2049,8 @@ static const struct scenario {
 	{ "chap-bad-hex",	sc_chap_bad_hex,	0 },
 	{ "chap-mutual",	sc_chap_mutual,		0 },
 	{ "tsih-nonzero",	sc_tsih_nonzero,	0 },
+	{ "text-loop",		sc_text_loop,		0 },
+	{ "unknown-task-data",	sc_unknown_task_data,	0 },
 	{ "nopin",		sc_nopin,		2 },
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
