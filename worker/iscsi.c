@@ -201,9 +201,12 @@ iscsi_login_done(struct conn *c)
 	conn_nopin_arm(c);
 	if (c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session start: target %s initiator %s from %s "
-		    "tier %s", l->l_target, l->l_initiator, c->c_peer,
-		    c->c_target != NULL && c->c_target->tg_tier != NULL ?
-		    c->c_target->tg_tier->ct_name : "-");
+		    "tier %s digests %s/%s", l->l_target, l->l_initiator,
+		    c->c_peer, c->c_target != NULL &&
+		    c->c_target->tg_tier != NULL ?
+		    c->c_target->tg_tier->ct_name : "-",
+		    c->c_p.ip_header_digest ? "crc32c" : "none",
+		    c->c_p.ip_data_digest ? "crc32c" : "none");
 }
 
 static enum pdu_result

@@ -41,9 +41,15 @@ out=$(qemu-io -f raw -c 'write -P 0xab 4096 1M' -c 'read -P 0xab 4096 1M' \
 echo "$out" | grep -q "Pattern verification failed" && fail "pattern: $out"
 ok "write and read back"
 
-# Header digests through libiscsi.
+# Header digests through libiscsi and qemu.
 out=$(iscsi-inq "$T/0?header_digest=crc32c" 2>&1) || fail "digest inq: $out"
-ok "header digest CRC32C"
+out=$(iscsi-ls -s "$URL/?header_digest=crc32c" 2>&1) || fail "digest ls: $out"
+out=$(iscsi-readcapacity16 "$T/0?header_digest=crc32c" 2>&1) || fail "digest cap: $out"
+out=$(qemu-io --image-opts "driver=iscsi,transport=tcp,portal=127.0.0.1:$PORT,target=$IQN_PREFIX:disk,lun=0,header-digest=crc32c" \
+    -c 'write -P 0x3c 8k 256k' -c 'read -P 0x3c 8k 256k' 2>&1) || fail "digest qemu-io: $out"
+echo "$out" | grep -q "Pattern verification failed" && fail "digest data: $out"
+grep -q "digests crc32c/none" "$LOG" || fail "no session negotiated the header digest"
+ok "header digest CRC32C with iscsi-inq, iscsi-ls, iscsi-readcapacity16, qemu-io"
 
 # IPv6 portal.
 out=$(iscsi-inq "iscsi://[::1]:$PORT/$IQN_PREFIX:disk/0" 2>&1) || fail "IPv6: $out"
