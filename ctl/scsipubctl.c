@@ -367,8 +367,10 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	if (argc != 0)
 		usage();
 	j = ctl_call(c, "GET", "/api/status", NULL);
-	if (c->c_json)
+	if (c->c_json) {
+		json_decref(j);
 		return 0;
+	}
 	printf("scsipub %s, up %s, %lld connections, %lld images\n\n",
 	    str(j, "version"), duration(num(j, "uptime"), b1, sizeof(b1)),
 	    num(j, "connections"), num(j, "images"));
@@ -403,8 +405,10 @@ cmd_images(struct ctl *c, int argc, char **argv)
 	if (argc != 0)
 		usage();
 	j = ctl_call(c, "GET", "/api/images", NULL);
-	if (c->c_json)
+	if (c->c_json) {
+		json_decref(j);
 		return 0;
+	}
 	printf("%-24s %10s  %s\n", "NAME", "SIZE", "IQN");
 	json_array_foreach(json_object_get(j, "images"), i, im)
 		printf("%-24s %10s  %s\n", str(im, "name"),
@@ -423,8 +427,10 @@ cmd_sessions(struct ctl *c, int argc, char **argv)
 	if (argc != 0)
 		usage();
 	j = ctl_call(c, "GET", "/api/sessions", NULL);
-	if (c->c_json)
+	if (c->c_json) {
+		json_decref(j);
 		return 0;
+	}
 	printf("%-16s %-9s %-10s %4s %5s %-20s  %s\n", "ID", "STATE", "TIER",
 	    "LUNS", "CONNS", "EXPIRES", "IQN");
 	json_array_foreach(json_object_get(j, "sessions"), i, s)
