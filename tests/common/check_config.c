@@ -111,6 +111,44 @@ START_TEST(config__defaults)
 }
 END_TEST
 
+START_TEST(config__api_limits)
+{
+	struct config	*c;
+	char		 errs[1024] = "", want[256];
+
+	ck_assert_int_eq(load(&c, "image-dir %s\n", errs, sizeof(errs)), 0);
+	ck_assert_int_eq(config_tier(c, "anonymous")->ct_sessions, 16);
+	ck_assert_int_eq(c->c_api_rate, 10);
+	config_free(c);
+	ck_assert_int_eq(load(&c,
+	    "image-dir %s\n"
+	    "tier gold quota 1G ttl 2h persistent yes pr no luns 4 sessions 2\n"
+	    "tier silver quota 1G ttl 2h persistent no pr no luns 4\n"
+	    "api-token abcdefgh12345678 tier gold\n"
+	    "api-token abcdefgh12345678 tier silver\n"
+	    "api-rate 0\n", errs, sizeof(errs)), 0);
+	ck_assert_int_eq(config_tier(c, "gold")->ct_sessions, 2);
+	ck_assert_int_eq(config_tier(c, "silver")->ct_sessions, 16);
+	ck_assert_int_eq(c->c_ntokens, 2);
+	ck_assert_int_eq(c->c_api_rate, 0);
+	config_free(c);
+	ck_assert_int_eq(load(&c,
+	    "image-dir %s\n"
+	    "tier gold quota 1G ttl 2h persistent yes pr no luns 4 sessions -1\n"
+	    "api-rate lots\n"
+	    "api-token short tier anonymous\n"
+	    "api-token abcdefgh12345678 tier platinum\n", errs, sizeof(errs)),
+	    4);
+	snprintf(want, sizeof(want), "%s:2: tier: bad sessions", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	snprintf(want, sizeof(want), "%s:3: api-rate", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	ck_assert_ptr_nonnull(strstr(errs, "token too short"));
+	ck_assert_ptr_nonnull(strstr(errs, "unknown tier \"platinum\""));
+	config_free(c);
+}
+END_TEST
+
 START_TEST(config__errors_have_file_and_line)
 {
 	struct config	*c;
@@ -254,6 +292,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config__full_file_parses);
 	tcase_add_test(tc, config__defaults);
+	tcase_add_test(tc, config__api_limits);
 	tcase_add_test(tc, config__errors_have_file_and_line);
 	tcase_add_test(tc, config__missing_image_dir_is_error);
 	tcase_add_test(tc, config__target_with_unknown_image_or_tier);
