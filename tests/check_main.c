@@ -23,6 +23,7 @@ main(void)
 	srunner_add_suite(sr, chap_suite());
 	srunner_add_suite(sr, login_suite());
 	srunner_add_suite(sr, lu_suite());
+	srunner_add_suite(sr, pr_suite());
 	srunner_add_suite(sr, scsi_suite());
 	srunner_add_suite(sr, spc_suite());
 	srunner_add_suite(sr, sbc_suite());

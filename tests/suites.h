@@ -18,6 +18,7 @@ Suite	*api_suite(void);
 Suite	*chap_suite(void);
 Suite	*login_suite(void);
 Suite	*lu_suite(void);
+Suite	*pr_suite(void);
 Suite	*sbc_suite(void);
 Suite	*scsi_suite(void);
 Suite	*spc_suite(void);

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "lu.h"
+#include "pr.h"
 
 #define MAP_M	0x1
 #define MAP_Z	0x2
@@ -93,7 +94,9 @@ lu_cow_private(struct image *im, const char *dir, uint32_t bs,
 	cw->cw_ovl = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	cw->cw_map = mmap(NULL, cw->cw_maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (cw->cw_ovl == -1 || cw->cw_map == MAP_FAILED) {
+	cw->cw_pr = pr_lu_anon();
+	if (cw->cw_ovl == -1 || cw->cw_map == MAP_FAILED ||
+	    cw->cw_pr == NULL) {
 		log_warn("%s: overlay in %s", __func__, dir);
 		if (cw->cw_map == MAP_FAILED)
 			cw->cw_map = NULL;
@@ -104,8 +107,8 @@ lu_cow_private(struct image *im, const char *dir, uint32_t bs,
 }
 
 /*
- * A shared overlay: base path names PATH.ovl and PATH.map; kept across
- * connections and restarts.
+ * A shared overlay: base path names PATH.ovl, PATH.map and PATH.pr (its
+ * reservations); kept across connections and restarts.
  */
 struct lu_cow *
 lu_cow_shared(struct image *im, const char *path, uint32_t bs,
@@ -130,6 +133,11 @@ lu_cow_shared(struct image *im, const char *path, uint32_t bs,
 		return NULL;
 	}
 	cw->cw_map = (uint8_t *)m + 4096;
+	snprintf(p, sizeof(p), "%s.pr", path);
+	if ((cw->cw_pr = pr_lu_open(p)) == NULL) {
+		lu_cow_free(cw);
+		return NULL;
+	}
 	if (q != NULL && q->q_shared == NULL)
 		q->q_used += lu_cow_mapped_bytes(cw);
 	return cw;
@@ -150,6 +158,7 @@ lu_cow_free(struct lu_cow *cw)
 		close(cw->cw_ovl);
 	if (cw->cw_mapfd != -1)
 		close(cw->cw_mapfd);
+	pr_lu_close(cw->cw_pr);
 	free(cw);
 }
 
@@ -444,4 +453,11 @@ lu_cow_reset_gen(struct lu_cow *cw)
 	if (cw->cw_mapfd == -1)
 		return NULL;
 	return (volatile uint32_t *)(void *)(cw->cw_map - 64);
+}
+
+/* The LU's reservation state, shared like the map or private like it. */
+struct pr_lu *
+lu_cow_pr(struct lu_cow *cw)
+{
+	return cw->cw_pr;
 }

@@ -39,6 +39,7 @@ struct lu_cow {
 	uint32_t	 cw_shift;
 	uint64_t	 cw_nblocks;
 	struct lu_quota	*cw_quota;
+	struct pr_lu	*cw_pr;		/* reservations: PATH.pr, or anonymous */
 };
 
 extern const struct lu_store_ops lu_cow_ops;
@@ -51,5 +52,6 @@ struct lu_cow	*lu_cow_shared(struct image *, const char *, uint32_t,
 void		 lu_cow_free(struct lu_cow *);
 uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
+struct pr_lu	*lu_cow_pr(struct lu_cow *);
 
 #endif /* SCSIPUB_LU_H */

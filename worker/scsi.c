@@ -1,7 +1,8 @@
 /*
  * SCSI command dispatch for a worker: the direct-access opcode table,
  * sense data, unit attentions, LUN addressing and the logical units a
- * nexus sees.  Handlers live in worker/spc.c and worker/sbc.c.
+ * nexus sees.  Handlers live in worker/spc.c, worker/sbc.c and
+ * worker/pr.c (reservations).
  */
 #include <sys/queue.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "pr.h"
 #include "scsi.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -239,7 +241,7 @@ scsi_lun_reset(struct scsi_lu *lu, struct scsi_nexus *from)
 	uint32_t	 gen = 0;
 
 	(void)from;
-	lu->lu_resv = NULL;
+	pr_lun_reset(lu);
 	if (lu->lu_reset_gen != NULL)
 		gen = __atomic_add_fetch(lu->lu_reset_gen, 1, __ATOMIC_ACQ_REL);
 	LIST_FOREACH(ln, &lu->lu_nexuses, ln_entry) {
@@ -280,6 +282,7 @@ scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
 	lu->lu_store = store;
 	lu->lu_readonly = ops == NULL || ops->so_write == NULL;
 	lu->lu_wce = 1;
+	lu->lu_pr_enabled = 1;
 	LIST_INIT(&lu->lu_nexuses);
 }
 
@@ -309,7 +312,7 @@ scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 		n->n_nlun = lun + 1;
 }
 
-/* Take the LU at lun away from the nexus; drops a RESERVE it held. */
+/* Take the LU at lun away from the nexus: I_T nexus loss drops RESERVE. */
 void
 scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 {
@@ -317,8 +320,7 @@ scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 
 	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
 		return;
-	if (lu->lu_resv == n)
-		lu->lu_resv = NULL;
+	pr_nexus_loss(&n->n_lunex[lun]);
 	LIST_REMOVE(&n->n_lunex[lun], ln_entry);
 	n->n_lu[lun] = NULL;
 	while (n->n_nlun > 0 && n->n_lu[n->n_nlun - 1] == NULL)
@@ -392,6 +394,8 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define RESVOK	SCSI_CMD_RESV_OK
 #define PRR	SCSI_PR_EA
 #define PRW	(SCSI_PR_EA | SCSI_PR_WE)
+#define PRCDB	(PRW | SCSI_PR_CDB)
+#define PR	SCSI_CMD_PR
 
 #define CMD(nm, h, x, len, dir, fl, pr, ...)				\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -404,6 +408,9 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define SATAB(nm, tab, len, dir)					\
 	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
 	  .c_cdblen = (len), .c_dir = (dir) }
+#define SATABF(nm, tab, len, dir, fl)					\
+	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
+	  .c_cdblen = (len), .c_dir = (dir), .c_flags = (fl) }
 
 static const struct scsi_cmd xcopy_cmds[] = {
 	SA(0x00, "extended-copy", spc_xcopy, spc_xfer_xcopy, 16, WR, 0, PRW,
@@ -426,9 +433,40 @@ static const struct scsi_cmd sai16_cmds[] = {
 
 static const struct scsi_cmd mtin_cmds[] = {
 	SA(0x0c, "report-supported-opcodes", spc_report_opcodes, NULL, 12,
-	    RD, RESVOK, 0, 0xa3, 0x87, 0xff, LEN16, LEN32, 0, CTL),
+	    RD, RESVOK, PRR, 0xa3, 0x87, 0xff, LEN16, LEN32, 0, CTL),
 	SA(0x0d, "report-supported-tmfs", spc_report_tmf, NULL, 12, RD,
-	    RESVOK, 0, 0xa3, 0x80, 0, 0, 0, LEN32, 0, CTL),
+	    RESVOK, PRR, 0xa3, 0x80, 0, 0, 0, LEN32, 0, CTL),
+};
+
+/* Reservations decide for themselves (worker/pr.c): class 0. */
+static const struct scsi_cmd prin_cmds[] = {
+	SA(0x00, "pr-in-read-keys", pr_in_read_keys, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x01, "pr-in-read-reservation", pr_in_read_resv, NULL, 10, RD, PR,
+	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x02, "pr-in-report-capabilities", pr_in_caps, NULL, 10, RD, PR,
+	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x03, "pr-in-read-full-status", pr_in_full, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+};
+
+static const struct scsi_cmd prout_cmds[] = {
+	SA(0x00, "pr-out-register", pr_out_register, pr_xfer_out, 10, WR, PR,
+	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x01, "pr-out-reserve", pr_out_reserve, pr_xfer_out, 10, WR, PR,
+	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x02, "pr-out-release", pr_out_release, pr_xfer_out, 10, WR, PR,
+	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x03, "pr-out-clear", pr_out_clear, pr_xfer_out, 10, WR, PR, 0,
+	    0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x04, "pr-out-preempt", pr_out_preempt, pr_xfer_out, 10, WR, PR,
+	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x05, "pr-out-preempt-and-abort", pr_out_preempt_abort,
+	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x06, "pr-out-register-and-ignore", pr_out_register_ignore,
+	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SA(0x07, "pr-out-register-and-move", pr_out_register_move,
+	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
 };
 
 static const struct scsi_cmd sbc_cmds[256] = {
@@ -444,16 +482,16 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0x12, 0x01, 0xff, LEN16, CTL),
 	[0x15] = CMD("mode-select-6", spc_mode_select, spc_xfer_mode_select,
 	    6, WR, 0, PRW, 0x15, 0x11, 0, 0, 0xff, CTL),
-	[0x16] = CMD("reserve-6", spc_reserve, NULL, 6, NO, 0, PRW,
+	[0x16] = CMD("reserve-6", pr_reserve6, NULL, 6, NO, 0, 0,
 	    0x16, 0, 0, 0, 0, CTL),
-	[0x17] = CMD("release-6", spc_release, NULL, 6, NO, RESVOK, PRW,
+	[0x17] = CMD("release-6", pr_release6, NULL, 6, NO, RESVOK, 0,
 	    0x17, 0, 0, 0, 0, CTL),
 	[0x1a] = CMD("mode-sense-6", spc_mode_sense, NULL, 6, RD, 0, PRR,
 	    0x1a, 0x08, 0xff, 0xff, 0xff, CTL),
-	[0x1b] = CMD("start-stop-unit", spc_start_stop, NULL, 6, NO, 0, PRW,
+	[0x1b] = CMD("start-stop-unit", spc_start_stop, NULL, 6, NO, 0, PRCDB,
 	    0x1b, 0x01, 0, 0x0f, 0xf7, CTL),
 	[0x1e] = CMD("prevent-allow-medium-removal", spc_prevent_allow, NULL,
-	    6, NO, 0, PRR, 0x1e, 0, 0, 0, 0x03, CTL),
+	    6, NO, 0, PRCDB, 0x1e, 0, 0, 0, 0x03, CTL),
 	[0x25] = CMD("read-capacity-10", sbc_read_capacity10, NULL, 10, RD,
 	    0, 0, 0x25, 0, LBA32, 0, 0, 0x01, CTL),
 	[0x28] = CMD("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
@@ -476,12 +514,14 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
 	[0x55] = CMD("mode-select-10", spc_mode_select, spc_xfer_mode_select,
 	    10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
-	[0x56] = CMD("reserve-10", spc_reserve, NULL, 10, NO, 0, PRW,
+	[0x56] = CMD("reserve-10", pr_reserve6, NULL, 10, NO, 0, 0,
 	    0x56, 0, 0, 0, C10, 0, CTL),
-	[0x57] = CMD("release-10", spc_release, NULL, 10, NO, RESVOK, PRW,
+	[0x57] = CMD("release-10", pr_release6, NULL, 10, NO, RESVOK, 0,
 	    0x57, 0, 0, 0, C10, 0, CTL),
 	[0x5a] = CMD("mode-sense-10", spc_mode_sense, NULL, 10, RD, 0, PRR,
 	    0x5a, 0x18, 0xff, 0xff, 0, 0, 0, LEN16, CTL),
+	[0x5e] = SATABF("persistent-reserve-in", prin_cmds, 10, RD, PR),
+	[0x5f] = SATABF("persistent-reserve-out", prout_cmds, 10, WR, PR),
 	[0x83] = SATAB("extended-copy", xcopy_cmds, 16, WR),
 	[0x84] = SATAB("receive-copy-results", copyres_cmds, 16, RD),
 	[0x88] = CMD("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
@@ -592,17 +632,15 @@ report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 	return -1;
 }
 
+/* PERSISTENT RESERVE IN/OUT on an LU without them (a "pr no" tier). */
 static int
-check_resv(struct scsi_task *t, const struct scsi_cmd *c,
-    const struct scsi_lu *lu)
+check_pr_off(struct scsi_task *t, const struct scsi_lu *lu)
 {
-	if (lu == NULL || lu->lu_resv == NULL || lu->lu_resv == t->t_nexus)
+	if (!(scsi_cmd_table()[t->t_cdb[0]].c_flags & SCSI_CMD_PR) ||
+	    lu == NULL || pr_enabled(lu))
 		return 0;
-	if (c->c_flags & SCSI_CMD_RESV_OK)
-		return 0;
-	t->t_status = SCSI_RESERVATION_CONFLICT;
-	t->t_senselen = 0;
-	t->t_dinlen = 0;
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0, SCSI_SENSE_SKS,
+	    SCSI_SKS_CD);
 	return -1;
 }
 
@@ -632,7 +670,9 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 	*dir = SCSI_DIR_NONE;
 	*len = 0;
 	c = scsi_cmd_find(t->t_cdb, &sa_bad);
-	if (report_ua(t, c) != 0)
+	if (lu != NULL)
+		pr_sync(scsi_task_lunex(t));
+	if (report_ua(t, c) != 0 || check_pr_off(t, lu) != 0)
 		return -1;
 	if (c == NULL) {
 		if (sa_bad)
@@ -646,7 +686,8 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x25, 0x00);
 		return -1;
 	}
-	if (check_resv(t, c, lu) != 0 || check_usage(t, c) != 0)
+	if (pr_check(t, c, scsi_task_lunex(t)) != 0 ||
+	    check_usage(t, c) != 0)
 		return -1;
 	t->t_cmd = c;
 	*dir = c->c_dir;

@@ -77,6 +77,7 @@ struct lu_store_ops {
 	int	(*so_status)(void *, uint64_t, uint64_t *, int *);
 };
 
+struct pr_lu;
 struct scsi_nexus;
 struct scsi_task;
 struct scsi_lu;
@@ -116,11 +117,17 @@ struct scsi_cmd {
 #define SCSI_CMD_ANYLUN		0x0001	/* runs for a LUN with no logical unit */
 #define SCSI_CMD_NOUA		0x0002	/* never reports a unit attention */
 #define SCSI_CMD_RESV_OK	0x0004	/* allowed while another nexus holds RESERVE */
+#define SCSI_CMD_PR		0x0008	/* PERSISTENT RESERVE IN/OUT (worker/pr.c) */
 
-/* Persistent-reservation classes for later use by worker/pr.c. */
-#define SCSI_PR_WE		0x0001	/* conflicts for non-registrants under Write Exclusive */
-#define SCSI_PR_EA		0x0002	/* conflicts for non-registrants under Exclusive Access */
-#define SCSI_PR_REG_OK		0x0004	/* allowed for registrants (RO and AR types) */
+/*
+ * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
+ * the command does to a nexus that neither holds the reservation nor is
+ * a registrant of a registrants only or all registrants one.  None: it
+ * is allowed under every type.
+ */
+#define SCSI_PR_WE		0x0001	/* conflicts under the Write Exclusive types */
+#define SCSI_PR_EA		0x0002	/* conflicts under the Exclusive Access types */
+#define SCSI_PR_CDB		0x0004	/* class depends on CDB fields (pr_class) */
 
 /* Result of an EXTENDED COPY kept for RECEIVE COPY RESULTS. */
 struct scsi_copyres {
@@ -154,8 +161,14 @@ struct scsi_lu {
 	 */
 	volatile uint32_t	*lu_reset_gen;
 
-	/* RESERVE(6)/RELEASE(6) holder, NULL when none. */
-	struct scsi_nexus	*lu_resv;
+	/*
+	 * Persistent reservations and RESERVE(6): the state every worker
+	 * serving the LU shares (worker/pr.c); NULL: none supported.
+	 * lu_pr_enabled 0 (a tier with "pr no") turns PERSISTENT RESERVE
+	 * IN/OUT into INVALID COMMAND OPERATION CODE.
+	 */
+	struct pr_lu		*lu_pr;
+	int			 lu_pr_enabled;
 
 	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
 };
@@ -167,6 +180,9 @@ struct scsi_lunex {
 	struct scsi_lu		*ln_lu;
 	uint32_t		 ln_ua;		/* pending UA_* bits */
 	uint32_t		 ln_reset_seen;	/* *lu_reset_gen last seen */
+	uint32_t		 ln_prseq;	/* reservation state seen, 0 never */
+	uint8_t			 ln_prtype;	/* its reservation type */
+	uint8_t			 ln_prflags;	/* PRF_*: this nexus in it */
 };
 
 /*
@@ -244,7 +260,7 @@ const struct scsi_cmd *scsi_cmd_find(const uint8_t *, int *);
 /* worker/spc.c */
 scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
 		 spc_report_luns, spc_mode_sense, spc_mode_select,
-		 spc_reserve, spc_release, spc_report_opcodes,
+		 spc_report_opcodes,
 		 spc_report_tmf, spc_prevent_allow, spc_start_stop,
 		 spc_xcopy, spc_copy_results;
 scsi_xferlen_t	 spc_xfer_mode_select, spc_xfer_xcopy;

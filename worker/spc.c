@@ -1,6 +1,6 @@
 /*
  * SPC-4 primary commands: INQUIRY and its VPD pages, REPORT LUNS,
- * REQUEST SENSE, mode pages, RESERVE/RELEASE, REPORT SUPPORTED
+ * REQUEST SENSE, mode pages, REPORT SUPPORTED
  * OPERATION CODES (generated from the opcode table), EXTENDED COPY
  * inside one nexus's logical units and RECEIVE COPY RESULTS.
  */
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "pr.h"
 #include "scsi.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -644,22 +645,6 @@ spc_mode_select(struct scsi_task *t, struct scsi_lu *lu)
 }
 
 /* ---------------------------------------------------------------- */
-/* RESERVE / RELEASE (SPC-2); conflicts are checked by the dispatcher */
-
-void
-spc_reserve(struct scsi_task *t, struct scsi_lu *lu)
-{
-	lu->lu_resv = t->t_nexus;
-}
-
-void
-spc_release(struct scsi_task *t, struct scsi_lu *lu)
-{
-	if (lu->lu_resv == t->t_nexus)
-		lu->lu_resv = NULL;
-}
-
-/* ---------------------------------------------------------------- */
 /* PREVENT ALLOW MEDIUM REMOVAL, START STOP UNIT: fixed medium */
 
 void
@@ -718,8 +703,15 @@ rsoc_desc(uint8_t *p, uint8_t op, const struct scsi_cmd *c, int sa,
 	return 8 + (rctd ? rsoc_timeouts(p + 8) : 0);
 }
 
+/* PERSISTENT RESERVE IN/OUT exist only where reservations are on. */
+static int
+rsoc_hidden(const struct scsi_cmd *c, const struct scsi_lu *lu)
+{
+	return (c->c_flags & SCSI_CMD_PR) && (lu == NULL || !pr_enabled(lu));
+}
+
 static size_t
-rsoc_all(uint8_t *b, int rctd)
+rsoc_all(uint8_t *b, int rctd, const struct scsi_lu *lu)
 {
 	const struct scsi_cmd *tab = scsi_cmd_table(), *c;
 	size_t	 n = 4;
@@ -727,6 +719,8 @@ rsoc_all(uint8_t *b, int rctd)
 
 	for (op = 0; op < 256; op++) {
 		c = &tab[op];
+		if (rsoc_hidden(c, lu))
+			continue;
 		for (i = 0; c->c_sa != NULL && i < c->c_nsa; i++)
 			n += rsoc_desc(b + n, (uint8_t)op, &c->c_sa[i], 1,
 			    rctd);
@@ -751,7 +745,8 @@ rsoc_sa(const struct scsi_cmd *c, uint16_t sa)
 
 /* One command: -1 after sense for a bad reporting option. */
 static int
-rsoc_one(struct scsi_task *t, uint8_t *b, size_t *len, int rctd)
+rsoc_one(struct scsi_task *t, uint8_t *b, size_t *len, int rctd,
+    const struct scsi_lu *lu)
 {
 	const struct scsi_cmd *c = &scsi_cmd_table()[t->t_cdb[3]], *f;
 	int	 opt = t->t_cdb[2] & 0x07;
@@ -760,7 +755,9 @@ rsoc_one(struct scsi_task *t, uint8_t *b, size_t *len, int rctd)
 		scsi_sense_cdb(t, 3, -1);
 		return -1;
 	}
-	if (c->c_sa != NULL)
+	if (rsoc_hidden(c, lu))
+		f = NULL;
+	else if (c->c_sa != NULL)
 		f = rsoc_sa(c, be16dec(t->t_cdb + 4));
 	else
 		f = c->c_handler != NULL ? c : NULL;
@@ -784,13 +781,12 @@ spc_report_opcodes(struct scsi_task *t, struct scsi_lu *lu)
 	size_t	 n;
 	int	 rctd = (t->t_cdb[2] & 0x80) != 0;
 
-	(void)lu;
 	switch (t->t_cdb[2] & 0x07) {
 	case 0:
-		n = rsoc_all(b, rctd);
+		n = rsoc_all(b, rctd, lu);
 		break;
 	case 1: case 2: case 3:
-		if (rsoc_one(t, b, &n, rctd) != 0)
+		if (rsoc_one(t, b, &n, rctd, lu) != 0)
 			return;
 		break;
 	default:

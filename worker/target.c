@@ -280,6 +280,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	if (t->tg_cfg != NULL && t->tg_cfg->tg_readonly)
 		lu->lu_scsi.lu_readonly = 1;
 	lu->lu_scsi.lu_reset_gen = lu_cow_reset_gen(lu->lu_cow);
+	lu->lu_scsi.lu_pr = lu_cow_pr(lu->lu_cow);
 	return lu;
 }
 

@@ -302,11 +302,12 @@ START_TEST(scsi__lun_reset_ua_on_every_nexus)
 {
 	struct scsi_nexus *nx = mtest_nexus("iqn.2025-01.test:t", 1);
 
+	uint8_t	 res[16] = { 0x16 };
+
 	scsi_nexus_attach(nx, 0, &m.mt_lu);
 	mtest_clear_ua(&m, nx, 0);
-	m.mt_lu.lu_resv = nx;
+	ck_assert_int_eq(mtest_run(&m, nx, 0, res, NULL, 0), SCSI_GOOD);
 	scsi_lun_reset(&m.mt_lu, m.mt_nx);
-	ck_assert_ptr_null(m.mt_lu.lu_resv);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2903);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
@@ -314,6 +315,8 @@ START_TEST(scsi__lun_reset_ua_on_every_nexus)
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), 0x2903);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0), SCSI_GOOD);
+	/* the reset released nx's RESERVE */
+	ck_assert_int_eq(mtest_cmd(&m, res, NULL, 0), SCSI_GOOD);
 	scsi_nexus_detach(nx);
 	free(nx);
 }
@@ -483,12 +486,14 @@ START_TEST(scsi__reserve_conflicts_other_nexus)
 	    SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, inq, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, rel, NULL, 0), SCSI_GOOD);
-	ck_assert_ptr_eq(m.mt_lu.lu_resv, m.mt_nx);
+	ck_assert_int_eq(mtest_run(&m, nx, 0, rd, NULL, 0),
+	    SCSI_RESERVATION_CONFLICT);	/* another's RELEASE did nothing */
 	ck_assert_int_eq(mtest_cmd(&m, ms, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_cmd(&m, rel, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, res, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0),
+	    SCSI_RESERVATION_CONFLICT);
 	scsi_nexus_detach(nx);		/* nexus loss drops the RESERVE */
-	ck_assert_ptr_null(m.mt_lu.lu_resv);
 	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0), SCSI_GOOD);
 	free(nx);
 }

@@ -8,6 +8,7 @@
 
 #include "bytes.h"
 #include "memstore.h"
+#include "pr.h"
 
 static int
 ms_range(const struct memstore *ms, uint64_t off, size_t len)
@@ -141,10 +142,13 @@ memstore_free(struct memstore *ms)
 struct scsi_nexus *
 mtest_nexus(const char *target, uint16_t tpgt)
 {
+	static uint8_t	 next;
 	struct scsi_nexus *nx = calloc(1, sizeof(*nx));
 
 	strncpy(nx->n_initiator, "iqn.2025-01.test:initiator",
 	    sizeof(nx->n_initiator) - 1);
+	nx->n_isid[0] = 0x80;		/* each one its own initiator port */
+	nx->n_isid[5] = ++next;
 	strncpy(nx->n_target, target, sizeof(nx->n_target) - 1);
 	nx->n_tpgt = tpgt;
 	nx->n_relport = 1;
@@ -158,6 +162,7 @@ mtest_init(struct mtest *m, uint64_t blocks, uint32_t blksz)
 	m->mt_ms = memstore_new(blocks, blksz);
 	scsi_lu_init(&m->mt_lu, blocks, blksz, "disk.img", 0x1234567890ULL,
 	    &memstore_ops, m->mt_ms);
+	m->mt_lu.lu_pr = pr_lu_anon();
 	m->mt_nx = mtest_nexus("iqn.2025-01.pub.scsipub:disk", 1);
 	scsi_nexus_attach(m->mt_nx, 0, &m->mt_lu);
 	m->mt_dincap = MT_DINCAP;
@@ -172,6 +177,7 @@ mtest_fini(struct mtest *m)
 	free(m->mt_nx);
 	free(m->mt_din);
 	memstore_free(m->mt_ms);
+	pr_lu_close(m->mt_lu.lu_pr);
 }
 
 /* Decode and run one CDB for nexus/lun; returns the SCSI status. */
