@@ -6,7 +6,8 @@
  * file does) and are pruned of connections whose worker is gone.
  *
  * Lifetimes: a session of a non-persistent tier ends when its last
- * connection closes; a persistent one is suspended then.  Either expires
+ * connection closes (when it was lost with its worker: after a grace for
+ * the initiators to log in again); a persistent one is suspended then.  Either expires
  * its TTL after its creation or its last close, never while connected.
  * Ending a session removes its record, its mirror entry and every file
  * state-dir/overlays/psess-ID[-.]* (overlays, maps, quota, PR state);
@@ -31,6 +32,7 @@
 #define RATE_MAX	256	/* owners tracked by the rate limit */
 #define RATE_WINDOW	60	/* seconds */
 #define PURGE_MAX	64
+#define LOST_GRACE	30	/* seconds for lost connections to return */
 
 struct cp_pending {
 	uint64_t	 pp_id;
@@ -447,7 +449,10 @@ cp_conn_dead(const struct psess_conn *pc)
 	    pc->pc_conn >> 32;
 }
 
-/* Drop the dead connections; 1 if that closed the last one. */
+/*
+ * Drop the dead connections; 1 if that removed the last one (then the
+ * session's idle time starts now, in the mirror only).
+ */
 static int
 cp_prune(int idx)
 {
@@ -457,7 +462,28 @@ cp_prune(int idx)
 	for (i = (int)e->me_nconns - 1; i >= 0; i--)
 		if (cp_conn_dead(&e->me_conns[i]))
 			cp_conn_remove(e, i);
-	return had && e->me_nconns == 0;
+	if (!had || e->me_nconns > 0)
+		return 0;
+	psess_mirror_begin(e);
+	e->me_rec.ps_idle = (uint64_t)time(NULL);
+	psess_mirror_end(e);
+	return 1;
+}
+
+/*
+ * A non-persistent session whose connections were lost with their worker
+ * (or across a restart) rather than closed: ended once they had time to
+ * log in again, LOST_GRACE seconds or its TTL if shorter.
+ */
+static int
+cp_lost(const struct psess_rec *r, uint64_t now)
+{
+	uint64_t	 grace = LOST_GRACE;
+
+	if (r->ps_ttl != 0 && r->ps_ttl < grace)
+		grace = r->ps_ttl;
+	return !(r->ps_flags & PSESS_F_PERSISTENT) &&
+	    (r->ps_flags & PSESS_F_LOGGED_IN) && now >= r->ps_idle + grace;
 }
 
 static int
@@ -478,16 +504,16 @@ cp_age(struct store *st, int idx, uint64_t now)
 	struct psess_ment	*e = cp_ent(idx);
 	uint64_t		 exp;
 
-	if (cp_prune(idx)) {
+	if (cp_prune(idx) && (e->me_rec.ps_flags & PSESS_F_PERSISTENT)) {
 		if (cp_txn(st) != 0)
 			return -1;
 		return cp_last_closed(st, idx) == 0 ? 0 : -1;
 	}
-	if (e->me_nconns == 0 && !(e->me_rec.ps_flags & PSESS_F_PERSISTENT) &&
-	    (e->me_rec.ps_flags & PSESS_F_LOGGED_IN)) {
+	if (e->me_nconns == 0 && cp_lost(&e->me_rec, now)) {
 		if (cp_txn(st) != 0)
 			return -1;
-		return cp_end(st, idx, "no connection left") == 0 ? 0 : -1;
+		return cp_end(st, idx, "its connections were lost") == 0 ? 0 :
+		    -1;
 	}
 	exp = psess_expires(&e->me_rec, e->me_nconns);
 	if (exp != 0 && now >= exp) {

@@ -362,10 +362,29 @@ END_TEST
 
 START_TEST(cpsess__dead_workers_connections_are_dropped)
 {
-	create_ok(0x81, 3600, 0);
-	/* A connection of a process that does not own slot 0. */
+	/* Connections of a process that does not own slot 0. */
+	create_ok(0x81, 2, 0);
 	ck_assert_uint_eq(touch(0x81, (uint64_t)1 << 32 | 9, 1), 0);
-	ck_assert(gone_within(0x81, 3000));
+	/* Pruned, but given a grace (its TTL, 2 s, here) to come back. */
+	usleep(1500000);
+	ck_assert_int_ge(find(0x81), 0);
+	ck_assert_uint_eq(ent.me_nconns, 0);
+	ck_assert(gone_within(0x81, 4000));
+	/* One that comes back in time keeps it. */
+	create_ok(0x82, 3, 0);
+	ck_assert_uint_eq(touch(0x82, (uint64_t)1 << 32 | 9, 1), 0);
+	usleep(1500000);
+	ck_assert_uint_eq(touch(0x82, live_conn(1), 1), 0);
+	sleep(3);
+	ck_assert_int_ge(find(0x82), 0);
+	ck_assert_uint_eq(ent.me_nconns, 1);
+	/* A persistent one is suspended. */
+	create_ok(0x83, 3600, 1);
+	ck_assert_uint_eq(touch(0x83, (uint64_t)1 << 32 | 9, 1), 0);
+	usleep(2500000);
+	ck_assert_int_ge(find(0x83), 0);
+	ck_assert_int_eq(psess_state(&ent.me_rec, ent.me_nconns),
+	    PSESS_SUSPENDED);
 }
 END_TEST
 
