@@ -1,6 +1,7 @@
 /*
  * isctest: a small iSCSI initiator of our own, for what libiscsi cannot
- * do: data digests, malformed and hostile PDUs, CHAP edge cases.  Each
+ * do: data digests, malformed and hostile PDUs, CHAP edge cases, two
+ * initiators fencing each other with persistent reservations.  Each
  * scenario asserts the target's exact answer (RFC 7143 layouts) and,
  * after anything hostile, proves that the daemon still serves a fresh
  * login.  Exit 0: the target behaved; 1: it did not (reason on stderr).
@@ -81,7 +82,22 @@
 #define SCSI_READCAP10	0x25
 #define SCSI_READ10	0x28
 #define SCSI_WRITE10	0x2a
+#define SCSI_PRIN	0x5e
+#define SCSI_PROUT	0x5f
 #define SENSE_UA	0x06
+#define ST_GOOD		0x00
+#define ST_CHECK	0x02
+#define ST_CONFLICT	0x18
+
+/* Persistent reservations: the two initiators of pr-fence and pr-check. */
+#define PR_KEY_A	0xa1a1a1a1a1a1a1a1ULL
+#define PR_KEY_B	0xb2b2b2b2b2b2b2b2ULL
+#define PR_RESERVE	0x01
+#define PR_CLEAR	0x03
+#define PR_PREEMPT	0x04
+#define PR_REG_IGNORE	0x06
+#define PR_WE		0x1		/* Write Exclusive */
+#define DEFAULT_INITIATOR_B DEFAULT_INITIATOR "-b"
 
 /* pdu_send flags. */
 #define TX_BAD_HD	0x01
@@ -92,6 +108,7 @@ static struct {
 	const char	*o_port;
 	const char	*o_target;
 	const char	*o_initiator;
+	const char	*o_initiator_b;	/* -I: the second initiator (pr-*) */
 	const char	*o_user;	/* -u/-s: we authenticate to the target */
 	const char	*o_secret;
 	const char	*o_tuser;	/* -U/-S: the target to us (mutual) */
@@ -104,6 +121,7 @@ static struct {
 	int		 o_timeout;
 } opt = {
 	.o_initiator = DEFAULT_INITIATOR,
+	.o_initiator_b = DEFAULT_INITIATOR_B,
 	.o_wait = 5,
 	.o_count = 1,
 	.o_timeout = 10,
@@ -169,6 +187,7 @@ struct login_opts {
 	enum chap_mode	 lo_chap;
 	uint16_t	 lo_tsih;
 	const uint8_t	*lo_isid;	/* NULL: a random one */
+	const char	*lo_initiator;	/* NULL: -i */
 };
 
 /* Login text, "key=value\0" pairs. */
@@ -940,7 +959,8 @@ login_security(struct conn *c, const struct login_opts *lo, struct pdu *rsp)
 	const char	*am;
 	uint16_t	 status;
 
-	kv_add(&kv, "InitiatorName", "%s", opt.o_initiator);
+	kv_add(&kv, "InitiatorName", "%s", lo->lo_initiator != NULL ?
+	    lo->lo_initiator : opt.o_initiator);
 	if (lo->lo_target == NULL)
 		kv_add(&kv, "SessionType", "Discovery");
 	else {
@@ -2026,6 +2046,210 @@ sc_write_residual(void)
 	free(in);
 }
 
+/* ---- persistent reservations: initiator A (-i) and B (-I) ---- */
+
+static const uint8_t pr_isid_a[6] = { 0x80, 0x00, 0x00, 0x00, 0x50, 0x0a };
+static const uint8_t pr_isid_b[6] = { 0x80, 0x00, 0x00, 0x00, 0x50, 0x0b };
+
+static int
+sense_asc(const struct scsi_res *r)
+{
+	if ((r->sr_sense[0] & 0x7f) >= 0x72)
+		return r->sr_senselen < 4 ? -1 :
+		    r->sr_sense[2] << 8 | r->sr_sense[3];
+	return r->sr_senselen < 14 ? -1 :
+	    r->sr_sense[12] << 8 | r->sr_sense[13];
+}
+
+/* One command, whatever its SCSI status; returns that status. */
+static uint8_t
+scsi_status(struct conn *c, const struct scsi_io *io, struct scsi_res *res)
+{
+	cmd_finish(c, cmd_send(c, io), io, res);
+	if (res->sr_reject >= 0 || res->sr_response != 0)
+		fail("SCSI command 0x%02x -> %s", io->io_cdb[0],
+		    res_str(res));
+	return res->sr_status;
+}
+
+static void
+status_is(const char *what, uint8_t got, uint8_t want)
+{
+	static const char *const name[256] = {
+		[ST_GOOD] = "GOOD", [ST_CHECK] = "CHECK CONDITION",
+		[ST_CONFLICT] = "RESERVATION CONFLICT",
+	};
+
+	if (got != want)
+		fail("%s -> status 0x%02x, expected %s", what, got,
+		    name[want]);
+	step("%s -> %s", what, name[want]);
+}
+
+static uint8_t
+pr_out(struct conn *c, int sa, int type, uint64_t key, uint64_t sakey)
+{
+	uint8_t		p[24];
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	memset(p, 0, sizeof(p));
+	memset(&io, 0, sizeof(io));
+	be64enc(p, key);
+	be64enc(p + 8, sakey);
+	io.io_cdb[0] = SCSI_PROUT;
+	io.io_cdb[1] = (uint8_t)sa;
+	io.io_cdb[2] = (uint8_t)type;
+	be32enc(io.io_cdb + 5, sizeof(p));
+	io.io_out = p;
+	io.io_outlen = io.io_edtl = sizeof(p);
+	return scsi_status(c, &io, &res);
+}
+
+static void
+pr_in(struct conn *c, int sa, uint8_t *buf, uint16_t len)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = SCSI_PRIN;
+	io.io_cdb[1] = (uint8_t)sa;
+	be16enc(io.io_cdb + 7, len);
+	io.io_in = buf;
+	io.io_inlen = io.io_edtl = len;
+	memset(buf, 0, len);
+	if (scsi_status(c, &io, &res) != ST_GOOD)
+		fail("PERSISTENT RESERVE IN (%d) -> %s", sa, res_str(&res));
+}
+
+static uint8_t
+rw_status(struct conn *c, uint8_t op)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+	uint8_t		*buf = xmalloc(c->c_blksz);
+
+	memset(buf, 0x5c, c->c_blksz);
+	io_rw10(&io, op, 64, 1, c->c_blksz);
+	if (op == SCSI_WRITE10) {
+		io.io_out = buf;
+		io.io_outlen = c->c_blksz;
+	} else {
+		io.io_in = buf;
+		io.io_inlen = c->c_blksz;
+	}
+	scsi_status(c, &io, &res);
+	free(buf);
+	return res.sr_status;
+}
+
+static void
+pr_login(struct conn *c, const char *initiator, const uint8_t *isid)
+{
+	struct login_opts	lo = login_defaults();
+
+	lo.lo_initiator = initiator;
+	lo.lo_isid = isid;
+	login_ok(c, &lo);
+	do_tur(c);
+	do_readcap(c);
+}
+
+/*
+ * A registers and takes WRITE EXCLUSIVE; B's WRITE conflicts, its READ
+ * does not; B preempts A; A gets REGISTRATIONS PREEMPTED, then the
+ * conflict.  Both connections stay up, so they sit on two workers.
+ */
+static void
+sc_pr_fence(void)
+{
+	struct conn	 a, b;
+	struct scsi_io	 io = { .io_cdb = { SCSI_TUR } };
+	struct scsi_res	 res;
+
+	pr_login(&a, opt.o_initiator, pr_isid_a);
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	status_is("A: REGISTER AND IGNORE EXISTING KEY", pr_out(&a,
+	    PR_REG_IGNORE, 0, 0, PR_KEY_A), ST_GOOD);
+	status_is("A: RESERVE Write Exclusive", pr_out(&a, PR_RESERVE, PR_WE,
+	    PR_KEY_A, 0), ST_GOOD);
+	status_is("B: REGISTER AND IGNORE EXISTING KEY", pr_out(&b,
+	    PR_REG_IGNORE, 0, 0, PR_KEY_B), ST_GOOD);
+	status_is("B: WRITE(10)", rw_status(&b, SCSI_WRITE10), ST_CONFLICT);
+	status_is("B: READ(10)", rw_status(&b, SCSI_READ10), ST_GOOD);
+	status_is("A: WRITE(10)", rw_status(&a, SCSI_WRITE10), ST_GOOD);
+	status_is("B: PREEMPT A", pr_out(&b, PR_PREEMPT, PR_WE, PR_KEY_B,
+	    PR_KEY_A), ST_GOOD);
+	status_is("A: TEST UNIT READY", scsi_status(&a, &io, &res), ST_CHECK);
+	if (sense_key(&res) != SENSE_UA || sense_asc(&res) != 0x2a05)
+		fail("A: expected UNIT ATTENTION 2Ah/05h, got key %d ASC "
+		    "0x%04x", sense_key(&res), sense_asc(&res));
+	step("A: UNIT ATTENTION, REGISTRATIONS PREEMPTED");
+	status_is("A: WRITE(10)", rw_status(&a, SCSI_WRITE10), ST_CONFLICT);
+	status_is("A: READ(10)", rw_status(&a, SCSI_READ10), ST_GOOD);
+	status_is("B: WRITE(10)", rw_status(&b, SCSI_WRITE10), ST_GOOD);
+	logout(&a);
+	logout(&b);
+}
+
+/*
+ * What pr-fence left: B's key alone, B holding WRITE EXCLUSIVE, and
+ * enforced at once.  Prints the keys and the reservation to compare.
+ */
+static void
+sc_pr_check(void)
+{
+	struct conn	 a, b;
+	uint8_t		 buf[256];
+	char		 keys[160];
+	uint32_t	 i, n;
+	size_t		 o = 0;
+
+	pr_login(&a, opt.o_initiator, pr_isid_a);
+	pr_in(&a, 0, buf, sizeof(buf));
+	n = be32dec(buf + 4) / 8;
+	for (i = 0; i < n && i < 8; i++)
+		o += (size_t)snprintf(keys + o, sizeof(keys) - o, " 0x%016llx",
+		    (unsigned long long)be64dec(buf + 8 + 8 * i));
+	keys[o] = '\0';
+	step("READ KEYS: generation %u, %u key(s):%s", be32dec(buf), n, keys);
+	if (n != 1 || be64dec(buf + 8) != PR_KEY_B)
+		fail("expected B's key alone");
+	pr_in(&a, 1, buf, sizeof(buf));
+	if (be32dec(buf + 4) != 16)
+		fail("READ RESERVATION: not reserved");
+	step("READ RESERVATION: generation %u, key 0x%016llx, type %u",
+	    be32dec(buf), (unsigned long long)be64dec(buf + 8), buf[21] & 0xf);
+	if (be64dec(buf + 8) != PR_KEY_B || (buf[21] & 0xf) != PR_WE)
+		fail("expected B holding Write Exclusive");
+	status_is("A: WRITE(10)", rw_status(&a, SCSI_WRITE10), ST_CONFLICT);
+	status_is("A: READ(10)", rw_status(&a, SCSI_READ10), ST_GOOD);
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	status_is("B: WRITE(10)", rw_status(&b, SCSI_WRITE10), ST_GOOD);
+	logout(&a);
+	logout(&b);
+}
+
+/* B clears what pr-fence left: no key, no reservation. */
+static void
+sc_pr_clear(void)
+{
+	struct conn	 b;
+	uint8_t		 buf[64];
+
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	status_is("B: CLEAR", pr_out(&b, PR_CLEAR, 0, PR_KEY_B, 0), ST_GOOD);
+	pr_in(&b, 0, buf, sizeof(buf));
+	if (be32dec(buf + 4) != 0)
+		fail("READ KEYS: %u bytes of keys left", be32dec(buf + 4));
+	pr_in(&b, 1, buf, sizeof(buf));
+	if (be32dec(buf + 4) != 0)
+		fail("READ RESERVATION: still reserved");
+	step("no keys, no reservation");
+	logout(&b);
+}
+
 static const struct scenario {
 	const char	*sc_name;
 	void		(*sc_fn)(void);
@@ -2055,6 +2279,9 @@ static const struct scenario {
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
 	{ "write-residual",	sc_write_residual,	0 },
+	{ "pr-fence",		sc_pr_fence,		0 },
+	{ "pr-check",		sc_pr_check,		0 },
+	{ "pr-clear",		sc_pr_clear,		0 },
 };
 
 /* ---- discovery (when no -t was given) ---- */
@@ -2112,7 +2339,7 @@ usage(void)
 	size_t	i;
 
 	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
-	    "[-i INITIATOR_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
+	    "[-i INITIATOR_IQN] [-I INITIATOR2_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
 	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] [-n COUNT] "
 	    "[-T SECONDS] SCENARIO\nscenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
@@ -2154,11 +2381,12 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "p:t:i:u:s:U:S:Dl:vw:n:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:t:i:I:u:s:U:S:Dl:vw:n:T:")) != -1) {
 		switch (ch) {
 		case 'p': parse_portal(optarg); break;
 		case 't': opt.o_target = optarg; break;
 		case 'i': opt.o_initiator = optarg; break;
+		case 'I': opt.o_initiator_b = optarg; break;
 		case 'u': opt.o_user = optarg; break;
 		case 's': opt.o_secret = optarg; break;
 		case 'U': opt.o_tuser = optarg; break;
