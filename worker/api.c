@@ -460,6 +460,9 @@ api_created(struct worker *w, const struct shmq_msg *m, void *arg)
 		    "this address in the last minute");
 	else if (m->m_status == ENOSPC)
 		api_error(ap->ap_req, 503, "the session table is full");
+	else if (m->m_status == ENOENT)
+		api_error(ap->ap_req, 503, "the coordinator restarted "
+		    "meanwhile; try again");
 	else if (m->m_status != 0)
 		api_error(ap->ap_req, 500, strerror((int)m->m_status));
 	else {
