@@ -14,7 +14,11 @@ OVL=$WORK/state/overlays
 
 make_image disk 16
 make_image small 4
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || fail "openssl req"
 write_config "api-listen 127.0.0.1:$API_PORT" \
+    "tls-listen 127.0.0.1:$TLS_PORT" "tls-cert $WORK/cert.pem" \
+    "tls-key $WORK/key.pem" \
     "tier gold quota 64M ttl 1h persistent yes pr yes luns 4 sessions 3" \
     "tier silver quota 16M ttl 10m persistent no luns 2" \
     "api-token $GOLD tier gold" \
@@ -107,6 +111,20 @@ iscsi-inq "$URL/$IQN/0" > /dev/null 2>&1 && fail "no CHAP accepted"
 iscsi-inq "iscsi://$USER%$SECRET@127.0.0.1:$PORT/$IQN_PREFIX:p-0123456789abcdef01234567/0" \
     > /dev/null 2>&1 && fail "an unknown IQN was accepted"
 ok "CHAP login to every LUN; wrong secret and no CHAP refused"
+
+# The same identity on the TLS portal (stunnel as the TLS client).
+grep -q '"tls_portals":\["127.0.0.1:'"$TLS_PORT"'"\]' "$WORK/gold.json" ||
+	fail "tls_portals: $(cat "$WORK/gold.json")"
+printf 'foreground = yes\npid =\n[iscsi]\nclient = yes\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\n' \
+    "$EXTRA_PORT" "$TLS_PORT" > "$WORK/stunnel.conf"
+stunnel "$WORK/stunnel.conf" > "$WORK/stunnel.log" 2>&1 &
+EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+wait_port "$EXTRA_PORT" || fail "stunnel did not start"
+iscsi-inq "iscsi://$USER%$SECRET@127.0.0.1:$EXTRA_PORT/$IQN/1" > /dev/null 2>&1 ||
+	fail "CHAP login over TLS"
+iscsi-inq "iscsi://$USER%wrong-secret-0123456@127.0.0.1:$EXTRA_PORT/$IQN/1" \
+    > /dev/null 2>&1 && fail "a wrong secret was accepted over TLS"
+ok "the same CHAP identity over TLS"
 
 # A write through one connection, read through a second one (the master
 # gives it to the other worker), while the first is open and after.
