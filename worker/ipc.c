@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "bytes.h"
+#include "hash.h"
 #include "iscsi.h"
 #include "log.h"
 #include "shmq.h"
@@ -156,16 +157,11 @@ static uint64_t
 ipc_nexus_key(const struct conn *c)
 {
 	const struct login *l = &c->c_login;
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	const char	*p;
-	int		 i;
+	uint64_t	 h;
 
-	for (p = l->l_initiator; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	for (i = 0; i < 6; i++)
-		h = (h ^ l->l_isid[i]) * 0x100000001b3ULL;
-	for (p = l->l_target; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h = fnv1a(FNV1A_INIT, l->l_initiator, strlen(l->l_initiator));
+	h = fnv1a(h, l->l_isid, sizeof(l->l_isid));
+	h = fnv1a(h, l->l_target, strlen(l->l_target));
 	return h == 0 ? 1 : h;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "iscsi.h"
 #include "log.h"
 #include "lu.h"
@@ -236,15 +237,12 @@ target_lookup(void *arg, const char *initiator, const char *name,
 static uint64_t
 target_lu_id(const struct target *t, const struct image *im, int lun)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	const char	*p;
+	uint64_t	 h;
+	uint8_t		 l = (uint8_t)lun;
 
-	for (p = t->tg_iqn; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	for (p = im->im_name; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	h = (h ^ (uint8_t)lun) * 0x100000001b3ULL;
-	return h;
+	h = fnv1a(FNV1A_INIT, t->tg_iqn, strlen(t->tg_iqn));
+	h = fnv1a(h, im->im_name, strlen(im->im_name));
+	return fnv1a(h, &l, 1);
 }
 
 static struct lu *
