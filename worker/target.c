@@ -233,6 +233,20 @@ target_lookup(void *arg, const char *initiator, const char *name,
 	return 0;
 }
 
+/*
+ * Persistent reservations follow the tier's "pr"; a static target given
+ * no tier has them (the built-in anonymous tier, "pr no", is for the
+ * public targets).
+ */
+static int
+target_pr_enabled(const struct target *t)
+{
+	if (t->tg_kind == TARGET_STATIC && t->tg_cfg != NULL &&
+	    t->tg_cfg->tg_tier[0] == '\0')
+		return 1;
+	return t->tg_tier != NULL && t->tg_tier->ct_pr;
+}
+
 /* A stable identifier for the NAA designator: FNV-1a of IQN and LUN. */
 static uint64_t
 target_lu_id(const struct target *t, const struct image *im, int lun)
@@ -279,6 +293,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		lu->lu_scsi.lu_readonly = 1;
 	lu->lu_scsi.lu_reset_gen = lu_cow_reset_gen(lu->lu_cow);
 	lu->lu_scsi.lu_pr = lu_cow_pr(lu->lu_cow);
+	lu->lu_scsi.lu_pr_enabled = target_pr_enabled(t);
 	return lu;
 }
 

@@ -9,7 +9,8 @@
 # 256 with zeros but only initialises LBAs 0-255.
 mkdir -p "$WORK/images"
 head -c $((64 * 1024 * 1024)) /dev/zero > "$WORK/images/disk.img"
-write_config "target shared disk" "target ro disk readonly"
+write_config "target shared disk" "target ro disk readonly" \
+    "tier nopr quota 1G ttl 1h persistent no pr no luns 4" "target nopr disk tier nopr"
 start_daemon
 S=$URL/$IQN_PREFIX:shared/0
 R=$URL/$IQN_PREFIX:ro/0
@@ -30,6 +31,14 @@ ok "no reservation test skipped; every other skip is listed in the README"
 conformance '^ReadOnly$' "$R" "$R" || fail "ReadOnly suite against $R"
 grep -q "SKIPPED" "$WORK/cu/ReadOnly.log" && fail "ReadOnly skipped on a read-only LU"
 ok "ReadOnly suite against a read-only LU"
+# A tier with "pr no": PERSISTENT RESERVE IN/OUT are not commands there.
+N=$URL/$IQN_PREFIX:nopr/0
+mkdir -p "$WORK/cu/nopr"
+(cd "$WORK/cu/nopr" && iscsi-test-cu -d -t ALL.PrinReadKeys "$N") > "$WORK/nopr.log" 2>&1
+grep -q "PERSISTENT RESERVE IN is not implemented" "$WORK/nopr.log" ||
+	fail "PR answered on a tier without pr: $(tail -5 "$WORK/nopr.log")"
+ok "tier pr no: PERSISTENT RESERVE IN is an invalid opcode"
+
 kill -0 "$DAEMON_PID" || fail "daemon died"
 grep -q "killed by signal" "$LOG" && fail "a child crashed"
 ok "no process crashed"
