@@ -94,3 +94,19 @@ ok "qemu-img bench"
 kill -0 "$DAEMON_PID" || fail "daemon died"
 grep -q "killed by signal" "$LOG" && fail "a child crashed"
 ok "no process crashed"
+
+# SendTargets for one name, through our own initiator's discovery.
+out=$("$ISCTEST" -p 127.0.0.1:$PORT login 2>&1) || fail "isctest discovery+login: $out"
+ok "SendTargets from our own initiator"
+
+# Discovery CHAP: discovery needs it, and then lists the CHAP targets too.
+stop_daemon
+rm -f "$CONF"
+write_config "target locked disk chap alice s3cret-secret-1" \
+    "discovery-chap disco d1sc0-secret-77"
+start_daemon
+iscsi-ls "$URL" >/dev/null 2>&1 && fail "discovery without CHAP accepted"
+out=$(iscsi-ls "iscsi://disco%d1sc0-secret-77@127.0.0.1:$PORT" 2>&1) ||
+	fail "discovery with CHAP: $out"
+echo "$out" | grep -q "$IQN_PREFIX:locked" || fail "CHAP target not listed with discovery CHAP: $out"
+ok "discovery CHAP required, CHAP targets listed"
