@@ -62,6 +62,7 @@
 	X(MAP_CLEAR)		\
 	X(MAP_SYNC)		\
 	X(MAP_LOOKUP)		\
+	X(MAP_REGISTER)		\
 	X(KV_PUT)		\
 	X(KV_GET)		\
 	X(KV_DEL)		\

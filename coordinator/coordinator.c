@@ -86,6 +86,7 @@ static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_KV_PUT] =		{ coord_kv_put,		COORD_TXN_WRITE, 0 },
 	[SHMQ_KV_GET] =		{ coord_kv_get,		COORD_TXN_READ,  0 },
 	[SHMQ_KV_DEL] =		{ coord_kv_del,		COORD_TXN_WRITE, 0 },
+	[SHMQ_MAP_REGISTER] =	{ coord_map_register,	COORD_TXN_WRITE, 0 },
 	[SHMQ_SESSION_START] =	{ coord_session_start,	COORD_TXN_NONE,  0 },
 	[SHMQ_SESSION_END] =	{ coord_session_end,	COORD_TXN_NONE,  0 },
 	[SHMQ_PSESS_LUNS] =	{ coord_psess_luns,	COORD_TXN_NONE,  0 },
@@ -133,10 +134,14 @@ coord_map_set(struct store *st, const struct shmq_msg *req,
 	uint64_t	 lu, first;
 	uint32_t	 count;
 
+	int		 rv;
+
 	(void)rsp;
 	if (coord_map_args(req, &lu, &first, &count) != 0)
 		return -EINVAL;
-	return store_map_set(st, lu, first, count);
+	if ((rv = store_map_set(st, lu, first, count)) == 0)
+		coord_mirror_apply(SHMQ_MAP_SET, lu, first, count);
+	return rv;
 }
 
 static int
@@ -146,10 +151,14 @@ coord_map_clear(struct store *st, const struct shmq_msg *req,
 	uint64_t	 lu, first;
 	uint32_t	 count;
 
+	int		 rv;
+
 	(void)rsp;
 	if (coord_map_args(req, &lu, &first, &count) != 0)
 		return -EINVAL;
-	return store_map_clear(st, lu, first, count);
+	if ((rv = store_map_clear(st, lu, first, count)) == 0)
+		coord_mirror_apply(SHMQ_MAP_CLEAR, lu, first, count);
+	return rv;
 }
 
 /* Nothing to do here: the round syncs after its commit. */
@@ -625,7 +634,8 @@ coordinator_main(const char *state_dir, size_t map_size,
 	if ((c.c_slot = calloc(nslots, sizeof(*c.c_slot))) == NULL)
 		fatal("%s: calloc", __func__);
 	if ((rv = coord_open(&c, state_dir, map_size)) == 0 &&
-	    coord_psess_init(c.c_store, state_dir, region) != 0)
+	    (coord_psess_init(c.c_store, state_dir, region) != 0 ||
+	    coord_mirror_init(c.c_store, state_dir) != 0))
 		rv = EXIT_FAILURE;
 	if (rv == 0) {
 		shmq_coordinator_set(region, getpid());
@@ -635,6 +645,7 @@ coordinator_main(const char *state_dir, size_t map_size,
 		shmq_coordinator_set(region, 0);
 	}
 	coord_psess_fini();
+	coord_mirror_fini();
 	store_close(c.c_store);
 	free(c.c_slot);
 	return rv;

@@ -44,6 +44,11 @@ int	 store_kv_put(struct store *, const void *, size_t, const void *,
 int	 store_kv_get(struct store *, const void *, size_t, void *, size_t,
 	    size_t *);
 int	 store_kv_del(struct store *, const void *, size_t);
+int	 store_map_foreach(struct store *, uint64_t,
+	    int (*)(void *, uint64_t, uint64_t), void *);
+int	 store_kv_foreach(struct store *, const void *, size_t,
+	    int (*)(void *, const uint8_t *, size_t, const uint8_t *, size_t),
+	    void *);
 int	 store_psess_put(struct store *, uint64_t, const void *, size_t);
 int	 store_psess_get(struct store *, uint64_t, void *, size_t, size_t *);
 int	 store_psess_del(struct store *, uint64_t);
@@ -71,5 +76,12 @@ int	 coord_psess_delete(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
 int	 coord_psess_touch(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
+
+/* coordinator/mirror.c */
+int	 coord_mirror_init(struct store *, const char *);
+void	 coord_mirror_fini(void);
+int	 coord_map_register(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+void	 coord_mirror_apply(uint32_t, uint64_t, uint64_t, uint64_t);
 
 #endif /* SCSIPUB_COORDINATOR_H */

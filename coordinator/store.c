@@ -574,3 +574,59 @@ store_psess_foreach(struct store *st, int (*fn)(uint64_t, const void *,
 		rv = store_rc(st, rc, __func__);
 	return rv;
 }
+
+/*
+ * Call fn(arg, first, count) for every run of lu, in block order.  Stops
+ * at the first nonzero return of fn, which it returns.
+ */
+int
+store_map_foreach(struct store *st, uint64_t lu,
+    int (*fn)(void *, uint64_t, uint64_t), void *arg)
+{
+	MDB_cursor	*cur;
+	uint8_t		 k[STORE_MAPKEY];
+	MDB_val		 key = { sizeof(k), k }, val;
+	struct store_run run;
+	int		 rc, rv = 0;
+
+	store_mapkey(k, lu, 0);
+	rc = mdb_cursor_open(store_txn(st, __func__), st->st_map, &cur);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (store_map_decode(&key, &val, lu, &run) != 0)
+			break;
+		if ((rv = fn(arg, run.r_start, run.r_end - run.r_start)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rv;
+}
+
+/* Call fn(arg, key, klen, value, vlen) for every kv entry under prefix. */
+int
+store_kv_foreach(struct store *st, const void *prefix, size_t plen,
+    int (*fn)(void *, const uint8_t *, size_t, const uint8_t *, size_t),
+    void *arg)
+{
+	MDB_cursor	*cur;
+	MDB_val		 key = { plen, (void *)prefix }, val;
+	int		 rc, rv = 0;
+
+	rc = mdb_cursor_open(store_txn(st, __func__), st->st_kv, &cur);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size < plen || memcmp(key.mv_data, prefix, plen) != 0)
+			break;
+		if (val.mv_size < 1 || ((uint8_t *)val.mv_data)[0] != STORE_VFMT)
+			continue;
+		if ((rv = fn(arg, key.mv_data, key.mv_size,
+		    (uint8_t *)val.mv_data + 1, val.mv_size - 1)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rv;
+}

@@ -101,6 +101,7 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 	c->c_id = ++w->w_nextid;
 	c->c_state = CONN_LOGIN;
 	TAILQ_INIT(&c->c_tasks);
+	TAILQ_INIT(&c->c_defers);
 	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
 	iscsi_params_default(&c->c_p);
 	login_init(&c->c_login);

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "bytes.h"
+#include "cowmap.h"
 #include "hash.h"
 #include "iscsi.h"
 #include "log.h"
@@ -179,4 +180,31 @@ ipc_session(struct conn *c, int start)
 	be32enc(m.m_data + 16, (uint32_t)c->c_w->w_slot);
 	if (ipc_request(c->c_w, &m, NULL, NULL) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
+}
+
+/*
+ * Tell the coordinator about a shared LU's map file, so that it keeps its
+ * runs in LMDB and can rebuild the file from them.
+ */
+uint64_t
+ipc_map_register(struct worker *w, struct lu_cow *cw, const char *name)
+{
+	struct shmq_msg	 m;
+	size_t		 n = strlen(name);
+	uint64_t	 id;
+
+	id = fnv1a(FNV1A_INIT, name, n) & ~COWMAP_ZLU;
+	if (n > SHMQ_DATA_MAX - 16) {
+		log_warnx("%s: %s: name too long", __func__, name);
+		return id;
+	}
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_MAP_REGISTER;
+	be64enc(m.m_data, id);
+	be64enc(m.m_data + 8, cw->cw_nblocks);
+	memcpy(m.m_data + 16, name, n);
+	m.m_len = (uint32_t)(16 + n);
+	if (ipc_request(w, &m, NULL, NULL) != 0)
+		log_warnx("%s: cannot reach the coordinator", __func__);
+	return id;
 }

@@ -16,7 +16,9 @@
 
 #include "bytes.h"
 #include "iscsi.h"
+#include "cowmap.h"
 #include "log.h"
+#include "shmq.h"
 
 #define FLAG_FINAL		0x80
 #define FLAG_READ		0x40
@@ -384,6 +386,132 @@ iscsi_task_init(struct conn *c, struct scsi_task *t, const uint8_t *cdb,
 	t->t_edtl = edtl;
 }
 
+/*
+ * A command that changed a shared map (or asks for durability) is
+ * answered only once the coordinator has committed the change to LMDB:
+ * the runs go out on the ring, the answer waits here.
+ */
+struct defer {
+	TAILQ_ENTRY(defer)	 d_entry;
+	struct conn		*d_c;
+	uint32_t		 d_itt;
+	uint32_t		 d_xfer;
+	int			 d_left;	/* coordinator answers due */
+	int			 d_err;
+	struct scsi_task	 d_t;		/* status and sense */
+};
+
+static void
+iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
+{
+	struct defer	*d = arg;
+	struct conn	*c = d->d_c;
+
+	(void)w;
+	if (m->m_status != 0)
+		d->d_err = (int)m->m_status;
+	if (--d->d_left > 0)
+		return;
+	if (d->d_err != 0 && d->d_t.t_status == SCSI_GOOD) {
+		log_warnx("%s: map commit failed: %s", __func__,
+		    strerror(d->d_err));
+		if (d->d_err == ENOSPC)
+			scsi_sense(&d->d_t, SK_DATA_PROTECT, 0x27, 0x07);
+		else
+			scsi_sense(&d->d_t, SK_HARDWARE_ERROR, 0x44, 0x00);
+	}
+	TAILQ_REMOVE(&c->c_defers, d, d_entry);
+	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
+	free(d);
+}
+
+static int
+iscsi_defer_send(struct conn *c, struct defer *d, uint32_t type,
+    uint64_t lu, uint64_t first, uint32_t count)
+{
+	struct shmq_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	shmq_msg_map(&m, type, lu, first, count);
+	if (ipc_request(c->c_w, &m, iscsi_defer_done, d) != 0)
+		return -1;
+	d->d_left++;
+	return 0;
+}
+
+/* The map changes of one LU since its last command, sent for commit. */
+static int
+iscsi_defer_lu(struct conn *c, struct defer *d, struct lu_cow *cw)
+{
+	static const uint32_t types[] = { SHMQ_MAP_SET, SHMQ_MAP_CLEAR,
+	    SHMQ_MAP_SET, SHMQ_MAP_CLEAR };
+	struct cow_logent *e;
+	ssize_t		 n, i;
+	uint64_t	 lu;
+	int		 rv = 0;
+
+	if ((n = lu_cow_log_take(cw, &e)) < 0)
+		rv = -1;
+	for (i = 0; i < n && rv == 0; i++) {
+		lu = cw->cw_luid | (e[i].le_op >= COW_SET_Z ? COWMAP_ZLU : 0);
+		rv = iscsi_defer_send(c, d, types[e[i].le_op], lu,
+		    e[i].le_first, e[i].le_count);
+	}
+	free(e);
+	return rv;
+}
+
+static int
+iscsi_wants_sync(const uint8_t *cdb)
+{
+	switch (cdb[0]) {
+	case 0x35: case 0x91:			/* SYNCHRONIZE CACHE */
+		return 1;
+	case 0x2a: case 0xaa: case 0x8a:	/* WRITE 10/12/16: FUA */
+	case 0x2e: case 0xae: case 0x8e:	/* WRITE AND VERIFY */
+		return (cdb[1] & 0x08) != 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
+{
+	struct defer	*d;
+	struct lu_cow	*cw;
+	int		 i, shared = 0, failed = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -1;
+	for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++) {
+		if (c->c_lus[i] == NULL ||
+		    !(cw = c->c_lus[i]->lu_cow)->cw_logging)
+			continue;
+		shared = 1;
+		if (iscsi_defer_lu(c, d, cw) != 0)
+			failed = 1;
+	}
+	if (shared && !failed && iscsi_wants_sync(t->t_cdb) &&
+	    iscsi_defer_send(c, d, SHMQ_MAP_SYNC, 0, 0, 0) != 0)
+		failed = 1;
+	if (failed && t->t_status == SCSI_GOOD)
+		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
+	if (d->d_left == 0) {
+		free(d);
+		return -1;
+	}
+	d->d_c = c;
+	d->d_itt = itt;
+	d->d_xfer = xfer;
+	d->d_t = *t;
+	d->d_t.t_cdb = NULL;
+	d->d_t.t_dout = NULL;
+	d->d_t.t_din = NULL;
+	TAILQ_INSERT_TAIL(&c->c_defers, d, d_entry);
+	return 0;
+}
+
 /* Run a command whose Data-Out (if any) is complete, and answer it. */
 static void
 iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
@@ -417,7 +545,8 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	c->c_ncmds++;
 	if (!reading) {
 		c->c_wbytes += t.t_status == SCSI_GOOD ? doutlen : 0;
-		iscsi_scsi_rsp(c, itt, &t, xfer);
+		if (iscsi_defer(c, itt, &t, xfer) == -1)
+			iscsi_scsi_rsp(c, itt, &t, xfer);
 	} else
 		iscsi_data_in(c, itt, &t, lun);
 	free(din);
@@ -478,9 +607,15 @@ void
 iscsi_conn_free_tasks(struct conn *c)
 {
 	struct task	*tk;
+	struct defer	*d;
 
 	while ((tk = TAILQ_FIRST(&c->c_tasks)) != NULL)
 		iscsi_task_free(c, tk);
+	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
+		TAILQ_REMOVE(&c->c_defers, d, d_entry);
+		ipc_cancel(c->c_w, d);
+		free(d);
+	}
 }
 
 static void

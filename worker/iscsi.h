@@ -135,6 +135,7 @@ struct conn {
 	struct scsi_nexus	*c_nexus;
 	struct lu		*c_lus[SCSI_MAX_LUNS];	/* this connection's */
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
+	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
@@ -187,6 +188,7 @@ int	 ipc_start(struct worker *);
 int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
 void	 ipc_cancel(struct worker *, void *);
 void	 ipc_session(struct conn *, int);
+uint64_t ipc_map_register(struct worker *, struct lu_cow *, const char *);
 
 /* worker/api.c */
 int	 api_start(struct worker *, const int *, int);

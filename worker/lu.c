@@ -22,27 +22,64 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cowmap.h"
 #include "log.h"
 #include "lu.h"
 #include "pr.h"
 
-#define MAP_M	0x1
-#define MAP_Z	0x2
+#define MAP_M	COWMAP_M
+#define MAP_Z	COWMAP_Z
 
 static int
 cow_bits(const struct lu_cow *cw, uint64_t b)
 {
-	return (cw->cw_map[b >> 2] >> ((b & 3) * 2)) & 3;
+	return cowmap_get(cw->cw_map, b);
+}
+
+/*
+ * Note a change of a shared map for the coordinator: runs of blocks whose
+ * M or Z bit went on or off, coalesced while they stay contiguous.
+ */
+static void
+cow_log(struct lu_cow *cw, int op, uint64_t b)
+{
+	struct cow_logent	*e, *v;
+
+	if (cw->cw_nlog > 0) {
+		e = &cw->cw_log[cw->cw_nlog - 1];
+		if (e->le_op == op && e->le_first + e->le_count == b &&
+		    e->le_count < UINT32_MAX) {
+			e->le_count++;
+			return;
+		}
+	}
+	if (cw->cw_nlog == cw->cw_logcap) {
+		size_t n = cw->cw_logcap ? cw->cw_logcap * 2 : 16;
+
+		if ((v = reallocarray(cw->cw_log, n, sizeof(*v))) == NULL) {
+			cw->cw_logfail = 1;
+			return;
+		}
+		cw->cw_log = v;
+		cw->cw_logcap = n;
+	}
+	e = &cw->cw_log[cw->cw_nlog++];
+	e->le_op = op;
+	e->le_first = b;
+	e->le_count = 1;
 }
 
 static void
 cow_setbits(struct lu_cow *cw, uint64_t b, int bits)
 {
-	uint8_t	*p = &cw->cw_map[b >> 2];
-	int	 sh = (b & 3) * 2;
+	int	 old = cowmap_put(cw->cw_map, b, bits);
 
-	__atomic_and_fetch(p, (uint8_t)~(3 << sh), __ATOMIC_RELEASE);
-	__atomic_or_fetch(p, (uint8_t)(bits << sh), __ATOMIC_RELEASE);
+	if (!cw->cw_logging || old == bits)
+		return;
+	if ((old & MAP_M) != (bits & MAP_M))
+		cow_log(cw, bits & MAP_M ? COW_SET_M : COW_CLEAR_M, b);
+	if ((old & MAP_Z) != (bits & MAP_Z))
+		cow_log(cw, bits & MAP_Z ? COW_SET_Z : COW_CLEAR_Z, b);
 }
 
 static int
@@ -148,6 +185,7 @@ lu_cow_free(struct lu_cow *cw)
 {
 	if (cw == NULL)
 		return;
+	free(cw->cw_log);
 	if (cw->cw_map != NULL) {
 		if (cw->cw_mapfd != -1)
 			munmap(cw->cw_map - 4096, 4096 + cw->cw_maplen);
@@ -460,4 +498,32 @@ struct pr_lu *
 lu_cow_pr(struct lu_cow *cw)
 {
 	return cw->cw_pr;
+}
+
+/* Keep a log of map changes for the coordinator (shared LUs). */
+void
+lu_cow_log_enable(struct lu_cow *cw, uint64_t luid)
+{
+	cw->cw_logging = 1;
+	cw->cw_luid = luid;
+}
+
+/*
+ * Hand over the map changes made since the last call.  Returns the number
+ * of entries (*ents to free), or -1 when some change could not be logged
+ * (out of memory): the caller must then fail the command.
+ */
+ssize_t
+lu_cow_log_take(struct lu_cow *cw, struct cow_logent **ents)
+{
+	ssize_t	 n = (ssize_t)cw->cw_nlog;
+
+	*ents = cw->cw_log;
+	cw->cw_log = NULL;
+	cw->cw_nlog = cw->cw_logcap = 0;
+	if (cw->cw_logfail) {
+		cw->cw_logfail = 0;
+		return -1;
+	}
+	return n;
 }

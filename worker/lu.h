@@ -5,6 +5,8 @@
 #ifndef SCSIPUB_LU_H
 #define SCSIPUB_LU_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 
 #include "scsi.h"
@@ -29,6 +31,20 @@ struct lu_quota {
 	uint64_t	*q_shared;	/* used instead of q_used when set */
 };
 
+/* A change of a shared map, for the coordinator's copy in LMDB. */
+enum cow_logop {
+	COW_SET_M = 0,		/* blocks now held by the overlay */
+	COW_CLEAR_M,
+	COW_SET_Z,		/* blocks now deallocated (read zeros) */
+	COW_CLEAR_Z,
+};
+
+struct cow_logent {
+	uint64_t	 le_first;
+	uint32_t	 le_count;
+	uint8_t		 le_op;		/* enum cow_logop */
+};
+
 struct lu_cow {
 	struct image	*cw_image;
 	int		 cw_ovl;	/* overlay file */
@@ -40,6 +56,12 @@ struct lu_cow {
 	uint64_t	 cw_nblocks;
 	struct lu_quota	*cw_quota;
 	struct pr_lu	*cw_pr;		/* reservations: PATH.pr, or anonymous */
+	int		 cw_logging;	/* shared: log map changes */
+	uint64_t	 cw_luid;	/* the coordinator's id of this map */
+	int		 cw_logfail;
+	struct cow_logent *cw_log;
+	size_t		 cw_nlog;
+	size_t		 cw_logcap;
 };
 
 extern const struct lu_store_ops lu_cow_ops;
@@ -50,6 +72,8 @@ struct lu_cow	*lu_cow_private(struct image *, const char *, uint32_t,
 struct lu_cow	*lu_cow_shared(struct image *, const char *, uint32_t,
 		    struct lu_quota *);
 void		 lu_cow_free(struct lu_cow *);
+void		 lu_cow_log_enable(struct lu_cow *, uint64_t);
+ssize_t		 lu_cow_log_take(struct lu_cow *, struct cow_logent **);
 uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);

@@ -276,6 +276,9 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		    "psess" : "static", t->tg_cfg->tg_name, lun);
 		lu->lu_cow = lu_cow_shared(im, path, w->w_cfg->c_block_size,
 		    t->tg_quota);
+		if (lu->lu_cow != NULL)
+			lu_cow_log_enable(lu->lu_cow, ipc_map_register(w,
+			    lu->lu_cow, strrchr(path, '/') + 1));
 	} else {
 		snprintf(path, sizeof(path), "%s/overlays",
 		    w->w_cfg->c_state_dir);

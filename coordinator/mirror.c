@@ -1,0 +1,248 @@
+/*
+ * The coordinator's side of the shared copy-on-write maps.  LMDB holds
+ * the authoritative runs of every shared LU (M runs under the LU's id, Z
+ * runs under id | COWMAP_ZLU); the map files in state-dir/overlays are
+ * the mirror every worker reads without asking.  Workers register each
+ * shared LU (MAP_REGISTER: id, blocks, file name); at start the
+ * coordinator puts every committed run back into its map file (a lost or
+ * stale file is rebuilt from LMDB), and every MAP_SET / MAP_CLEAR it
+ * commits is applied to the file too.  Bits are only ever added at
+ * start, never removed: a bit set by a worker whose MAP_SET is still in
+ * its ring is left alone.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "coordinator.h"
+#include "cowmap.h"
+#include "log.h"
+#include "shmq.h"
+
+#define MIRROR_KEY	'L'		/* kv key: 'L' + be64 id */
+#define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - 16)
+
+struct mirror {
+	uint64_t	 mi_id;
+	uint64_t	 mi_nblocks;
+	uint8_t		*mi_base;	/* header page, then the bits */
+	size_t		 mi_len;
+};
+
+static struct mirror	*mirrors;
+static size_t		 nmirrors;
+static char		 mirror_dir[PATH_MAX];
+
+static struct mirror *
+mirror_find(uint64_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < nmirrors; i++)
+		if (mirrors[i].mi_id == id)
+			return &mirrors[i];
+	return NULL;
+}
+
+static int
+mirror_name_ok(const char *name, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || name[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/* Map file of one LU, created at its full size when it is missing. */
+static int
+mirror_open(uint64_t id, uint64_t nblocks, const char *name,
+    struct mirror *mi)
+{
+	char	 path[PATH_MAX];
+	size_t	 len = COWMAP_HDR + cowmap_bytes(nblocks);
+	struct stat st;
+	int	 fd;
+	void	*m;
+
+	if (snprintf(path, sizeof(path), "%s/%s.map", mirror_dir, name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -errno;
+	if (fstat(fd, &st) == -1 || ((size_t)st.st_size < len &&
+	    ftruncate(fd, (off_t)len) == -1) ||
+	    (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+	    MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	mi->mi_id = id;
+	mi->mi_nblocks = nblocks;
+	mi->mi_base = m;
+	mi->mi_len = len;
+	return 0;
+}
+
+struct mirror_fill {
+	struct mirror	*f_mi;
+	int		 f_bits;
+};
+
+static int
+mirror_fill_run(void *arg, uint64_t first, uint64_t count)
+{
+	struct mirror_fill *f = arg;
+	uint64_t	 b;
+
+	for (b = first; b < first + count && b < f->f_mi->mi_nblocks; b++)
+		cowmap_or(f->f_mi->mi_base + COWMAP_HDR, b, f->f_bits);
+	return 0;
+}
+
+/* Put every committed run of the LU into its map file. */
+static int
+mirror_rebuild(struct store *st, struct mirror *mi)
+{
+	struct mirror_fill f = { mi, COWMAP_M };
+	int		 rv;
+
+	if ((rv = store_map_foreach(st, mi->mi_id & ~COWMAP_ZLU,
+	    mirror_fill_run, &f)) != 0)
+		return rv;
+	f.f_bits = COWMAP_M | COWMAP_Z;
+	if ((rv = store_map_foreach(st, mi->mi_id | COWMAP_ZLU,
+	    mirror_fill_run, &f)) != 0)
+		return rv;
+	return msync(mi->mi_base, mi->mi_len, MS_SYNC) == -1 ? -errno : 0;
+}
+
+static int
+mirror_add(struct store *st, uint64_t id, uint64_t nblocks, const char *name)
+{
+	struct mirror	 mi, *v;
+	int		 rv;
+
+	if (mirror_find(id) != NULL)
+		return 0;
+	if ((rv = mirror_open(id, nblocks, name, &mi)) != 0) {
+		log_warnx("%s: %s: %s", __func__, name, strerror(-rv));
+		return rv;
+	}
+	if ((v = reallocarray(mirrors, nmirrors + 1, sizeof(*v))) == NULL) {
+		munmap(mi.mi_base, mi.mi_len);
+		return -ENOMEM;
+	}
+	mirrors = v;
+	mirrors[nmirrors++] = mi;
+	if ((rv = mirror_rebuild(st, &mirrors[nmirrors - 1])) != 0)
+		log_warnx("%s: rebuilding %s: %s", __func__, name,
+		    strerror(-rv));
+	return 0;
+}
+
+static int
+mirror_load_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
+    size_t vlen)
+{
+	char	 name[MIRROR_NAME_MAX + 1];
+
+	if (klen != 9 || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
+	    !mirror_name_ok((const char *)v + 8, vlen - 8))
+		return 0;
+	memcpy(name, v + 8, vlen - 8);
+	name[vlen - 8] = '\0';
+	mirror_add(arg, be64dec(k + 1), be64dec(v), name);
+	return 0;
+}
+
+/* At start: every registered shared LU's map file rebuilt from LMDB. */
+int
+coord_mirror_init(struct store *st, const char *state_dir)
+{
+	uint8_t	 prefix = MIRROR_KEY;
+	int	 rv;
+
+	snprintf(mirror_dir, sizeof(mirror_dir), "%s/overlays", state_dir);
+	if ((rv = store_begin(st, 0)) != 0)
+		return rv;
+	rv = store_kv_foreach(st, &prefix, 1, mirror_load_one, st);
+	store_abort(st);
+	if (nmirrors > 0)
+		log_info("%s: %zu shared maps rebuilt from LMDB", __func__,
+		    nmirrors);
+	return rv;
+}
+
+void
+coord_mirror_fini(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nmirrors; i++)
+		munmap(mirrors[i].mi_base, mirrors[i].mi_len);
+	free(mirrors);
+	mirrors = NULL;
+	nmirrors = 0;
+}
+
+/* MAP_REGISTER: be64 id, be64 blocks, file name (no "/"), in a write txn. */
+int
+coord_map_register(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint8_t		 key[9];
+	char		 name[MIRROR_NAME_MAX + 1];
+	size_t		 nlen;
+	int		 rv;
+
+	(void)rsp;
+	if (req->m_len <= 16 || (nlen = req->m_len - 16) > MIRROR_NAME_MAX ||
+	    !mirror_name_ok((const char *)req->m_data + 16, nlen))
+		return -EINVAL;
+	key[0] = MIRROR_KEY;
+	memcpy(key + 1, req->m_data, 8);
+	rv = store_kv_put(st, key, sizeof(key), req->m_data + 8, 8 + nlen);
+	if (rv != 0)
+		return rv;
+	memcpy(name, req->m_data + 16, nlen);
+	name[nlen] = '\0';
+	return mirror_add(st, be64dec(req->m_data), be64dec(req->m_data + 8),
+	    name);
+}
+
+/* A committed MAP_SET / MAP_CLEAR, applied to the map file too. */
+void
+coord_mirror_apply(uint32_t type, uint64_t lu, uint64_t first,
+    uint64_t count)
+{
+	struct mirror	*mi = mirror_find(lu & ~COWMAP_ZLU);
+	uint64_t	 b;
+	int		 z = (lu & COWMAP_ZLU) != 0;
+
+	if (mi == NULL)
+		return;
+	for (b = first; b < first + count && b < mi->mi_nblocks; b++) {
+		if (type == SHMQ_MAP_SET)
+			cowmap_or(mi->mi_base + COWMAP_HDR, b,
+			    z ? COWMAP_M | COWMAP_Z : COWMAP_M);
+		else
+			cowmap_andnot(mi->mi_base + COWMAP_HDR, b,
+			    z ? COWMAP_Z : COWMAP_M);
+	}
+}
