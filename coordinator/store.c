@@ -220,7 +220,8 @@ store_abort(struct store *st)
 int
 store_failed(const struct store *st)
 {
-	return st->st_err;
+	/* An error belongs to the open transaction; none is open: none. */
+	return st->st_txn != NULL ? st->st_err : 0;
 }
 
 int

@@ -95,3 +95,22 @@ out=$(qemu-io -f raw -c 'read -P 0x6d 20M 1M' -c 'read -P 0x6e 21M 512' \
     -c 'read -P 0 4M 8M' "$S" 2>&1) || fail "read after rebuild: $out"
 echo "$out" | grep -q "Pattern verification failed" && fail "map not rebuilt from LMDB: $out"
 ok "a lost map file is rebuilt from LMDB: writes and deallocations intact"
+
+# A full LMDB map: a write that cannot be recorded fails with DATA
+# PROTECT / SPACE ALLOCATION FAILED; no process dies; earlier data stays.
+stop_daemon
+rm -rf "$WORK/state" "$CONF"
+truncate -s 300M "$WORK/images/big.img"
+write_config "target bigt big" "map-size 1M"
+mark=$(wc -l < "$LOG")
+start_daemon
+B=$URL/$IQN_PREFIX:bigt/0
+qemu-io -f raw -c 'write -P 0x71 0 4k' "$B" >/dev/null || fail "first write"
+out=$(qemu-img bench -f raw -w -d 4 -s 4096 -S 8192 -o 8192 -c 30000 "$B" 2>&1) &&
+	fail "30000 scattered writes fit a 1 MiB LMDB map"
+echo "$out" | grep -q "DATA PROTECTION.*0x2707" || fail "not SPACE ALLOCATION FAILED: $out"
+out=$(qemu-io -f raw -c 'read -P 0x71 0 4k' "$B" 2>&1)
+echo "$out" | grep -q "Pattern verification failed" && fail "earlier data lost: $out"
+tail -n +"$mark" "$LOG" | grep -q "killed by signal\|exited with status [1-9]" &&
+	fail "a process died"
+ok "LMDB map full: SPACE ALLOCATION FAILED, nothing crashed, nothing lost"
