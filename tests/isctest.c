@@ -88,6 +88,7 @@
 #define ST_GOOD		0x00
 #define ST_CHECK	0x02
 #define ST_CONFLICT	0x18
+#define ST_BUSY		0x08
 
 /* Persistent reservations: the two initiators of pr-fence and pr-check. */
 #define PR_KEY_A	0xa1a1a1a1a1a1a1a1ULL
@@ -207,6 +208,7 @@ struct scsi_io {
 	int		 io_txflags;	/* TX_BAD_* for the command PDU */
 	const uint8_t	*io_ahs;
 	size_t		 io_ahslen;
+	int		 io_attr;	/* task attribute; 0: SIMPLE */
 };
 
 struct scsi_res {
@@ -1199,7 +1201,7 @@ cmd_send(struct conn *c, const struct scsi_io *io)
 {
 	uint8_t		h[BHS_LEN];
 	uint32_t	itt = c->c_itt++;
-	uint8_t		flags = 0x80 | 0x01;	/* F, ATTR simple */
+	uint8_t		flags = 0x80 | (io->io_attr ? io->io_attr : 0x01);
 
 	if (io->io_in != NULL)
 		flags |= 0x40;
@@ -1932,6 +1934,57 @@ sc_unknown_task_data(void)
 	check_serves();
 }
 
+/*
+ * ORDERED: a command with the ORDERED attribute sent while a large write
+ * still waits for its Data-Out must not run before it (BUSY is the
+ * target's answer); once the write is done the same command runs.
+ */
+static void
+sc_ordered(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	struct scsi_res		res;
+	struct scsi_io		w, tur = { .io_cdb = { SCSI_TUR }, .io_attr = 2 };
+	uint8_t			*buf = xmalloc(1 << 20);
+	uint32_t		witt, titt;
+	int			status = -1;
+
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	memset(buf, 0x4f, 1 << 20);
+	io_rw10(&w, SCSI_WRITE10, 4096, (1 << 20) / c.c_blksz, c.c_blksz);
+	w.io_out = buf;
+	w.io_outlen = w.io_edtl;
+	witt = cmd_send(&c, &w);
+	titt = cmd_send(&c, &tur);
+	step("WRITE(10) of 1 MiB, then an ORDERED TEST UNIT READY");
+	while (status == -1) {
+		reply_wait(&c, &p, "R2T or the TEST UNIT READY answer");
+		if (pdu_op(&p) == OP_R2T && be32dec(p.p_bhs + 16) == witt)
+			cmd_r2t(&c, &p, &w);
+		else if (pdu_op(&p) == OP_SCSI_RSP &&
+		    be32dec(p.p_bhs + 16) == titt)
+			status = p.p_bhs[3];
+		else
+			fail("unexpected %s", pdu_describe(&p));
+		pdu_free(&p);
+	}
+	step("ORDERED TEST UNIT READY during the write -> status 0x%02x",
+	    status);
+	if (status != ST_BUSY)
+		fail("expected BUSY while the earlier write waits for data");
+	cmd_finish(&c, witt, &w, &res);
+	if (res.sr_status != ST_GOOD)
+		fail("WRITE(10) -> %s", res_str(&res));
+	scsi_good(&c, &tur, &res, "ORDERED TEST UNIT READY");
+	step("after the write: ORDERED TEST UNIT READY -> GOOD");
+	free(buf);
+	logout(&c);
+	check_serves();
+}
+
 /* Wait for a target NOP-In without answering it. */
 static void
 nopin_first(struct conn *c)
@@ -2274,6 +2327,7 @@ static const struct scenario {
 	{ "chap-mutual",	sc_chap_mutual,		0 },
 	{ "tsih-nonzero",	sc_tsih_nonzero,	0 },
 	{ "text-loop",		sc_text_loop,		0 },
+	{ "ordered",		sc_ordered,		0 },
 	{ "unknown-task-data",	sc_unknown_task_data,	0 },
 	{ "nopin",		sc_nopin,		2 },
 	{ "nopin-answer",	sc_nopin_answer,	3 },

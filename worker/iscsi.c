@@ -723,6 +723,27 @@ iscsi_lun_ok(struct conn *c, uint64_t lun)
 	    c->c_nexus->n_lu[lun] != NULL;
 }
 
+/*
+ * Every command runs to completion as it arrives, but for writes still
+ * waiting for Data-Out.  An ORDERED command must not start before those,
+ * and nothing but HEAD OF QUEUE may pass an ORDERED write that waits:
+ * such a command is answered BUSY, and the initiator retries it.
+ */
+static int
+iscsi_must_wait(struct conn *c, int attr)
+{
+	struct task	*tk;
+
+	if (c->c_ntasks == 0 || attr == SCSI_ATTR_HEAD)
+		return 0;
+	if (attr == SCSI_ATTR_ORDERED)
+		return 1;
+	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
+		if (tk->tk_attr == SCSI_ATTR_ORDERED)
+			return 1;
+	return 0;
+}
+
 static enum pdu_result
 iscsi_scsi_cmd(struct conn *c)
 {
@@ -744,6 +765,12 @@ iscsi_scsi_cmd(struct conn *c)
 	if (iscsi_cmdsn(c, bhs) == -1)
 		return PDU_OK;
 	iscsi_task_init(c, &t, bhs + 32, lun, edtl);
+	if (iscsi_must_wait(c, bhs[1] & 7)) {
+		/* Ordering cannot be kept while writes await their data. */
+		t.t_status = SCSI_BUSY;
+		iscsi_scsi_rsp(c, itt, &t, 0);
+		return PDU_OK;
+	}
 	if (scsi_cmd_decode(&t, &dir, &xfer) == -1) {
 		iscsi_scsi_rsp(c, itt, &t, 0);
 		return PDU_OK;

@@ -33,7 +33,7 @@ isc() {
 
 for s in login digests bad-data-digest bad-header-digest oversize-dsl \
     garbage truncated ffp-before-login unknown-opcode ahs cmdsn-window \
-    tsih-nonzero text-loop unknown-task-data write-residual reinstate nopin nopin-answer; do
+    tsih-nonzero text-loop ordered unknown-task-data write-residual reinstate nopin nopin-answer; do
 	isc -t "$DISK" "$s"
 done
 
