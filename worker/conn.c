@@ -201,12 +201,12 @@ conn_send(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen)
 	}
 }
 
-static int
+/* Digest bytes after the header and after the data, as negotiated. */
+static void
 conn_digests(const struct conn *c, int *hd, int *dd)
 {
 	*hd = c->c_state == CONN_FFP && c->c_p.ip_header_digest ? 4 : 0;
 	*dd = c->c_state == CONN_FFP && c->c_p.ip_data_digest ? 4 : 0;
-	return 0;
 }
 
 static uint32_t
