@@ -120,3 +120,17 @@ kill -0 "$DAEMON_PID" 2>/dev/null && fail "QUIT did not stop the daemon"
 [ -f "$WORK/state/scsipubd.pid" ] && fail "pidfile left behind"
 DAEMON_PID=
 ok "QUIT stops gracefully"
+
+# A child that exits 78 (fatal setup error) is not respawned: the daemon
+# stops with 78.  Here the coordinator is restarted without its state-dir.
+start_daemon
+coord=$(child_pids coordinator)
+rm -rf "$WORK/state"
+kill -9 $coord
+for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$DAEMON_PID" 2>/dev/null && fail "daemon still running after a fatal child error"
+wait "$DAEMON_PID"; rc=$?
+DAEMON_PID=
+[ $rc -eq 78 ] || fail "exit status $rc, want 78"
+grep -q "fatal setup error in a child" "$LOG" || fail "not logged"
+ok "exit 78 from a child stops the daemon with 78"
