@@ -436,17 +436,16 @@ store_kv_key(MDB_val *key, const void *k, size_t klen)
 	return 0;
 }
 
-int
-store_kv_put(struct store *st, const void *k, size_t klen, const void *v,
-    size_t vlen)
+/* Put a value behind its format-version byte. */
+static int
+store_val_put(struct store *st, MDB_dbi dbi, MDB_val *key, const void *v,
+    size_t vlen, const char *caller)
 {
-	MDB_val	 key, val = { vlen + 1, NULL };
+	MDB_val	 val = { vlen + 1, NULL };
 	int	 rv;
 
-	if ((rv = store_kv_key(&key, k, klen)) != 0)
-		return rv;
-	rv = store_rc(st, mdb_put(store_txn(st, __func__), st->st_kv, &key,
-	    &val, MDB_RESERVE), __func__);
+	rv = store_rc(st, mdb_put(store_txn(st, caller), dbi, key, &val,
+	    MDB_RESERVE), caller);
 	if (rv == 0) {
 		((uint8_t *)val.mv_data)[0] = STORE_VFMT;
 		if (vlen > 0)
@@ -455,19 +454,17 @@ store_kv_put(struct store *st, const void *k, size_t klen, const void *v,
 	return rv;
 }
 
-/* Copy the value into buf; *vlen is its length (-EMSGSIZE if > size). */
-int
-store_kv_get(struct store *st, const void *k, size_t klen, void *buf,
-    size_t size, size_t *vlen)
+/* Copy a value into buf; *vlen is its length (-EMSGSIZE if > size). */
+static int
+store_val_get(struct store *st, MDB_dbi dbi, MDB_val *key, void *buf,
+    size_t size, size_t *vlen, const char *caller)
 {
-	MDB_val		 key, val;
+	MDB_val		 val;
 	const uint8_t	*v;
 	int		 rv;
 
-	if ((rv = store_kv_key(&key, k, klen)) != 0)
-		return rv;
-	rv = store_rc(st, mdb_get(store_txn(st, __func__), st->st_kv, &key,
-	    &val), __func__);
+	rv = store_rc(st, mdb_get(store_txn(st, caller), dbi, key, &val),
+	    caller);
 	if (rv != 0)
 		return rv;
 	v = val.mv_data;
@@ -478,6 +475,31 @@ store_kv_get(struct store *st, const void *k, size_t klen, void *buf,
 		return -EMSGSIZE;
 	memcpy(buf, v + 1, *vlen);
 	return 0;
+}
+
+int
+store_kv_put(struct store *st, const void *k, size_t klen, const void *v,
+    size_t vlen)
+{
+	MDB_val	 key;
+	int	 rv;
+
+	if ((rv = store_kv_key(&key, k, klen)) != 0)
+		return rv;
+	return store_val_put(st, st->st_kv, &key, v, vlen, __func__);
+}
+
+/* Copy the value into buf; *vlen is its length (-EMSGSIZE if > size). */
+int
+store_kv_get(struct store *st, const void *k, size_t klen, void *buf,
+    size_t size, size_t *vlen)
+{
+	MDB_val	 key;
+	int	 rv;
+
+	if ((rv = store_kv_key(&key, k, klen)) != 0)
+		return rv;
+	return store_val_get(st, st->st_kv, &key, buf, size, vlen, __func__);
 }
 
 int
@@ -496,17 +518,10 @@ int
 store_psess_put(struct store *st, uint64_t id, const void *v, size_t vlen)
 {
 	uint8_t	 k[8];
-	MDB_val	 key = { sizeof(k), k }, val = { vlen + 1, NULL };
-	int	 rv;
+	MDB_val	 key = { sizeof(k), k };
 
 	be64enc(k, id);
-	rv = store_rc(st, mdb_put(store_txn(st, __func__), st->st_psess, &key,
-	    &val, MDB_RESERVE), __func__);
-	if (rv == 0) {
-		((uint8_t *)val.mv_data)[0] = STORE_VFMT;
-		memcpy((uint8_t *)val.mv_data + 1, v, vlen);
-	}
-	return rv;
+	return store_val_put(st, st->st_psess, &key, v, vlen, __func__);
 }
 
 /* Copy record id into buf; *vlen is its length (-EMSGSIZE if > size). */
@@ -514,24 +529,12 @@ int
 store_psess_get(struct store *st, uint64_t id, void *buf, size_t size,
     size_t *vlen)
 {
-	uint8_t		 k[8];
-	MDB_val		 key = { sizeof(k), k }, val;
-	const uint8_t	*v;
-	int		 rv;
+	uint8_t	 k[8];
+	MDB_val	 key = { sizeof(k), k };
 
 	be64enc(k, id);
-	rv = store_rc(st, mdb_get(store_txn(st, __func__), st->st_psess, &key,
-	    &val), __func__);
-	if (rv != 0)
-		return rv;
-	v = val.mv_data;
-	if (val.mv_size < 1 || v[0] != STORE_VFMT)
-		return -EPROTO;
-	*vlen = val.mv_size - 1;
-	if (*vlen > size)
-		return -EMSGSIZE;
-	memcpy(buf, v + 1, *vlen);
-	return 0;
+	return store_val_get(st, st->st_psess, &key, buf, size, vlen,
+	    __func__);
 }
 
 int
@@ -602,6 +605,8 @@ store_map_foreach(struct store *st, uint64_t lu,
 			break;
 	}
 	mdb_cursor_close(cur);
+	if (rv == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		rv = store_rc(st, rc, __func__);
 	return rv;
 }
 
@@ -629,5 +634,7 @@ store_kv_foreach(struct store *st, const void *prefix, size_t plen,
 			break;
 	}
 	mdb_cursor_close(cur);
+	if (rv == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		rv = store_rc(st, rc, __func__);
 	return rv;
 }
