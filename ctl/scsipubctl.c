@@ -515,10 +515,16 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-static int
-ctl_id_ok(const char *id)
+/* The API path of the session named on the command line. */
+static void
+ctl_session_path(char *path, size_t len, int argc, char **argv)
 {
-	return strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16;
+	if (argc != 1)
+		usage();
+	if (strlen(argv[0]) != 16 ||
+	    strspn(argv[0], "0123456789abcdef") != 16)
+		errx(1, "%s: not a session id (16 hex digits)", argv[0]);
+	snprintf(path, len, "/api/sessions/%s", argv[0]);
 }
 
 static int
@@ -527,11 +533,7 @@ cmd_show(struct ctl *c, int argc, char **argv)
 	char	 path[64];
 	json_t	*j;
 
-	if (argc != 1)
-		usage();
-	if (!ctl_id_ok(argv[0]))
-		errx(1, "%s: not a session id (16 hex digits)", argv[0]);
-	snprintf(path, sizeof(path), "/api/sessions/%s", argv[0]);
+	ctl_session_path(path, sizeof(path), argc, argv);
 	j = ctl_call(c, "GET", path, NULL);
 	if (!c->c_json)
 		print_session(j);
@@ -545,11 +547,7 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	char	 path[64];
 	json_t	*j;
 
-	if (argc != 1)
-		usage();
-	if (!ctl_id_ok(argv[0]))
-		errx(1, "%s: not a session id (16 hex digits)", argv[0]);
-	snprintf(path, sizeof(path), "/api/sessions/%s", argv[0]);
+	ctl_session_path(path, sizeof(path), argc, argv);
 	j = ctl_call(c, "DELETE", path, NULL);
 	if (!c->c_json)
 		printf("session %s deleted\n", argv[0]);
