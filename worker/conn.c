@@ -65,6 +65,15 @@ conn_peername(int fd, char *buf, size_t len)
 	}
 }
 
+/* Tell the master a connection it handed us is gone (load balancing). */
+static void
+conn_notify_closed(struct worker *w)
+{
+	uint32_t	 msg = PROC_CONN_CLOSED;
+
+	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+}
+
 static struct bufferevent *
 conn_bev(struct worker *w, int fd, enum listen_kind kind)
 {
@@ -91,8 +100,7 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 		log_warnx("%s: cannot set up connection", __func__);
 		free(c);
 		close(fd);
-		uint32_t msg = PROC_CONN_CLOSED;
-		(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+		conn_notify_closed(w);
 		return;
 	}
 	c->c_w = w;
@@ -122,7 +130,6 @@ static void
 conn_free(struct conn *c)
 {
 	struct worker	*w = c->c_w;
-	uint32_t	 msg = PROC_CONN_CLOSED;
 
 	iscsi_conn_free_tasks(c);
 	target_detach(c);
@@ -133,7 +140,7 @@ conn_free(struct conn *c)
 	free(c->c_data);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
-	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+	conn_notify_closed(w);
 	free(c);
 	if (w->w_draining && w->w_nconns == 0)
 		event_base_loopexit(w->w_base, NULL);
