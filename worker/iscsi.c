@@ -480,11 +480,20 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 {
 	struct defer	*d;
 	struct lu_cow	*cw;
-	int		 i, shared = 0, failed = 0;
+	int		 i, first, last, shared = 0, failed = 0;
 
+	/* Only EXTENDED COPY writes to an LU other than its own. */
+	if (t->t_cdb[0] == 0x83) {
+		first = 0;
+		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
+	} else if (t->t_lun < SCSI_MAX_LUNS) {
+		first = (int)t->t_lun;
+		last = first + 1;
+	} else
+		return -1;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return -1;
-	for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++) {
+	for (i = first; i < last; i++) {
 		if (c->c_lus[i] == NULL ||
 		    !(cw = c->c_lus[i]->lu_cow)->cw_logging)
 			continue;
