@@ -560,3 +560,21 @@ shmq_msg_kv(struct shmq_msg *m, uint32_t type, const void *key, size_t klen,
 		memcpy(m->m_data + 2 + klen, val, vlen);
 	return 0;
 }
+
+/* Build a PR_COMMIT request for the mirror file name. */
+int
+shmq_msg_pr(struct shmq_msg *m, uint32_t epoch, uint64_t commit,
+    const char *name)
+{
+	size_t	 n = strlen(name);
+
+	if (n == 0 || n > SHMQ_DATA_MAX - SHMQ_PR_LEN)
+		return -EMSGSIZE;
+	m->m_type = SHMQ_PR_COMMIT;
+	m->m_status = 0;
+	m->m_len = (uint32_t)(SHMQ_PR_LEN + n);
+	be32enc(m->m_data, epoch);
+	be64enc(m->m_data + 4, commit);
+	memcpy(m->m_data + SHMQ_PR_LEN, name, n);
+	return 0;
+}

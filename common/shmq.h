@@ -52,6 +52,10 @@
  *	KV_GET		u16 key length, key; answer the value or ENOENT
  *	KV_DEL		u16 key length, key; ENOENT when absent
  *	PSESS_*		provisioned sessions: see psess.h
+ *	PR_COMMIT	u32 epoch, u64 commit, mirror file name (SHMQ_PR_LEN
+ *			then the name): a reservation change made in the
+ *			mirror, answered once LMDB holds it durably, or
+ *			ESTALE when the mirror was rebuilt under it
  * A response echoes m_type and m_id; m_status is 0 or a positive errno
  * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
  * store is full).
@@ -72,7 +76,8 @@
 	X(PSESS_LUNS)		\
 	X(PSESS_CREATE)		\
 	X(PSESS_DELETE)		\
-	X(PSESS_TOUCH)
+	X(PSESS_TOUCH)		\
+	X(PR_COMMIT)
 
 enum shmq_type {
 	SHMQ_NONE = 0,
@@ -85,6 +90,7 @@ enum shmq_type {
 #define SHMQ_MAP_LEN		20	/* MAP_* request payload */
 #define SHMQ_SESSION_LEN	20	/* SESSION_*: key, conn id, slot */
 #define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
+#define SHMQ_PR_LEN		12	/* PR_COMMIT payload before the name */
 
 struct shmq_msg {
 	uint32_t	m_type;		/* enum shmq_type */
@@ -155,6 +161,8 @@ time_t		 shmq_region_started(const struct shmq_region *);
 const char	*shmq_type_name(uint32_t);
 void		 shmq_msg_map(struct shmq_msg *, uint32_t, uint64_t, uint64_t,
 		    uint32_t);
+int		 shmq_msg_pr(struct shmq_msg *, uint32_t, uint64_t,
+		    const char *);
 int		 shmq_msg_kv(struct shmq_msg *, uint32_t, const void *, size_t,
 		    const void *, size_t);
 

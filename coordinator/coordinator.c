@@ -4,7 +4,7 @@
  * One round: note the doorbell, take up to COORD_BATCH requests from
  * every slot that has no answers waiting, execute all of them in one
  * transaction (a write transaction if any of them writes), commit, sync
- * if a MAP_SYNC asked for it, then push the answers and wake each worker
+ * if a MAP_SYNC or a PR_COMMIT asked for it, then push the answers and wake each worker
  * that got some.  A request leaves its ring only when its answer is in
  * the response ring, so answers that do not fit wait in memory and the
  * slot takes no new work until they are delivered; a restarted
@@ -93,6 +93,7 @@ static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_PSESS_CREATE] =	{ coord_psess_create,	COORD_TXN_WRITE, 0 },
 	[SHMQ_PSESS_DELETE] =	{ coord_psess_delete,	COORD_TXN_WRITE, 0 },
 	[SHMQ_PSESS_TOUCH] =	{ coord_psess_touch,	COORD_TXN_WRITE, 0 },
+	[SHMQ_PR_COMMIT] =	{ coord_pr_commit,	COORD_TXN_WRITE, 1 },
 };
 
 static volatile sig_atomic_t	coord_quit;
@@ -396,10 +397,11 @@ coord_run_each(struct coord *c)
 	return commits;
 }
 
-/* Fail the answers of every fresh request of type (0: all) with err. */
+/* The sync failed: so did every fresh request that wanted durability. */
 static void
-coord_fail(struct coord *c, uint32_t type, int err)
+coord_fail_syncs(struct coord *c, int err)
 {
+	const struct coord_op	*op;
 	struct coord_slot	*cs;
 	uint32_t		 j;
 	int			 i;
@@ -407,7 +409,8 @@ coord_fail(struct coord *c, uint32_t type, int err)
 	for (i = 0; i < c->c_nslots; i++) {
 		cs = &c->c_slot[i];
 		for (j = 0; cs->cs_fresh && j < cs->cs_n; j++) {
-			if (type != SHMQ_NONE && cs->cs_req[j].m_type != type)
+			op = coord_op(cs->cs_req[j].m_type);
+			if (op == NULL || !op->op_sync)
 				continue;
 			cs->cs_rsp[j].m_status = (uint32_t)-err;
 			cs->cs_rsp[j].m_len = 0;
@@ -452,7 +455,7 @@ coord_execute(struct coord *c, struct shmq_stats *stats)
 	if (sync) {
 		stats->st_syncs++;
 		if ((rv = store_sync(c->c_store)) != 0)
-			coord_fail(c, SHMQ_MAP_SYNC, rv);
+			coord_fail_syncs(c, rv);
 	}
 }
 
@@ -635,7 +638,8 @@ coordinator_main(const char *state_dir, size_t map_size,
 		fatal("%s: calloc", __func__);
 	if ((rv = coord_open(&c, state_dir, map_size)) == 0 &&
 	    (coord_psess_init(c.c_store, state_dir, region) != 0 ||
-	    coord_mirror_init(c.c_store, state_dir) != 0))
+	    coord_mirror_init(c.c_store, state_dir) != 0 ||
+	    coord_prmirror_init(c.c_store, state_dir) != 0))
 		rv = EXIT_FAILURE;
 	if (rv == 0) {
 		shmq_coordinator_set(region, getpid());
@@ -646,6 +650,7 @@ coordinator_main(const char *state_dir, size_t map_size,
 	}
 	coord_psess_fini();
 	coord_mirror_fini();
+	coord_prmirror_fini();
 	store_close(c.c_store);
 	free(c.c_slot);
 	return rv;

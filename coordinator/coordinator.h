@@ -83,5 +83,14 @@ void	 coord_mirror_fini(void);
 int	 coord_map_register(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
 void	 coord_mirror_apply(uint32_t, uint64_t, uint64_t, uint64_t);
+int	 coord_mirror_forget(struct store *, const char *);
+int	 coord_mirror_name_ok(const char *, size_t);
+
+/* coordinator/prmirror.c */
+int	 coord_prmirror_init(struct store *, const char *);
+void	 coord_prmirror_fini(void);
+int	 coord_pr_commit(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
+int	 coord_prmirror_forget(struct store *, const char *);
 
 #endif /* SCSIPUB_COORDINATOR_H */

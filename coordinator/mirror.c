@@ -53,8 +53,9 @@ mirror_find(uint64_t id)
 	return NULL;
 }
 
-static int
-mirror_name_ok(const char *name, size_t len)
+/* A file name of state-dir/overlays: not empty, no "/", no dot first. */
+int
+coord_mirror_name_ok(const char *name, size_t len)
 {
 	size_t	 i;
 
@@ -163,7 +164,7 @@ mirror_load_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 	char	 name[MIRROR_NAME_MAX + 1];
 
 	if (klen != 9 || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
-	    !mirror_name_ok((const char *)v + 8, vlen - 8))
+	    !coord_mirror_name_ok((const char *)v + 8, vlen - 8))
 		return 0;
 	memcpy(name, v + 8, vlen - 8);
 	name[vlen - 8] = '\0';
@@ -213,7 +214,7 @@ coord_map_register(struct store *st, const struct shmq_msg *req,
 
 	(void)rsp;
 	if (req->m_len <= 16 || (nlen = req->m_len - 16) > MIRROR_NAME_MAX ||
-	    !mirror_name_ok((const char *)req->m_data + 16, nlen))
+	    !coord_mirror_name_ok((const char *)req->m_data + 16, nlen))
 		return -EINVAL;
 	key[0] = MIRROR_KEY;
 	memcpy(key + 1, req->m_data, 8);
@@ -245,4 +246,72 @@ coord_mirror_apply(uint32_t type, uint64_t lu, uint64_t first,
 			cowmap_andnot(mi->mi_base + COWMAP_HDR, b,
 			    z ? COWMAP_Z : COWMAP_M);
 	}
+}
+
+/* Ids (and block counts) of the registered LUs whose name has a prefix. */
+struct mirror_ids {
+	const char	*mf_prefix;
+	uint64_t	*mf_v;		/* id, blocks, id, blocks, ... */
+	size_t		 mf_n;
+};
+
+static int
+mirror_id_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
+    size_t vlen)
+{
+	struct mirror_ids *f = arg;
+	size_t		 plen = strlen(f->mf_prefix);
+	uint64_t	*nv;
+
+	if (klen != 9 || vlen < 8 || vlen - 8 < plen ||
+	    memcmp(v + 8, f->mf_prefix, plen) != 0)
+		return 0;
+	if ((nv = reallocarray(f->mf_v, 2 * (f->mf_n + 1), sizeof(*nv))) ==
+	    NULL)
+		return -ENOMEM;
+	f->mf_v = nv;
+	nv[2 * f->mf_n] = be64dec(k + 1);
+	nv[2 * f->mf_n + 1] = be64dec(v);
+	f->mf_n++;
+	return 0;
+}
+
+static void
+mirror_drop(uint64_t id)
+{
+	struct mirror	*mi = mirror_find(id);
+
+	if (mi == NULL)
+		return;
+	munmap(mi->mi_base, mi->mi_len);
+	*mi = mirrors[--nmirrors];
+}
+
+/*
+ * A session ended: the LUs registered under names with prefix leave
+ * LMDB (registration and runs) and this process, in the open write txn.
+ */
+int
+coord_mirror_forget(struct store *st, const char *prefix)
+{
+	struct mirror_ids f = { prefix, NULL, 0 };
+	uint8_t		 key[9];
+	uint64_t	 id, nblocks;
+	size_t		 i;
+	int		 rv;
+
+	key[0] = MIRROR_KEY;
+	rv = store_kv_foreach(st, key, 1, mirror_id_one, &f);
+	for (i = 0; i < f.mf_n && rv == 0; i++) {
+		id = f.mf_v[2 * i];
+		nblocks = f.mf_v[2 * i + 1];
+		if ((rv = store_map_clear(st, id, 0, nblocks)) == 0 &&
+		    (rv = store_map_clear(st, id | COWMAP_ZLU, 0, nblocks)) == 0) {
+			be64enc(key + 1, id);
+			rv = store_kv_del(st, key, sizeof(key));
+		}
+		mirror_drop(id);
+	}
+	free(f.mf_v);
+	return rv;
 }

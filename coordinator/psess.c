@@ -173,12 +173,15 @@ cp_clear(int idx)
 	psess_mirror_end(e);
 }
 
-/* The session ends: record, mirror entry, and (soon) its files. */
+/*
+ * The session ends: record, mirror entry, its LUs' maps and reservations
+ * in LMDB, and (after the commit) its files.
+ */
 static int
 cp_end(struct store *st, int idx, const char *why)
 {
 	struct psess_ment	*e = cp_ent(idx);
-	char			 ids[PSESS_IDSTR];
+	char			 ids[PSESS_IDSTR], pfx[PSESS_IDSTR + 8];
 	uint64_t		 id = e->me_rec.ps_id;
 	int			 rv;
 
@@ -186,6 +189,10 @@ cp_end(struct store *st, int idx, const char *why)
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
 	psess_id_fmt(id, ids);
+	snprintf(pfx, sizeof(pfx), "psess-%s-", ids);
+	if ((rv = coord_mirror_forget(st, pfx)) != 0 ||
+	    (rv = coord_prmirror_forget(st, pfx)) != 0)
+		return rv;
 	log_info("session %s (tier %s) ended: %s", ids, e->me_rec.ps_tier,
 	    why);
 	cp_clear(idx);

@@ -18,6 +18,7 @@
 #include "iscsi.h"
 #include "cowmap.h"
 #include "log.h"
+#include "prstate.h"
 #include "shmq.h"
 
 #define FLAG_FINAL		0x80
@@ -387,9 +388,10 @@ iscsi_task_init(struct conn *c, struct scsi_task *t, const uint8_t *cdb,
 }
 
 /*
- * A command that changed a shared map (or asks for durability) is
- * answered only once the coordinator has committed the change to LMDB:
- * the runs go out on the ring, the answer waits here.
+ * A command that changed a shared map or a shared LU's reservations (or
+ * asks for durability) is answered only once the coordinator has
+ * committed the change to LMDB: the runs, or the reservation commit, go
+ * out on the ring, the answer waits here.
  */
 struct defer {
 	TAILQ_ENTRY(defer)	 d_entry;
@@ -413,7 +415,7 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	if (--d->d_left > 0)
 		return;
 	if (d->d_err != 0 && d->d_t.t_status == SCSI_GOOD) {
-		log_warnx("%s: map commit failed: %s", __func__,
+		log_warnx("%s: commit failed: %s", __func__,
 		    strerror(d->d_err));
 		if (d->d_err == ENOSPC)
 			scsi_sense(&d->d_t, SK_DATA_PROTECT, 0x27, 0x07);
@@ -426,6 +428,15 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 }
 
 static int
+iscsi_defer_push(struct conn *c, struct defer *d, struct shmq_msg *m)
+{
+	if (ipc_request(c->c_w, m, iscsi_defer_done, d) != 0)
+		return -1;
+	d->d_left++;
+	return 0;
+}
+
+static int
 iscsi_defer_send(struct conn *c, struct defer *d, uint32_t type,
     uint64_t lu, uint64_t first, uint32_t count)
 {
@@ -433,10 +444,20 @@ iscsi_defer_send(struct conn *c, struct defer *d, uint32_t type,
 
 	memset(&m, 0, sizeof(m));
 	shmq_msg_map(&m, type, lu, first, count);
-	if (ipc_request(c->c_w, &m, iscsi_defer_done, d) != 0)
+	return iscsi_defer_push(c, d, &m);
+}
+
+/* A reservation change: answered once the coordinator committed it. */
+static int
+iscsi_defer_pr(struct conn *c, struct defer *d, const struct scsi_task *t)
+{
+	struct shmq_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	if (shmq_msg_pr(&m, t->t_prepoch, t->t_prcommit,
+	    t->t_pr->pl_name) != 0)
 		return -1;
-	d->d_left++;
-	return 0;
+	return iscsi_defer_push(c, d, &m);
 }
 
 /* The map changes of one LU since its last command, sent for commit. */
@@ -504,6 +525,8 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	if (shared && !failed && iscsi_wants_sync(t->t_cdb) &&
 	    iscsi_defer_send(c, d, SHMQ_MAP_SYNC, 0, 0, 0) != 0)
 		failed = 1;
+	if (t->t_pr != NULL && iscsi_defer_pr(c, d, t) != 0)
+		failed = 1;
 	if (failed && t->t_status == SCSI_GOOD)
 		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
 	if (d->d_left == 0) {
@@ -517,6 +540,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	d->d_t.t_cdb = NULL;
 	d->d_t.t_dout = NULL;
 	d->d_t.t_din = NULL;
+	d->d_t.t_pr = NULL;
 	TAILQ_INSERT_TAIL(&c->c_defers, d, d_entry);
 	return 0;
 }

@@ -3,15 +3,13 @@
  * (SPC-2) of a logical unit, in one state every worker serving the LU
  * shares.
  *
- * The state file PATH.pr is a header page and two copies of struct
- * pr_state; ph_active names the current one.  A change takes an
- * exclusive OFD lock on the file, copies the current state into the
- * spare, changes the spare, msyncs it, flips ph_active and msyncs the
- * header: a reader never sees half a change, and a process killed in
- * the middle leaves the old state current and the lock released.
- * Readers take no lock: ps_seq makes a seqlock of each copy, and a
- * nexus caches what it saw (scsi_lunex ln_pr*) until ps_seq moves, so
- * the check on every command is two loads and a compare.
+ * The state is common/prstate.h's: a mirror every worker serving the
+ * LU maps, changed under a lock into a spare copy that one flip makes
+ * current, and durable in the coordinator's LMDB.  A nexus caches what
+ * it saw (scsi_lunex ln_pr*) until ps_seq moves, so the check on every
+ * command is two loads and a compare.  A PERSISTENT RESERVE OUT that
+ * changed the state leaves its commit in the task (t_pr); the transport
+ * answers it once the coordinator has that state in LMDB.
  *
  * Unit attentions for other nexuses (a preempted registrant, say) are
  * kept in the state with the nexus's name and ISID; whichever worker
@@ -20,11 +18,8 @@
  * lost its nexus, and its reservation with it.
  */
 #include <sys/types.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,31 +32,10 @@
 #include "log.h"
 #include "pr.h"
 
-#define PR_MAGIC	"scsipr\0\1"
-#define PR_VERSION	1
-#define PR_HDR_LEN	4096u
-#define PR_COPY_LEN	((sizeof(struct pr_state) + 4095) & ~(size_t)4095)
-#define PR_FILE_LEN	(PR_HDR_LEN + 2 * PR_COPY_LEN)
-
 #define PR_PARAM_LEN	24	/* basic PR OUT parameter list */
 #define PR_TID_ISCSI	0x05	/* PROTOCOL IDENTIFIER of iSCSI */
 #define PR_TID_PORT	0x40	/* FORMAT CODE 01b: initiator port */
 #define PR_FULL_MAX	(8 + PR_MAX_NEXUS * (24 + 4 + PR_NAME_MAX + 24))
-
-struct pr_hdr {
-	char		 ph_magic[8];
-	uint32_t	 ph_version;
-	uint32_t	 ph_statelen;	/* sizeof(struct pr_state) */
-	uint32_t	 ph_active;	/* the current copy, 0 or 1 */
-};
-
-struct pr_lu {
-	int		 pl_fd;		/* PATH.pr; -1: anonymous, no PTPL */
-	uint8_t		*pl_base;
-	struct pr_hdr	*pl_hdr;
-	struct pr_state	*pl_st[2];
-	struct pr_state	*pl_w;		/* the spare being changed, locked */
-};
 
 /* An I_T nexus as the state names it. */
 struct pr_id {
@@ -120,247 +94,6 @@ pr_type_we(int type)
 {
 	return type == PR_TYPE_WE || type == PR_TYPE_WE_RO ||
 	    type == PR_TYPE_WE_AR;
-}
-
-/* ---------------------------------------------------------------- */
-/* The shared state: file, copies, lock */
-
-static int
-pr_lock(struct pr_lu *pl, int type)
-{
-	struct flock	 fl;
-
-	if (pl->pl_fd == -1)
-		return 0;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;		/* l_start 0, l_len 0: all of it */
-	while (fcntl(pl->pl_fd, F_OFD_SETLKW, &fl) == -1) {
-		if (errno != EINTR) {
-			log_warn("%s: fcntl", __func__);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-pr_flush(struct pr_lu *pl, void *p, size_t len)
-{
-	if (pl->pl_fd == -1)
-		return 0;
-	if (msync(p, len, MS_SYNC) == -1) {
-		log_warn("%s: msync", __func__);
-		return -1;
-	}
-	return 0;
-}
-
-static void
-pr_map(struct pr_lu *pl, uint8_t *base)
-{
-	pl->pl_base = base;
-	pl->pl_hdr = (struct pr_hdr *)(void *)base;
-	pl->pl_st[0] = (struct pr_state *)(void *)(base + PR_HDR_LEN);
-	pl->pl_st[1] = (struct pr_state *)(void *)(base + PR_HDR_LEN +
-	    PR_COPY_LEN);
-}
-
-static int
-pr_valid(const struct pr_lu *pl)
-{
-	const struct pr_hdr *h = pl->pl_hdr;
-
-	return memcmp(h->ph_magic, PR_MAGIC, sizeof(h->ph_magic)) == 0 &&
-	    h->ph_version == PR_VERSION &&
-	    h->ph_statelen == sizeof(struct pr_state) && h->ph_active <= 1 &&
-	    (pl->pl_st[h->ph_active]->ps_seq & 1) == 0;
-}
-
-/* A blank state: copy 0 first, then the header that makes it current. */
-static int
-pr_format(struct pr_lu *pl)
-{
-	memset(pl->pl_base, 0, PR_FILE_LEN);
-	pl->pl_st[0]->ps_seq = 2;
-	if (pr_flush(pl, pl->pl_st[0], PR_COPY_LEN) == -1)
-		return -1;
-	memcpy(pl->pl_hdr->ph_magic, PR_MAGIC, sizeof(pl->pl_hdr->ph_magic));
-	pl->pl_hdr->ph_version = PR_VERSION;
-	pl->pl_hdr->ph_statelen = sizeof(struct pr_state);
-	pl->pl_hdr->ph_active = 0;
-	return pr_flush(pl, pl->pl_hdr, PR_HDR_LEN);
-}
-
-/* The state of a shared LU in the file at path, made if need be. */
-struct pr_lu *
-pr_lu_open(const char *path)
-{
-	struct pr_lu	*pl;
-	struct stat	 sb;
-	void		*m;
-
-	if ((pl = calloc(1, sizeof(*pl))) == NULL)
-		return NULL;
-	pl->pl_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (pl->pl_fd == -1 || pr_lock(pl, F_WRLCK) == -1 ||
-	    fstat(pl->pl_fd, &sb) == -1 ||
-	    ((size_t)sb.st_size != PR_FILE_LEN &&
-	    ftruncate(pl->pl_fd, PR_FILE_LEN) == -1) ||
-	    (m = mmap(NULL, PR_FILE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    pl->pl_fd, 0)) == MAP_FAILED)
-		goto fail;
-	pr_map(pl, m);
-	if (!pr_valid(pl)) {
-		if (sb.st_size != 0)
-			log_warnx("%s: %s: unknown format, reservations reset",
-			    __func__, path);
-		if (pr_format(pl) == -1)
-			goto fail;
-	}
-	pr_lock(pl, F_UNLCK);
-	return pl;
-fail:
-	log_warn("%s: %s", __func__, path);
-	pr_lu_close(pl);
-	return NULL;
-}
-
-/* The state of a private LU: anonymous memory, gone with it. */
-struct pr_lu *
-pr_lu_anon(void)
-{
-	struct pr_lu	*pl;
-	void		*m;
-
-	if ((pl = calloc(1, sizeof(*pl))) == NULL)
-		return NULL;
-	pl->pl_fd = -1;
-	m = mmap(NULL, PR_FILE_LEN, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		free(pl);
-		return NULL;
-	}
-	pr_map(pl, m);
-	pr_format(pl);
-	return pl;
-}
-
-void
-pr_lu_close(struct pr_lu *pl)
-{
-	if (pl == NULL)
-		return;
-	if (pl->pl_base != NULL)
-		munmap(pl->pl_base, PR_FILE_LEN);
-	if (pl->pl_fd != -1)
-		close(pl->pl_fd);	/* drops the OFD lock too */
-	free(pl);
-}
-
-/* Does the state persist through power loss (PTPL_C)? */
-int
-pr_lu_ptpl(const struct pr_lu *pl)
-{
-	return pl != NULL && pl->pl_fd != -1;
-}
-
-/* The current copy and its sequence number, never one being written. */
-static const struct pr_state *
-pr_current(const struct pr_lu *pl, uint32_t *seq)
-{
-	const struct pr_state *st;
-	uint32_t	 a;
-
-	for (;;) {
-		a = __atomic_load_n(&pl->pl_hdr->ph_active,
-		    __ATOMIC_ACQUIRE) & 1;
-		st = pl->pl_st[a];
-		*seq = __atomic_load_n(&st->ps_seq, __ATOMIC_ACQUIRE);
-		if ((*seq & 1) == 0)
-			return st;
-	}
-}
-
-/* Was st left alone while it was read? */
-static int
-pr_stable(const struct pr_state *st, uint32_t seq)
-{
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return __atomic_load_n(&st->ps_seq, __ATOMIC_RELAXED) == seq;
-}
-
-/* A consistent copy of the current state. */
-void
-pr_lu_snapshot(struct pr_lu *pl, struct pr_state *out)
-{
-	const struct pr_state *st;
-	uint32_t	 seq;
-
-	do {
-		st = pr_current(pl, &seq);
-		memcpy(out, st, sizeof(*out));
-	} while (!pr_stable(st, seq));
-	out->ps_seq = seq;
-}
-
-/* Lock and start a change: the spare copy, holding the current state. */
-static struct pr_state *
-pr_begin(struct pr_lu *pl)
-{
-	const struct pr_state *src;
-	struct pr_state	*dst;
-	uint32_t	 a;
-
-	if (pr_lock(pl, F_WRLCK) == -1)
-		return NULL;
-	a = __atomic_load_n(&pl->pl_hdr->ph_active, __ATOMIC_ACQUIRE) & 1;
-	src = pl->pl_st[a];
-	dst = pl->pl_st[a ^ 1];
-	__atomic_store_n(&dst->ps_seq, src->ps_seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy((uint8_t *)dst + sizeof(dst->ps_seq),
-	    (const uint8_t *)src + sizeof(src->ps_seq),
-	    sizeof(*dst) - sizeof(dst->ps_seq));
-	pl->pl_w = dst;
-	return dst;
-}
-
-static void
-pr_abort(struct pr_lu *pl)
-{
-	pl->pl_w = NULL;
-	pr_lock(pl, F_UNLCK);
-}
-
-/*
- * Make the change current and unlock.  durable: on disk before this
- * returns (a PERSISTENT RESERVE OUT); otherwise only visible (a unit
- * attention taken, a RESERVE(6), which does not survive a restart).
- */
-static int
-pr_commit(struct pr_lu *pl, int durable)
-{
-	struct pr_state	*dst = pl->pl_w;
-	uint32_t	 a = dst == pl->pl_st[1], was = a ^ 1;
-	int		 rc = 0;
-
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&dst->ps_seq, dst->ps_seq + 1, __ATOMIC_RELEASE);
-	if (durable && pr_flush(pl, dst, PR_COPY_LEN) == -1)
-		rc = -1;
-	if (rc == 0) {
-		__atomic_store_n(&pl->pl_hdr->ph_active, a, __ATOMIC_RELEASE);
-		if (durable && pr_flush(pl, pl->pl_hdr, PR_HDR_LEN) == -1) {
-			__atomic_store_n(&pl->pl_hdr->ph_active, was,
-			    __ATOMIC_RELEASE);
-			rc = -1;
-		}
-	}
-	pl->pl_w = NULL;
-	pr_lock(pl, F_UNLCK);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -598,7 +331,7 @@ pr_r6_release(struct pr_lu *pl, const struct pr_id *id)
 	if (st->ps_r6 && (id == NULL || (pr_r6_is(st, id) &&
 	    st->ps_r6pid == getpid()))) {
 		pr_r6_clear(st);
-		pr_commit(pl, 0);
+		pr_commit(pl);
 	} else
 		pr_abort(pl);
 }
@@ -646,7 +379,7 @@ pr_take_ua(struct pr_lu *pl, const struct pr_id *id)
 			memset(pn, 0, sizeof(*pn));
 	}
 	if (ua != 0)
-		pr_commit(pl, 0);
+		pr_commit(pl);
 	else
 		pr_abort(pl);
 	return ua;
@@ -733,7 +466,7 @@ pr_r6_stale(struct scsi_lunex *ln)
 		return !st->ps_r6;
 	}
 	pr_r6_clear(st);
-	pr_commit(pl, 0);
+	pr_commit(pl);
 	ln->ln_prseq = 0;
 	pr_sync(ln);
 	return 1;
@@ -858,7 +591,7 @@ pr_reserve6(struct scsi_task *t, struct scsi_lu *lu)
 	st->ps_r6pid = getpid();
 	memcpy(st->ps_r6isid, id.id_isid, sizeof(st->ps_r6isid));
 	snprintf(st->ps_r6name, sizeof(st->ps_r6name), "%s", id.id_name);
-	pr_commit(pl, 0);
+	pr_commit(pl);
 }
 
 /* RELEASE from a nexus that does not hold the reservation: GOOD. */
@@ -883,7 +616,7 @@ pr_release6(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	}
 	pr_r6_clear(st);
-	pr_commit(pl, 0);
+	pr_commit(pl);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1473,7 +1206,9 @@ pr_sa_register_move(struct pr_out *po)
 
 /*
  * Check the parameter list, then change the spare state under the
- * lock; the change is on disk and current before the status goes out.
+ * lock and make it current.  A change of a shared LU's state leaves its
+ * commit number in the task: the status waits for the coordinator to
+ * have it in LMDB.
  */
 static void
 pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
@@ -1505,8 +1240,13 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 		pr_abort(pl);
 		return;
 	}
-	if (pr_commit(pl, 1) == -1)
-		pr_fail(t);
+	po.po_st->ps_commit++;
+	if (pr_lu_ptpl(pl)) {
+		t->t_pr = pl;
+		t->t_prepoch = po.po_st->ps_epoch;
+		t->t_prcommit = po.po_st->ps_commit;
+	}
+	pr_commit(pl);
 }
 
 void

@@ -221,6 +221,10 @@ struct scsi_task {
 	uint8_t			 t_sense[SCSI_SENSE_MAX];
 	uint32_t		 t_senselen;
 	const struct scsi_cmd	*t_cmd;		/* set by scsi_cmd_decode; zero it first */
+	/* A reservation change to commit before the status: pr_out. */
+	struct pr_lu		*t_pr;		/* NULL: none */
+	uint32_t		 t_prepoch;
+	uint64_t		 t_prcommit;
 };
 
 /* Sense options for scsi_sense_ext(). */
