@@ -19,6 +19,7 @@ main(void)
 	srunner_add_suite(sr, psess_suite());
 	srunner_add_suite(sr, coordinator_suite());
 	srunner_add_suite(sr, coord_psess_suite());
+	srunner_add_suite(sr, coord_prmirror_suite());
 	srunner_add_suite(sr, api_suite());
 	srunner_add_suite(sr, chap_suite());
 	srunner_add_suite(sr, login_suite());

@@ -13,6 +13,7 @@ Suite	*psess_suite(void);
 /* tests/coordinator */
 Suite	*coordinator_suite(void);
 Suite	*coord_psess_suite(void);
+Suite	*coord_prmirror_suite(void);
 /* tests/worker */
 Suite	*api_suite(void);
 Suite	*chap_suite(void);

@@ -230,6 +230,22 @@ kill "$da_pid" "$db_pid" 2>/dev/null
 wait "$da_pid" "$db_pid" 2>/dev/null
 ok "DELETE: both connections asked to log out and ended, overlays gone"
 
+# Its maps and reservations left LMDB too: a restarted coordinator, which
+# rebuilds every registered map file, does not make its files again.
+served=$(grep -c "coordinator_main: serving" "$LOG")
+coord=$(child_pids coordinator)
+kill -9 $coord
+for _ in $(seq 1 100); do
+	[ "$(grep -c "coordinator_main: serving" "$LOG")" -gt "$served" ] &&
+		break
+	sleep 0.05
+done
+[ "$(grep -c "coordinator_main: serving" "$LOG")" -gt "$served" ] ||
+	fail "coordinator not back after kill -9"
+ls "$OVL" | grep -q "psess-$ID" &&
+	fail "deleted session's files back after a coordinator restart: $(ls "$OVL")"
+ok "deleted session's maps and reservations gone from LMDB too"
+
 # ---- Bad requests: status and a JSON error each ----
 AUTH="Authorization: Bearer $GOLD"
 head -c 70000 /dev/zero | tr '\0' ' ' > "$WORK/big.json"

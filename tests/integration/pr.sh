@@ -4,7 +4,8 @@
 # WRITE EXCLUSIVE, B's writes conflict and its reads do not, B preempts
 # A, A gets the unit attention and then the conflict); the state
 # survives a daemon restart and, separately, a kill -9 of the
-# coordinator, and is enforced at once; libiscsi's PERSISTENT RESERVE
+# coordinator, and is enforced at once; the state is durable in LMDB
+# (a deleted or torn mirror file is rebuilt from it); libiscsi's PERSISTENT RESERVE
 # and RESERVE(6) suites pass with their two connections on two workers.
 . "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,20 @@ echo "$out" | grep -q "A: UNIT ATTENTION, REGISTRATIONS PREEMPTED" ||
 ok "A (worker $wa) WRITE EXCLUSIVE: B (worker $wb) writes conflict," \
     "reads pass; B preempts; A: 2Ah/05h, then the conflict"
 
+# Each PERSISTENT RESERVE OUT was answered only once LMDB held it: every
+# process killed at once right after pr-fence returned and the mirror
+# file deleted, the restarted coordinator puts the state back from LMDB
+# (pr-check below checks it is what pr-fence left).
+MIRROR=$WORK/state/overlays/static-shared-0.pr
+[ -s "$MIRROR" ] || fail "no mirror file $MIRROR"
+kill -9 "$DAEMON_PID" $(ps -o pid= --ppid "$DAEMON_PID")
+wait "$DAEMON_PID" 2>/dev/null
+rm -f "$MIRROR"
+: > "$LOG"
+start_daemon
+wait_log "static-shared-0: reservations restored from LMDB" 5 ||
+	fail "mirror not rebuilt from LMDB"
+
 # The keys and the reservation as READ KEYS and READ RESERVATION say;
 # pr-check also proves they are enforced.
 state() {
@@ -49,7 +64,6 @@ state() {
 before=$(state "before the restart")
 echo "$before"
 [ -n "$before" ] || fail "pr-check printed nothing"
-[ -s "$WORK/state/overlays/static-shared-0.pr" ] || fail "no PATH.pr"
 
 stop_daemon
 start_daemon
@@ -58,6 +72,21 @@ after=$(state "after the restart")
 	fail "after a restart: $after (before: $before)"
 ok "daemon stopped and started: same keys, reservation, generation;" \
     "enforced at once"
+
+# A torn mirror (both copies overwritten) is not trusted: LMDB's state
+# comes back.
+stop_daemon
+dd if=/dev/urandom of="$MIRROR" bs=4096 seek=1 count=16 conv=notrunc \
+    status=none
+: > "$LOG"
+start_daemon
+wait_log "static-shared-0: reservations restored from LMDB" 5 ||
+	fail "torn mirror not rebuilt from LMDB"
+after=$(state "after the mirror was torn")
+[ "$after" = "$before" ] ||
+	fail "torn mirror: $after (before: $before)"
+ok "mirror deleted after kill -9 of every process, or torn: LMDB's" \
+    "state restored"
 
 coord=$(child_pids coordinator)
 [ -n "$coord" ] || fail "no coordinator"
