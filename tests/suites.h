@@ -4,6 +4,9 @@
 
 #include <check.h>
 
+/* tests/check_main.c */
+void	 test_rm_tree(const char *);
+
 /* tests/common */
 Suite	*config_suite(void);
 Suite	*crc32c_suite(void);

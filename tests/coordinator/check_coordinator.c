@@ -23,6 +23,7 @@
 #include "coordinator.h"
 #include "log.h"
 #include "shmq.h"
+#include "suites.h"
 
 #define NSLOTS		2
 #define MAPSIZE		((size_t)64 << 20)
@@ -44,21 +45,7 @@ statedir_setup(void)
 static void
 statedir_teardown(void)
 {
-	char		 path[PATH_MAX + 256];
-	struct dirent	*de;
-	DIR		*d;
-
-	if ((d = opendir(statedir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", statedir,
-			    de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(statedir);
+	test_rm_tree(statedir);
 }
 
 static void

@@ -36,24 +36,6 @@ static struct store	*st;
 static struct pr_state	 snap;
 
 static void
-rm_files(const char *dir)
-{
-	char		 path[PATH_MAX + 300];
-	struct dirent	*de;
-	DIR		*d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
-
-static void
 prm_setup(void)
 {
 	snprintf(statedir, sizeof(statedir), "/tmp/scsipub-prm-XXXXXX");
@@ -72,10 +54,7 @@ prm_teardown(void)
 	coord_prmirror_fini();
 	coord_mirror_fini();
 	store_close(st);
-	rm_files(ovldir);
-	rmdir(ovldir);
-	rm_files(statedir);
-	rmdir(statedir);
+	test_rm_tree(statedir);
 }
 
 /* A coordinator restart: forget everything, then start again. */
@@ -157,14 +136,23 @@ rm_mirror(const char *name)
 	ck_assert_int_eq(unlink(path), 0);
 }
 
-START_TEST(prm__committed_state_rebuilds_a_lost_mirror)
+/* The mirror of name with A registered and committed to LMDB. */
+static struct pr_lu *
+mirror_committed(const char *name)
 {
-	struct pr_lu	*pl = mirror_open("static-t-0");
+	struct pr_lu	*pl = mirror_open(name);
 	uint32_t	 epoch;
 	uint64_t	 commit;
 
 	worker_register(pl, 0, "iqn.2025-01.test:a", KEY_A, &epoch, &commit);
-	ck_assert_int_eq(pr_commit_req("static-t-0", epoch, commit), 0);
+	ck_assert_int_eq(pr_commit_req(name, epoch, commit), 0);
+	return pl;
+}
+
+START_TEST(prm__committed_state_rebuilds_a_lost_mirror)
+{
+	struct pr_lu	*pl = mirror_committed("static-t-0");
+
 	pr_lu_close(pl);
 	rm_mirror("static-t-0");
 	prm_restart();
@@ -177,15 +165,14 @@ END_TEST
 
 START_TEST(prm__commit_against_a_rebuilt_mirror_is_stale)
 {
-	struct pr_lu	*pl = mirror_open("static-t-0");
+	struct pr_lu	*pl = mirror_committed("static-t-0");
 	uint32_t	 epoch;
 	uint64_t	 commit;
 
-	worker_register(pl, 0, "iqn.2025-01.test:a", KEY_A, &epoch, &commit);
-	ck_assert_int_eq(pr_commit_req("static-t-0", epoch, commit), 0);
 	/* asked for a commit the mirror never reached */
-	ck_assert_int_eq(pr_commit_req("static-t-0", epoch, commit + 1),
-	    -ESTALE);
+	pr_lu_snapshot(pl, &snap);
+	ck_assert_int_eq(pr_commit_req("static-t-0", snap.ps_epoch,
+	    snap.ps_commit + 1), -ESTALE);
 	pr_lu_close(pl);
 	rm_mirror("static-t-0");
 	pl = mirror_open("static-t-0");		/* a worker's blank mirror */
@@ -199,12 +186,10 @@ END_TEST
 
 START_TEST(prm__mirror_ahead_of_lmdb_is_committed_at_start)
 {
-	struct pr_lu	*pl = mirror_open("static-t-0");
+	struct pr_lu	*pl = mirror_committed("static-t-0");
 	uint32_t	 epoch;
 	uint64_t	 commit;
 
-	worker_register(pl, 0, "iqn.2025-01.test:a", KEY_A, &epoch, &commit);
-	ck_assert_int_eq(pr_commit_req("static-t-0", epoch, commit), 0);
 	/* made visible, then the coordinator died before its commit */
 	worker_register(pl, 1, "iqn.2025-01.test:b", KEY_B, &epoch, &commit);
 	prm_restart();
@@ -259,12 +244,8 @@ END_TEST
 
 START_TEST(prm__same_commit_different_state_is_rebuilt)
 {
-	struct pr_lu	*pl = mirror_open("static-t-0");
-	uint32_t	 epoch;
-	uint64_t	 commit;
+	struct pr_lu	*pl = mirror_committed("static-t-0");
 
-	worker_register(pl, 0, "iqn.2025-01.test:a", KEY_A, &epoch, &commit);
-	ck_assert_int_eq(pr_commit_req("static-t-0", epoch, commit), 0);
 	ck_assert_ptr_nonnull(pr_begin(pl));
 	pl->pl_w->ps_nexus[0].pn_key = KEY_B;	/* not how it was committed */
 	pr_commit(pl);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "psess.h"
 #include "shmq.h"
+#include "suites.h"
 
 #define NSLOTS		2
 #define MAPSIZE		((size_t)64 << 20)
@@ -36,26 +37,6 @@ static pid_t			 coord_pid;
 static struct psess_mirror	*mirror;
 static struct psess_ment	 ent;
 static uint64_t			 next_id = 1;
-
-static void
-rm_dir(const char *dir)
-{
-	char		 path[PATH_MAX + 256];
-	struct dirent	*de;
-	DIR		*d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) == -1 && errno == EISDIR)
-			rm_dir(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 static void
 cp_start(void)
@@ -110,7 +91,7 @@ cp_teardown(void)
 	psess_mirror_close(mirror);
 	mirror = NULL;
 	shmq_region_destroy(rg);
-	rm_dir(statedir);
+	test_rm_tree(statedir);
 }
 
 static uint32_t
