@@ -49,6 +49,7 @@ main(void)
 	srunner_add_suite(sr, coord_psess_suite());
 	srunner_add_suite(sr, coord_prmirror_suite());
 	srunner_add_suite(sr, api_suite());
+	srunner_add_suite(sr, bufpool_suite());
 	srunner_add_suite(sr, chap_suite());
 	srunner_add_suite(sr, login_suite());
 	srunner_add_suite(sr, lu_suite());

@@ -19,6 +19,7 @@ Suite	*coord_psess_suite(void);
 Suite	*coord_prmirror_suite(void);
 /* tests/worker */
 Suite	*api_suite(void);
+Suite	*bufpool_suite(void);
 Suite	*chap_suite(void);
 Suite	*login_suite(void);
 Suite	*lu_suite(void);
