@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "bufpool.h"
 #include "bytes.h"
 #include "crc32c.h"
 #include "iscsi.h"
@@ -28,6 +29,7 @@
 #include "proc.h"
 
 #define CONN_WBUF_HIGH		(32 * 1024 * 1024)
+#define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
 
 enum rx_state {
 	RX_BHS = 0,	/* waiting for 48 bytes (plus header digest) */
@@ -183,6 +185,18 @@ conn_close_after_flush(struct conn *c)
 void
 conn_send(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen)
 {
+	conn_send_buf(c, bhs, data, dlen, NULL);
+}
+
+/*
+ * As conn_send, data lying in the pool buffer buf (or NULL): a big
+ * segment is queued by reference, not copied, and holds a reference to
+ * buf until libevent has sent it.
+ */
+void
+conn_send_buf(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen,
+    void *buf)
+{
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
 	static const uint8_t zero[4];
 	uint8_t		 dig[4];
@@ -196,7 +210,13 @@ conn_send(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen)
 	}
 	if (dlen == 0)
 		return;
-	evbuffer_add(out, data, dlen);
+	if (buf == NULL || dlen < CONN_REF_MIN ||
+	    evbuffer_add_reference(out, data, dlen, buf_unref_cb,
+	    buf_ref(buf)) == -1) {
+		if (buf != NULL && dlen >= CONN_REF_MIN)
+			buf_put(buf);	/* the reference not taken */
+		evbuffer_add(out, data, dlen);
+	}
 	if (pad)
 		evbuffer_add(out, zero, pad);
 	if (c->c_state == CONN_FFP && c->c_p.ip_data_digest) {

@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "bufpool.h"
 #include "bytes.h"
 #include "iscsi.h"
 #include "cowmap.h"
@@ -367,7 +368,7 @@ iscsi_data_in(struct conn *c, uint32_t itt, struct scsi_task *t,
 		iscsi_seq(c, bhs, off + n == len && good);
 		if (!(off + n == len && good))
 			be32enc(bhs + 24, 0);
-		conn_send(c, bhs, t->t_din + off, n);
+		conn_send_buf(c, bhs, t->t_din + off, n, t->t_din);
 		off += n;
 	}
 	c->c_rbytes += len;
@@ -424,7 +425,7 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	}
 	TAILQ_REMOVE(&c->c_defers, d, d_entry);
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
-	free(d);
+	buf_put(d);
 }
 
 static int
@@ -478,7 +479,6 @@ iscsi_defer_lu(struct conn *c, struct defer *d, struct lu_cow *cw)
 		rv = iscsi_defer_send(c, d, types[e[i].le_op], lu,
 		    e[i].le_first, e[i].le_count);
 	}
-	free(e);
 	return rv;
 }
 
@@ -512,7 +512,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 		last = first + 1;
 	} else
 		return -1;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
 	for (i = first; i < last; i++) {
 		if (c->c_lus[i] == NULL ||
@@ -530,7 +530,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	if (failed && t->t_status == SCSI_GOOD)
 		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
 	if (d->d_left == 0) {
-		free(d);
+		buf_put(d);
 		return -1;
 	}
 	d->d_c = c;
@@ -566,7 +566,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 			cap = xfer;
 		else if (xfer == 0 && cap > ISCSI_MAX_ALLOC_LEN)
 			cap = ISCSI_MAX_ALLOC_LEN;
-		if ((din = malloc(cap)) == NULL) {
+		if ((din = buf_get(cap)) == NULL) {
 			scsi_sense(&t, SK_ABORTED_COMMAND, 0x55, 0x03);
 			cap = 0;
 		}
@@ -582,7 +582,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 			iscsi_scsi_rsp(c, itt, &t, xfer);
 	} else
 		iscsi_data_in(c, itt, &t, lun);
-	free(din);
+	buf_put(din);
 }
 
 static void
@@ -632,8 +632,8 @@ iscsi_task_free(struct conn *c, struct task *tk)
 	TAILQ_REMOVE(&c->c_tasks, tk, tk_entry);
 	c->c_ntasks--;
 	c->c_taskbytes -= tk->tk_want;
-	free(tk->tk_buf);
-	free(tk);
+	buf_put(tk->tk_buf);
+	buf_put(tk);
 }
 
 void
@@ -647,7 +647,7 @@ iscsi_conn_free_tasks(struct conn *c)
 	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
 		TAILQ_REMOVE(&c->c_defers, d, d_entry);
 		ipc_cancel(c->c_w, d);
-		free(d);
+		buf_put(d);
 	}
 }
 
@@ -717,9 +717,9 @@ iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
 		iscsi_scsi_rsp(c, be32dec(bhs + 16), &t, xfer);
 		return PDU_OK;
 	}
-	if ((tk = calloc(1, sizeof(*tk))) == NULL ||
-	    (tk->tk_buf = malloc(want ? want : 1)) == NULL) {
-		free(tk);
+	if ((tk = buf_zget(sizeof(*tk))) == NULL ||
+	    (tk->tk_buf = buf_get(want ? want : 1)) == NULL) {
+		buf_put(tk);
 		iscsi_reject(c, REJECT_OUT_OF_RESOURCES, bhs);
 		return PDU_REJECT;
 	}

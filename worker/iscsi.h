@@ -198,6 +198,8 @@ void	 api_stop(struct worker *);
 void	 conn_accept(struct worker *, int, enum listen_kind);
 void	 conn_close(struct conn *, const char *);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
+void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
+	    void *);
 void	 conn_drain_all(struct worker *);
 void	 conn_nopin_arm(struct conn *);
 void	 conn_kick(struct worker *, uint64_t);

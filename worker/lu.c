@@ -509,9 +509,10 @@ lu_cow_log_enable(struct lu_cow *cw, uint64_t luid)
 }
 
 /*
- * Hand over the map changes made since the last call.  Returns the number
- * of entries (*ents to free), or -1 when some change could not be logged
- * (out of memory): the caller must then fail the command.
+ * The map changes made since the last call, and the log emptied.  Returns
+ * the number of entries (*ents stays valid until the LU changes again),
+ * or -1 when some change could not be logged (out of memory): the caller
+ * must then fail the command.  The log keeps its memory for the next.
  */
 ssize_t
 lu_cow_log_take(struct lu_cow *cw, struct cow_logent **ents)
@@ -519,8 +520,7 @@ lu_cow_log_take(struct lu_cow *cw, struct cow_logent **ents)
 	ssize_t	 n = (ssize_t)cw->cw_nlog;
 
 	*ents = cw->cw_log;
-	cw->cw_log = NULL;
-	cw->cw_nlog = cw->cw_logcap = 0;
+	cw->cw_nlog = 0;
 	if (cw->cw_logfail) {
 		cw->cw_logfail = 0;
 		return -1;

@@ -2,7 +2,7 @@
  * A worker's counters, published once a second in its shmq slot so that
  * /status and /metrics, on whichever worker serves them, see every
  * worker: connections, bytes and commands (totals and over the last
- * second).
+ * second).  The tick also gives an idle worker's pooled buffers back.
  */
 #include <sys/types.h>
 
@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "bufpool.h"
 #include "iscsi.h"
 #include "log.h"
 #include "shmq.h"
@@ -76,6 +77,8 @@ stats_tick(evutil_socket_t fd, short ev, void *arg)
 	ws.ws_cmds_ps = ws.ws_cmds - last->ws_cmds;
 	*last = ws;
 	shmq_wstats_set(w->w_region, w->w_slot, &ws);
+	if (w->w_nconns == 0)
+		buf_trim();	/* an idle worker keeps no buffers */
 }
 
 int
