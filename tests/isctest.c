@@ -2284,6 +2284,85 @@ sc_pr_check(void)
 	logout(&b);
 }
 
+#define CAW_SWAPS	1000
+#define SENSE_MISCOMPARE 0x0e
+
+/* The counter in the first 8 bytes of LBA 0, read without a step line. */
+static uint64_t
+caw_counter(struct conn *c, uint8_t *blk)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	io_rw10(&io, SCSI_READ10, 0, 1, c->c_blksz);
+	io.io_in = blk;
+	io.io_inlen = io.io_edtl;
+	scsi_good(c, &io, &res, "READ(10)");
+	return be64dec(blk);
+}
+
+/*
+ * COMPARE AND WRITE as a lock word: CAW_SWAPS times, read LBA 0 and swap
+ * its counter for counter + 1, reading again after a MISCOMPARE.  Run
+ * in several processes at once (connections on several workers), the
+ * counter gains exactly their swaps only if every COMPARE AND WRITE is
+ * atomic against the others.
+ */
+static void
+sc_caw_count(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct scsi_io		io;
+	struct scsi_res		res;
+	struct conn		c;
+	uint8_t			*buf;
+	uint32_t		 bs;
+	int			 done = 0, missed = 0;
+	uint8_t			 st;
+
+	login_ok(&c, &lo);
+	do_tur(&c);
+	do_readcap(&c);
+	bs = c.c_blksz;
+	buf = xmalloc(2 * (size_t)bs);
+	while (done < CAW_SWAPS) {
+		be64enc(buf + bs, caw_counter(&c, buf) + 1);
+		memcpy(buf + bs + 8, buf + 8, bs - 8);
+		memset(&io, 0, sizeof(io));
+		io.io_cdb[0] = 0x89;
+		io.io_cdb[13] = 1;
+		io.io_out = buf;
+		io.io_outlen = io.io_edtl = 2 * bs;
+		st = scsi_status(&c, &io, &res);
+		if (st == ST_GOOD)
+			done++;
+		else if (st == ST_CHECK && sense_key(&res) == SENSE_MISCOMPARE)
+			missed++;
+		else
+			fail("COMPARE AND WRITE -> %s", res_str(&res));
+	}
+	step("%d swaps, %d miscompares", done, missed);
+	free(buf);
+	logout(&c);
+}
+
+/* Print the counter caw-count swaps. */
+static void
+sc_caw_value(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	uint8_t			*buf;
+
+	login_ok(&c, &lo);
+	do_tur(&c);
+	do_readcap(&c);
+	buf = xmalloc(c.c_blksz);
+	step("counter %llu", (unsigned long long)caw_counter(&c, buf));
+	free(buf);
+	logout(&c);
+}
+
 /* B clears what pr-fence left: no key, no reservation. */
 static void
 sc_pr_clear(void)
@@ -2336,6 +2415,8 @@ static const struct scenario {
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },
+	{ "caw-count",		sc_caw_count,		0 },
+	{ "caw-value",		sc_caw_value,		0 },
 };
 
 /* ---- discovery (when no -t was given) ---- */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,12 +473,38 @@ cow_status(void *arg, uint64_t off, uint64_t *len, int *mapped)
 	return 0;
 }
 
+/*
+ * COMPARE AND WRITE on a shared LU: an OFD lock on the blocks' bytes of
+ * the overlay file, so that its compare and write are one step for every
+ * worker's COMPARE AND WRITE (plain writes take no lock).
+ */
+static int
+cow_excl(void *arg, uint64_t off, uint64_t len, int on)
+{
+	struct lu_cow	*cw = arg;
+	struct flock	 fl;
+
+	if (cw->cw_mapfd == -1 || len == 0 || off > INT64_MAX ||
+	    len > INT64_MAX - off)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = on ? F_WRLCK : F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)off;
+	fl.l_len = (off_t)len;
+	while (fcntl(cw->cw_ovl, F_OFD_SETLKW, &fl) == -1)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 const struct lu_store_ops lu_cow_ops = {
 	.so_read = cow_read,
 	.so_write = cow_write,
 	.so_unmap = cow_unmap,
 	.so_sync = cow_sync,
 	.so_status = cow_status,
+	.so_excl = cow_excl,
 };
 
 /*

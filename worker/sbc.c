@@ -394,6 +394,22 @@ sbc_orwrite(struct scsi_task *t, struct scsi_lu *lu)
 /* ---------------------------------------------------------------- */
 /* COMPARE AND WRITE */
 
+/* Hold or let go of the blocks against other workers' COMPARE AND WRITE. */
+static int
+caw_hold(struct scsi_task *t, struct scsi_lu *lu, uint64_t lba, uint32_t n,
+    int on)
+{
+	uint64_t bs = lu->lu_blksz;
+	int	 rc;
+
+	if (lu->lu_ops->so_excl == NULL)
+		return 0;
+	rc = lu->lu_ops->so_excl(lu->lu_store, lba * bs, n * bs, on);
+	if (rc != 0 && on)
+		io_error(t, rc, 1);
+	return rc;
+}
+
 void
 sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 {
@@ -418,12 +434,13 @@ sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 		scsi_sense_cdb(t, 13, -1);
 		return;
 	}
-	if (compare_medium(t, lu, lba, n, t->t_dout, 0) != 0)
+	if (caw_hold(t, lu, lba, n, 1) != 0)
 		return;
-	if (lu_write(t, lu, t->t_dout + half, lba, n) != 0)
-		return;
-	if ((t->t_cdb[1] & 0x08) || !lu->lu_wce)
+	if (compare_medium(t, lu, lba, n, t->t_dout, 0) == 0 &&
+	    lu_write(t, lu, t->t_dout + half, lba, n) == 0 &&
+	    ((t->t_cdb[1] & 0x08) || !lu->lu_wce))
 		lu_sync(t, lu);
+	caw_hold(t, lu, lba, n, 0);
 }
 
 /* ---------------------------------------------------------------- */

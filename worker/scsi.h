@@ -75,6 +75,10 @@ struct lu_store_ops {
 	 * *len to the length of the run of the same state (at most the
 	 * input *len). */
 	int	(*so_status)(void *, uint64_t, uint64_t *, int *);
+	/* Hold (on) or let go of bytes [off, off + len) against every other
+	 * process serving the store; NULL when one process is all there is.
+	 * COMPARE AND WRITE holds its blocks. */
+	int	(*so_excl)(void *, uint64_t, uint64_t, int);
 };
 
 struct pr_lu;

@@ -114,7 +114,7 @@ ms_status(void *p, uint64_t off, uint64_t *len, int *mapped)
 }
 
 const struct lu_store_ops memstore_ops = {
-	ms_read, ms_write, ms_unmap, ms_sync, ms_status,
+	ms_read, ms_write, ms_unmap, ms_sync, ms_status, NULL,
 };
 
 struct memstore *
