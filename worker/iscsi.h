@@ -99,6 +99,7 @@ struct target {
 	struct lu		*tg_shared[SCSI_MAX_LUNS];	/* STATIC */
 	const struct cfg_tier	*tg_tier;
 	struct lu_quota		*tg_quota;	/* of the shared LUs, or NULL */
+	struct lu_quota		 tg_squota;	/* STATIC: its tier's quota */
 };
 
 struct task;

@@ -212,6 +212,38 @@ lu_cow_mapped_bytes(const struct lu_cow *cw)
 	return n << cw->cw_shift;
 }
 
+/*
+ * Bytes a shared LU's map file at path records as written (as
+ * lu_cow_mapped_bytes counts them), without opening the LU: 0 when the
+ * file is missing.
+ */
+uint64_t
+lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
+{
+	struct stat	 sb;
+	uint64_t	 b, n = 0, nblocks;
+	unsigned	 shift = (unsigned)__builtin_ctz(bs);
+	size_t		 len;
+	uint8_t		*m;
+	int		 fd;
+
+	nblocks = (size + bs - 1) >> shift;
+	len = 4096 + cowmap_bytes(nblocks);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == -1 || (uint64_t)sb.st_size < len ||
+	    (m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	for (b = 0; b < nblocks; b++)
+		if (cowmap_get(m + 4096, b) == MAP_M)
+			n++;
+	munmap(m, len);
+	return n << shift;
+}
+
 /* pread all of it; past the end of the base reads as zeros. */
 static int
 cow_pread(int fd, uint8_t *buf, size_t len, uint64_t off)

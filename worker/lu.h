@@ -75,6 +75,7 @@ void		 lu_cow_free(struct lu_cow *);
 void		 lu_cow_log_enable(struct lu_cow *, uint64_t);
 ssize_t		 lu_cow_log_take(struct lu_cow *, struct cow_logent **);
 uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
+uint64_t	 lu_cow_file_mapped_bytes(const char *, uint64_t, uint32_t);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);
 

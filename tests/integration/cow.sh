@@ -1,12 +1,13 @@
 #!/bin/bash
 # Issue 4: base images never change, private overlays per anonymous
 # connection, :multi, the anonymous quota, shared static targets kept
-# across restarts.
+# across restarts, a static target's tier quota.
 . "$(dirname "$0")/lib.sh"
 
 make_image disk 96
 make_image small 4
-write_config "target shared small" "tier tiny quota 1M ttl 1h persistent no pr no luns 4"
+write_config "target shared small" "tier tiny quota 1M ttl 1h persistent no pr no luns 4" \
+    "target capped small tier tiny"
 sum=$(md5sum < "$WORK/images/disk.img")
 start_daemon
 T=$URL/$IQN_PREFIX:disk/0
@@ -46,10 +47,37 @@ out=$(qemu-io -f raw -c 'read -P 0x5a 8192 4096' "$S" 2>&1)
 echo "$out" | grep -q "Pattern verification failed" && fail "shared write lost over restart"
 ok "static target shared and persistent"
 
+# A static target with a tier has its quota, one account on every worker,
+# kept across restarts, recounted from the maps when its file is lost,
+# credited by UNMAP.
+C=$URL/$IQN_PREFIX:capped/0
+qemu-io -f raw -c 'write -P 0x44 0 1M' "$C" > /dev/null || fail "capped: first 1M"
+over() {
+	out=$(qemu-io -f raw -c 'write -P 0x45 2M 64k' "$C" 2>&1)
+	echo "$out" | grep -q "write failed" || fail "capped: over quota accepted ($1): $out"
+}
+over "after 1M"
+qemu-io -f raw -c 'write -P 0x46 0 1M' "$C" > /dev/null || fail "capped: rewrite refused"
+stop_daemon
+start_daemon
+over "after a restart"
+stop_daemon
+rm -f "$WORK/state/overlays/static-capped.quota"
+start_daemon
+over "after the counter file was lost"
+grep -q "target capped: quota 1048576 of 1048576 bytes used" "$LOG" ||
+	fail "capped: counter not rebuilt from the maps"
+out=$(qemu-io -f raw -c 'read -P 0x46 0 1M' "$C" 2>&1)
+echo "$out" | grep -q "Pattern verification failed" && fail "capped: data lost: $out"
+qemu-io -f raw -c 'discard 0 512k' "$C" > /dev/null || fail "capped: discard"
+qemu-io -f raw -c 'write -P 0x47 2M 512k' "$C" > /dev/null ||
+	fail "capped: UNMAP gave nothing back"
+ok "static target quota: shared, persistent, recounted, credited by UNMAP"
+
 # The catalog follows image-dir on HUP.
 make_image later 2
 rm "$WORK/images/small.img"
-sed -i '/^target shared/d' "$CONF"
+sed -i '/^target \(shared\|capped\)/d' "$CONF"
 kill -HUP "$DAEMON_PID"
 wait_log "configuration reloaded" || fail "reload"
 for _ in $(seq 1 40); do
