@@ -52,6 +52,12 @@
  *	KV_GET		u16 key length, key; answer the value or ENOENT
  *	KV_DEL		u16 key length, key; ENOENT when absent
  *	PSESS_*		provisioned sessions: see psess.h
+ *	SESSION_START/END u64 nexus key, u64 conn id, u32 slot, u64 target
+ *			key: a session began or ended (reinstating its twin)
+ *	SESSION_KICK	coordinator to worker, unasked: u64 conn id, u8
+ *			SHMQ_KICK_* reason; the worker closes that connection
+ *	TARGET_RESET	as SESSION_END: every other session of the target
+ *			is kicked (TARGET COLD RESET)
  *	PR_COMMIT	u32 epoch, u64 commit, mirror file name (SHMQ_PR_LEN
  *			then the name): a reservation change made in the
  *			mirror, answered once LMDB holds it durably, or
@@ -77,7 +83,8 @@
 	X(PSESS_CREATE)		\
 	X(PSESS_DELETE)		\
 	X(PSESS_TOUCH)		\
-	X(PR_COMMIT)
+	X(PR_COMMIT)		\
+	X(TARGET_RESET)
 
 enum shmq_type {
 	SHMQ_NONE = 0,
@@ -88,7 +95,9 @@ enum shmq_type {
 };
 
 #define SHMQ_MAP_LEN		20	/* MAP_* request payload */
-#define SHMQ_SESSION_LEN	20	/* SESSION_*: key, conn id, slot */
+#define SHMQ_SESSION_LEN	28	/* SESSION_*: key, conn id, slot, target */
+#define SHMQ_KICK_REINSTATE	0	/* SESSION_KICK reasons */
+#define SHMQ_KICK_TARGET_RESET	1
 #define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
 #define SHMQ_PR_LEN		12	/* PR_COMMIT payload before the name */
 

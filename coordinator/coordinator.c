@@ -94,6 +94,7 @@ static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_PSESS_DELETE] =	{ coord_psess_delete,	COORD_TXN_WRITE, 0 },
 	[SHMQ_PSESS_TOUCH] =	{ coord_psess_touch,	COORD_TXN_WRITE, 0 },
 	[SHMQ_PR_COMMIT] =	{ coord_pr_commit,	COORD_TXN_WRITE, 1 },
+	[SHMQ_TARGET_RESET] =	{ coord_target_reset,	COORD_TXN_NONE,  0 },
 };
 
 static volatile sig_atomic_t	coord_quit;

@@ -60,6 +60,8 @@ int	 coord_session_start(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
 int	 coord_session_end(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
+int	 coord_target_reset(struct store *, const struct shmq_msg *,
+	    struct shmq_msg *);
 void	 coord_session_kicks(struct shmq_region *);
 void	 coord_session_forget_slot(int);
 

@@ -2,7 +2,8 @@
  * The coordinator's registry of live iSCSI sessions, keyed by I_T nexus
  * (initiator name and ISID, hashed by the worker).  A login whose nexus
  * is already live elsewhere reinstates it: the worker holding the old
- * connection is told to close it, on whichever worker it is.  The
+ * connection is told to close it, on whichever worker it is; a TARGET
+ * COLD RESET closes every session of its target the same way.  The
  * registry lives in memory only: sessions do not outlive their workers.
  */
 #include <sys/types.h>
@@ -21,11 +22,13 @@
 struct sess {
 	uint64_t	 s_key;		/* 0: free */
 	uint64_t	 s_conn;
+	uint64_t	 s_target;	/* hash of the target's name */
 	int		 s_slot;
 };
 
 struct kick {
 	int		 k_slot;
+	int		 k_why;		/* SHMQ_KICK_* */
 	uint64_t	 k_conn;
 };
 
@@ -72,14 +75,28 @@ sess_remove(struct sess *s)
 
 static int
 sess_args(const struct shmq_msg *req, uint64_t *key, uint64_t *conn,
-    int *slot)
+    int *slot, uint64_t *target)
 {
 	if (req->m_len != SHMQ_SESSION_LEN)
 		return -EINVAL;
 	*key = be64dec(req->m_data);
 	*conn = be64dec(req->m_data + 8);
 	*slot = (int)be32dec(req->m_data + 16);
+	*target = be64dec(req->m_data + 20);
 	return *key == 0 ? -EINVAL : 0;
+}
+
+static void
+sess_kick(int slot, uint64_t conn, int why)
+{
+	if (kick_n == KICK_MAX) {
+		log_warnx("sessions: %d kicks pending, connection %llu kept",
+		    KICK_MAX, (unsigned long long)conn);
+		return;
+	}
+	kick_q[kick_n].k_slot = slot;
+	kick_q[kick_n].k_why = why;
+	kick_q[kick_n++].k_conn = conn;
 }
 
 int
@@ -87,25 +104,24 @@ coord_session_start(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	struct sess	*s;
-	uint64_t	 key, conn;
+	uint64_t	 key, conn, target;
 	int		 slot;
 
 	(void)st;
 	(void)rsp;
-	if (sess_args(req, &key, &conn, &slot) != 0)
+	if (sess_args(req, &key, &conn, &slot, &target) != 0)
 		return -EINVAL;
 	if ((s = sess_find(key, 1)) == NULL)
 		return -ENOSPC;
-	if (s->s_key == key && (s->s_slot != slot || s->s_conn != conn) &&
-	    kick_n < KICK_MAX) {
-		kick_q[kick_n].k_slot = s->s_slot;
-		kick_q[kick_n++].k_conn = s->s_conn;
+	if (s->s_key == key && (s->s_slot != slot || s->s_conn != conn)) {
+		sess_kick(s->s_slot, s->s_conn, SHMQ_KICK_REINSTATE);
 		log_debug("%s: reinstating nexus %016llx", __func__,
 		    (unsigned long long)key);
 	}
 	s->s_key = key;
 	s->s_conn = conn;
 	s->s_slot = slot;
+	s->s_target = target;
 	return 0;
 }
 
@@ -114,16 +130,40 @@ coord_session_end(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	struct sess	*s;
-	uint64_t	 key, conn;
+	uint64_t	 key, conn, target;
 	int		 slot;
 
 	(void)st;
 	(void)rsp;
-	if (sess_args(req, &key, &conn, &slot) != 0)
+	if (sess_args(req, &key, &conn, &slot, &target) != 0)
 		return -EINVAL;
 	if ((s = sess_find(key, 0)) != NULL && s->s_slot == slot &&
 	    s->s_conn == conn)
 		sess_remove(s);
+	return 0;
+}
+
+/* TARGET COLD RESET: every other session of the target is closed. */
+int
+coord_target_reset(struct store *st, const struct shmq_msg *req,
+    struct shmq_msg *rsp)
+{
+	uint64_t	 key, conn, target;
+	int		 slot, i, n = 0;
+
+	(void)st;
+	(void)rsp;
+	if (sess_args(req, &key, &conn, &slot, &target) != 0)
+		return -EINVAL;
+	for (i = 0; i < SESS_MAX; i++) {
+		if (sess_tab[i].s_key == 0 || sess_tab[i].s_target != target ||
+		    (sess_tab[i].s_slot == slot && sess_tab[i].s_conn == conn))
+			continue;
+		sess_kick(sess_tab[i].s_slot, sess_tab[i].s_conn,
+		    SHMQ_KICK_TARGET_RESET);
+		n++;
+	}
+	log_info("target cold reset: closing %d other session(s)", n);
 	return 0;
 }
 
@@ -137,8 +177,9 @@ coord_session_kicks(struct shmq_region *region)
 	for (i = 0; i < kick_n; i++) {
 		memset(&m, 0, sizeof(m));
 		m.m_type = SHMQ_SESSION_KICK;
-		m.m_len = 8;
+		m.m_len = 9;
 		be64enc(m.m_data, kick_q[i].k_conn);
+		m.m_data[8] = (uint8_t)kick_q[i].k_why;
 		if (shmq_response_push(region, kick_q[i].k_slot, &m) == 0)
 			shmq_worker_notify(region, kick_q[i].k_slot);
 		else

@@ -42,6 +42,7 @@
 #define OP_I		0x40		/* immediate delivery bit */
 #define OP_NOP_OUT	0x00
 #define OP_SCSI_CMD	0x01
+#define OP_TMF_REQ	0x02
 #define OP_LOGIN_REQ	0x03
 #define OP_TEXT_REQ	0x04
 #define OP_DATA_OUT	0x05
@@ -2284,6 +2285,41 @@ sc_pr_check(void)
 	logout(&b);
 }
 
+/*
+ * TARGET COLD RESET (RFC 7143 11.5.1): A asks for it and gets Function
+ * complete, then its connection closes; so does B's, another session of
+ * the target that sits on another worker.
+ */
+static void
+sc_cold_reset(void)
+{
+	struct conn	 a, b;
+	struct pdu	 p;
+	uint8_t		 h[BHS_LEN];
+	uint32_t	 itt;
+
+	pr_login(&a, opt.o_initiator, pr_isid_a);
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	itt = a.c_itt++;
+	bhs_init(h, OP_I | OP_TMF_REQ, 0x80 | 7);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, RSVD_TAG);
+	be32enc(h + 24, a.c_cmdsn);
+	be32enc(h + 28, a.c_expstatsn);
+	if (pdu_send(&a, h, NULL, 0, NULL, 0, 0) == -1)
+		fail("sending the TMF request: %s", strerror(errno));
+	reply_wait(&a, &p, "Task Management Response");
+	if (pdu_op(&p) != OP_TMF_RSP || be32dec(p.p_bhs + 16) != itt ||
+	    p.p_bhs[2] != 0)
+		fail("TARGET COLD RESET answered with %s, response %u",
+		    pdu_describe(&p), p.p_bhs[2]);
+	pdu_free(&p);
+	step("A: TARGET COLD RESET -> Function complete");
+	expect_close(&a, 5000, OP_NONE);
+	expect_close(&b, 5000, OP_NONE);
+	step("B's connection closed too");
+}
+
 #define CAW_SWAPS	1000
 #define SENSE_MISCOMPARE 0x0e
 
@@ -2415,6 +2451,7 @@ static const struct scenario {
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },
+	{ "cold-reset",		sc_cold_reset,		0 },
 	{ "caw-count",		sc_caw_count,		0 },
 	{ "caw-value",		sc_caw_value,		0 },
 };

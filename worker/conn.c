@@ -27,6 +27,7 @@
 #include "iscsi.h"
 #include "log.h"
 #include "proc.h"
+#include "shmq.h"
 
 #define CONN_WBUF_HIGH		(32 * 1024 * 1024)
 #define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
@@ -153,7 +154,7 @@ conn_close(struct conn *c, const char *why)
 {
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL &&
 	    c->c_target != NULL)
-		ipc_session(c, 0);
+		ipc_session(c, SHMQ_SESSION_END);
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session end: target %s initiator %s from %s tier %s: "
 		    "%s; read %llu bytes, wrote %llu bytes", c->c_login.l_target,
@@ -481,13 +482,13 @@ conn_drain_all(struct worker *w)
 
 /* The coordinator says a newer login reinstated this session. */
 void
-conn_kick(struct worker *w, uint64_t id)
+conn_kick(struct worker *w, uint64_t id, const char *why)
 {
 	struct conn	*c;
 
 	TAILQ_FOREACH(c, &w->w_conns, c_entry)
 		if (c->c_id == id) {
-			conn_close(c, "session reinstated by a new login");
+			conn_close(c, why);
 			return;
 		}
 }

@@ -61,7 +61,10 @@ ipc_answer(struct ipc *ipc, const struct shmq_msg *m)
 	struct ipc_req	*r;
 
 	if (m->m_type == SHMQ_SESSION_KICK && m->m_len >= 8) {
-		conn_kick(ipc->i_w, be64dec(m->m_data));
+		conn_kick(ipc->i_w, be64dec(m->m_data), m->m_len > 8 &&
+		    m->m_data[8] == SHMQ_KICK_TARGET_RESET ?
+		    "target cold reset by another session" :
+		    "session reinstated by a new login");
 		return;
 	}
 	TAILQ_FOREACH(r, &ipc->i_reqs, r_entry)
@@ -166,18 +169,24 @@ ipc_nexus_key(const struct conn *c)
 	return h == 0 ? 1 : h;
 }
 
-/* Tell the coordinator a session started (reinstating any twin) or ended. */
+/*
+ * Tell the coordinator a session started (reinstating any twin) or
+ * ended (SHMQ_SESSION_START or _END), or that it asked for a TARGET COLD
+ * RESET (SHMQ_TARGET_RESET).
+ */
 void
-ipc_session(struct conn *c, int start)
+ipc_session(struct conn *c, uint32_t type)
 {
+	const char	*tgt = c->c_login.l_target;
 	struct shmq_msg	 m;
 
 	memset(&m, 0, sizeof(m));
-	m.m_type = start ? SHMQ_SESSION_START : SHMQ_SESSION_END;
+	m.m_type = type;
 	m.m_len = SHMQ_SESSION_LEN;
 	be64enc(m.m_data, ipc_nexus_key(c));
 	be64enc(m.m_data + 8, c->c_id);
 	be32enc(m.m_data + 16, (uint32_t)c->c_w->w_slot);
+	be64enc(m.m_data + 20, fnv1a(FNV1A_INIT, tgt, strlen(tgt)));
 	if (ipc_request(c->c_w, &m, NULL, NULL) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
 }

@@ -201,7 +201,7 @@ iscsi_login_done(struct conn *c)
 	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
 		return;
 	if (c->c_type == LOGIN_SESSION_NORMAL)
-		ipc_session(c, 1);
+		ipc_session(c, SHMQ_SESSION_START);
 	conn_nopin_arm(c);
 	if (c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session start: target %s initiator %s from %s "
@@ -992,7 +992,16 @@ iscsi_tmf(struct conn *c)
 	iscsi_seq(c, bhs, 1);
 	conn_send(c, bhs, NULL, 0);
 	if (fn == TMF_TARGET_COLD_RESET && bhs[2] == TMF_RSP_COMPLETE) {
-		c->c_state = CONN_CLOSING;	/* RFC 7143 11.5.1 */
+		/*
+		 * RFC 7143 11.5.1: every connection to the target closes.
+		 * A public target's sessions are strangers' private disks:
+		 * one of them cannot end the others, so only its own
+		 * connection closes there.
+		 */
+		if (c->c_target != NULL && (c->c_target->tg_kind ==
+		    TARGET_STATIC || c->c_target->tg_kind == TARGET_PSESS))
+			ipc_session(c, SHMQ_TARGET_RESET);
+		c->c_state = CONN_CLOSING;
 		return CONN_CLOSE;
 	}
 	return PDU_OK;

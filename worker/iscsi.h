@@ -188,7 +188,7 @@ typedef void (*ipc_cb)(struct worker *, const struct shmq_msg *, void *);
 int	 ipc_start(struct worker *);
 int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
 void	 ipc_cancel(struct worker *, void *);
-void	 ipc_session(struct conn *, int);
+void	 ipc_session(struct conn *, uint32_t);
 uint64_t ipc_map_register(struct worker *, struct lu_cow *, const char *);
 
 /* worker/api.c */
@@ -203,7 +203,7 @@ void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
 	    void *);
 void	 conn_drain_all(struct worker *);
 void	 conn_nopin_arm(struct conn *);
-void	 conn_kick(struct worker *, uint64_t);
+void	 conn_kick(struct worker *, uint64_t, const char *);
 
 /* worker/iscsi.c */
 enum pdu_result iscsi_pdu(struct conn *);

@@ -5,7 +5,8 @@
 # A, A gets the unit attention and then the conflict); the state
 # survives a daemon restart and, separately, a kill -9 of the
 # coordinator, and is enforced at once; the state is durable in LMDB
-# (a deleted or torn mirror file is rebuilt from it); libiscsi's PERSISTENT RESERVE
+# (a deleted or torn mirror file is rebuilt from it); TARGET COLD RESET
+# closes every session of the target, on every worker; libiscsi's PERSISTENT RESERVE
 # and RESERVE(6) suites pass with their two connections on two workers.
 . "$(dirname "$0")/lib.sh"
 
@@ -107,6 +108,16 @@ ok "coordinator kill -9: same state, enforced at once and after respawn"
 
 out=$(pr pr-clear 2>&1) || fail "pr-clear: $out"
 ok "CLEAR: no key, no reservation"
+
+out=$(pr cold-reset 2>&1) || fail "cold-reset: $out"
+wa=$(worker_of "$IA")
+wb=$(worker_of "$IB")
+[ -n "$wa" ] && [ -n "$wb" ] && [ "$wa" != "$wb" ] ||
+	fail "cold reset: A and B not on two workers ($wa, $wb)"
+grep -q "initiator $IB .*: target cold reset by another session" "$LOG" ||
+	fail "B's connection not closed by the cold reset"
+ok "TARGET COLD RESET from A (worker $wa): Function complete, A's and" \
+    "B's (worker $wb) connections closed"
 
 conformance 'Prin|Prout|Reserve6' "$S" "$S" ||
 	fail "conformance Prin|Prout|Reserve6 against $S"
