@@ -39,6 +39,7 @@ enum rx_state {
 
 static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_flush_cb(evutil_socket_t, short, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_nopin_cb(evutil_socket_t, short, void *);
 
@@ -123,7 +124,16 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	w->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/*
+	 * Plain TCP: what the pass queued is written once the pass is done
+	 * (c_flushev), and libevent watches for writability only while the
+	 * socket is full; TLS leaves writing to the OpenSSL bufferevent.
+	 */
+	if (kind != LISTEN_ISCSI_TLS)
+		c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb, c);
 	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	if (c->c_flushev != NULL)	/* enabled from birth in libevent */
+		bufferevent_disable(c->c_bev, EV_WRITE);
 	c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c);
 	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
 	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
@@ -139,6 +149,8 @@ conn_free(struct conn *c)
 	login_free(&c->c_login);
 	if (c->c_nopin != NULL)
 		event_free(c->c_nopin);
+	if (c->c_flushev != NULL)
+		event_free(c->c_flushev);
 	bufferevent_free(c->c_bev);
 	free(c->c_data);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
@@ -210,7 +222,7 @@ conn_send_buf(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen,
 		evbuffer_add(out, dig, 4);
 	}
 	if (dlen == 0)
-		return;
+		goto queued;
 	if (buf == NULL || dlen < CONN_REF_MIN ||
 	    evbuffer_add_reference(out, data, dlen, buf_unref_cb,
 	    buf_ref(buf)) == -1) {
@@ -227,6 +239,9 @@ conn_send_buf(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen,
 		crc32c_le_enc(dig, crc);
 		evbuffer_add(out, dig, 4);
 	}
+queued:
+	if (c->c_flushev != NULL)
+		event_active(c->c_flushev, 0, 0);
 }
 
 /* Digest bytes after the header and after the data, as negotiated. */
@@ -359,10 +374,11 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Everything queued went out: close after a logout, or read again. */
 static void
-conn_writecb(struct bufferevent *bev, void *arg)
+conn_drained(struct conn *c)
 {
-	struct conn	*c = arg;
+	struct bufferevent *bev = c->c_bev;
 
 	if (c->c_state == CONN_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -373,6 +389,53 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		bufferevent_enable(bev, EV_READ);
 		conn_readcb(bev, c);
 	}
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_flushev != NULL)	/* drained: back to writing directly */
+		bufferevent_disable(bev, EV_WRITE);
+	conn_drained(c);
+}
+
+/*
+ * Plain TCP, at the end of the pass that queued PDUs: write them now,
+ * one writev, and ask libevent to watch for writability only if the
+ * socket took less than all of it.
+ */
+static void
+conn_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	int		 n;
+
+	(void)fd;
+	(void)ev;
+	if (bufferevent_get_enabled(c->c_bev) & EV_WRITE)
+		return;			/* libevent is on it */
+	while (evbuffer_get_length(out) > 0) {
+		/* the socket bufferevent keeps its output's front frozen */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, c->c_fd);
+		evbuffer_freeze(out, 1);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				conn_close(c, "transport error");
+				return;
+			}
+		}
+		if (evbuffer_get_length(out) > 0) {
+			bufferevent_enable(c->c_bev, EV_WRITE);
+			return;
+		}
+	}
+	conn_drained(c);
 }
 
 static void
