@@ -66,6 +66,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "workers",		cfg_workers,	1, 1, 0 },
 	{ "nopin-interval",	cfg_durationkey, 1, 1, 0 },
 	{ "nopin-timeout",	cfg_durationkey, 1, 1, 0 },
+	{ "login-timeout",	cfg_durationkey, 1, 1, 0 },
 	{ "block-size",		cfg_blocksize,	1, 1, 0 },
 	{ "map-size",		cfg_mapsize,	1, 1, 0 },
 	{ "log-level",		cfg_loglevel,	1, 1, 0 },
@@ -339,7 +340,9 @@ cfg_durationkey(struct cfg_parse *p, char **w, int n)
 	if (strcmp(w[0], "nopin-interval") == 0)
 		p->p_cfg->c_nopin_interval = v;
 	else if (v == 0)
-		cfg_error(p, "nopin-timeout: must be at least 1s");
+		cfg_error(p, "%s: must be at least 1s", w[0]);
+	else if (strcmp(w[0], "login-timeout") == 0)
+		p->p_cfg->c_login_timeout = v;
 	else
 		p->p_cfg->c_nopin_timeout = v;
 }
@@ -678,6 +681,7 @@ cfg_defaults(struct config *c)
 	c->c_workers = 2;
 	c->c_nopin_interval = 30;
 	c->c_nopin_timeout = 15;
+	c->c_login_timeout = 15;
 	c->c_block_size = 4096;
 	c->c_map_size = 1ULL << 30;
 	snprintf(t->ct_name, sizeof(t->ct_name), "anonymous");

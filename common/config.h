@@ -82,6 +82,7 @@ struct config {
 	int		 c_workers;
 	uint64_t	 c_nopin_interval;	/* seconds, 0 = off */
 	uint64_t	 c_nopin_timeout;	/* seconds */
+	uint64_t	 c_login_timeout;	/* seconds to reach full feature */
 	uint32_t	 c_block_size;		/* COW granularity */
 	uint64_t	 c_map_size;		/* LMDB map size */
 	int		 c_verbose;

@@ -1674,6 +1674,12 @@ sc_garbage(void)
 	random_bytes(buf, sizeof(buf));
 	if ((buf[0] & 0x3f) == OP_LOGIN_REQ)	/* keep it deterministic */
 		buf[0] ^= 0x01;
+	/*
+	 * The first header claims no AHS and no data, so that it is whole:
+	 * a length that reaches past the 4 KiB would leave the target
+	 * waiting for the rest (login-timeout is hostile.sh's other test).
+	 */
+	memset(buf + 4, 0, 4);
 	(void)write_all(c.c_fd, buf, sizeof(buf));
 	step("sent 4 KiB of random bytes, first byte 0x%02x", buf[0]);
 	expect_close(&c, CLOSE_MS, OP_SCSI_RSP);

@@ -135,6 +135,11 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 	if (c->c_flushev != NULL)	/* enabled from birth in libevent */
 		bufferevent_disable(c->c_bev, EV_WRITE);
 	c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c);
+	if (c->c_nopin != NULL) {	/* first, the login must end in time */
+		struct timeval tv = { (time_t)w->w_cfg->c_login_timeout, 0 };
+
+		evtimer_add(c->c_nopin, &tv);
+	}
 	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
 	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
 }
@@ -463,6 +468,7 @@ conn_nopin_arm(struct conn *c)
 {
 	struct timeval	 tv;
 
+	evtimer_del(c->c_nopin);	/* the login timeout */
 	if (c->c_w->w_nopin_interval == 0)
 		return;
 	gettimeofday(&c->c_last_rx, NULL);
@@ -494,7 +500,8 @@ conn_nopin_send(struct conn *c, const struct timeval *now)
 /*
  * Keepalive: after nopin-interval without a PDU from the initiator, send
  * a NOP-In; any PDU answers it; none within nopin-timeout closes the
- * connection as a transport error.
+ * connection as a transport error.  Before that, the same timer closes a
+ * connection whose login has not ended within login-timeout.
  */
 static void
 conn_nopin_cb(evutil_socket_t fd, short ev, void *arg)
@@ -506,6 +513,12 @@ conn_nopin_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (c->c_state == CONN_LOGIN) {
+		log_warnx("%s: login not complete after %llu s", c->c_peer,
+		    (unsigned long long)w->w_cfg->c_login_timeout);
+		conn_close(c, "login timeout");
+		return;
+	}
 	if (c->c_state != CONN_FFP)
 		return;
 	gettimeofday(&now, NULL);

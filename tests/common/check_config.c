@@ -107,6 +107,31 @@ START_TEST(config__defaults)
 	ck_assert_uint_eq(t->ct_ttl, 900);
 	ck_assert_int_eq(t->ct_persistent, 0);
 	ck_assert_int_eq(t->ct_luns, 256);
+	ck_assert_uint_eq(c->c_login_timeout, 15);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(config__login_timeout)
+{
+	struct config	*c;
+	char		 errs[1024] = "", want[256];
+
+	ck_assert_int_eq(load(&c, "image-dir %s\nlogin-timeout 2m\n", errs,
+	    sizeof(errs)), 0);
+	ck_assert_uint_eq(c->c_login_timeout, 120);
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nlogin-timeout 0\n", errs,
+	    sizeof(errs)), 1);
+	snprintf(want, sizeof(want), "%s:2: login-timeout: must be at least 1s",
+	    path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	config_free(c);
+	errs[0] = '\0';
+	ck_assert_int_eq(load(&c, "image-dir %s\nlogin-timeout soon\n", errs,
+	    sizeof(errs)), 1);
+	snprintf(want, sizeof(want), "%s:2: login-timeout: bad duration", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
 	config_free(c);
 }
 END_TEST
@@ -292,6 +317,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config__full_file_parses);
 	tcase_add_test(tc, config__defaults);
+	tcase_add_test(tc, config__login_timeout);
 	tcase_add_test(tc, config__api_limits);
 	tcase_add_test(tc, config__errors_have_file_and_line);
 	tcase_add_test(tc, config__missing_image_dir_is_error);

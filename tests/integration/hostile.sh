@@ -1,14 +1,14 @@
 #!/bin/bash
 # What libiscsi cannot send, from our own initiator (tests/isctest): data
 # digests, malformed and hostile PDUs, CHAP edge cases, NOP-In keepalive,
-# session reinstatement.  Every hostile scenario ends by logging in afresh;
+# session reinstatement, a stalled login.  Every hostile scenario ends by logging in afresh;
 # at the end no daemon process may have died or been replaced.
 . "$(dirname "$0")/lib.sh"
 
 make_image disk 8
 write_config "target secure disk chap alice s3cret-secret-1" \
 	"target mutual disk chap alice s3cret-secret-1 mutual tgt-bob tgt-secret-22" \
-	"nopin-interval 2s" "nopin-timeout 2s"
+	"nopin-interval 2s" "nopin-timeout 2s" "login-timeout 2s"
 start_daemon
 [ -x "$ISCTEST" ] || fail "$ISCTEST is not built"
 
@@ -36,6 +36,19 @@ for s in login digests bad-data-digest bad-header-digest oversize-dsl \
     tsih-nonzero text-loop ordered unknown-task-data write-residual reinstate nopin nopin-answer; do
 	isc -t "$DISK" "$s"
 done
+
+# A connection that starts a Login PDU and never finishes it is closed
+# after login-timeout (2s here): stalled logins cannot pile up.
+t0=$(date +%s%N)
+exec {lt}<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'C\207\0\0\0\0\0\0' >&"$lt"	# 8 of the 48 header bytes
+timeout 10 cat <&"$lt" > /dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+exec {lt}>&-
+[ "$ms" -ge 1500 ] && [ "$ms" -lt 6000 ] ||
+	fail "stalled login closed after $ms ms, expected about 2000"
+wait_log "login not complete after 2 s" || fail "no login-timeout log line"
+ok "stalled login closed after $ms ms (login-timeout 2s)"
 
 # The same over a session with both digests in force.
 for s in login unknown-opcode ahs cmdsn-window write-residual; do
