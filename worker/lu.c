@@ -201,15 +201,22 @@ lu_cow_free(struct lu_cow *cw)
 	free(cw);
 }
 
-uint64_t
-lu_cow_mapped_bytes(const struct lu_cow *cw)
+/* Blocks of map that hold written data: M without Z. */
+static uint64_t
+cow_count_written(const uint8_t *map, uint64_t nblocks)
 {
 	uint64_t	 b, n = 0;
 
-	for (b = 0; b < cw->cw_nblocks; b++)
-		if (cow_bits(cw, b) == MAP_M)
+	for (b = 0; b < nblocks; b++)
+		if (cowmap_get(map, b) == MAP_M)
 			n++;
-	return n << cw->cw_shift;
+	return n;
+}
+
+uint64_t
+lu_cow_mapped_bytes(const struct lu_cow *cw)
+{
+	return cow_count_written(cw->cw_map, cw->cw_nblocks) << cw->cw_shift;
 }
 
 /*
@@ -221,14 +228,14 @@ uint64_t
 lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 {
 	struct stat	 sb;
-	uint64_t	 b, n = 0, nblocks;
+	uint64_t	 n, nblocks;
 	unsigned	 shift = (unsigned)__builtin_ctz(bs);
 	size_t		 len;
 	uint8_t		*m;
 	int		 fd;
 
 	nblocks = (size + bs - 1) >> shift;
-	len = 4096 + cowmap_bytes(nblocks);
+	len = COWMAP_HDR + cowmap_bytes(nblocks);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	if (fstat(fd, &sb) == -1 || (uint64_t)sb.st_size < len ||
@@ -237,11 +244,43 @@ lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 		return 0;
 	}
 	close(fd);
-	for (b = 0; b < nblocks; b++)
-		if (cowmap_get(m + 4096, b) == MAP_M)
-			n++;
+	n = cow_count_written(m + COWMAP_HDR, nblocks);
 	munmap(m, len);
 	return n << shift;
+}
+
+/*
+ * The shared counter page of a quota account kept across workers (a
+ * provisioned session's, a static target's): the file at path, made if
+ * missing, mapped.  init (if not NULL) runs on the page under a lock on
+ * the file, so that one worker sets up a new counter while the others
+ * wait.  The lock is let go explicitly: an OFD lock lives as long as the
+ * open file, and the mapping keeps the file open.
+ */
+uint64_t *
+lu_quota_page(const char *path, void (*init)(uint64_t *, void *), void *arg)
+{
+	struct flock	 fl;
+	void		*p = MAP_FAILED;
+	int		 fd;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    fcntl(fd, F_OFD_SETLKW, &fl) == -1 ||
+	    ftruncate(fd, LU_QUOTA_PAGE) == -1 ||
+	    (p = mmap(NULL, LU_QUOTA_PAGE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED)
+		log_warn("%s: %s", __func__, path);
+	else if (init != NULL)
+		init(p, arg);
+	if (fd != -1) {
+		fl.l_type = F_UNLCK;
+		(void)fcntl(fd, F_OFD_SETLK, &fl);
+		close(fd);
+	}
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* pread all of it; past the end of the base reads as zeros. */

@@ -31,6 +31,8 @@ struct lu_quota {
 	uint64_t	*q_shared;	/* used instead of q_used when set */
 };
 
+#define LU_QUOTA_PAGE	4096	/* a shared counter's file: lu_quota_page */
+
 /* A change of a shared map, for the coordinator's copy in LMDB. */
 enum cow_logop {
 	COW_SET_M = 0,		/* blocks now held by the overlay */
@@ -76,6 +78,8 @@ void		 lu_cow_log_enable(struct lu_cow *, uint64_t);
 ssize_t		 lu_cow_log_take(struct lu_cow *, struct cow_logent **);
 uint64_t	 lu_cow_mapped_bytes(const struct lu_cow *);
 uint64_t	 lu_cow_file_mapped_bytes(const char *, uint64_t, uint32_t);
+uint64_t	*lu_quota_page(const char *, void (*)(uint64_t *, void *),
+		    void *);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);
 

@@ -32,7 +32,6 @@
 #include "shmq.h"
 
 #define PSESS_LOGOUT_SECS	2	/* Async logout: Parameter3 */
-#define PSESS_QUOTA_LEN		4096
 
 struct psess_tgt {
 	struct target		 pt_t;		/* first: the struct target */
@@ -103,21 +102,10 @@ static int
 psess_quota_map(struct worker *w, struct psess_tgt *pt)
 {
 	char	 path[CFG_PATH_MAX + 64];
-	void	*p;
-	int	 fd;
 
 	psess_path(w, pt->pt_id, ".quota", path, sizeof(path));
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
-	    ftruncate(fd, PSESS_QUOTA_LEN) == -1 ||
-	    (p = mmap(NULL, PSESS_QUOTA_LEN, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		log_warn("%s: %s", __func__, path);
-		if (fd != -1)
-			close(fd);
+	if ((pt->pt_used = lu_quota_page(path, NULL, NULL)) == NULL)
 		return -1;
-	}
-	close(fd);
-	pt->pt_used = p;
 	pt->pt_quota.q_shared = pt->pt_used;
 	return 0;
 }
@@ -183,7 +171,7 @@ psess_free(struct psess_tgt *pt)
 	TAILQ_REMOVE(&ps.ps_tgts, pt, pt_entry);
 	target_release_shared(&pt->pt_t);
 	if (pt->pt_used != NULL)
-		munmap(pt->pt_used, PSESS_QUOTA_LEN);
+		munmap(pt->pt_used, LU_QUOTA_PAGE);
 	OPENSSL_cleanse(&pt->pt_cfg, sizeof(pt->pt_cfg));
 	free(pt);
 }

@@ -4,7 +4,6 @@
  * targets of the configuration, whose overlays are shared.
  */
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -267,48 +266,52 @@ target_lu_id(const struct target *t, const struct image *im, int lun)
  * new counter starts at what the LUNs' maps already record, computed by
  * the first worker under a lock on the file while the others wait.
  */
-#define QUOTA_FILE_LEN	4096
 #define QUOTA_MAGIC	0x73637175u	/* "scqu": the counter is set */
+
+struct target_quota_init {
+	struct worker	*qi_w;
+	struct target	*qi_t;
+};
+
+/* Under the file's lock: a counter not set yet starts from the maps. */
+static void
+target_quota_init(uint64_t *p, void *arg)
+{
+	struct target_quota_init *qi = arg;
+	struct target	*t = qi->qi_t;
+	const char	*dir = qi->qi_w->w_cfg->c_state_dir;
+	const char	*name = t->tg_cfg->tg_name;
+	char		 path[CFG_PATH_MAX + 200];
+	uint64_t	 used = 0;
+	int		 i;
+
+	if (__atomic_load_n(&p[1], __ATOMIC_ACQUIRE) == QUOTA_MAGIC)
+		return;
+	for (i = 0; i < t->tg_nimages; i++) {
+		if (t->tg_images[i] == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/overlays/static-%s-%d.map",
+		    dir, name, i);
+		used += lu_cow_file_mapped_bytes(path, t->tg_images[i]->im_size,
+		    qi->qi_w->w_cfg->c_block_size);
+	}
+	__atomic_store_n(&p[0], used, __ATOMIC_RELAXED);
+	__atomic_store_n(&p[1], QUOTA_MAGIC, __ATOMIC_RELEASE);
+	log_info("target %s: quota %llu of %llu bytes used", name,
+	    (unsigned long long)used, (unsigned long long)t->tg_tier->ct_quota);
+}
 
 static int
 target_quota_open(struct worker *w, struct target *t)
 {
-	const char	*dir = w->w_cfg->c_state_dir, *name = t->tg_cfg->tg_name;
+	struct target_quota_init qi = { w, t };
 	char		 path[CFG_PATH_MAX + 200];
-	struct flock	 fl;
-	uint64_t	*p, used = 0;
-	int		 fd, i;
+	uint64_t	*p;
 
-	snprintf(path, sizeof(path), "%s/overlays/static-%s.quota", dir, name);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
-	    fcntl(fd, F_OFD_SETLKW, &fl) == -1 ||
-	    ftruncate(fd, QUOTA_FILE_LEN) == -1 ||
-	    (p = mmap(NULL, QUOTA_FILE_LEN, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		log_warn("target %s: quota %s", name, path);
-		if (fd != -1)
-			close(fd);
+	snprintf(path, sizeof(path), "%s/overlays/static-%s.quota",
+	    w->w_cfg->c_state_dir, t->tg_cfg->tg_name);
+	if ((p = lu_quota_page(path, target_quota_init, &qi)) == NULL)
 		return -1;
-	}
-	if (__atomic_load_n(&p[1], __ATOMIC_ACQUIRE) != QUOTA_MAGIC) {
-		for (i = 0; i < t->tg_nimages; i++) {
-			if (t->tg_images[i] == NULL)
-				continue;
-			snprintf(path, sizeof(path),
-			    "%s/overlays/static-%s-%d.map", dir, name, i);
-			used += lu_cow_file_mapped_bytes(path,
-			    t->tg_images[i]->im_size, w->w_cfg->c_block_size);
-		}
-		__atomic_store_n(&p[0], used, __ATOMIC_RELAXED);
-		__atomic_store_n(&p[1], QUOTA_MAGIC, __ATOMIC_RELEASE);
-		log_info("target %s: quota %llu of %llu bytes used", name,
-		    (unsigned long long)used,
-		    (unsigned long long)t->tg_tier->ct_quota);
-	}
-	close(fd);		/* the lock goes with it */
 	t->tg_squota.q_limit = t->tg_tier->ct_quota;
 	t->tg_squota.q_shared = p;
 	t->tg_quota = &t->tg_squota;

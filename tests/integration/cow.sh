@@ -58,6 +58,17 @@ over() {
 }
 over "after 1M"
 qemu-io -f raw -c 'write -P 0x46 0 1M' "$C" > /dev/null || fail "capped: rewrite refused"
+# Two connections at once, on two workers: each maps the counter, and
+# neither may keep its file locked (the second worker would hang).
+qemu-io -f raw -c 'sleep 2000' -c 'read -P 0x46 0 4k' "$C" > "$WORK/ca.out" 2>&1 &
+pa=$!
+sleep 0.5
+timeout 10 qemu-io -f raw -c 'read -P 0x46 4k 4k' "$C" > "$WORK/cb.out" 2>&1 ||
+	fail "capped: a second connection got nowhere: $(cat "$WORK/cb.out")"
+wait $pa || fail "capped: first connection: $(cat "$WORK/ca.out")"
+n=$(grep "session start: target $IQN_PREFIX:capped " "$LOG" |
+    awk -F'[][]' '{ print $2 }' | sort -u | wc -l)
+[ "$n" -ge 2 ] || fail "capped: connections on $n worker(s), not 2"
 stop_daemon
 start_daemon
 over "after a restart"
