@@ -169,8 +169,8 @@ conn_free(struct conn *c)
 void
 conn_close(struct conn *c, const char *why)
 {
-	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL &&
-	    c->c_target != NULL)
+	/* a logout or a cold reset has left CONN_FFP by now */
+	if (c->c_registered)
 		ipc_session(c, SHMQ_SESSION_END);
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session end: target %s initiator %s from %s tier %s: "

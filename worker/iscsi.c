@@ -200,8 +200,10 @@ iscsi_login_done(struct conn *c)
 	c->c_expcmdsn = l->l_expcmdsn;
 	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
 		return;
-	if (c->c_type == LOGIN_SESSION_NORMAL)
+	if (c->c_type == LOGIN_SESSION_NORMAL) {
 		ipc_session(c, SHMQ_SESSION_START);
+		c->c_registered = 1;
+	}
 	conn_nopin_arm(c);
 	if (c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session start: target %s initiator %s from %s "

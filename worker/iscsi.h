@@ -118,6 +118,7 @@ struct conn {
 	struct login		 c_login;
 	struct iscsi_params	 c_p;
 	enum login_session_type	 c_type;
+	int			 c_registered;	/* SESSION_START sent */
 	uint32_t		 c_statsn;
 	uint32_t		 c_expcmdsn;
 	uint32_t		 c_next_ttt;

@@ -96,6 +96,13 @@ wait $bp || fail "I/O failed across USR2: $(tail -3 "$WORK/bench.out")"
 grep -q "draining 1 connections" "$LOG" || fail "no worker drained a connection"
 ok "USR2 under load: the initiator moved to a new worker without an error"
 
+# Every worker slot has had several owners by now (a worker killed, two
+# rolling restarts): session reinstatement must still close the old
+# connection, so the coordinator's kicks carry the slot's generation.
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$IQN_PREFIX:disk" reinstate 2>&1) ||
+	fail "reinstatement after worker restarts: $out"
+ok "reinstatement closes the old connection on workers of a later generation"
+
 # HUP with a broken config: the old one keeps running, the log says why.
 cp "$CONF" "$WORK/good.conf"
 echo "workers lots" >> "$CONF"

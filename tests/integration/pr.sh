@@ -109,7 +109,13 @@ ok "coordinator kill -9: same state, enforced at once and after respawn"
 out=$(pr pr-clear 2>&1) || fail "pr-clear: $out"
 ok "CLEAR: no key, no reservation"
 
+# A session that logged out is gone from the coordinator's registry: the
+# cold reset below closes B's session alone.
+"$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" -i iqn.2025-01.test:charlie login \
+    > /dev/null || fail "charlie: login and logout"
 out=$(pr cold-reset 2>&1) || fail "cold-reset: $out"
+grep -q "target cold reset: closing 1 other session(s)" "$LOG" ||
+	fail "cold reset: not exactly B's session closed: $(grep "cold reset" "$LOG")"
 wa=$(worker_of "$IA")
 wb=$(worker_of "$IB")
 [ -n "$wa" ] && [ -n "$wb" ] && [ "$wa" != "$wb" ] ||
