@@ -173,6 +173,19 @@ cp_clear(int idx)
 	psess_mirror_end(e);
 }
 
+/* Publish r in mirror entry idx, with no connections yet. */
+static void
+cp_publish(int idx, const struct psess_rec *r)
+{
+	struct psess_ment	*e = cp_ent(idx);
+
+	psess_mirror_begin(e);
+	e->me_rec = *r;
+	e->me_nconns = 0;
+	e->me_used = 1;
+	psess_mirror_end(e);
+}
+
 /*
  * The session ends: record, mirror entry, its LUs' maps and reservations
  * in LMDB, and (after the commit) its files.
@@ -322,7 +335,6 @@ coord_psess_create(struct store *st, const struct shmq_msg *req,
 {
 	static struct psess_rec	 r;
 	struct psess_limits	 pl;
-	struct psess_ment	*e;
 	struct cp_pending	*p;
 	char			 ids[PSESS_IDSTR];
 	int			 idx, rv;
@@ -344,12 +356,7 @@ coord_psess_create(struct store *st, const struct shmq_msg *req,
 	if ((rv = cp_admit(&r, &pl)) != 0 || (rv = cp_store_put(st, &r)) != 0)
 		return rv;
 	idx = cp_free_entry();
-	e = cp_ent(idx);
-	psess_mirror_begin(e);
-	e->me_rec = r;
-	e->me_nconns = 0;
-	e->me_used = 1;
-	psess_mirror_end(e);
+	cp_publish(idx, &r);
 	memset(p, 0, sizeof(*p));
 	psess_id_fmt(r.ps_id, ids);
 	log_info("session %s created: tier %s, %d LUNs, iqn suffix %s", ids,
@@ -590,7 +597,6 @@ cp_load_missing(struct store *st, struct cp_load *cl)
 {
 	static uint8_t		 buf[PSESS_REC_MAX];
 	static struct psess_rec	 r;
-	struct psess_ment	*e;
 	size_t			 len;
 	int			 i, idx;
 
@@ -602,12 +608,7 @@ cp_load_missing(struct store *st, struct cp_load *cl)
 			log_warnx("%s: session table full", __func__);
 			return;
 		}
-		e = cp_ent(idx);
-		psess_mirror_begin(e);
-		e->me_rec = r;
-		e->me_nconns = 0;
-		e->me_used = 1;
-		psess_mirror_end(e);
+		cp_publish(idx, &r);
 	}
 }
 

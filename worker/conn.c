@@ -228,11 +228,11 @@ conn_send_buf(struct conn *c, uint8_t *bhs, const void *data, uint32_t dlen,
 	}
 	if (dlen == 0)
 		goto queued;
-	if (buf == NULL || dlen < CONN_REF_MIN ||
-	    evbuffer_add_reference(out, data, dlen, buf_unref_cb,
+	if (buf == NULL || dlen < CONN_REF_MIN)
+		evbuffer_add(out, data, dlen);
+	else if (evbuffer_add_reference(out, data, dlen, buf_unref_cb,
 	    buf_ref(buf)) == -1) {
-		if (buf != NULL && dlen >= CONN_REF_MIN)
-			buf_put(buf);	/* the reference not taken */
+		buf_put(buf);		/* the reference not taken */
 		evbuffer_add(out, data, dlen);
 	}
 	if (pad)
