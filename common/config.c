@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ struct cfg_parse {
 	int		 p_line;
 	int		 p_errors;
 	FILE		*p_err;
-	unsigned	 p_seen;	/* bitmask of single keys seen */
+	uint64_t	 p_seen;	/* bitmask of single keys seen */
+	uint64_t	 p_lseen;	/* of cfg_limits seen */
 };
 
 typedef void (*cfg_handler)(struct cfg_parse *, char **, int);
@@ -76,6 +78,58 @@ static const struct cfg_key cfg_keys[] = {
 	{ "api-token",		cfg_token,	3, 3, 1 },
 	{ "api-rate",		cfg_apirate,	1, 1, 0 },
 };
+
+/*
+ * Limits on what a client can make the daemon hold: one key each, a
+ * number, a size (K/M/G/T) or a duration (s/m/h/d), with its bounds and
+ * default.  The defaults are set from this table too.
+ */
+enum cfg_unit {
+	CU_COUNT = 0,
+	CU_SIZE,
+	CU_DURATION,
+};
+
+struct cfg_limit {
+	const char	*cl_name;
+	size_t		 cl_off;	/* of a uint64_t in struct config */
+	enum cfg_unit	 cl_unit;
+	uint64_t	 cl_min;
+	uint64_t	 cl_max;
+	uint64_t	 cl_default;
+};
+
+#define LIM(name, field, unit, min, max, def)				\
+	{ name, offsetof(struct config, field), unit, min, max, def }
+
+static const struct cfg_limit cfg_limits[] = {
+	LIM("max-connections", c_max_conns, CU_COUNT, 1, 1 << 20, 4096),
+	LIM("max-connections-per-address", c_max_conns_addr, CU_COUNT, 1,
+	    1 << 20, 64),
+	LIM("ipv6-prefix", c_v6_prefix, CU_COUNT, 16, 128, 64),
+	LIM("max-pending-data", c_max_pending, CU_SIZE, 1 << 20, 256 << 20,
+	    8 << 20),
+	LIM("max-pending-data-worker", c_max_pending_worker, CU_SIZE, 1 << 20,
+	    1ULL << 40, 256 << 20),
+	LIM("api-max-connections", c_api_max_conns, CU_COUNT, 1, 1 << 16, 256),
+	LIM("api-max-header", c_api_max_header, CU_SIZE, 1024, 1 << 20,
+	    8192),
+	LIM("api-timeout", c_api_timeout, CU_DURATION, 1, 3600, 30),
+	LIM("api-max-anonymous", c_api_max_anon, CU_COUNT, 0,
+	    CFG_PSESS_MAX, CFG_PSESS_MAX / 2),
+};
+
+#define CFG_NLIMITS	(sizeof(cfg_limits) / sizeof(cfg_limits[0]))
+
+static uint64_t *
+cfg_limit_field(struct config *c, const struct cfg_limit *l)
+{
+	return (uint64_t *)(void *)((char *)c + l->cl_off);
+}
+
+static void
+cfg_error(struct cfg_parse *, const char *, ...)
+    __attribute__((__format__(printf, 2, 3)));
 
 static void
 cfg_error(struct cfg_parse *p, const char *fmt, ...)
@@ -633,6 +687,49 @@ cfg_split(char *line, char **w)
 	return n;
 }
 
+/* A line setting one of cfg_limits: 1 when w[0] names one. */
+static int
+cfg_limit_line(struct cfg_parse *p, char **w, int n)
+{
+	static const char *const want[] = { "a number", "a size (N[K|M|G|T])",
+	    "a duration (N[s|m|h|d])" };
+	const struct cfg_limit *l;
+	const char	*ep;
+	uint64_t	 v;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < CFG_NLIMITS; i++)
+		if (strcmp(cfg_limits[i].cl_name, w[0]) == 0)
+			break;
+	if (i == CFG_NLIMITS)
+		return 0;
+	l = &cfg_limits[i];
+	if (n != 2) {
+		cfg_error(p, "%s: wrong number of arguments", w[0]);
+		return 1;
+	}
+	if (p->p_lseen & (1ULL << i)) {
+		cfg_error(p, "%s: given twice", w[0]);
+		return 1;
+	}
+	p->p_lseen |= 1ULL << i;
+	if (l->cl_unit == CU_SIZE)
+		r = config_parse_size(w[1], &v);
+	else if (l->cl_unit == CU_DURATION)
+		r = config_parse_duration(w[1], &v);
+	else
+		r = cfg_parse_u64(w[1], &v, &ep) == -1 || *ep != '\0' ? -1 : 0;
+	if (r == -1 || v < l->cl_min || v > l->cl_max) {
+		cfg_error(p, "%s: want %s from %llu to %llu", w[0],
+		    want[l->cl_unit], (unsigned long long)l->cl_min,
+		    (unsigned long long)l->cl_max);
+		return 1;
+	}
+	*cfg_limit_field(p->p_cfg, l) = v;
+	return 1;
+}
+
 static void
 cfg_line(struct cfg_parse *p, char *line)
 {
@@ -656,21 +753,23 @@ cfg_line(struct cfg_parse *p, char *line)
 			cfg_error(p, "%s: wrong number of arguments", w[0]);
 			return;
 		}
-		if (!k->k_repeat && (p->p_seen & (1U << i))) {
+		if (!k->k_repeat && (p->p_seen & (1ULL << i))) {
 			cfg_error(p, "%s: given twice", w[0]);
 			return;
 		}
-		p->p_seen |= 1U << i;
+		p->p_seen |= 1ULL << i;
 		k->k_fn(p, w, n);
 		return;
 	}
-	cfg_error(p, "unknown keyword \"%s\"", w[0]);
+	if (!cfg_limit_line(p, w, n))
+		cfg_error(p, "unknown keyword \"%s\"", w[0]);
 }
 
 static void
 cfg_defaults(struct config *c)
 {
 	struct cfg_tier	*t = &c->c_tiers[0];
+	size_t		 i;
 
 	snprintf(c->c_iqn_prefix, sizeof(c->c_iqn_prefix), "%s",
 	    CFG_DEFAULT_PREFIX);
@@ -691,6 +790,8 @@ cfg_defaults(struct config *c)
 	t->ct_sessions = CFG_DEFAULT_SESSIONS;
 	c->c_ntiers = 1;
 	c->c_api_rate = CFG_DEFAULT_RATE;
+	for (i = 0; i < CFG_NLIMITS; i++)
+		*cfg_limit_field(c, &cfg_limits[i]) = cfg_limits[i].cl_default;
 }
 
 struct config *
@@ -779,6 +880,9 @@ cfg_check(struct cfg_parse *p)
 			    c->c_tokens[i].tk_tier);
 	for (i = 0; i < c->c_ntargets; i++)
 		cfg_check_target(p, c->c_targets[i]);
+	if (c->c_max_pending_worker < c->c_max_pending)
+		cfg_error(p, "max-pending-data-worker is less than "
+		    "max-pending-data");
 }
 
 int

@@ -21,6 +21,7 @@
 #define CFG_MAX_WORKERS		64
 #define CFG_MAX_SESSIONS	1024	/* tier "sessions": per token */
 #define CFG_MAX_RATE		65535	/* api-rate: creations per minute */
+#define CFG_PSESS_MAX		1024	/* provisioned sessions in all */
 #define CFG_DEFAULT_SESSIONS	16
 #define CFG_DEFAULT_RATE	10
 
@@ -95,6 +96,17 @@ struct config {
 	struct cfg_token c_tokens[CFG_MAX_TOKENS];
 	int		 c_ntokens;
 	int		 c_api_rate;	/* anonymous creations/minute/address */
+
+	/* Limits (config.c cfg_limits: keys, bounds, defaults). */
+	uint64_t	 c_max_conns;		/* iSCSI connections in all */
+	uint64_t	 c_max_conns_addr;	/* per address (IPv6: prefix) */
+	uint64_t	 c_v6_prefix;		/* bits that make an IPv6 "address" */
+	uint64_t	 c_max_pending;		/* write data buffered per conn */
+	uint64_t	 c_max_pending_worker;	/* the same per worker */
+	uint64_t	 c_api_max_conns;	/* API connections per worker */
+	uint64_t	 c_api_max_header;	/* API request header bytes */
+	uint64_t	 c_api_timeout;		/* API connection idle, seconds */
+	uint64_t	 c_api_max_anon;	/* anonymous sessions in all */
 };
 
 /* common/config.c */

@@ -34,7 +34,7 @@
 
 #include "config.h"
 
-#define PSESS_MAX		1024	/* sessions in the mirror */
+#define PSESS_MAX		CFG_PSESS_MAX	/* sessions in the mirror */
 #define PSESS_CONNS_MAX		32	/* connections of one session */
 #define PSESS_IQN_MAX		32	/* IQN suffix after "<prefix>:" */
 #define PSESS_USER_MAX		24

@@ -2106,6 +2106,300 @@ sc_write_residual(void)
 	free(in);
 }
 
+static int	sense_asc(const struct scsi_res *);
+
+/* ---- the Data-Out sequence: every byte once, in order ---- */
+
+#define DO_LBA		2048	/* where the Data-Out scenarios write */
+#define DO_BYTES	8192
+
+/* A SCSI Command PDU as built by hand: WRITE(16) of len bytes at lba. */
+static uint32_t
+raw_write16(struct conn *c, uint64_t lba, uint32_t len, uint8_t flags,
+    const uint8_t *imm, size_t immlen)
+{
+	uint8_t		h[BHS_LEN];
+	uint32_t	itt = c->c_itt++;
+
+	bhs_init(h, OP_SCSI_CMD, (uint8_t)(flags | 0x20 | 0x01));
+	lun_enc(h + 8);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, len);
+	be32enc(h + 24, c->c_cmdsn++);
+	be32enc(h + 28, c->c_expstatsn);
+	h[32] = 0x8a;
+	be64enc(h + 34, lba);
+	be32enc(h + 42, len / c->c_blksz);
+	if (pdu_send(c, h, NULL, 0, imm, immlen, 0) == -1)
+		fail("sending WRITE(16): %s", strerror(errno));
+	return itt;
+}
+
+static void
+data_out(struct conn *c, uint32_t itt, uint32_t ttt, uint32_t sn,
+    uint32_t off, const uint8_t *data, uint32_t len, int final)
+{
+	uint8_t	h[BHS_LEN];
+
+	bhs_init(h, OP_DATA_OUT, final ? 0x80 : 0);
+	lun_enc(h + 8);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, ttt);
+	be32enc(h + 28, c->c_expstatsn);
+	be32enc(h + 36, sn);
+	be32enc(h + 40, off);
+	if (pdu_send(c, h, NULL, 0, data, len, 0) == -1)
+		fail("sending Data-Out: %s", strerror(errno));
+	step("Data-Out ITT 0x%08x TTT 0x%08x DataSN %u offset %u, %u bytes%s",
+	    itt, ttt, sn, off, len, final ? ", F" : "");
+}
+
+/* The next PDU must be an R2T for itt; returns it. */
+static void
+r2t_wait(struct conn *c, uint32_t itt, struct pdu *p)
+{
+	reply_wait(c, p, "R2T");
+	if (pdu_op(p) != OP_R2T || be32dec(p->p_bhs + 16) != itt)
+		fail("expected an R2T for ITT 0x%08x, got %s", itt,
+		    pdu_describe(p));
+	step("R2T TTT 0x%08x offset %u length %u", be32dec(p->p_bhs + 20),
+	    be32dec(p->p_bhs + 40), be32dec(p->p_bhs + 44));
+}
+
+/*
+ * A Data-Out that breaks its sequence: a Reject with reason, then the
+ * command ends CHECK CONDITION, ABORTED COMMAND, DATA PHASE ERROR/ascq.
+ * Returns what went wrong, or NULL; the caller checks the disk first.
+ */
+static const char *
+data_error(struct conn *c, uint32_t itt, int reason, int ascq)
+{
+	static char	why[160];
+	struct pdu	p;
+	struct scsi_res	res;
+	int		rejected = -1;
+
+	for (;;) {
+		reply_wait(c, &p, "Reject and SCSI Response");
+		if (pdu_op(&p) == OP_REJECT)
+			rejected = p.p_bhs[2];
+		else if (pdu_op(&p) == OP_SCSI_RSP &&
+		    be32dec(p.p_bhs + 16) == itt)
+			break;
+		else
+			fail("unexpected %s", pdu_describe(&p));
+		pdu_free(&p);
+	}
+	memset(&res, 0, sizeof(res));
+	res.sr_reject = -1;
+	cmd_response(&p, &res);
+	pdu_free(&p);
+	step("the command ended %s, ASC/ASCQ 0x%04x", res_str(&res),
+	    sense_asc(&res));
+	if (rejected != reason)
+		snprintf(why, sizeof(why), "the bad Data-Out got Reject "
+		    "reason %d, expected 0x%02x", rejected, reason);
+	else if (res.sr_status != ST_CHECK || sense_key(&res) != 0x0b ||
+	    sense_asc(&res) != (0x4b00 | ascq))
+		snprintf(why, sizeof(why), "command ended %s, expected "
+		    "ABORTED COMMAND 0x%04x", res_str(&res), 0x4b00 | ascq);
+	else
+		return NULL;
+	return why;
+}
+
+/*
+ * Before an attack: what DO_LBA holds, and a second connection (the
+ * victim, on the same worker when there is one) that writes and reads
+ * back a pattern, so that pool buffers of the attack's size last held
+ * its data.
+ */
+static void
+victim_and_base(uint8_t *base)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		v;
+	uint8_t			*buf = xmalloc(DO_BYTES);
+
+	login_ok(&v, &lo);
+	do_readcap(&v);
+	do_read(&v, DO_LBA, DO_BYTES / v.c_blksz, base);
+	memset(buf, 0xa5, DO_BYTES);
+	do_write(&v, DO_LBA + 64, DO_BYTES / v.c_blksz, buf);
+	do_read(&v, DO_LBA + 64, DO_BYTES / v.c_blksz, buf);
+	logout(&v);
+	free(buf);
+	step("victim wrote and read back a 0xa5 pattern");
+}
+
+/* After an attack: DO_LBA must still hold exactly what it held. */
+static void
+unchanged(struct conn *c, const uint8_t *base)
+{
+	uint8_t	*now = xmalloc(DO_BYTES);
+
+	do_read(c, DO_LBA, DO_BYTES / c->c_blksz, now);
+	if (memcmp(now, base, DO_BYTES) != 0)
+		fail("LBA %u changed: %s", DO_LBA, memchr(now, 0xa5, DO_BYTES) ?
+		    "it holds the victim's bytes" : "bytes never sent");
+	step("LBA %u holds what it held before", DO_LBA);
+	free(now);
+}
+
+/* Two unsolicited Data-Out at the same offset: never GOOD, no leak. */
+static void
+sc_dataout_overlap(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	uint8_t			*base = xmalloc(DO_BYTES), data[4096];
+	uint32_t		itt;
+	const char		*why;
+
+	victim_and_base(base);
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	if (c.c_initial_r2t || c.c_first_burst < DO_BYTES)
+		fail("needs InitialR2T=No and FirstBurstLength >= %d",
+		    DO_BYTES);
+	memset(data, 0x11, sizeof(data));
+	itt = raw_write16(&c, DO_LBA, DO_BYTES, 0, NULL, 0);
+	step("WRITE(16) of %d bytes, no immediate data, F clear", DO_BYTES);
+	data_out(&c, itt, RSVD_TAG, 0, 0, data, sizeof(data), 0);
+	data_out(&c, itt, RSVD_TAG, 1, 0, data, sizeof(data), 1);
+	why = data_error(&c, itt, REJ_PROTOCOL, 0x05);
+	unchanged(&c, base);
+	if (why != NULL)
+		fail("%s", why);
+	logout(&c);
+	free(base);
+}
+
+/* The same twice at an R2T's offset. */
+static void
+sc_dataout_overlap_r2t(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			*base = xmalloc(DO_BYTES), data[4096];
+	uint32_t		itt, ttt;
+	const char		*why;
+
+	victim_and_base(base);
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	memset(data, 0x22, sizeof(data));
+	itt = raw_write16(&c, DO_LBA, DO_BYTES, 0x80, NULL, 0);
+	step("WRITE(16) of %d bytes, no immediate data, F set", DO_BYTES);
+	r2t_wait(&c, itt, &p);
+	ttt = be32dec(p.p_bhs + 20);
+	pdu_free(&p);
+	data_out(&c, itt, ttt, 0, 0, data, sizeof(data), 0);
+	data_out(&c, itt, ttt, 1, 0, data, sizeof(data), 1);
+	why = data_error(&c, itt, REJ_PROTOCOL, 0x05);
+	unchanged(&c, base);
+	if (why != NULL)
+		fail("%s", why);
+	logout(&c);
+	free(base);
+}
+
+/* A Target Transfer Tag we never gave (0, and one off): rejected. */
+static void
+sc_dataout_bad_ttt(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			*base = xmalloc(DO_BYTES), *data;
+	uint32_t		itt, ttt, bad[2];
+	const char		*why;
+	int			i;
+
+	data = xmalloc(DO_BYTES);
+	memset(data, 0x33, DO_BYTES);
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	do_read(&c, DO_LBA, DO_BYTES / c.c_blksz, base);
+	for (i = 0; i < 2; i++) {
+		itt = raw_write16(&c, DO_LBA, DO_BYTES, 0x80, NULL, 0);
+		r2t_wait(&c, itt, &p);
+		ttt = be32dec(p.p_bhs + 20);
+		pdu_free(&p);
+		bad[0] = 0;
+		bad[1] = ttt + 1000;
+		data_out(&c, itt, bad[i], 0, 0, data, DO_BYTES, 1);
+		if ((why = data_error(&c, itt, 0x09, 0x01)) != NULL)
+			fail("%s", why);
+	}
+	unchanged(&c, base);
+	logout(&c);
+	free(base);
+	free(data);
+}
+
+/*
+ * An unsolicited burst that ends (F) short of FirstBurstLength: the
+ * rest must be solicited with an R2T; so must everything after the
+ * immediate data of a command whose F bit says none follows.
+ */
+static void
+unsol_short(struct conn *c, uint32_t itt, const uint8_t *data, uint32_t from)
+{
+	struct pdu	p;
+	struct scsi_res	res;
+	uint32_t	off, len;
+
+	r2t_wait(c, itt, &p);
+	off = be32dec(p.p_bhs + 40);
+	len = be32dec(p.p_bhs + 44);
+	if (off != from || off + len != 4 * 4096)
+		fail("R2T for [%u, %u), expected [%u, %u)", off, off + len,
+		    from, 4 * 4096);
+	data_out(c, itt, be32dec(p.p_bhs + 20), 0, off, data + off, len, 1);
+	pdu_free(&p);
+	reply_wait(c, &p, "SCSI Response");
+	memset(&res, 0, sizeof(res));
+	res.sr_reject = -1;
+	if (pdu_op(&p) != OP_SCSI_RSP)
+		fail("unexpected %s", pdu_describe(&p));
+	cmd_response(&p, &res);
+	pdu_free(&p);
+	if (res.sr_status != ST_GOOD)
+		fail("WRITE(16) -> %s", res_str(&res));
+	step("WRITE(16) -> GOOD");
+}
+
+static void
+sc_unsol_short(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	uint8_t			data[4 * 4096], back[4 * 4096];
+	uint32_t		itt;
+
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	if (c.c_initial_r2t || c.c_first_burst < sizeof(data))
+		fail("needs InitialR2T=No and FirstBurstLength >= %zu",
+		    sizeof(data));
+	random_bytes(data, sizeof(data));
+	itt = raw_write16(&c, DO_LBA, sizeof(data), 0, NULL, 0);
+	step("WRITE(16) of %zu bytes, F clear", sizeof(data));
+	data_out(&c, itt, RSVD_TAG, 0, 0, data, 4096, 1);
+	unsol_short(&c, itt, data, 4096);
+	random_bytes(data, sizeof(data));
+	itt = raw_write16(&c, DO_LBA, sizeof(data), 0x80, data, 4096);
+	step("WRITE(16) of %zu bytes, 4096 immediate, F set", sizeof(data));
+	unsol_short(&c, itt, data, 4096);
+	do_read(&c, DO_LBA, sizeof(back) / c.c_blksz, back);
+	if (memcmp(back, data, sizeof(data)) != 0)
+		fail("read back differs from what was written");
+	step("read back what was written");
+	logout(&c);
+}
+
 /* ---- persistent reservations: initiator A (-i) and B (-I) ---- */
 
 static const uint8_t pr_isid_a[6] = { 0x80, 0x00, 0x00, 0x00, 0x50, 0x0a };
@@ -2454,6 +2748,10 @@ static const struct scenario {
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
 	{ "write-residual",	sc_write_residual,	0 },
+	{ "dataout-overlap",	sc_dataout_overlap,	0 },
+	{ "dataout-overlap-r2t", sc_dataout_overlap_r2t, 0 },
+	{ "dataout-bad-ttt",	sc_dataout_bad_ttt,	0 },
+	{ "unsol-short",	sc_unsol_short,		0 },
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },

@@ -486,9 +486,7 @@ conn_nopin_send(struct conn *c, const struct timeval *now)
 	bhs[0] = OP_NOP_IN;
 	bhs[1] = 0x80;
 	be32enc(bhs + 16, 0xffffffff);
-	if (++c->c_next_ttt == 0 || c->c_next_ttt == 0xffffffff)
-		c->c_next_ttt = 1;
-	c->c_nopin_ttt = c->c_next_ttt;
+	c->c_nopin_ttt = iscsi_next_ttt(c);
 	be32enc(bhs + 20, c->c_nopin_ttt);
 	be32enc(bhs + 24, c->c_statsn);
 	be32enc(bhs + 28, c->c_expcmdsn);

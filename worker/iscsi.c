@@ -22,38 +22,9 @@
 #include "prstate.h"
 #include "shmq.h"
 
-#define FLAG_FINAL		0x80
 #define FLAG_READ		0x40
 #define FLAG_WRITE		0x20
 #define BHS_IMMEDIATE		0x40
-#define TTT_NONE		0xffffffffU
-
-/* A SCSI command waiting for its Data-Out. */
-struct task {
-	TAILQ_ENTRY(task)	 tk_entry;
-	uint32_t		 tk_itt;
-	uint32_t		 tk_cmdsn;
-	uint32_t		 tk_edtl;
-	uint64_t		 tk_lun;
-	int			 tk_attr;
-	uint8_t			 tk_cdb[16];
-	uint8_t			*tk_buf;	/* Data-Out collected */
-	uint32_t		 tk_want;	/* bytes to collect */
-	uint32_t		 tk_got;
-	uint32_t		 tk_xfer;	/* CDB transfer length */
-	uint32_t		 tk_r2t_off;	/* next offset to solicit */
-	uint32_t		 tk_r2tsn;
-	uint32_t		 tk_r2t_out;	/* outstanding R2Ts */
-	uint32_t		 tk_unsol;	/* end of unsolicited range */
-	uint32_t		 tk_unsol_sn;	/* next unsolicited DataSN */
-	struct r2t {
-		uint32_t	 r_ttt;		/* 0: slot free */
-		uint32_t	 r_off;
-		uint32_t	 r_len;
-		uint32_t	 r_got;
-		uint32_t	 r_datasn;	/* next DataSN expected */
-	}			 tk_r2t[ISCSI_MAX_R2T];
-};
 
 typedef enum pdu_result (*pdu_handler)(struct conn *);
 
@@ -68,7 +39,6 @@ static enum pdu_result	iscsi_scsi_cmd(struct conn *);
 static enum pdu_result	iscsi_tmf(struct conn *);
 static enum pdu_result	iscsi_login(struct conn *);
 static enum pdu_result	iscsi_text(struct conn *);
-static enum pdu_result	iscsi_data_out(struct conn *);
 static enum pdu_result	iscsi_logout(struct conn *);
 static enum pdu_result	iscsi_snack(struct conn *);
 
@@ -78,7 +48,7 @@ static const struct pdu_op pdu_ops[64] = {
 	[OP_TMF_REQ]	= { "tmf",	iscsi_tmf,	1 },
 	[OP_LOGIN_REQ]	= { "login",	iscsi_login,	0 },
 	[OP_TEXT_REQ]	= { "text",	iscsi_text,	1 },
-	[OP_DATA_OUT]	= { "data-out",	iscsi_data_out,	1 },
+	[OP_DATA_OUT]	= { "data-out",	dataout_pdu,	1 },
 	[OP_LOGOUT_REQ]	= { "logout",	iscsi_logout,	1 },
 	[OP_SNACK_REQ]	= { "snack",	iscsi_snack,	1 },
 };
@@ -100,8 +70,17 @@ iscsi_maxcmdsn(struct conn *c)
 	return c->c_expcmdsn + room - 1;
 }
 
+/* A Target Transfer Tag for an R2T, a NOP-In or a Text: never 0 or ~0. */
+uint32_t
+iscsi_next_ttt(struct conn *c)
+{
+	if (++c->c_next_ttt == ISCSI_TTT_NONE || c->c_next_ttt == 0)
+		c->c_next_ttt = 1;
+	return c->c_next_ttt;
+}
+
 /* StatSN, ExpCmdSN, MaxCmdSN at bytes 24..35 of a response. */
-static void
+void
 iscsi_seq(struct conn *c, uint8_t *bhs, int advance)
 {
 	be32enc(bhs + 24, c->c_statsn);
@@ -118,7 +97,7 @@ iscsi_reject(struct conn *c, int reason, const uint8_t *bad)
 
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_REJECT;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	bhs[2] = reason;
 	be32enc(bhs + 16, 0xffffffff);
 	iscsi_seq(c, bhs, 1);
@@ -132,7 +111,7 @@ iscsi_async_logout(struct conn *c, int secs)
 
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_ASYNC;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	be32enc(bhs + 16, 0xffffffff);
 	iscsi_seq(c, bhs, 1);
 	bhs[36] = 1;			/* AsyncEvent: logout requested */
@@ -257,7 +236,7 @@ iscsi_nop_out(struct conn *c)
 		return PDU_OK;
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_NOP_IN;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	memcpy(bhs + 8, c->c_bhs + 8, 8);
 	be32enc(bhs + 16, itt);
 	be32enc(bhs + 20, 0xffffffff);
@@ -285,7 +264,7 @@ iscsi_logout(struct conn *c)
 		return PDU_OK;
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_LOGOUT_RSP;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	bhs[2] = reason == 2 ? 2 : (reason > 2 ? 3 : 0);
 	memcpy(bhs + 16, c->c_bhs + 16, 4);
 	iscsi_seq(c, bhs, 1);
@@ -310,7 +289,7 @@ iscsi_residual(uint8_t *bhs, uint32_t edtl, uint32_t would)
 	}
 }
 
-static void
+void
 iscsi_scsi_rsp(struct conn *c, uint32_t itt, struct scsi_task *t,
     uint32_t would)
 {
@@ -320,7 +299,7 @@ iscsi_scsi_rsp(struct conn *c, uint32_t itt, struct scsi_task *t,
 
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_SCSI_RSP;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	bhs[3] = t->t_status;
 	be32enc(bhs + 16, itt);
 	iscsi_seq(c, bhs, 1);
@@ -360,7 +339,7 @@ iscsi_data_in(struct conn *c, uint32_t itt, struct scsi_task *t,
 		be32enc(bhs + 36, sn++);
 		be32enc(bhs + 40, off);
 		if (off + n == len) {
-			bhs[1] = FLAG_FINAL;
+			bhs[1] = ISCSI_FLAG_FINAL;
 			if (good) {
 				bhs[1] |= 0x01;		/* S */
 				bhs[3] = t->t_status;
@@ -378,7 +357,7 @@ iscsi_data_in(struct conn *c, uint32_t itt, struct scsi_task *t,
 		iscsi_scsi_rsp(c, itt, t, t->t_dinlen);
 }
 
-static void
+void
 iscsi_task_init(struct conn *c, struct scsi_task *t, const uint8_t *cdb,
     uint64_t lun, uint32_t edtl)
 {
@@ -548,7 +527,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 }
 
 /* Run a command whose Data-Out (if any) is complete, and answer it. */
-static void
+void
 iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
     int attr, uint32_t edtl, const uint8_t *dout, uint32_t doutlen,
     uint32_t xfer, int reading)
@@ -587,65 +566,12 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	buf_put(din);
 }
 
-static void
-iscsi_r2t_send(struct conn *c, struct task *tk)
-{
-	uint8_t		 bhs[ISCSI_BHS_LEN];
-	uint32_t	 len;
-
-	struct r2t	*r;
-	int		 i;
-
-	while (tk->tk_r2t_off < tk->tk_want &&
-	    tk->tk_r2t_out < c->c_p.ip_max_r2t &&
-	    tk->tk_r2t_out < ISCSI_MAX_R2T) {
-		for (i = 0; tk->tk_r2t[i].r_ttt != 0; i++)
-			;
-		r = &tk->tk_r2t[i];
-		len = tk->tk_want - tk->tk_r2t_off;
-		if (len > c->c_p.ip_max_burst)
-			len = c->c_p.ip_max_burst;
-		memset(bhs, 0, sizeof(bhs));
-		bhs[0] = OP_R2T;
-		bhs[1] = FLAG_FINAL;
-		scsi_lun_encode(bhs + 8, tk->tk_lun);
-		be32enc(bhs + 16, tk->tk_itt);
-		if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
-			c->c_next_ttt = 1;
-		r->r_ttt = c->c_next_ttt;
-		r->r_off = tk->tk_r2t_off;
-		r->r_len = len;
-		r->r_got = 0;
-		r->r_datasn = 0;
-		be32enc(bhs + 20, r->r_ttt);
-		iscsi_seq(c, bhs, 0);
-		be32enc(bhs + 36, tk->tk_r2tsn++);
-		be32enc(bhs + 40, tk->tk_r2t_off);
-		be32enc(bhs + 44, len);
-		conn_send(c, bhs, NULL, 0);
-		tk->tk_r2t_off += len;
-		tk->tk_r2t_out++;
-	}
-}
-
-static void
-iscsi_task_free(struct conn *c, struct task *tk)
-{
-	TAILQ_REMOVE(&c->c_tasks, tk, tk_entry);
-	c->c_ntasks--;
-	c->c_taskbytes -= tk->tk_want;
-	buf_put(tk->tk_buf);
-	buf_put(tk);
-}
-
 void
 iscsi_conn_free_tasks(struct conn *c)
 {
-	struct task	*tk;
 	struct defer	*d;
 
-	while ((tk = TAILQ_FIRST(&c->c_tasks)) != NULL)
-		iscsi_task_free(c, tk);
+	dataout_abort_lun(c, UINT64_MAX);
 	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
 		TAILQ_REMOVE(&c->c_defers, d, d_entry);
 		ipc_cancel(c->c_w, d);
@@ -653,130 +579,11 @@ iscsi_conn_free_tasks(struct conn *c)
 	}
 }
 
-static void
-iscsi_task_complete(struct conn *c, struct task *tk)
-{
-	iscsi_exec(c, tk->tk_itt, tk->tk_cdb, tk->tk_lun, tk->tk_attr,
-	    tk->tk_edtl, tk->tk_buf, tk->tk_want, tk->tk_xfer, 0);
-	iscsi_task_free(c, tk);
-}
-
-/* Copy a piece of Data-Out into the task, checking the offsets. */
-static int
-iscsi_task_data(struct task *tk, uint32_t off, const uint8_t *data,
-    uint32_t len)
-{
-	if (off > tk->tk_edtl || len > tk->tk_edtl - off)
-		return -1;
-	if (off < tk->tk_want) {
-		uint32_t n = tk->tk_want - off < len ? tk->tk_want - off : len;
-
-		memcpy(tk->tk_buf + off, data, n);
-		tk->tk_got += n;
-	}
-	return 0;
-}
-
-static int
-iscsi_task_done(const struct task *tk)
-{
-	return tk->tk_got >= tk->tk_want && tk->tk_r2t_off >= tk->tk_want &&
-	    tk->tk_r2t_out == 0;
-}
-
-static struct task *
-iscsi_task_find(struct conn *c, uint32_t itt)
-{
-	struct task	*tk;
-
-	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
-		if (tk->tk_itt == itt)
-			return tk;
-	return NULL;
-}
-
-/* A write whose data has not all arrived: keep it, solicit the rest. */
-static enum pdu_result
-iscsi_task_new(struct conn *c, const uint8_t *bhs, uint32_t want,
-    uint32_t xfer)
-{
-	struct task	*tk;
-	uint32_t	 imm = c->c_dlen, unsol;
-
-	if (c->c_ntasks >= ISCSI_MAX_TASKS || iscsi_task_find(c,
-	    be32dec(bhs + 16)) != NULL) {
-		iscsi_reject(c, c->c_ntasks >= ISCSI_MAX_TASKS ?
-		    REJECT_OUT_OF_RESOURCES : REJECT_TASK_IN_PROGRESS, bhs);
-		return PDU_REJECT;
-	}
-	if (c->c_taskbytes + want > ISCSI_MAX_PENDING_BYTES) {
-		struct scsi_task t;
-
-		/* Too much write data awaited at once: TASK SET FULL. */
-		iscsi_task_init(c, &t, bhs + 32, scsi_lun_decode(bhs + 8),
-		    be32dec(bhs + 20));
-		t.t_status = SCSI_TASK_SET_FULL;
-		iscsi_scsi_rsp(c, be32dec(bhs + 16), &t, xfer);
-		return PDU_OK;
-	}
-	if ((tk = buf_zget(sizeof(*tk))) == NULL ||
-	    (tk->tk_buf = buf_get(want ? want : 1)) == NULL) {
-		buf_put(tk);
-		iscsi_reject(c, REJECT_OUT_OF_RESOURCES, bhs);
-		return PDU_REJECT;
-	}
-	tk->tk_itt = be32dec(bhs + 16);
-	tk->tk_edtl = be32dec(bhs + 20);
-	tk->tk_cmdsn = be32dec(bhs + 24);
-	memcpy(tk->tk_cdb, bhs + 32, 16);
-	tk->tk_lun = scsi_lun_decode(bhs + 8);
-	tk->tk_attr = bhs[1] & 0x07;
-	tk->tk_want = want;
-	c->c_taskbytes += want;
-	tk->tk_xfer = xfer;
-	unsol = c->c_p.ip_initial_r2t ? imm : c->c_p.ip_first_burst;
-	if (unsol > tk->tk_edtl)
-		unsol = tk->tk_edtl;
-	if (unsol < imm)
-		unsol = imm;
-	tk->tk_unsol = unsol;
-	tk->tk_r2t_off = unsol;
-	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
-	c->c_ntasks++;
-	if (imm > 0)
-		iscsi_task_data(tk, 0, c->c_data, imm);
-	iscsi_r2t_send(c, tk);
-	if (iscsi_task_done(tk))
-		iscsi_task_complete(c, tk);
-	return PDU_OK;
-}
-
 static int
 iscsi_lun_ok(struct conn *c, uint64_t lun)
 {
 	return lun < SCSI_MAX_LUNS && c->c_nexus != NULL &&
 	    c->c_nexus->n_lu[lun] != NULL;
-}
-
-/*
- * Every command runs to completion as it arrives, but for writes still
- * waiting for Data-Out.  An ORDERED command must not start before those,
- * and nothing but HEAD OF QUEUE may pass an ORDERED write that waits:
- * such a command is answered BUSY, and the initiator retries it.
- */
-static int
-iscsi_must_wait(struct conn *c, int attr)
-{
-	struct task	*tk;
-
-	if (c->c_ntasks == 0 || attr == SCSI_ATTR_HEAD)
-		return 0;
-	if (attr == SCSI_ATTR_ORDERED)
-		return 1;
-	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
-		if (tk->tk_attr == SCSI_ATTR_ORDERED)
-			return 1;
-	return 0;
 }
 
 static enum pdu_result
@@ -800,7 +607,7 @@ iscsi_scsi_cmd(struct conn *c)
 	if (iscsi_cmdsn(c, bhs) == -1)
 		return PDU_OK;
 	iscsi_task_init(c, &t, bhs + 32, lun, edtl);
-	if (iscsi_must_wait(c, bhs[1] & 7)) {
+	if (dataout_must_wait(c, bhs[1] & 7)) {
 		/* Ordering cannot be kept while writes await their data. */
 		t.t_status = SCSI_BUSY;
 		iscsi_scsi_rsp(c, itt, &t, 0);
@@ -816,7 +623,8 @@ iscsi_scsi_cmd(struct conn *c)
 		return PDU_OK;
 	}
 	want = xfer < edtl ? xfer : edtl;
-	if (want > ISCSI_MAX_XFER) {
+	if (want > c->c_w->w_cfg->c_max_pending) {
+		/* more than a connection may buffer: never fits */
 		scsi_sense(&t, SK_ILLEGAL_REQUEST, 0x24, 0x00);
 		iscsi_scsi_rsp(c, itt, &t, xfer);
 		return PDU_OK;
@@ -826,88 +634,7 @@ iscsi_scsi_cmd(struct conn *c)
 		    want, xfer, 0);
 		return PDU_OK;
 	}
-	return iscsi_task_new(c, bhs, want, xfer);
-}
-
-static struct r2t *
-iscsi_r2t_find(struct task *tk, uint32_t ttt)
-{
-	int	 i;
-
-	for (i = 0; i < ISCSI_MAX_R2T; i++)
-		if (tk->tk_r2t[i].r_ttt == ttt)
-			return &tk->tk_r2t[i];
-	return NULL;
-}
-
-/*
- * Check one Data-Out against its sequence: unsolicited data within the
- * unsolicited range, solicited data within its R2T; DataSN in order.
- */
-static int
-iscsi_data_check(struct conn *c, struct task *tk, struct r2t **rp)
-{
-	const uint8_t	*bhs = c->c_bhs;
-	uint32_t	 ttt = be32dec(bhs + 20), sn = be32dec(bhs + 36);
-	uint32_t	 off = be32dec(bhs + 40);
-	struct r2t	*r;
-
-	*rp = NULL;
-	if (ttt == TTT_NONE)
-		return sn == tk->tk_unsol_sn++ && off <= tk->tk_unsol &&
-		    c->c_dlen <= tk->tk_unsol - off ? 0 : -1;
-	if ((r = iscsi_r2t_find(tk, ttt)) == NULL)
-		return -1;
-	*rp = r;
-	if (sn != r->r_datasn++ || off < r->r_off ||
-	    off - r->r_off > r->r_len || c->c_dlen > r->r_len -
-	    (off - r->r_off))
-		return -1;
-	r->r_got += c->c_dlen;
-	return 0;
-}
-
-/* A broken data sequence ends the command (ERL 0): DATA PHASE ERROR. */
-static void
-iscsi_task_fail(struct conn *c, struct task *tk)
-{
-	struct scsi_task t;
-
-	iscsi_task_init(c, &t, tk->tk_cdb, tk->tk_lun, tk->tk_edtl);
-	scsi_sense(&t, SK_ABORTED_COMMAND, 0x4b, 0x00);
-	log_warnx("%s: %s: bad Data-Out sequence for ITT 0x%08x", __func__,
-	    c->c_peer, tk->tk_itt);
-	iscsi_scsi_rsp(c, tk->tk_itt, &t, tk->tk_xfer);
-	iscsi_task_free(c, tk);
-}
-
-static enum pdu_result
-iscsi_data_out(struct conn *c)
-{
-	const uint8_t	*bhs = c->c_bhs;
-	struct task	*tk;
-	struct r2t	*r;
-
-	if ((tk = iscsi_task_find(c, be32dec(bhs + 16))) == NULL)
-		return PDU_OK;	/* data for a command already answered */
-	if (iscsi_data_check(c, tk, &r) == -1 ||
-	    iscsi_task_data(tk, be32dec(bhs + 40), c->c_data,
-	    c->c_dlen) == -1) {
-		iscsi_task_fail(c, tk);
-		return PDU_OK;
-	}
-	if (r != NULL && (bhs[1] & FLAG_FINAL)) {
-		if (r->r_got != r->r_len) {
-			iscsi_task_fail(c, tk);
-			return PDU_OK;
-		}
-		r->r_ttt = 0;
-		tk->tk_r2t_out--;
-		iscsi_r2t_send(c, tk);
-	}
-	if (iscsi_task_done(tk))
-		iscsi_task_complete(c, tk);
-	return PDU_OK;
+	return dataout_cmd(c, bhs, want, xfer);
 }
 
 /* ---- Task management ---- */
@@ -927,46 +654,32 @@ iscsi_data_out(struct conn *c)
 #define TMF_RSP_NOT_SUPPORTED	5
 #define TMF_RSP_REJECTED	255
 
-/* Drop the tasks of one LUN (or all with lun == UINT64_MAX). */
-static void
-iscsi_abort_tasks(struct conn *c, uint64_t lun)
-{
-	struct task	*tk, *next;
-
-	TAILQ_FOREACH_SAFE(tk, &c->c_tasks, tk_entry, next)
-		if (lun == UINT64_MAX || tk->tk_lun == lun)
-			iscsi_task_free(c, tk);
-}
-
 static int
 iscsi_tmf_run(struct conn *c, int fn, uint64_t lun, uint32_t rtt)
 {
-	struct task	*tk;
 	int		 i;
 
 	switch (fn) {
 	case TMF_ABORT_TASK:
-		if ((tk = iscsi_task_find(c, rtt)) == NULL)
-			return TMF_RSP_NO_TASK;
-		iscsi_task_free(c, tk);
-		return TMF_RSP_COMPLETE;
+		return dataout_abort_task(c, rtt) ? TMF_RSP_COMPLETE :
+		    TMF_RSP_NO_TASK;
 	case TMF_ABORT_TASK_SET:
 	case TMF_CLEAR_TASK_SET:
 		if (!iscsi_lun_ok(c, lun))
 			return TMF_RSP_NO_LUN;
-		iscsi_abort_tasks(c, lun);
+		dataout_abort_lun(c, lun);
 		return TMF_RSP_COMPLETE;
 	case TMF_CLEAR_ACA:
 		return iscsi_lun_ok(c, lun) ? TMF_RSP_COMPLETE : TMF_RSP_NO_LUN;
 	case TMF_LUN_RESET:
 		if (!iscsi_lun_ok(c, lun))
 			return TMF_RSP_NO_LUN;
-		iscsi_abort_tasks(c, lun);
+		dataout_abort_lun(c, lun);
 		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
 		return TMF_RSP_COMPLETE;
 	case TMF_TARGET_WARM_RESET:
 	case TMF_TARGET_COLD_RESET:	/* and the connection closes */
-		iscsi_abort_tasks(c, UINT64_MAX);
+		dataout_abort_lun(c, UINT64_MAX);
 		for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
 			if (c->c_nexus->n_lu[i] != NULL)
 				scsi_lun_reset(c->c_nexus->n_lu[i], c->c_nexus);
@@ -986,7 +699,7 @@ iscsi_tmf(struct conn *c)
 		return PDU_OK;
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_TMF_RSP;
-	bhs[1] = FLAG_FINAL;
+	bhs[1] = ISCSI_FLAG_FINAL;
 	bhs[2] = c->c_type != LOGIN_SESSION_NORMAL ? TMF_RSP_REJECTED :
 	    iscsi_tmf_run(c, fn, scsi_lun_decode(c->c_bhs + 8),
 	    be32dec(c->c_bhs + 20));
@@ -1021,7 +734,7 @@ iscsi_text(struct conn *c)
 
 	if (iscsi_cmdsn(c, c->c_bhs) == -1)
 		return PDU_OK;
-	if (ttt == TTT_NONE || l->l_tx == NULL) {
+	if (ttt == ISCSI_TTT_NONE || l->l_tx == NULL) {
 		free(l->l_tx);
 		l->l_tx = NULL;
 		l->l_txlen = l->l_txoff = 0;
@@ -1044,12 +757,10 @@ iscsi_text(struct conn *c)
 	memcpy(bhs + 16, c->c_bhs + 16, 4);
 	if (l->l_txoff + n < l->l_txlen) {
 		bhs[1] = 0x40;				/* C */
-		if (++c->c_next_ttt == 0xffffffff || c->c_next_ttt == 0)
-			c->c_next_ttt = 1;
-		be32enc(bhs + 20, c->c_next_ttt);
+		be32enc(bhs + 20, iscsi_next_ttt(c));
 	} else {
-		bhs[1] = FLAG_FINAL;
-		be32enc(bhs + 20, TTT_NONE);
+		bhs[1] = ISCSI_FLAG_FINAL;
+		be32enc(bhs + 20, ISCSI_TTT_NONE);
 	}
 	iscsi_seq(c, bhs, 1);
 	conn_send(c, bhs, l->l_tx != NULL ? l->l_tx + l->l_txoff : NULL, n);

@@ -24,8 +24,10 @@
 #define ISCSI_CMD_WINDOW	64
 #define ISCSI_MAX_TASKS		256
 #define ISCSI_MAX_R2T		16	/* outstanding R2Ts per command */
-#define ISCSI_MAX_PENDING_BYTES	(256 * 1024 * 1024)	/* awaited Data-Out */
 #define ISCSI_MAX_ALLOC_LEN	(1024 * 1024)	/* Data-In by allocation length */
+
+#define ISCSI_FLAG_FINAL	0x80	/* F, byte 1 */
+#define ISCSI_TTT_NONE		0xffffffffU
 
 /* Opcodes, initiator to target. */
 #define OP_NOP_OUT		0x00
@@ -139,7 +141,7 @@ struct conn {
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;
-	uint64_t		 c_taskbytes;	/* buffers of c_tasks */
+	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	uint64_t		 c_rbytes;
 	uint64_t		 c_wbytes;
@@ -177,6 +179,9 @@ struct worker {
 	int			 w_slot;
 	void			*w_api;
 	struct ipc		*w_ipc;
+	uint64_t		 w_pendbytes;	/* max-pending-data-worker */
+	TAILQ_HEAD(, task)	 w_waitq;	/* writes waiting for room */
+	struct event		*w_grantev;	/* room came back */
 };
 
 struct shmq_region;
@@ -210,9 +215,26 @@ void	 conn_kick(struct worker *, uint64_t, const char *);
 /* worker/iscsi.c */
 enum pdu_result iscsi_pdu(struct conn *);
 void	 iscsi_reject(struct conn *, int, const uint8_t *);
+uint32_t iscsi_next_ttt(struct conn *);
+void	 iscsi_seq(struct conn *, uint8_t *, int);
+void	 iscsi_task_init(struct conn *, struct scsi_task *, const uint8_t *,
+	    uint64_t, uint32_t);
+void	 iscsi_scsi_rsp(struct conn *, uint32_t, struct scsi_task *, uint32_t);
+void	 iscsi_exec(struct conn *, uint32_t, const uint8_t *, uint64_t, int,
+	    uint32_t, const uint8_t *, uint32_t, uint32_t, int);
 void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
+
+/* worker/dataout.c */
+int	 dataout_start(struct worker *);
+enum pdu_result dataout_cmd(struct conn *, const uint8_t *, uint32_t,
+	    uint32_t);
+enum pdu_result dataout_pdu(struct conn *);
+void	 dataout_run(struct conn *, struct task *);
+int	 dataout_abort_task(struct conn *, uint32_t);
+void	 dataout_abort_lun(struct conn *, uint64_t);
+int	 dataout_must_wait(struct conn *, int);
 
 /* worker/target.c */
 int	 target_catalog_load(struct worker *);

@@ -85,7 +85,7 @@ check_range(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 static int
 check_xfer(struct scsi_task *t, const struct scsi_lu *lu, uint64_t n)
 {
-	if (n * lu->lu_blksz > SCSI_MAX_XFER_BYTES) {
+	if (n * lu->lu_blksz > lu->lu_max_xfer) {
 		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
 		return -1;
 	}
@@ -164,7 +164,7 @@ sbc_xfer_rw(const uint8_t *cdb, const struct scsi_lu *lu)
 	if (sbc_rw_decode(cdb, &lba, &n) != 0)
 		return 0;
 	bytes = (uint64_t)n * lu->lu_blksz;
-	return bytes <= SCSI_MAX_XFER_BYTES ? (uint32_t)bytes : 0;
+	return bytes <= lu->lu_max_xfer ? (uint32_t)bytes : 0;
 }
 
 uint32_t
@@ -453,7 +453,7 @@ sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 uint32_t
 sbc_max_ws(const struct scsi_lu *lu)
 {
-	uint32_t n = SCSI_MAX_XFER_BYTES / (lu->lu_blksz ? lu->lu_blksz : 512);
+	uint32_t n = lu->lu_max_xfer / (lu->lu_blksz ? lu->lu_blksz : 512);
 
 	return MIN(n, SCSI_MAX_WS_BLOCKS);
 }

@@ -276,6 +276,7 @@ scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
 	memset(lu, 0, sizeof(*lu));
 	lu->lu_blocks = blocks;
 	lu->lu_blksz = blksz;
+	lu->lu_max_xfer = SCSI_MAX_XFER_BYTES;
 	strncpy(lu->lu_name, name, sizeof(lu->lu_name) - 1);
 	lu->lu_id = id;
 	lu->lu_ops = ops;

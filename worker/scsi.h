@@ -36,6 +36,12 @@
 #define SK_ABORTED_COMMAND	0xb
 #define SK_MISCOMPARE		0xe
 
+/* Additional sense codes (SPC-4 annex D), with their qualifiers. */
+#define ASC_DATA_PHASE_ERROR	0x4b	/* ABORTED COMMAND, iSCSI data */
+#define ASCQ_INVALID_TTT	0x01	/* invalid target port transfer tag */
+#define ASCQ_TOO_MUCH_WRITE_DATA 0x02
+#define ASCQ_DATA_OFFSET_ERROR	0x05
+
 /* Task attributes as carried in the iSCSI SCSI Command PDU. */
 #define SCSI_ATTR_UNTAGGED	0
 #define SCSI_ATTR_SIMPLE	1
@@ -87,7 +93,7 @@ struct scsi_task;
 struct scsi_lu;
 
 /* Limits of one command, reported in VPD Block Limits and enforced. */
-#define SCSI_MAX_XFER_BYTES	(16u << 20)	/* READ/WRITE/VERIFY */
+#define SCSI_MAX_XFER_BYTES	(16u << 20)	/* READ/WRITE/VERIFY, at most */
 #define SCSI_MAX_CAW_BLOCKS	255		/* COMPARE AND WRITE */
 #define SCSI_MAX_WS_BLOCKS	0xffffu		/* WRITE SAME, and at most SCSI_MAX_XFER_BYTES */
 #define SCSI_MAX_UNMAP_BLOCKS	(1u << 20)	/* UNMAP, whole parameter list */
@@ -146,6 +152,7 @@ struct scsi_copyres {
 struct scsi_lu {
 	uint64_t		 lu_blocks;	/* capacity in blocks */
 	uint32_t		 lu_blksz;	/* logical block size, 512 */
+	uint32_t		 lu_max_xfer;	/* bytes one READ/WRITE may move */
 	int			 lu_readonly;	/* image marked read-only */
 	char			 lu_name[64];	/* image name: product, serial */
 	uint64_t		 lu_id;		/* stable 64-bit id for NAA designator */

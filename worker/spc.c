@@ -225,8 +225,8 @@ vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 	b[3] = 0x3c;
 	b[5] = SCSI_MAX_CAW_BLOCKS;
 	be16enc(b + 6, (uint16_t)gran_blocks(lu));
-	be32enc(b + 8, SCSI_MAX_XFER_BYTES / bs);
-	be32enc(b + 12, MIN((1u << 20) / bs, SCSI_MAX_XFER_BYTES / bs));
+	be32enc(b + 8, lu->lu_max_xfer / bs);
+	be32enc(b + 12, MIN((1u << 20) / bs, lu->lu_max_xfer / bs));
 	be32enc(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 	be32enc(b + 24, SCSI_MAX_UNMAP_DESC);
 	be32enc(b + 28, gran_blocks(lu));

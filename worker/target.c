@@ -360,6 +360,9 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	    target_lu_id(t, im, lun), &lu_cow_ops, lu->lu_cow);
 	if (t->tg_cfg != NULL && t->tg_cfg->tg_readonly)
 		lu->lu_scsi.lu_readonly = 1;
+	/* a write's data is buffered whole: no more than a connection may */
+	if (w->w_cfg->c_max_pending < lu->lu_scsi.lu_max_xfer)
+		lu->lu_scsi.lu_max_xfer = (uint32_t)w->w_cfg->c_max_pending;
 	lu->lu_scsi.lu_reset_gen = lu_cow_reset_gen(lu->lu_cow);
 	lu->lu_scsi.lu_pr = lu_cow_pr(lu->lu_cow);
 	lu->lu_scsi.lu_pr_enabled = target_pr_enabled(t);

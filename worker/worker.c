@@ -141,7 +141,8 @@ worker_main(struct proc_env *env)
 	event_add(w.w_ctlev, NULL);
 	if (ipc_start(&w) == -1)
 		fatalx("%s: cannot watch the coordinator ring", __func__);
-	if (psess_start(&w) == -1 || stats_start(&w, env->pe_index) == -1)
+	if (psess_start(&w) == -1 || stats_start(&w, env->pe_index) == -1 ||
+	    dataout_start(&w) == -1)
 		fatalx("%s: cannot arm the timers", __func__);
 	if (api_start(&w, env->pe_api, env->pe_napi) == -1)
 		return EXIT_CONFIG;

@@ -8,8 +8,8 @@
 set -u
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$top_builddir}
-SCSIPUBD=$top_builddir/scsipubd
-ISCTEST=$top_builddir/tests/isctest
+SCSIPUBD=${SCSIPUBD:-$top_builddir/scsipubd}
+ISCTEST=${ISCTEST:-$top_builddir/tests/isctest}
 WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
 IQN_PREFIX=iqn.2025-01.pub.scsipub.test
 BASE=$((32000 + ($$ * 7) % 20000))
