@@ -2718,6 +2718,276 @@ sc_pr_clear(void)
 	logout(&b);
 }
 
+/* ---- write data buffered: budgets, and R2Ts that wait ---- */
+
+#define PW_BYTES	(1 << 20)	/* each write; max-pending-data 1088K */
+
+/* Nothing may arrive for ms. */
+static void
+quiet_for(struct conn *c, int ms, const char *what)
+{
+	struct pdu	p;
+
+	if (pdu_wait(c, &p, now_ms() + ms) == RX_OK)
+		fail("%s: got %s", what, pdu_describe(&p));
+	step("%s: nothing for %d ms", what, ms);
+}
+
+/* Answer every R2T of itt from data until its SCSI Response: GOOD. */
+static void
+write_through(struct conn *c, uint32_t itt, const uint8_t *data,
+    size_t len)
+{
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	memset(&io, 0, sizeof(io));
+	io.io_out = data;
+	io.io_outlen = len;
+	cmd_finish(c, itt, &io, &res);
+	if (res.sr_reject >= 0 || res.sr_status != ST_GOOD)
+		fail("WRITE(16) ITT 0x%08x -> %s", itt, res_str(&res));
+	step("WRITE(16) ITT 0x%08x -> GOOD", itt);
+}
+
+/*
+ * With max-pending-data 1088K and max-pending-data-worker 1536K: of three
+ * 1 MiB writes on one connection only the first is solicited; each
+ * next one once the one before is done.  A write on a second
+ * connection waits for the worker's room the same way.
+ */
+static void
+sc_pending_wait(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c, d;
+	struct pdu		p;
+	uint8_t			*data = xmalloc(3 * PW_BYTES), *back;
+	uint32_t		itt[3], ditt;
+	int			i;
+
+	random_bytes(data, 3 * PW_BYTES);
+	login_ok(&c, &lo);
+	do_readcap(&c);
+	login_ok(&d, &lo);
+	do_readcap(&d);
+	for (i = 0; i < 3; i++)
+		itt[i] = raw_write16(&c, DO_LBA + i * (PW_BYTES / c.c_blksz),
+		    PW_BYTES, 0x80, i == 1 ? data + PW_BYTES : NULL,
+		    i == 1 ? 4096 : 0);
+	step("three WRITE(16) of 1 MiB, the second with 4096 bytes immediate");
+	r2t_wait(&c, itt[0], &p);
+	pdu_free(&p);
+	quiet_for(&c, 500, "no R2T for the second and third yet");
+	ditt = raw_write16(&d, DO_LBA + 3 * (PW_BYTES / d.c_blksz),
+	    PW_BYTES, 0x80, NULL, 0);
+	quiet_for(&d, 500, "no R2T on the second connection yet");
+	/* cmd_finish answers the R2T already seen once it is sent again */
+	data_out(&c, itt[0], be32dec(p.p_bhs + 20), 0, 0, data,
+	    be32dec(p.p_bhs + 44), 1);
+	write_through(&c, itt[0], data, PW_BYTES);
+	write_through(&c, itt[1], data + PW_BYTES, PW_BYTES);
+	write_through(&c, itt[2], data + 2 * PW_BYTES, PW_BYTES);
+	write_through(&d, ditt, data, PW_BYTES);
+	back = xmalloc(PW_BYTES);
+	for (i = 0; i < 3; i++) {
+		do_read(&c, DO_LBA + i * (PW_BYTES / c.c_blksz),
+		    PW_BYTES / c.c_blksz, back);
+		if (memcmp(back, data + i * PW_BYTES, PW_BYTES) != 0)
+			fail("write %d reads back different", i);
+	}
+	step("all three read back as written");
+	logout(&c);
+	logout(&d);
+	free(back);
+	free(data);
+}
+
+/* ---- EXTENDED COPY answers to every LU it touches ---- */
+
+#define PR_RELEASE	0x02
+#define PR_EA		0x3		/* Exclusive Access */
+
+/* The NAA designator of the LUN in opt.o_lun (VPD page 83h). */
+static void
+lun_naa(struct conn *c, uint8_t naa[8])
+{
+	uint8_t		buf[256];
+	struct scsi_io	io;
+	struct scsi_res	res;
+	size_t		off, len;
+
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x12;
+	io.io_cdb[1] = 0x01;
+	io.io_cdb[2] = 0x83;
+	be16enc(io.io_cdb + 3, sizeof(buf));
+	io.io_in = buf;
+	io.io_inlen = io.io_edtl = sizeof(buf);
+	scsi_good(c, &io, &res, "INQUIRY VPD 83h");
+	len = 4 + be16dec(buf + 2);
+	for (off = 4; off + 4 <= len && off + 4 + buf[off + 3] <= len;
+	    off += 4 + buf[off + 3])
+		if ((buf[off + 1] & 0x0f) == 3 && buf[off + 3] == 8) {
+			memcpy(naa, buf + off + 4, 8);
+			return;
+		}
+	fail("LUN %d: no NAA designator", opt.o_lun);
+}
+
+/* EXTENDED COPY to LUN 0: n blocks from (src, slba) to (dst, dlba). */
+static uint8_t
+xcopy(struct conn *c, const uint8_t *src, const uint8_t *dst, uint64_t slba,
+    uint64_t dlba, uint16_t n)
+{
+	uint8_t		p[16 + 2 * 32 + 28];
+	const uint8_t	*naa[2] = { src, dst };
+	struct scsi_io	io;
+	struct scsi_res	res;
+	uint8_t		*d;
+	int		i, lun = opt.o_lun;
+
+	memset(p, 0, sizeof(p));
+	p[1] = 0x18;			/* LIST ID USAGE 11b: none */
+	be16enc(p + 2, 2 * 32);
+	be32enc(p + 8, 28);
+	for (i = 0; i < 2; i++) {
+		d = p + 16 + 32 * i;
+		d[0] = 0xe4;		/* identification descriptor */
+		d[4] = 0x01;		/* binary */
+		d[5] = 0x03;		/* NAA */
+		d[7] = 8;
+		memcpy(d + 8, naa[i], 8);
+		be24enc(d + 29, c->c_blksz);
+	}
+	d = p + 16 + 64;
+	d[0] = 0x02;			/* block to block */
+	be16enc(d + 2, 24);
+	be16enc(d + 4, 0);
+	be16enc(d + 6, 1);
+	be16enc(d + 10, n);
+	be64enc(d + 12, slba);
+	be64enc(d + 20, dlba);
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x83;
+	be32enc(io.io_cdb + 10, sizeof(p));
+	io.io_out = p;
+	io.io_outlen = io.io_edtl = sizeof(p);
+	opt.o_lun = 0;
+	scsi_status(c, &io, &res);
+	opt.o_lun = lun;
+	return res.sr_status;
+}
+
+/* What LUN 0 and LUN 1 hold at LBA 0..7, as B (who may read both). */
+static void
+xc_snapshot(struct conn *b, uint8_t *l0, uint8_t *l1)
+{
+	opt.o_lun = 0;
+	do_read(b, 0, 8, l0);
+	opt.o_lun = 1;
+	do_read(b, 0, 8, l1);
+}
+
+/*
+ * A holds LUN 1 WRITE EXCLUSIVE: B's copy into LUN 1, sent to LUN 0,
+ * conflicts as B's WRITE to LUN 1 does.  A then holds EXCLUSIVE ACCESS:
+ * B's copy out of LUN 1 conflicts as B's READ of it does.
+ */
+static void
+sc_xcopy_pr(void)
+{
+	struct conn	 a, b;
+	uint8_t		 naa0[8], naa1[8], *l0, *l1, *now;
+
+	pr_login(&a, opt.o_initiator, pr_isid_a);
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	l0 = xmalloc(8 * b.c_blksz);
+	l1 = xmalloc(8 * b.c_blksz);
+	now = xmalloc(8 * b.c_blksz);
+	opt.o_lun = 0;
+	lun_naa(&b, naa0);
+	opt.o_lun = 1;
+	lun_naa(&b, naa1);
+	status_is("A: REGISTER on LUN 1", pr_out(&a, PR_REG_IGNORE, 0, 0,
+	    PR_KEY_A), ST_GOOD);
+	status_is("A: RESERVE Write Exclusive", pr_out(&a, PR_RESERVE, PR_WE,
+	    PR_KEY_A, 0), ST_GOOD);
+	status_is("B: WRITE(10) to LUN 1", rw_status(&b, SCSI_WRITE10),
+	    ST_CONFLICT);
+	xc_snapshot(&b, l0, l1);
+	status_is("B: EXTENDED COPY LUN 0 -> LUN 1, sent to LUN 0",
+	    xcopy(&b, naa0, naa1, 0, 0, 8), ST_CONFLICT);
+	opt.o_lun = 1;
+	do_read(&b, 0, 8, now);
+	if (memcmp(now, l1, 8 * b.c_blksz) != 0)
+		fail("the copy wrote LUN 1");
+	step("LUN 1 unchanged");
+	status_is("A: RELEASE", pr_out(&a, PR_RELEASE, PR_WE, PR_KEY_A, 0),
+	    ST_GOOD);
+	status_is("A: RESERVE Exclusive Access", pr_out(&a, PR_RESERVE,
+	    PR_EA, PR_KEY_A, 0), ST_GOOD);
+	status_is("B: READ(10) of LUN 1", rw_status(&b, SCSI_READ10),
+	    ST_CONFLICT);
+	status_is("B: EXTENDED COPY LUN 1 -> LUN 0, sent to LUN 0",
+	    xcopy(&b, naa1, naa0, 0, 0, 8), ST_CONFLICT);
+	opt.o_lun = 0;
+	do_read(&b, 0, 8, now);
+	if (memcmp(now, l0, 8 * b.c_blksz) != 0)
+		fail("the copy read LUN 1 into LUN 0");
+	step("LUN 0 unchanged");
+	opt.o_lun = 1;
+	status_is("A: CLEAR", pr_out(&a, PR_CLEAR, 0, PR_KEY_A, 0), ST_GOOD);
+	status_is("B: EXTENDED COPY LUN 1 -> LUN 0 once nothing is reserved",
+	    xcopy(&b, naa1, naa0, 0, 0, 8), ST_GOOD);
+	logout(&a);
+	logout(&b);
+	free(l0);
+	free(l1);
+	free(now);
+}
+
+/* A parameter list longer than any EXTENDED COPY needs: refused at once. */
+static void
+sc_xcopy_huge(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+	struct scsi_res		res;
+	uint8_t			h[BHS_LEN];
+	uint32_t		itt;
+
+	login_ok(&c, &lo);
+	itt = c.c_itt++;
+	bhs_init(h, OP_SCSI_CMD, 0x80 | 0x20 | 0x01);
+	lun_enc(h + 8);
+	be32enc(h + 16, itt);
+	be32enc(h + 20, 64 << 20);
+	be32enc(h + 24, c.c_cmdsn++);
+	be32enc(h + 28, c.c_expstatsn);
+	h[32] = 0x83;
+	be32enc(h + 42, 64 << 20);
+	if (pdu_send(&c, h, NULL, 0, NULL, 0, 0) == -1)
+		fail("send: %s", strerror(errno));
+	step("EXTENDED COPY with a 64 MiB parameter list");
+	reply_wait(&c, &p, "SCSI Response");
+	if (pdu_op(&p) != OP_SCSI_RSP)
+		fail("expected the SCSI Response at once, got %s",
+		    pdu_describe(&p));
+	memset(&res, 0, sizeof(res));
+	res.sr_reject = -1;
+	cmd_response(&p, &res);
+	pdu_free(&p);
+	if (res.sr_status != ST_CHECK || sense_key(&res) != 0x05 ||
+	    sense_asc(&res) != 0x1a00)
+		fail("-> %s ASC/ASCQ 0x%04x, expected PARAMETER LIST LENGTH "
+		    "ERROR", res_str(&res), sense_asc(&res));
+	step("-> CHECK CONDITION, PARAMETER LIST LENGTH ERROR");
+	do_tur(&c);
+	logout(&c);
+}
+
 static const struct scenario {
 	const char	*sc_name;
 	void		(*sc_fn)(void);
@@ -2752,9 +3022,12 @@ static const struct scenario {
 	{ "dataout-overlap-r2t", sc_dataout_overlap_r2t, 0 },
 	{ "dataout-bad-ttt",	sc_dataout_bad_ttt,	0 },
 	{ "unsol-short",	sc_unsol_short,		0 },
+	{ "pending-wait",	sc_pending_wait,	1 },
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },
+	{ "xcopy-pr",		sc_xcopy_pr,		0 },
+	{ "xcopy-huge",		sc_xcopy_huge,		0 },
 	{ "cold-reset",		sc_cold_reset,		0 },
 	{ "caw-count",		sc_caw_count,		0 },
 	{ "caw-value",		sc_caw_value,		0 },

@@ -19,6 +19,13 @@
 #define PR_TYPE_WE_AR	0x7	/* Write Exclusive, All Registrants */
 #define PR_TYPE_EA_AR	0x8	/* Exclusive Access, All Registrants */
 
+/*
+ * The longest PERSISTENT RESERVE OUT parameter list: the basic 24 bytes,
+ * then with SPEC_I_PT a TransportID (iSCSI name, ",i,0x" and an ISID,
+ * padded) for each nexus there is room for.
+ */
+#define PR_OUT_MAX_PARAM	(24 + 4 + PR_MAX_NEXUS * (4 + PR_NAME_MAX + 24))
+
 /* What a nexus last saw of the state: scsi_lunex ln_prflags. */
 #define PRF_REG		0x01	/* registered */
 #define PRF_HOLDER	0x02	/* holds the persistent reservation */

@@ -406,6 +406,17 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
 	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
 	  .c_flags = (fl), .c_pr = (pr), .c_usage = { op, sa, __VA_ARGS__ } }
+/* The same for a command sending a parameter list of at most max bytes. */
+#define CMDL(nm, h, x, max, len, dir, fl, pr, ...)			\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_maxlen = (max), .c_cdblen = (len), .c_dir = (dir),		\
+	  .c_flags = (fl), .c_pr = (pr), .c_usage = { __VA_ARGS__ } }
+#define SAL(max, sa, nm, h, x, len, dir, fl, pr, op, ...)		\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_maxlen = (max), .c_saval = (sa), .c_cdblen = (len),	\
+	  .c_dir = (dir), .c_flags = (fl), .c_pr = (pr),		\
+	  .c_usage = { op, sa, __VA_ARGS__ } }
+#define PRO	PR_OUT_MAX_PARAM
 #define SATAB(nm, tab, len, dir)					\
 	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
 	  .c_cdblen = (len), .c_dir = (dir) }
@@ -414,8 +425,8 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	  .c_cdblen = (len), .c_dir = (dir), .c_flags = (fl) }
 
 static const struct scsi_cmd xcopy_cmds[] = {
-	SA(0x00, "extended-copy", spc_xcopy, spc_xfer_xcopy, 16, WR, 0, PRW,
-	    0x83, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+	SAL(SCSI_XCOPY_MAX_PARAM, 0x00, "extended-copy", spc_xcopy,
+	    spc_xfer_xcopy, 16, WR, 0, PRW, 0x83, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
 };
 
 static const struct scsi_cmd copyres_cmds[] = {
@@ -452,21 +463,21 @@ static const struct scsi_cmd prin_cmds[] = {
 };
 
 static const struct scsi_cmd prout_cmds[] = {
-	SA(0x00, "pr-out-register", pr_out_register, pr_xfer_out, 10, WR, PR,
-	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x01, "pr-out-reserve", pr_out_reserve, pr_xfer_out, 10, WR, PR,
-	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x02, "pr-out-release", pr_out_release, pr_xfer_out, 10, WR, PR,
-	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x03, "pr-out-clear", pr_out_clear, pr_xfer_out, 10, WR, PR, 0,
-	    0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x04, "pr-out-preempt", pr_out_preempt, pr_xfer_out, 10, WR, PR,
-	    0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x05, "pr-out-preempt-and-abort", pr_out_preempt_abort,
+	SAL(PRO, 0x00, "pr-out-register", pr_out_register, pr_xfer_out, 10,
+	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x01, "pr-out-reserve", pr_out_reserve, pr_xfer_out, 10,
+	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x02, "pr-out-release", pr_out_release, pr_xfer_out, 10,
+	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x03, "pr-out-clear", pr_out_clear, pr_xfer_out, 10,
+	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x04, "pr-out-preempt", pr_out_preempt, pr_xfer_out, 10,
+	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x05, "pr-out-preempt-and-abort", pr_out_preempt_abort,
 	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x06, "pr-out-register-and-ignore", pr_out_register_ignore,
+	SAL(PRO, 0x06, "pr-out-register-and-ignore", pr_out_register_ignore,
 	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SA(0x07, "pr-out-register-and-move", pr_out_register_move,
+	SAL(PRO, 0x07, "pr-out-register-and-move", pr_out_register_move,
 	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
 };
 
@@ -511,10 +522,11 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
 	[0x41] = CMD("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
 	    PRW, 0x41, 0x08, LBA32, GRP, LEN16, CTL),
-	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
+	[0x42] = CMDL("unmap", sbc_unmap, sbc_xfer_unmap, SCSI_UNMAP_MAX_PARAM,
+	    10, WR, 0, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
-	[0x55] = CMD("mode-select-10", spc_mode_select, spc_xfer_mode_select,
-	    10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
+	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,
+	    SCSI_MSEL_MAX_PARAM, 10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
 	[0x56] = CMD("reserve-10", pr_reserve6, NULL, 10, NO, 0, 0,
 	    0x56, 0, 0, 0, C10, 0, CTL),
 	[0x57] = CMD("release-10", pr_release6, NULL, 10, NO, RESVOK, 0,
@@ -694,6 +706,13 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 	*dir = c->c_dir;
 	if (c->c_xferlen != NULL && lu != NULL)
 		*len = c->c_xferlen(t->t_cdb, lu);
+	if (c->c_maxlen != 0 && *len > c->c_maxlen) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);	/* PLL error */
+		t->t_cmd = NULL;
+		*dir = SCSI_DIR_NONE;
+		*len = 0;
+		return -1;
+	}
 	return 0;
 }
 

@@ -101,6 +101,16 @@ struct scsi_lu;
 #define SCSI_OPT_GRAN_BYTES	4096		/* optimal transfer/unmap granularity */
 
 /*
+ * Parameter lists: the most a command may send, what its descriptors
+ * can need; a longer PARAMETER LIST LENGTH is refused before any data
+ * is buffered.
+ */
+#define SCSI_XCOPY_MAX_LIST	1024	/* EXTENDED COPY descriptors, reported */
+#define SCSI_XCOPY_MAX_PARAM	(16 + SCSI_XCOPY_MAX_LIST)	/* no inline data */
+#define SCSI_UNMAP_MAX_PARAM	(8 + 16 * SCSI_MAX_UNMAP_DESC)
+#define SCSI_MSEL_MAX_PARAM	4096	/* MODE SELECT(10): header and pages */
+
+/*
  * One opcode (or service action) of a device type's command table.  A
  * handler runs with the CDB already checked against c_usage (a bit set
  * there is a bit the device server looks at; anything else is
@@ -121,6 +131,7 @@ struct scsi_cmd {
 	uint8_t			 c_dir;		/* enum scsi_dir */
 	uint16_t		 c_flags;	/* SCSI_CMD_* */
 	uint16_t		 c_pr;		/* SCSI_PR_* conflict classes */
+	uint32_t		 c_maxlen;	/* parameter list: most bytes, 0 none */
 	uint8_t			 c_usage[16];	/* CDB usage data, byte 0 = opcode */
 };
 

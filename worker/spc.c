@@ -817,13 +817,14 @@ spc_report_tmf(struct scsi_task *t, struct scsi_lu *lu)
 
 #define XC_MAX_TGT	8
 #define XC_MAX_SEG	16
-#define XC_MAX_LIST	1024
+#define XC_MAX_LIST	SCSI_XCOPY_MAX_LIST
 #define XC_TGT_LEN	32
 #define XC_SEG_LEN	28
 #define XC_BUF_BYTES	(1u << 20)
 
 struct xc_seg {
 	struct scsi_lu	*xs_src, *xs_dst;
+	struct scsi_lunex *xs_sln, *xs_dln;	/* this nexus on each */
 	uint64_t	 xs_slba, xs_dlba;
 	uint32_t	 xs_n;
 };
@@ -880,10 +881,11 @@ lenerr:
 
 /*
  * An identification descriptor names a copy target by its NAA
- * designator; only the logical units of this very nexus qualify.
+ * designator; only the logical units of this very nexus qualify: the
+ * nexus's attachment to it, or NULL.
  */
-static struct scsi_lu *
-xc_find_lu(const struct scsi_nexus *nx, const uint8_t *d)
+static struct scsi_lunex *
+xc_find_lu(struct scsi_nexus *nx, const uint8_t *d)
 {
 	uint8_t	 naa[8];
 	int	 i;
@@ -895,13 +897,13 @@ xc_find_lu(const struct scsi_nexus *nx, const uint8_t *d)
 			continue;
 		spc_lu_naa(nx->n_lu[i], naa);
 		if (memcmp(naa, d + 8, 8) == 0)
-			return nx->n_lu[i];
+			return &nx->n_lunex[i];
 	}
 	return NULL;
 }
 
 static int
-xc_targets(struct scsi_task *t, int ntgt, struct scsi_lu **tgt)
+xc_targets(struct scsi_task *t, int ntgt, struct scsi_lunex **tgt)
 {
 	const uint8_t *d;
 	unsigned off;
@@ -922,7 +924,7 @@ xc_targets(struct scsi_task *t, int ntgt, struct scsi_lu **tgt)
 			scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
 			return -1;
 		}
-		if (be24dec(d + 29) != tgt[i]->lu_blksz) {
+		if (be24dec(d + 29) != tgt[i]->ln_lu->lu_blksz) {
 			scsi_sense_param(t, off + 29, -1);
 			return -1;
 		}
@@ -957,7 +959,7 @@ xc_segment_check(struct scsi_task *t, unsigned off, const struct xc_seg *s)
 
 static int
 xc_segment(struct scsi_task *t, unsigned off, int ntgt,
-    struct scsi_lu **tgt, struct xc_seg *s)
+    struct scsi_lunex **tgt, struct xc_seg *s)
 {
 	const uint8_t *d = t->t_dout + off;
 	uint16_t si, di;
@@ -976,8 +978,10 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 		scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
 		return -1;
 	}
-	s->xs_src = tgt[si];
-	s->xs_dst = tgt[di];
+	s->xs_sln = tgt[si];
+	s->xs_dln = tgt[di];
+	s->xs_src = tgt[si]->ln_lu;
+	s->xs_dst = tgt[di]->ln_lu;
 	s->xs_n = be16dec(d + 10);
 	s->xs_slba = be64dec(d + 12);
 	s->xs_dlba = be64dec(d + 20);
@@ -1057,7 +1061,7 @@ xc_record(struct scsi_nexus *nx, uint8_t listid, uint16_t segs,
 static int
 xc_parse(struct scsi_task *t, struct xc_seg *segs, int *nseg)
 {
-	struct scsi_lu *tgt[XC_MAX_TGT];
+	struct scsi_lunex *tgt[XC_MAX_TGT];
 	unsigned off;
 	int	 ntgt, i;
 
@@ -1074,6 +1078,30 @@ xc_parse(struct scsi_task *t, struct xc_seg *segs, int *nseg)
 	return 0;
 }
 
+/*
+ * What the copy reads and writes, checked for this nexus on each LU as
+ * a READ(16) of the source and a WRITE(16) of the destination would be:
+ * reservations (RESERVATION CONFLICT, as for them), then protection.
+ */
+static int
+xc_access(struct scsi_task *t, const struct xc_seg *segs, int nseg)
+{
+	const struct scsi_cmd *rd = &scsi_cmd_table()[0x88];
+	const struct scsi_cmd *wr = &scsi_cmd_table()[0x8a];
+	int	 i;
+
+	for (i = 0; i < nseg; i++) {
+		if (segs[i].xs_n == 0)
+			continue;
+		pr_sync(segs[i].xs_sln);
+		pr_sync(segs[i].xs_dln);
+		if (pr_check(t, rd, segs[i].xs_sln) != 0 ||
+		    pr_check(t, wr, segs[i].xs_dln) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 void
 spc_xcopy(struct scsi_task *t, struct scsi_lu *lu)
 {
@@ -1085,7 +1113,7 @@ spc_xcopy(struct scsi_task *t, struct scsi_lu *lu)
 	(void)lu;
 	if (be32dec(t->t_cdb + 10) == 0)
 		return;
-	if (xc_parse(t, segs, &nseg) != 0)
+	if (xc_parse(t, segs, &nseg) != 0 || xc_access(t, segs, nseg) != 0)
 		return;
 	if (nseg > 0 && (buf = malloc(XC_BUF_BYTES)) == NULL) {
 		scsi_sense(t, SK_COPY_ABORTED, 0x55, 0x00);

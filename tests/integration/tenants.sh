@@ -5,10 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 
 make_image disk 8
-WORKERS=1 write_config
+make_image disk2 8
+WORKERS=1 write_config "target pair disk,disk2"
 start_daemon
 [ -x "$ISCTEST" ] || fail "$ISCTEST is not built"
 DISK=$IQN_PREFIX:disk
+PAIR=$IQN_PREFIX:pair
 
 isc() {
 	out=$("$ISCTEST" -p "127.0.0.1:$PORT" -w 4 -T 20 "$@" 2>&1)
@@ -23,3 +25,17 @@ isc() {
 for s in dataout-overlap dataout-overlap-r2t dataout-bad-ttt unsol-short; do
 	isc -t "$DISK" "$s"
 done
+
+# 2. EXTENDED COPY is checked on every LU it reads or writes, as a READ
+# or WRITE from the same nexus would be; 4. a parameter list longer than
+# its descriptors can need is refused before anything is buffered.
+isc -t "$PAIR" xcopy-pr
+isc -t "$DISK" xcopy-huge
+
+# 4. Write data buffered for unfinished commands is bounded per
+# connection and per worker: past the budget, R2Ts wait for room.
+stop_daemon
+WORKERS=1 write_config "max-pending-data 1088K" \
+	"max-pending-data-worker 1536K"
+start_daemon
+isc -t "$DISK" pending-wait
