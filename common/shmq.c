@@ -26,7 +26,7 @@
 #define SHMQ_MAGIC	0x73686d71	/* "shmq" */
 #define SHMQ_CACHELINE	64
 
-_Static_assert(sizeof(struct shmq_msg) == 256, "shmq_msg is 256 bytes");
+_Static_assert(sizeof(struct shmq_msg) == 512, "shmq_msg is 512 bytes");
 _Static_assert((SHMQ_RING_SIZE & SHMQ_RING_MASK) == 0,
     "ring size is a power of two");
 #define SHMQ_WSTATS_WORDS (sizeof(struct shmq_wstats) / sizeof(uint64_t))
@@ -576,5 +576,78 @@ shmq_msg_pr(struct shmq_msg *m, uint32_t epoch, uint64_t commit,
 	be32enc(m->m_data, epoch);
 	be64enc(m->m_data + 4, commit);
 	memcpy(m->m_data + SHMQ_PR_LEN, name, n);
+	return 0;
+}
+
+/*
+ * SESSION_START, SESSION_END, TARGET_RESET: u64 conn, u32 slot, u8
+ * byaddr, ISID, 16 address bytes, then the initiator and target names,
+ * each a u8 length and its bytes.
+ */
+#define SESS_FIXED	(8 + 4 + 1 + 6 + 16)
+
+_Static_assert(SESS_FIXED + 2 * SHMQ_NAME_MAX <= SHMQ_DATA_MAX,
+    "a session's identity fits a message");
+
+int
+shmq_session_enc(struct shmq_msg *m, uint32_t type,
+    const struct shmq_session *ss)
+{
+	size_t	 ni = strnlen(ss->ss_initiator, SHMQ_NAME_MAX);
+	size_t	 nt = strnlen(ss->ss_target, SHMQ_NAME_MAX);
+	uint8_t	*p = m->m_data;
+
+	if (ni == SHMQ_NAME_MAX || nt == SHMQ_NAME_MAX)
+		return -EMSGSIZE;
+	m->m_type = type;
+	m->m_status = 0;
+	be64enc(p, ss->ss_conn);
+	be32enc(p + 8, ss->ss_slot);
+	p[12] = ss->ss_byaddr;
+	memcpy(p + 13, ss->ss_isid, 6);
+	memcpy(p + 19, ss->ss_addr, 16);
+	p += SESS_FIXED;
+	*p++ = (uint8_t)ni;
+	memcpy(p, ss->ss_initiator, ni);
+	p += ni;
+	*p++ = (uint8_t)nt;
+	memcpy(p, ss->ss_target, nt);
+	m->m_len = (uint32_t)(SESS_FIXED + 2 + ni + nt);
+	return 0;
+}
+
+/* A name of the payload at *off: its length byte, then the bytes. */
+static int
+sess_name(const struct shmq_msg *m, size_t *off, char *out)
+{
+	size_t	 n;
+
+	if (*off >= m->m_len || (n = m->m_data[*off]) >= SHMQ_NAME_MAX ||
+	    n > m->m_len - *off - 1)
+		return -EINVAL;
+	memcpy(out, m->m_data + *off + 1, n);
+	out[n] = '\0';
+	*off += 1 + n;
+	return 0;
+}
+
+int
+shmq_session_dec(const struct shmq_msg *m, struct shmq_session *ss)
+{
+	const uint8_t	*p = m->m_data;
+	size_t		 off = SESS_FIXED;
+
+	memset(ss, 0, sizeof(*ss));
+	if (m->m_len < SESS_FIXED || m->m_len > SHMQ_DATA_MAX)
+		return -EINVAL;
+	ss->ss_conn = be64dec(p);
+	ss->ss_slot = be32dec(p + 8);
+	ss->ss_byaddr = p[12] != 0;
+	memcpy(ss->ss_isid, p + 13, 6);
+	memcpy(ss->ss_addr, p + 19, 16);
+	if (sess_name(m, &off, ss->ss_initiator) != 0 ||
+	    sess_name(m, &off, ss->ss_target) != 0 || off != m->m_len ||
+	    ss->ss_initiator[0] == '\0')
+		return -EINVAL;
 	return 0;
 }

@@ -37,7 +37,7 @@
 #include <time.h>
 
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
-#define SHMQ_DATA_MAX		232	/* payload bytes; message is 256 */
+#define SHMQ_DATA_MAX		488	/* payload bytes; message is 512 */
 #define SHMQ_SLOTS_MAX		256
 
 /*
@@ -52,8 +52,9 @@
  *	KV_GET		u16 key length, key; answer the value or ENOENT
  *	KV_DEL		u16 key length, key; ENOENT when absent
  *	PSESS_*		provisioned sessions: see psess.h
- *	SESSION_START/END u64 nexus key, u64 conn id, u32 slot, u64 target
- *			key: a session began or ended (reinstating its twin)
+ *	SESSION_START/END a session's identity (struct shmq_session,
+ *			shmq_session_enc/dec): it began (reinstating its
+ *			twin) or ended
  *	SESSION_KICK	coordinator to worker, unasked: u64 conn id, u8
  *			SHMQ_KICK_* reason; the worker closes that connection
  *	TARGET_RESET	as SESSION_END: every other session of the target
@@ -95,7 +96,6 @@ enum shmq_type {
 };
 
 #define SHMQ_MAP_LEN		20	/* MAP_* request payload */
-#define SHMQ_SESSION_LEN	28	/* SESSION_*: key, conn id, slot, target */
 #define SHMQ_KICK_REINSTATE	0	/* SESSION_KICK reasons */
 #define SHMQ_KICK_TARGET_RESET	1
 #define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
@@ -108,6 +108,25 @@ struct shmq_msg {
 	uint32_t	m_len;		/* bytes used in m_data */
 	uint32_t	m_gen;		/* slot generation, set by push */
 	uint8_t		m_data[SHMQ_DATA_MAX];
+};
+
+/*
+ * A session as the coordinator's registry knows it: the I_T nexus
+ * (initiator name, ISID, target name), compared in full, and where it
+ * is served.  ss_byaddr: the target authenticates nobody, so the source
+ * address belongs to the identity too, and a login from elsewhere with
+ * the same names is another session (it never reinstates this one).
+ */
+#define SHMQ_NAME_MAX		224	/* an iSCSI name and its NUL */
+
+struct shmq_session {
+	uint64_t	 ss_conn;	/* the worker's connection id */
+	uint32_t	 ss_slot;
+	uint8_t		 ss_byaddr;
+	uint8_t		 ss_isid[6];
+	uint8_t		 ss_addr[16];	/* IPv6, or IPv4 mapped */
+	char		 ss_initiator[SHMQ_NAME_MAX];
+	char		 ss_target[SHMQ_NAME_MAX];
 };
 
 struct shmq_stats {
@@ -174,5 +193,9 @@ int		 shmq_msg_pr(struct shmq_msg *, uint32_t, uint64_t,
 		    const char *);
 int		 shmq_msg_kv(struct shmq_msg *, uint32_t, const void *, size_t,
 		    const void *, size_t);
+int		 shmq_session_enc(struct shmq_msg *, uint32_t,
+		    const struct shmq_session *);
+int		 shmq_session_dec(const struct shmq_msg *,
+		    struct shmq_session *);
 
 #endif /* SCSIPUB_SHMQ_H */

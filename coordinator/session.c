@@ -1,18 +1,23 @@
 /*
- * The coordinator's registry of live iSCSI sessions, keyed by I_T nexus
- * (initiator name and ISID, hashed by the worker).  A login whose nexus
- * is already live elsewhere reinstates it: the worker holding the old
- * connection is told to close it, on whichever worker it is; a TARGET
- * COLD RESET closes every session of its target the same way.  The
- * registry lives in memory only: sessions do not outlive their workers.
+ * The coordinator's registry of live iSCSI sessions, keyed by I_T nexus:
+ * initiator name, ISID and target name, compared in full, and the
+ * source address where the target authenticates nobody.  A login whose
+ * nexus is already live elsewhere reinstates it: the worker holding the
+ * old connection is told to close it, on whichever worker it is; a
+ * TARGET COLD RESET closes every session of its target the same way.
+ * The registry lives in memory only: sessions do not outlive their
+ * workers.
  */
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bytes.h"
 #include "coordinator.h"
+#include "hash.h"
 #include "log.h"
 #include "shmq.h"
 
@@ -21,10 +26,8 @@
 #define RESET_MAX	64
 
 struct sess {
-	uint64_t	 s_key;		/* 0: free */
-	uint64_t	 s_conn;
-	uint64_t	 s_target;	/* hash of the target's name */
-	int		 s_slot;
+	struct shmq_session s_id;	/* s_id.ss_initiator[0] == 0: free */
+	uint64_t	 s_hash;
 	uint32_t	 s_gen;		/* the slot's generation at login */
 };
 
@@ -37,29 +40,78 @@ struct kick {
 
 /* A TARGET COLD RESET, carried out once its round has run. */
 struct reset {
-	uint64_t	 r_target;
+	char		 r_target[SHMQ_NAME_MAX];
 	uint64_t	 r_conn;	/* the asking session: spared */
 	int		 r_slot;
 };
 
 static struct sess	 sess_tab[SESS_MAX];
+static uint64_t		 sess_seed;	/* so that nobody picks the buckets */
 static struct kick	 kick_q[KICK_MAX];
 static int		 kick_n;
 static struct reset	 reset_q[RESET_MAX];
 static int		 reset_n;
 
-static struct sess *
-sess_find(uint64_t key, int insert)
+static int
+sess_free(const struct sess *s)
 {
-	uint32_t	 i, h = (uint32_t)(key ^ (key >> 32));
+	return s->s_id.ss_initiator[0] == '\0';
+}
+
+/* FNV-1a of a name, case folded as iSCSI names compare. */
+static uint64_t
+sess_hash_name(uint64_t h, const char *name)
+{
+	uint8_t	 ch;
+
+	for (; *name != '\0'; name++) {
+		ch = (uint8_t)*name;
+		if (ch >= 'A' && ch <= 'Z')
+			ch += 'a' - 'A';
+		h = fnv1a(h, &ch, 1);
+	}
+	return fnv1a(h, "", 1);
+}
+
+static uint64_t
+sess_hash(const struct shmq_session *id)
+{
+	uint64_t	 h;
+
+	if (sess_seed == 0)
+		sess_seed = ((uint64_t)arc4random() << 32 | arc4random()) | 1;
+	h = sess_hash_name(FNV1A_INIT ^ sess_seed, id->ss_initiator);
+	h = fnv1a(h, id->ss_isid, sizeof(id->ss_isid));
+	h = sess_hash_name(h, id->ss_target);
+	if (id->ss_byaddr)
+		h = fnv1a(h, id->ss_addr, sizeof(id->ss_addr));
+	return h;
+}
+
+/* The same I_T nexus: every part of the identity, compared in full. */
+static int
+sess_same(const struct shmq_session *a, const struct shmq_session *b)
+{
+	return a->ss_byaddr == b->ss_byaddr &&
+	    memcmp(a->ss_isid, b->ss_isid, sizeof(a->ss_isid)) == 0 &&
+	    strcasecmp(a->ss_initiator, b->ss_initiator) == 0 &&
+	    strcasecmp(a->ss_target, b->ss_target) == 0 &&
+	    (!a->ss_byaddr ||
+	    memcmp(a->ss_addr, b->ss_addr, sizeof(a->ss_addr)) == 0);
+}
+
+static struct sess *
+sess_find(const struct shmq_session *id, uint64_t h, int insert)
+{
+	uint32_t	 i;
 
 	for (i = 0; i < SESS_MAX; i++) {
 		struct sess *s = &sess_tab[(h + i) & (SESS_MAX - 1)];
 
-		if (s->s_key == key)
-			return s;
-		if (s->s_key == 0)
+		if (sess_free(s))
 			return insert ? s : NULL;
+		if (s->s_hash == h && sess_same(&s->s_id, id))
+			return s;
 	}
 	return NULL;
 }
@@ -70,32 +122,18 @@ sess_remove(struct sess *s)
 {
 	uint32_t	 i = (uint32_t)(s - sess_tab), j = i, h;
 
-	sess_tab[i].s_key = 0;
+	sess_tab[i].s_id.ss_initiator[0] = '\0';
 	for (;;) {
 		j = (j + 1) & (SESS_MAX - 1);
-		if (sess_tab[j].s_key == 0)
+		if (sess_free(&sess_tab[j]))
 			return;
-		h = (uint32_t)(sess_tab[j].s_key ^ (sess_tab[j].s_key >> 32)) &
-		    (SESS_MAX - 1);
+		h = (uint32_t)sess_tab[j].s_hash & (SESS_MAX - 1);
 		if (((j - h) & (SESS_MAX - 1)) >= ((j - i) & (SESS_MAX - 1))) {
 			sess_tab[i] = sess_tab[j];
-			sess_tab[j].s_key = 0;
+			sess_tab[j].s_id.ss_initiator[0] = '\0';
 			i = j;
 		}
 	}
-}
-
-static int
-sess_args(const struct shmq_msg *req, uint64_t *key, uint64_t *conn,
-    int *slot, uint64_t *target)
-{
-	if (req->m_len != SHMQ_SESSION_LEN)
-		return -EINVAL;
-	*key = be64dec(req->m_data);
-	*conn = be64dec(req->m_data + 8);
-	*slot = (int)be32dec(req->m_data + 16);
-	*target = be64dec(req->m_data + 20);
-	return *key == 0 ? -EINVAL : 0;
 }
 
 static void
@@ -103,38 +141,38 @@ sess_kick(const struct sess *s, int why)
 {
 	if (kick_n == KICK_MAX) {
 		log_warnx("sessions: %d kicks pending, connection %llu kept",
-		    KICK_MAX, (unsigned long long)s->s_conn);
+		    KICK_MAX, (unsigned long long)s->s_id.ss_conn);
 		return;
 	}
-	kick_q[kick_n].k_slot = s->s_slot;
+	kick_q[kick_n].k_slot = (int)s->s_id.ss_slot;
 	kick_q[kick_n].k_why = why;
 	kick_q[kick_n].k_gen = s->s_gen;
-	kick_q[kick_n++].k_conn = s->s_conn;
+	kick_q[kick_n++].k_conn = s->s_id.ss_conn;
 }
 
 int
 coord_session_start(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
+	struct shmq_session id;
 	struct sess	*s;
-	uint64_t	 key, conn, target;
-	int		 slot;
+	uint64_t	 h;
 
 	(void)st;
 	(void)rsp;
-	if (sess_args(req, &key, &conn, &slot, &target) != 0)
+	if (shmq_session_dec(req, &id) != 0)
 		return -EINVAL;
-	if ((s = sess_find(key, 1)) == NULL)
+	h = sess_hash(&id);
+	if ((s = sess_find(&id, h, 1)) == NULL)
 		return -ENOSPC;
-	if (s->s_key == key && (s->s_slot != slot || s->s_conn != conn)) {
+	if (!sess_free(s) && (s->s_id.ss_slot != id.ss_slot ||
+	    s->s_id.ss_conn != id.ss_conn)) {
 		sess_kick(s, SHMQ_KICK_REINSTATE);
-		log_debug("%s: reinstating nexus %016llx", __func__,
-		    (unsigned long long)key);
+		log_debug("%s: reinstating %s to %s", __func__,
+		    id.ss_initiator, id.ss_target);
 	}
-	s->s_key = key;
-	s->s_conn = conn;
-	s->s_slot = slot;
-	s->s_target = target;
+	s->s_id = id;
+	s->s_hash = h;
 	s->s_gen = req->m_gen;
 	return 0;
 }
@@ -143,16 +181,15 @@ int
 coord_session_end(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
+	struct shmq_session id;
 	struct sess	*s;
-	uint64_t	 key, conn, target;
-	int		 slot;
 
 	(void)st;
 	(void)rsp;
-	if (sess_args(req, &key, &conn, &slot, &target) != 0)
+	if (shmq_session_dec(req, &id) != 0)
 		return -EINVAL;
-	if ((s = sess_find(key, 0)) != NULL && s->s_slot == slot &&
-	    s->s_conn == conn)
+	if ((s = sess_find(&id, sess_hash(&id), 0)) != NULL &&
+	    s->s_id.ss_slot == id.ss_slot && s->s_id.ss_conn == id.ss_conn)
 		sess_remove(s);
 	return 0;
 }
@@ -166,8 +203,10 @@ sess_reset(const struct reset *r)
 
 	for (i = 0; i < SESS_MAX; i++) {
 		s = &sess_tab[i];
-		if (s->s_key == 0 || s->s_target != r->r_target ||
-		    (s->s_slot == r->r_slot && s->s_conn == r->r_conn))
+		if (sess_free(s) ||
+		    strcasecmp(s->s_id.ss_target, r->r_target) != 0 ||
+		    ((int)s->s_id.ss_slot == r->r_slot &&
+		    s->s_id.ss_conn == r->r_conn))
 			continue;
 		sess_kick(s, SHMQ_KICK_TARGET_RESET);
 		n++;
@@ -184,13 +223,16 @@ int
 coord_target_reset(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
+	struct shmq_session id;
 	struct reset	 r;
-	uint64_t	 key;
 
 	(void)st;
 	(void)rsp;
-	if (sess_args(req, &key, &r.r_conn, &r.r_slot, &r.r_target) != 0)
+	if (shmq_session_dec(req, &id) != 0)
 		return -EINVAL;
+	memcpy(r.r_target, id.ss_target, sizeof(r.r_target));
+	r.r_conn = id.ss_conn;
+	r.r_slot = (int)id.ss_slot;
 	if (reset_n == RESET_MAX)
 		sess_reset(&r);		/* no room to wait: now */
 	else
@@ -230,6 +272,7 @@ coord_session_forget_slot(int slot)
 	int	 i;
 
 	for (i = 0; i < SESS_MAX; i++)
-		while (sess_tab[i].s_key != 0 && sess_tab[i].s_slot == slot)
+		while (!sess_free(&sess_tab[i]) &&
+		    (int)sess_tab[i].s_id.ss_slot == slot)
 			sess_remove(&sess_tab[i]);
 }

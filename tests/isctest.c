@@ -121,6 +121,7 @@ static struct {
 	int		 o_wait;
 	int		 o_count;
 	int		 o_timeout;
+	const char	*o_bind;	/* -b: the stranger's source address */
 } opt = {
 	.o_initiator = DEFAULT_INITIATOR,
 	.o_initiator_b = DEFAULT_INITIATOR_B,
@@ -130,6 +131,7 @@ static struct {
 };
 
 static const char *scenario = "isctest";
+static const char *conn_bind;		/* source address of the next connect */
 static const char *close_how = "EOF";	/* how the last close was seen */
 
 struct pdu {
@@ -429,6 +431,24 @@ pdu_free(struct pdu *p)
 
 /* ---- transport ---- */
 
+/* Connect from conn_bind (port chosen by the kernel). */
+static void
+tcp_bind(int fd, int family)
+{
+	struct addrinfo	 hints, *res;
+	int		 error;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if ((error = getaddrinfo(conn_bind, "0", &hints, &res)) != 0)
+		fail("source address %s: %s", conn_bind, gai_strerror(error));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+		fail("bind %s: %s", conn_bind, strerror(errno));
+	freeaddrinfo(res);
+}
+
 static int
 tcp_connect(void)
 {
@@ -444,6 +464,8 @@ tcp_connect(void)
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd == -1)
 			continue;
+		if (conn_bind != NULL)
+			tcp_bind(fd, ai->ai_family);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(fd);
@@ -2073,6 +2095,49 @@ sc_reinstate(void)
 	logout(&b);
 }
 
+static void	quiet_for(struct conn *, int, const char *);
+
+/*
+ * A stranger, from another source address, logs in with the
+ * InitiatorName and ISID of a live session to a target that
+ * authenticates nobody: it gets a session of its own, and the first
+ * keeps its connection and what it wrote.
+ */
+static void
+sc_stranger_reinstate(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		a, b;
+	uint8_t			isid[6], *buf, *back;
+
+	if (opt.o_bind == NULL)
+		fail("this scenario needs -b STRANGER_ADDR");
+	random_bytes(isid, sizeof(isid));
+	isid[0] = 0x80;
+	lo.lo_isid = isid;
+	login_ok(&a, &lo);
+	do_readcap(&a);
+	buf = xmalloc(8 * a.c_blksz);
+	back = xmalloc(8 * a.c_blksz);
+	random_bytes(buf, 8 * a.c_blksz);
+	do_write(&a, 100, 8, buf);
+	conn_bind = opt.o_bind;
+	step("a login from %s, same InitiatorName and ISID, TSIH 0",
+	    opt.o_bind);
+	login_ok(&b, &lo);
+	conn_bind = NULL;
+	do_tur(&b);
+	quiet_for(&a, 1000, "the first session");
+	do_read(&a, 100, 8, back);
+	if (memcmp(buf, back, 8 * a.c_blksz) != 0)
+		fail("the first session lost what it wrote");
+	step("the first session still reads what it wrote");
+	logout(&b);
+	logout(&a);
+	free(buf);
+	free(back);
+}
+
 static void
 sc_write_residual(void)
 {
@@ -2722,15 +2787,22 @@ sc_pr_clear(void)
 
 #define PW_BYTES	(1 << 20)	/* each write; max-pending-data 1088K */
 
-/* Nothing may arrive for ms. */
+/* Nothing may arrive for ms, and the connection stays up. */
 static void
 quiet_for(struct conn *c, int ms, const char *what)
 {
 	struct pdu	p;
 
-	if (pdu_wait(c, &p, now_ms() + ms) == RX_OK)
+	switch (pdu_wait(c, &p, now_ms() + ms)) {
+	case RX_OK:
 		fail("%s: got %s", what, pdu_describe(&p));
-	step("%s: nothing for %d ms", what, ms);
+	case RX_CLOSED:
+		fail("%s: the target closed the connection (%s)", what,
+		    close_how);
+	case RX_TIMEOUT:
+		break;
+	}
+	step("%s: nothing for %d ms, still connected", what, ms);
 }
 
 /* Answer every R2T of itt from data until its SCSI Response: GOOD. */
@@ -3017,6 +3089,7 @@ static const struct scenario {
 	{ "nopin",		sc_nopin,		2 },
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
+	{ "stranger-reinstate",	sc_stranger_reinstate,	1 },
 	{ "write-residual",	sc_write_residual,	0 },
 	{ "dataout-overlap",	sc_dataout_overlap,	0 },
 	{ "dataout-overlap-r2t", sc_dataout_overlap_r2t, 0 },
@@ -3090,7 +3163,7 @@ usage(void)
 	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
 	    "[-i INITIATOR_IQN] [-I INITIATOR2_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
 	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] [-n COUNT] "
-	    "[-T SECONDS] SCENARIO\nscenarios:");
+	    "[-T SECONDS] [-b STRANGER_ADDR] SCENARIO\nscenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(stderr, " %s", scenarios[i].sc_name);
 	fputc('\n', stderr);
@@ -3130,8 +3203,9 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "p:t:i:I:u:s:U:S:Dl:vw:n:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:p:t:i:I:u:s:U:S:Dl:vw:n:T:")) != -1) {
 		switch (ch) {
+		case 'b': opt.o_bind = optarg; break;
 		case 'p': parse_portal(optarg); break;
 		case 't': opt.o_target = optarg; break;
 		case 'i': opt.o_initiator = optarg; break;

@@ -26,6 +26,7 @@
 #include "crc32c.h"
 #include "iscsi.h"
 #include "log.h"
+#include "netaddr.h"
 #include "proc.h"
 #include "shmq.h"
 
@@ -115,6 +116,7 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 	TAILQ_INIT(&c->c_tasks);
 	TAILQ_INIT(&c->c_defers);
 	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
+	netaddr_peer_key(fd, 128, c->c_addr);
 	iscsi_params_default(&c->c_p);
 	login_init(&c->c_login);
 	c->c_login.l_lookup = target_lookup;

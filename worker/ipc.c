@@ -156,17 +156,18 @@ ipc_start(struct worker *w)
 	return ipc_request(w, &m, ipc_pong, NULL);
 }
 
-/* The I_T nexus of a session as the coordinator's registry keys it. */
-static uint64_t
-ipc_nexus_key(const struct conn *c)
+/*
+ * A target that authenticates nobody: its sessions are told apart by
+ * source address too, so that a stranger's login with someone else's
+ * names never reinstates (ends) their session.
+ */
+static int
+ipc_session_byaddr(const struct conn *c)
 {
-	const struct login *l = &c->c_login;
-	uint64_t	 h;
+	const struct target *t = c->c_target;
 
-	h = fnv1a(FNV1A_INIT, l->l_initiator, strlen(l->l_initiator));
-	h = fnv1a(h, l->l_isid, sizeof(l->l_isid));
-	h = fnv1a(h, l->l_target, strlen(l->l_target));
-	return h == 0 ? 1 : h;
+	return t == NULL || t->tg_cfg == NULL ||
+	    t->tg_cfg->tg_chap_user[0] == '\0';
 }
 
 /*
@@ -177,17 +178,22 @@ ipc_nexus_key(const struct conn *c)
 void
 ipc_session(struct conn *c, uint32_t type)
 {
-	const char	*tgt = c->c_login.l_target;
+	const struct login *l = &c->c_login;
+	struct shmq_session ss;
 	struct shmq_msg	 m;
 
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_conn = c->c_id;
+	ss.ss_slot = (uint32_t)c->c_w->w_slot;
+	ss.ss_byaddr = (uint8_t)ipc_session_byaddr(c);
+	memcpy(ss.ss_isid, l->l_isid, sizeof(ss.ss_isid));
+	memcpy(ss.ss_addr, c->c_addr, sizeof(ss.ss_addr));
+	snprintf(ss.ss_initiator, sizeof(ss.ss_initiator), "%s",
+	    l->l_initiator);
+	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
 	memset(&m, 0, sizeof(m));
-	m.m_type = type;
-	m.m_len = SHMQ_SESSION_LEN;
-	be64enc(m.m_data, ipc_nexus_key(c));
-	be64enc(m.m_data + 8, c->c_id);
-	be32enc(m.m_data + 16, (uint32_t)c->c_w->w_slot);
-	be64enc(m.m_data + 20, fnv1a(FNV1A_INIT, tgt, strlen(tgt)));
-	if (ipc_request(c->c_w, &m, NULL, NULL) != 0)
+	if (shmq_session_enc(&m, type, &ss) != 0 ||
+	    ipc_request(c->c_w, &m, NULL, NULL) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
 }
 

@@ -115,6 +115,7 @@ struct conn {
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	char			 c_peer[64];
+	uint8_t			 c_addr[16];	/* peer, netaddr_key */
 	uint64_t		 c_id;
 
 	struct login		 c_login;

@@ -103,11 +103,11 @@ struct scsi_lu;
 /*
  * Parameter lists: the most a command may send, what its descriptors
  * can need; a longer PARAMETER LIST LENGTH is refused before any data
- * is buffered.
+ * is buffered.  UNMAP and MODE SELECT(6) need no cap: their length
+ * fields hold at most 64 KiB and 255 bytes.
  */
 #define SCSI_XCOPY_MAX_LIST	1024	/* EXTENDED COPY descriptors, reported */
 #define SCSI_XCOPY_MAX_PARAM	(16 + SCSI_XCOPY_MAX_LIST)	/* no inline data */
-#define SCSI_UNMAP_MAX_PARAM	(8 + 16 * SCSI_MAX_UNMAP_DESC)
 #define SCSI_MSEL_MAX_PARAM	4096	/* MODE SELECT(10): header and pages */
 
 /*

@@ -26,6 +26,12 @@ for s in dataout-overlap dataout-overlap-r2t dataout-bad-ttt unsol-short; do
 	isc -t "$DISK" "$s"
 done
 
+# 3. A stranger's login with the names (InitiatorName, ISID) of a live
+# session on a public target, from another address, never ends it;
+# from the same address it still reinstates (the usual reconnect).
+isc -t "$DISK" -b 127.0.0.2 stranger-reinstate
+isc -t "$DISK" reinstate
+
 # 2. EXTENDED COPY is checked on every LU it reads or writes, as a READ
 # or WRITE from the same nexus would be; 4. a parameter list longer than
 # its descriptors can need is refused before anything is buffered.
