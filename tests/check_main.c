@@ -40,23 +40,10 @@ main(void)
 	SRunner	*sr;
 	int	 failed;
 
-	sr = srunner_create(config_suite());
-	srunner_add_suite(sr, crc32c_suite());
-	srunner_add_suite(sr, fdpass_suite());
-	srunner_add_suite(sr, shmq_suite());
-	srunner_add_suite(sr, psess_suite());
-	srunner_add_suite(sr, coordinator_suite());
-	srunner_add_suite(sr, coord_psess_suite());
-	srunner_add_suite(sr, coord_prmirror_suite());
-	srunner_add_suite(sr, api_suite());
-	srunner_add_suite(sr, bufpool_suite());
-	srunner_add_suite(sr, chap_suite());
-	srunner_add_suite(sr, login_suite());
-	srunner_add_suite(sr, lu_suite());
-	srunner_add_suite(sr, pr_suite());
-	srunner_add_suite(sr, scsi_suite());
-	srunner_add_suite(sr, spc_suite());
-	srunner_add_suite(sr, sbc_suite());
+	sr = srunner_create(NULL);
+#define SCSIPUB_SUITE_ADD(name)	srunner_add_suite(sr, name##_suite());
+	SCSIPUB_SUITES(SCSIPUB_SUITE_ADD)
+#undef SCSIPUB_SUITE_ADD
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	failed = srunner_ntests_failed(sr);

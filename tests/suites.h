@@ -1,31 +1,39 @@
-/* Every Check suite of scsipub; tests/check_main.c runs them all. */
+/*
+ * Every Check suite of scsipub, in the order tests/check_main.c runs
+ * them: the one list (a suite NAME is the function NAME_suite() in
+ * tests/DIR/check_*.c; Makefile.am lists those files).
+ */
 #ifndef SCSIPUB_SUITES_H
 #define SCSIPUB_SUITES_H
 
 #include <check.h>
 
+#define SCSIPUB_SUITES(X)	\
+	X(config)		\
+	X(crc32c)		\
+	X(fdpass)		\
+	X(netaddr)		\
+	X(shmq)			\
+	X(psess)		\
+	X(coordinator)		\
+	X(coord_psess)		\
+	X(coord_prmirror)	\
+	X(session)		\
+	X(api)			\
+	X(bufpool)		\
+	X(chap)			\
+	X(login)		\
+	X(lu)			\
+	X(pr)			\
+	X(scsi)			\
+	X(spc)			\
+	X(sbc)
+
+#define SCSIPUB_SUITE_DECL(name)	Suite *name##_suite(void);
+SCSIPUB_SUITES(SCSIPUB_SUITE_DECL)
+#undef SCSIPUB_SUITE_DECL
+
 /* tests/check_main.c */
 void	 test_rm_tree(const char *);
-
-/* tests/common */
-Suite	*config_suite(void);
-Suite	*crc32c_suite(void);
-Suite	*fdpass_suite(void);
-Suite	*shmq_suite(void);
-Suite	*psess_suite(void);
-/* tests/coordinator */
-Suite	*coordinator_suite(void);
-Suite	*coord_psess_suite(void);
-Suite	*coord_prmirror_suite(void);
-/* tests/worker */
-Suite	*api_suite(void);
-Suite	*bufpool_suite(void);
-Suite	*chap_suite(void);
-Suite	*login_suite(void);
-Suite	*lu_suite(void);
-Suite	*pr_suite(void);
-Suite	*sbc_suite(void);
-Suite	*scsi_suite(void);
-Suite	*spc_suite(void);
 
 #endif /* SCSIPUB_SUITES_H */

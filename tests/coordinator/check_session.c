@@ -1,0 +1,223 @@
+/*
+ * Tests for coordinator/session.c: the registry of live sessions, which
+ * reinstates (kicks) a session only for a login of the very same I_T
+ * nexus, compared in full, and on targets without CHAP only from the
+ * same source address.  The kicks are read back from the response ring
+ * of the slot they are for.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bytes.h"
+#include "coordinator.h"
+#include "log.h"
+#include "shmq.h"
+#include "suites.h"
+
+static struct shmq_region	*rg;
+
+static void
+sess_setup(void)
+{
+	log_init(1, 0);
+	rg = shmq_region_create(4);
+	ck_assert_ptr_nonnull(rg);
+	shmq_slot_claim(rg, 1, getpid());
+	shmq_slot_claim(rg, 2, getpid());
+}
+
+static void
+sess_teardown(void)
+{
+	int	 i;
+
+	for (i = 0; i < 4; i++)
+		coord_session_forget_slot(i);
+	shmq_region_destroy(rg);
+}
+
+static struct shmq_session
+ident(const char *ini, const char *tgt, uint8_t isid_lo, uint8_t addr_lo,
+    int byaddr, uint32_t slot, uint64_t conn)
+{
+	struct shmq_session	 ss;
+
+	memset(&ss, 0, sizeof(ss));
+	snprintf(ss.ss_initiator, sizeof(ss.ss_initiator), "%s", ini);
+	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", tgt);
+	ss.ss_isid[0] = 0x80;
+	ss.ss_isid[5] = isid_lo;
+	ss.ss_addr[10] = ss.ss_addr[11] = 0xff;
+	ss.ss_addr[12] = 127;
+	ss.ss_addr[15] = addr_lo;
+	ss.ss_byaddr = (uint8_t)byaddr;
+	ss.ss_slot = slot;
+	ss.ss_conn = conn;
+	return ss;
+}
+
+static int
+sess_call(uint32_t type, const struct shmq_session *ss)
+{
+	struct shmq_msg	 req, rsp;
+
+	memset(&req, 0, sizeof(req));
+	ck_assert_int_eq(shmq_session_enc(&req, type, ss), 0);
+	req.m_gen = 0;
+	if (type == SHMQ_SESSION_START)
+		return coord_session_start(NULL, &req, &rsp);
+	if (type == SHMQ_SESSION_END)
+		return coord_session_end(NULL, &req, &rsp);
+	return coord_target_reset(NULL, &req, &rsp);
+}
+
+/* The connections kicked on slot, in order; returns how many. */
+static int
+kicked(int slot, uint64_t *conns, int max)
+{
+	struct shmq_msg	 m;
+	int		 n = 0;
+
+	coord_session_kicks(rg);
+	while (shmq_response_pop(rg, slot, &m) == 1) {
+		ck_assert_uint_eq(m.m_type, SHMQ_SESSION_KICK);
+		if (n < max)
+			conns[n] = be64dec(m.m_data);
+		n++;
+	}
+	return n;
+}
+
+START_TEST(session__codec_round_trip_and_bad_lengths)
+{
+	struct shmq_session	 a = ident("iqn.a", "iqn.t", 1, 1, 1, 2, 77), b;
+	struct shmq_msg		 m;
+
+	memset(&a.ss_initiator, 'x', SHMQ_NAME_MAX - 1);
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_eq(shmq_session_dec(&m, &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	m.m_len--;			/* the target name cut short */
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	m.m_len += 2;			/* a byte past the names */
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	m.m_len = 10;
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	a.ss_initiator[0] = '\0';	/* no initiator: refused */
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+}
+END_TEST
+
+START_TEST(session__same_nexus_reinstates)
+{
+	struct shmq_session	 a = ident("iqn.I", "iqn.t", 1, 1, 0, 1, 10);
+	struct shmq_session	 b = ident("IQN.i", "IQN.T", 1, 9, 0, 2, 20);
+	uint64_t		 c[4];
+
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 0);
+	/* CHAP target: same names (case folded), another address */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &b), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 1);
+	ck_assert_uint_eq(c[0], 10);
+	ck_assert_int_eq(kicked(2, c, 4), 0);
+}
+END_TEST
+
+START_TEST(session__other_names_never_kick)
+{
+	struct shmq_session	 a = ident("iqn.i", "iqn.t", 1, 1, 0, 1, 10);
+	struct shmq_session	 o[3] = {
+		ident("iqn.i", "iqn.u", 1, 1, 0, 2, 21),	/* target */
+		ident("iqn.j", "iqn.t", 1, 1, 0, 2, 22),	/* initiator */
+		ident("iqn.i", "iqn.t", 2, 1, 0, 2, 23),	/* ISID */
+	};
+	uint64_t		 c[4];
+	int			 i;
+
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &a), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &o[i]), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 0);
+	ck_assert_int_eq(kicked(2, c, 4), 0);
+}
+END_TEST
+
+START_TEST(session__public_target_by_address)
+{
+	struct shmq_session	 v = ident("iqn.i", "iqn.pub", 1, 1, 1, 1, 10);
+	struct shmq_session	 s = ident("iqn.i", "iqn.pub", 1, 2, 1, 2, 20);
+	struct shmq_session	 r = ident("iqn.i", "iqn.pub", 1, 1, 1, 2, 30);
+	uint64_t		 c[4];
+
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &v), 0);
+	/* a stranger from 127.0.0.2: a session of its own */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &s), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 0);
+	/* the owner reconnecting from 127.0.0.1: reinstated */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &r), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 1);
+	ck_assert_uint_eq(c[0], 10);
+	ck_assert_int_eq(kicked(2, c, 4), 0);
+}
+END_TEST
+
+START_TEST(session__end_forgets_only_its_own)
+{
+	struct shmq_session	 a = ident("iqn.i", "iqn.t", 1, 1, 0, 1, 10);
+	struct shmq_session	 b = ident("iqn.i", "iqn.t", 1, 1, 0, 2, 20);
+	uint64_t		 c[4];
+
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &b), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 1);
+	/* the kicked one's late SESSION_END leaves its successor alone */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &a), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_eq(kicked(2, c, 4), 1);
+	ck_assert_uint_eq(c[0], 20);
+}
+END_TEST
+
+START_TEST(session__cold_reset_by_target_name)
+{
+	struct shmq_session	 s[4] = {
+		ident("iqn.a", "iqn.t", 1, 1, 0, 1, 10),
+		ident("iqn.b", "iqn.t", 1, 1, 0, 2, 20),
+		ident("iqn.c", "iqn.t2", 1, 1, 0, 2, 30),
+		ident("iqn.d", "IQN.T", 1, 1, 0, 2, 40),
+	};
+	uint64_t		 c[4];
+	int			 i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &s[i]), 0);
+	ck_assert_int_eq(sess_call(SHMQ_TARGET_RESET, &s[0]), 0);
+	ck_assert_int_eq(kicked(1, c, 4), 0);		/* the asker spared */
+	ck_assert_int_eq(kicked(2, c, 4), 2);		/* not iqn.t2 */
+	ck_assert_uint_eq(c[0] + c[1], 60);
+}
+END_TEST
+
+Suite *
+session_suite(void)
+{
+	Suite	*s = suite_create("session");
+	TCase	*tc = tcase_create("registry");
+
+	tcase_add_checked_fixture(tc, sess_setup, sess_teardown);
+	tcase_add_test(tc, session__codec_round_trip_and_bad_lengths);
+	tcase_add_test(tc, session__same_nexus_reinstates);
+	tcase_add_test(tc, session__other_names_never_kick);
+	tcase_add_test(tc, session__public_target_by_address);
+	tcase_add_test(tc, session__end_forgets_only_its_own);
+	tcase_add_test(tc, session__cold_reset_by_target_name);
+	suite_add_tcase(s, tc);
+	return s;
+}
