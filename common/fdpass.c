@@ -73,7 +73,9 @@ fdpass_close_all(struct msghdr *msg)
 
 /*
  * Returns 1 with *fd set, 0 at end of file, -1 on error (errno set;
- * EBADMSG for a malformed message, whose descriptors are closed).
+ * EBADMSG for a malformed message, whose descriptors are closed; EMFILE
+ * when the message came whole but its descriptor could not be taken,
+ * the receiver being out of descriptors: *m is good then).
  */
 int
 fdpass_recv(int sock, int *fd, struct fdpass_msg *m)
@@ -100,6 +102,11 @@ fdpass_recv(int sock, int *fd, struct fdpass_msg *m)
 	if (n <= 0)
 		return (int)n;
 	c = CMSG_FIRSTHDR(&msg);
+	if ((msg.msg_flags & MSG_CTRUNC) && c == NULL &&
+	    (size_t)n == sizeof(*m)) {
+		errno = EMFILE;
+		return -1;
+	}
 	if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) ||
 	    (size_t)n != sizeof(*m) || c == NULL ||
 	    c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||

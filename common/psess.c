@@ -205,7 +205,7 @@ psess_rec_decode(const uint8_t *buf, size_t len, struct psess_rec *r)
 	return p == end ? 0 : -EPROTO;
 }
 
-_Static_assert(FIXED_LEN + 4 == PSESS_CREATE_LEN, "PSESS_CREATE_LEN");
+_Static_assert(FIXED_LEN + 6 == PSESS_CREATE_LEN, "PSESS_CREATE_LEN");
 _Static_assert(PSESS_CREATE_LEN <= SHMQ_DATA_MAX, "CREATE fits a message");
 _Static_assert(PSESS_TOUCH_HDR + 2 <= SHMQ_DATA_MAX, "TOUCH fits");
 
@@ -220,6 +220,7 @@ psess_msg_create(struct shmq_msg *m, const struct psess_rec *r,
 	p = put_fixed(m->m_data, r);
 	be16enc(p, pl->pl_sessions);
 	be16enc(p + 2, pl->pl_rate);
+	be16enc(p + 4, pl->pl_anon_max);
 	m->m_len = PSESS_CREATE_LEN;
 }
 
@@ -235,6 +236,7 @@ psess_msg_create_parse(const struct shmq_msg *m, struct psess_rec *r,
 	p = get_fixed(m->m_data, r);
 	pl->pl_sessions = be16dec(p);
 	pl->pl_rate = be16dec(p + 2);
+	pl->pl_anon_max = be16dec(p + 4);
 	if (r->ps_id == 0 || r->ps_nluns == 0 ||
 	    r->ps_nluns > CFG_MAX_TARGET_LUNS)
 		return -EINVAL;

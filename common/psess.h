@@ -47,8 +47,9 @@
 #define PSESS_F_PERSISTENT	0x1
 #define PSESS_F_PR		0x2
 #define PSESS_F_LOGGED_IN	0x4	/* somebody logged in, once */
+#define PSESS_F_ANON		0x8	/* made without a token */
 
-#define PSESS_CREATE_LEN	218
+#define PSESS_CREATE_LEN	220
 #define PSESS_TOUCH_HDR		(8 + 8 + 4 + 1 + PSESS_PEER_MAX)
 #define PSESS_REC_MAX		(64 + 8 * 6 + 4 + 2 + CFG_NAME_MAX + \
 				PSESS_IQN_MAX + PSESS_USER_MAX + \
@@ -81,6 +82,7 @@ struct psess_rec {
 struct psess_limits {
 	uint16_t	 pl_sessions;	/* per owner, 0 unlimited */
 	uint16_t	 pl_rate;	/* creations per minute, 0 unlimited */
+	uint16_t	 pl_anon_max;	/* anonymous sessions in all (PSESS_F_ANON) */
 };
 
 struct psess_conn {

@@ -16,6 +16,8 @@
 #define MASTER_BACKOFF_MAX_MS	30000
 #define MASTER_DRAIN_SECS	30
 #define MASTER_STABLE_SECS	30	/* a child up this long resets backoff */
+#define LISTEN_BACKOFF_MIN_MS	100	/* accepts paused after EMFILE */
+#define LISTEN_BACKOFF_MAX_MS	2000
 
 enum child_kind {
 	CHILD_COORDINATOR = 0,
@@ -45,6 +47,8 @@ struct child {
 	struct master	*ch_master;
 };
 
+struct conns;
+
 struct listener {
 	int		 l_fd;
 	enum listen_kind l_kind;
@@ -67,10 +71,25 @@ struct master {
 	struct child		*m_workers;	/* m_nslots entries */
 	int			 m_stopping;	/* 1 graceful, 2 now */
 	int			 m_exitcode;
-	unsigned		 m_seq;
 	struct event		*m_drain_timer;
+	struct conns		*m_conns;	/* handed to workers, counted */
+	uint64_t		 m_refused;	/* over a limit, since last said */
+	time_t			 m_refused_said;
+	const char		*m_refused_why;
+	int			 m_backoff_ms;	/* accept paused: EMFILE */
+	struct event		*m_resume;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
 };
+
+/* daemon/conns.c */
+struct conns	*conns_new(uint64_t);
+int		 conns_grow(struct conns *, uint64_t);
+void		 conns_free(struct conns *);
+uint32_t	 conns_count(const struct conns *);
+int64_t		 conns_add(struct conns *, const uint8_t *, int, uint64_t,
+		    uint64_t, const char **);
+void		 conns_closed(struct conns *, int, uint32_t);
+void		 conns_slot_gone(struct conns *, int);
 
 /* daemon/listen.c */
 int	listen_open(struct master *, const struct config *, FILE *);
@@ -82,6 +101,7 @@ void	listen_disable(struct master *);
 void	master_run(struct master *);
 void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
-void	master_handoff(struct master *, int, enum listen_kind);
+void	master_handoff(struct master *, int, enum listen_kind,
+	    const struct sockaddr *, socklen_t);
 
 #endif /* SCSIPUB_DAEMON_H */

@@ -99,22 +99,67 @@ listen_close(struct master *m)
 }
 
 static void
+listen_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct master	*m = arg;
+
+	(void)fd;
+	(void)ev;
+	if (!m->m_stopping)
+		listen_enable(m);
+}
+
+/*
+ * accept() out of descriptors (or memory): stop watching the listeners
+ * for a while, longer each time in a row, instead of spinning on a
+ * connection that stays in the backlog; say so once.
+ */
+static void
+listen_backoff(struct master *m, const struct listener *l)
+{
+	struct timeval	 tv;
+
+	if (m->m_backoff_ms == 0)
+		log_warn("accept on %s; pausing accepts", l->l_text);
+	m->m_backoff_ms = m->m_backoff_ms == 0 ? LISTEN_BACKOFF_MIN_MS :
+	    m->m_backoff_ms * 2;
+	if (m->m_backoff_ms > LISTEN_BACKOFF_MAX_MS)
+		m->m_backoff_ms = LISTEN_BACKOFF_MAX_MS;
+	listen_disable(m);
+	if (m->m_resume == NULL &&
+	    (m->m_resume = evtimer_new(m->m_base, listen_resume, m)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	tv.tv_sec = m->m_backoff_ms / 1000;
+	tv.tv_usec = (m->m_backoff_ms % 1000) * 1000;
+	evtimer_add(m->m_resume, &tv);
+}
+
+static void
 listen_accept(evutil_socket_t fd, short ev, void *arg)
 {
-	struct listener	*l = arg;
-	int		 s, n;
+	struct listener		*l = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 s, n;
 
 	(void)ev;
 	for (n = 0; n < 64; n++) {
-		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		s = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
 		if (s == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				listen_backoff(l->l_master, l);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != ECONNABORTED && errno != EINTR)
 				log_warn("%s: accept on %s", __func__,
 				    l->l_text);
 			return;
 		}
-		master_handoff(l->l_master, s, l->l_kind);
+		l->l_master->m_backoff_ms = 0;
+		master_handoff(l->l_master, s, l->l_kind,
+		    (struct sockaddr *)&ss, sl);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "fdpass.h"
 #include "log.h"
+#include "netaddr.h"
 #include "proc.h"
 #include "shmq.h"
 
@@ -136,7 +137,7 @@ master_fork(struct master *m, struct child *ch)
 	return 0;
 }
 
-/* Control messages from a worker: connection closed, ready. */
+/* Control messages from a worker: connection closed (and its id). */
 static void
 master_child_read(evutil_socket_t fd, short ev, void *arg)
 {
@@ -145,9 +146,13 @@ master_child_read(evutil_socket_t fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
-	while ((n = recv(fd, msg, sizeof(msg), MSG_DONTWAIT)) > 0)
-		if (n >= 4 && msg[0] == PROC_CONN_CLOSED && ch->ch_conns > 0)
+	while ((n = recv(fd, msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
+		if (n < 8 || msg[0] != PROC_CONN_CLOSED)
+			continue;
+		if (ch->ch_conns > 0)
 			ch->ch_conns--;
+		conns_closed(ch->ch_master->m_conns, ch->ch_slot, msg[1]);
+	}
 	if (n == 0)
 		master_child_close(ch);
 }
@@ -168,11 +173,38 @@ master_pick_worker(struct master *m)
 	return best;
 }
 
+/*
+ * Say how many connections a limit refused: once a second at most for
+ * each limit.
+ */
+static void
+master_refused(struct master *m, const char *why)
+{
+	time_t	 now = time(NULL);
+
+	m->m_refused++;
+	if (now == m->m_refused_said && why == m->m_refused_why)
+		return;
+	log_warnx("connection refused (%s); %llu refused since the last "
+	    "message", why, (unsigned long long)m->m_refused);
+	m->m_refused = 0;
+	m->m_refused_said = now;
+	m->m_refused_why = why;
+}
+
+/*
+ * A new iSCSI connection: counted against the limits before any worker
+ * sees it, then handed to the least loaded worker with its id.
+ */
 void
-master_handoff(struct master *m, int s, enum listen_kind kind)
+master_handoff(struct master *m, int s, enum listen_kind kind,
+    const struct sockaddr *sa, socklen_t salen)
 {
 	struct fdpass_msg fm;
 	struct child	*ch;
+	uint8_t		 addr[NETADDR_KEY_LEN];
+	const char	*why;
+	int64_t		 id;
 	int		 i;
 
 	if (m->m_stopping || (i = master_pick_worker(m)) == -1) {
@@ -182,11 +214,19 @@ master_handoff(struct master *m, int s, enum listen_kind kind)
 		return;
 	}
 	ch = &m->m_workers[i];
+	netaddr_key(sa, salen, (unsigned)m->m_cfg->c_v6_prefix, addr);
+	if ((id = conns_add(m->m_conns, addr, ch->ch_slot,
+	    m->m_cfg->c_max_conns, m->m_cfg->c_max_conns_addr, &why)) == -1) {
+		master_refused(m, why);
+		close(s);
+		return;
+	}
 	fm.fm_tag = kind;
-	fm.fm_seq = ++m->m_seq;
-	if (fdpass_send(ch->ch_ctl, s, &fm) == -1)
+	fm.fm_seq = (uint32_t)id;
+	if (fdpass_send(ch->ch_ctl, s, &fm) == -1) {
 		log_warn("%s: to worker %d", __func__, ch->ch_index);
-	else
+		conns_closed(m->m_conns, ch->ch_slot, (uint32_t)id);
+	} else
 		ch->ch_conns++;
 	close(s);
 }
@@ -276,8 +316,10 @@ master_reaped(struct master *m, struct child *ch, int status)
 	master_log_exit(ch, status);
 	ch->ch_pid = 0;
 	master_child_close(ch);
-	if (ch->ch_kind == CHILD_WORKER)
+	if (ch->ch_kind == CHILD_WORKER) {
 		shmq_slot_release(m->m_region, ch->ch_slot);
+		conns_slot_gone(m->m_conns, ch->ch_slot);
+	}
 	if (m->m_stopping) {
 		ch->ch_state = CHILD_IDLE;
 		if (master_children_alive(m) == 0)
@@ -402,6 +444,11 @@ master_reload(struct master *m)
 	if (bad == 0 && nc->c_workers * 2 > m->m_nslots) {
 		fprintf(ef, "%s: workers cannot grow beyond %d without a "
 		    "restart\n", m->m_cfgpath, m->m_nslots / 2);
+		bad++;
+	}
+	if (bad == 0 && conns_grow(m->m_conns, nc->c_max_conns) == -1) {
+		fprintf(ef, "%s: max-connections %llu: out of memory\n",
+		    m->m_cfgpath, (unsigned long long)nc->c_max_conns);
 		bad++;
 	}
 	if (bad == 0 && listen_open(m, nc, ef) == -1)

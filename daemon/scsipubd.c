@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,24 @@ master_init(struct master *m)
 	for (i = 0; i < m->m_nslots; i++)
 		m->m_workers[i].ch_ctl = -1;
 	m->m_coord.ch_ctl = -1;
+	if ((m->m_conns = conns_new(m->m_cfg->c_max_conns)) == NULL)
+		fatal("conns_new");
+}
+
+/*
+ * Descriptors: as many as the hard limit allows (every connection is a
+ * socket in a worker, and an overlay once written).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("%s: setrlimit", __func__);
 }
 
 int
@@ -139,6 +158,7 @@ main(int argc, char *argv[], char *envp[])
 	log_procinit("master");
 	setproctitle("master");
 	write_pidfile(&m);
+	raise_nofile();
 	master_init(&m);
 	log_info("scsipubd %s starting, %d workers", PACKAGE_VERSION,
 	    m.m_cfg->c_workers);

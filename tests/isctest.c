@@ -122,6 +122,7 @@ static struct {
 	int		 o_count;
 	int		 o_timeout;
 	const char	*o_bind;	/* -b: the stranger's source address */
+	const char	*o_bind_all;	/* -B: every connection's */
 } opt = {
 	.o_initiator = DEFAULT_INITIATOR,
 	.o_initiator_b = DEFAULT_INITIATOR_B,
@@ -437,15 +438,16 @@ tcp_bind(int fd, int family)
 {
 	struct addrinfo	 hints, *res;
 	int		 error;
+	const char	*addr = conn_bind != NULL ? conn_bind : opt.o_bind_all;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST;
-	if ((error = getaddrinfo(conn_bind, "0", &hints, &res)) != 0)
-		fail("source address %s: %s", conn_bind, gai_strerror(error));
+	if ((error = getaddrinfo(addr, "0", &hints, &res)) != 0)
+		fail("source address %s: %s", addr, gai_strerror(error));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
-		fail("bind %s: %s", conn_bind, strerror(errno));
+		fail("bind %s: %s", addr, strerror(errno));
 	freeaddrinfo(res);
 }
 
@@ -464,7 +466,7 @@ tcp_connect(void)
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd == -1)
 			continue;
-		if (conn_bind != NULL)
+		if (conn_bind != NULL || opt.o_bind_all != NULL)
 			tcp_bind(fd, ai->ai_family);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -2138,6 +2140,22 @@ sc_stranger_reinstate(void)
 	free(back);
 }
 
+/* Log in, then hold the session -w seconds (answering NOP-Ins). */
+static void
+sc_hold(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		c;
+	struct pdu		p;
+
+	login_ok(&c, &lo);
+	do_tur(&c);
+	if (pdu_wait(&c, &p, now_ms() + 1000 * opt.o_wait) != RX_TIMEOUT)
+		fail("the session did not stay quiet for %d s", opt.o_wait);
+	do_tur(&c);
+	logout(&c);
+}
+
 static void
 sc_write_residual(void)
 {
@@ -3090,6 +3108,7 @@ static const struct scenario {
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
 	{ "stranger-reinstate",	sc_stranger_reinstate,	1 },
+	{ "hold",		sc_hold,		1 },
 	{ "write-residual",	sc_write_residual,	0 },
 	{ "dataout-overlap",	sc_dataout_overlap,	0 },
 	{ "dataout-overlap-r2t", sc_dataout_overlap_r2t, 0 },
@@ -3163,7 +3182,8 @@ usage(void)
 	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
 	    "[-i INITIATOR_IQN] [-I INITIATOR2_IQN] [-u CHAPUSER -s CHAPSECRET]\n"
 	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] [-n COUNT] "
-	    "[-T SECONDS] [-b STRANGER_ADDR] SCENARIO\nscenarios:");
+	    "[-T SECONDS] [-b STRANGER_ADDR] [-B SOURCE_ADDR] SCENARIO\n"
+	    "scenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(stderr, " %s", scenarios[i].sc_name);
 	fputc('\n', stderr);
@@ -3203,8 +3223,10 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "b:p:t:i:I:u:s:U:S:Dl:vw:n:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:p:t:i:I:u:s:U:S:Dl:vw:n:T:")) !=
+	    -1) {
 		switch (ch) {
+		case 'B': opt.o_bind_all = optarg; break;
 		case 'b': opt.o_bind = optarg; break;
 		case 'p': parse_portal(optarg); break;
 		case 't': opt.o_target = optarg; break;

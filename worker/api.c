@@ -12,6 +12,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +33,11 @@
 #include "api.h"
 #include "iscsi.h"
 #include "log.h"
+#include "netaddr.h"
 #include "psess.h"
 #include "shmq.h"
 
-#define API_BODY_HARD	(1024 * 1024)	/* libevent cuts off beyond this */
+#define API_BODY_HARD	(2 * API_BODY_MAX)	/* libevent cuts off beyond this */
 
 struct api_req {
 	struct evhttp_request	*ar_req;
@@ -180,6 +184,36 @@ api_owner_hash(const char *kind, const char *value)
 }
 
 /*
+ * An anonymous caller is its address: IPv4 whole, IPv6 by its first
+ * ipv6-prefix bits (a /64 holds more addresses than anyone could count
+ * one by one), so that its sessions and creations are counted as one.
+ */
+static uint64_t
+api_anon_owner(const struct config *cfg, const char *peer)
+{
+	struct sockaddr_in6	 sin6;
+	struct sockaddr_in	 sin;
+	uint8_t			 key[NETADDR_KEY_LEN];
+	char			 hex[2 * NETADDR_KEY_LEN + 1];
+	int			 i;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	sin.sin_family = AF_INET;
+	sin6.sin6_family = AF_INET6;
+	if (inet_pton(AF_INET, peer, &sin.sin_addr) == 1)
+		netaddr_key((struct sockaddr *)&sin, sizeof(sin), 128, key);
+	else if (inet_pton(AF_INET6, peer, &sin6.sin6_addr) == 1)
+		netaddr_key((struct sockaddr *)&sin6, sizeof(sin6),
+		    (unsigned)cfg->c_v6_prefix, key);
+	else
+		return api_owner_hash("addr", peer);
+	for (i = 0; i < NETADDR_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	return api_owner_hash("addr", hex);
+}
+
+/*
  * The Authorization header (NULL when absent) against the configured
  * tokens.  Tokens are compared as SHA-256 digests with CRYPTO_memcmp, all
  * of them every time: the time taken tells nothing about a token.
@@ -196,7 +230,7 @@ api_authorize(const struct config *cfg, const char *hdr, const char *peer,
 
 	memset(aa, 0, sizeof(*aa));
 	if (hdr == NULL) {
-		aa->aa_owner = api_owner_hash("addr", peer);
+		aa->aa_owner = api_anon_owner(cfg, peer);
 		aa->aa_tiers[aa->aa_ntiers++] = "anonymous";
 		return 0;
 	}
@@ -460,6 +494,9 @@ api_created(struct worker *w, const struct shmq_msg *m, void *arg)
 		    "this address in the last minute");
 	else if (m->m_status == ENOSPC)
 		api_error(ap->ap_req, 503, "the session table is full");
+	else if (m->m_status == EMLINK)
+		api_error(ap->ap_req, 503, "anonymous sessions are at their "
+		    "limit (api-max-anonymous); try later or use a token");
 	else if (m->m_status == ENOENT)
 		api_error(ap->ap_req, 503, "the coordinator restarted "
 		    "meanwhile; try again");
@@ -538,7 +575,8 @@ api_rec_fill(struct api_req *ar, const struct api_create *ac,
 	r->ps_ttl = tier->ct_ttl;
 	r->ps_quota = tier->ct_quota;
 	r->ps_flags = (tier->ct_persistent ? PSESS_F_PERSISTENT : 0) |
-	    (tier->ct_pr ? PSESS_F_PR : 0);
+	    (tier->ct_pr ? PSESS_F_PR : 0) |
+	    (ar->ar_auth.aa_token ? 0 : PSESS_F_ANON);
 	snprintf(r->ps_tier, sizeof(r->ps_tier), "%s", tier->ct_name);
 	r->ps_nluns = (uint16_t)ac->ac_nimages;
 	for (i = 0; i < ac->ac_nimages; i++)
@@ -577,6 +615,7 @@ api_sessions_create(struct api_req *ar)
 	pl.pl_sessions = (uint16_t)tier->ct_sessions;
 	pl.pl_rate = ar->ar_auth.aa_token ? 0 :
 	    (uint16_t)ar->ar_w->w_cfg->c_api_rate;
+	pl.pl_anon_max = (uint16_t)ar->ar_w->w_cfg->c_api_max_anon;
 	if (psess_create(ar->ar_w, &ap->ap_rec, &pl, api_created, ap) != 0) {
 		api_pending_free(ap);
 		api_error(ar->ar_req, 503, "the coordinator is unreachable");
@@ -1093,9 +1132,14 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	rt->rt_fn[api_method(req)](&ar);
 }
 
+/*
+ * Serve the API on the inherited listening sockets, within the limits:
+ * header bytes, body bytes, idle time, connections (worker/apiconn.c).
+ */
 int
 api_start(struct worker *w, const int *fds, int n)
 {
+	struct evhttp_bound_socket *bound[CFG_MAX_LISTEN];
 	struct evhttp	*h;
 	int		 i;
 
@@ -1103,18 +1147,24 @@ api_start(struct worker *w, const int *fds, int n)
 		return 0;
 	if ((h = evhttp_new(w->w_base)) == NULL)
 		return -1;
+	evhttp_set_max_headers_size(h, (ev_ssize_t)w->w_cfg->c_api_max_header);
 	evhttp_set_max_body_size(h, API_BODY_HARD);
-	evhttp_set_timeout(h, 30);
+	evhttp_set_timeout(h, (int)w->w_cfg->c_api_timeout);
 	evhttp_set_gencb(h, api_dispatch, w);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	for (i = 0; i < n; i++)
-		if (evhttp_accept_socket_with_handle(h, fds[i]) == NULL) {
+		if ((bound[i] = evhttp_accept_socket_with_handle(h, fds[i])) ==
+		    NULL) {
 			log_warnx("%s: cannot serve the API", __func__);
 			evhttp_free(h);
 			return -1;
 		}
+	if ((w->w_apiconns = apiconn_start(w, h, bound, n)) == NULL) {
+		evhttp_free(h);
+		return -1;
+	}
 	w->w_api = h;
 	return 0;
 }
@@ -1128,6 +1178,8 @@ api_stop(struct worker *w)
 		/* Requests waiting for the coordinator die with the server. */
 		TAILQ_FOREACH(ap, &api_pendings, ap_entry)
 			ap->ap_req = NULL;
+		apiconn_stop(w->w_apiconns);
+		w->w_apiconns = NULL;
 		evhttp_free(w->w_api);
 		w->w_api = NULL;
 	}

@@ -28,6 +28,17 @@ struct api_auth {
 	int		 aa_ntiers;
 };
 
+struct worker;
+struct evhttp;
+struct evhttp_bound_socket;
+struct api_conns;
+
+/* worker/apiconn.c */
+struct api_conns *apiconn_start(struct worker *, struct evhttp *,
+	    struct evhttp_bound_socket **, int);
+void	 apiconn_stop(struct api_conns *);
+size_t	 apiconn_count(const struct api_conns *);
+
 /* worker/api.c */
 int	 api_create_parse(const char *, size_t, struct api_create *, char *,
 	    size_t);

@@ -70,13 +70,16 @@ conn_peername(int fd, char *buf, size_t len)
 	}
 }
 
-/* Tell the master a connection it handed us is gone (load balancing). */
-static void
-conn_notify_closed(struct worker *w)
+/*
+ * Tell the master a connection it handed us is gone: it balances load
+ * and counts connections against the limits by it.
+ */
+void
+conn_notify_closed(struct worker *w, uint32_t mid)
 {
-	uint32_t	 msg = PROC_CONN_CLOSED;
+	uint32_t	 msg[2] = { PROC_CONN_CLOSED, mid };
 
-	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+	(void)send(w->w_ctl, msg, sizeof(msg), MSG_DONTWAIT);
 }
 
 static struct bufferevent *
@@ -94,7 +97,7 @@ conn_bev(struct worker *w, int fd, enum listen_kind kind)
 }
 
 void
-conn_accept(struct worker *w, int fd, enum listen_kind kind)
+conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 {
 	struct conn	*c;
 	int		 on = 1;
@@ -105,11 +108,12 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind)
 		log_warnx("%s: cannot set up connection", __func__);
 		free(c);
 		close(fd);
-		conn_notify_closed(w);
+		conn_notify_closed(w, mid);
 		return;
 	}
 	c->c_w = w;
 	c->c_fd = fd;
+	c->c_mid = mid;
 	c->c_kind = kind;
 	c->c_id = ++w->w_nextid;
 	c->c_state = CONN_LOGIN;
@@ -162,7 +166,7 @@ conn_free(struct conn *c)
 	free(c->c_data);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
-	conn_notify_closed(w);
+	conn_notify_closed(w, c->c_mid);
 	free(c);
 	if (w->w_draining && w->w_nconns == 0)
 		event_base_loopexit(w->w_base, NULL);

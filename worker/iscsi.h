@@ -117,6 +117,7 @@ struct conn {
 	char			 c_peer[64];
 	uint8_t			 c_addr[16];	/* peer, netaddr_key */
 	uint64_t		 c_id;
+	uint32_t		 c_mid;		/* the master's id of it */
 
 	struct login		 c_login;
 	struct iscsi_params	 c_p;
@@ -168,17 +169,20 @@ struct worker {
 	struct targetlist	 w_targets;
 	int			 w_ctl;
 	int			 w_draining;
+	int			 w_nofd;	/* out of descriptors, said so */
 	uint64_t		 w_nextid;
 	uint16_t		 w_tsih;
 	void			*w_sslctx;
 	uint64_t		 w_nopin_interval;
 	uint64_t		 w_nopin_timeout;
 	struct image		**w_images;	/* catalog, by name */
+	char			 w_ovldir[CFG_PATH_MAX + 16];	/* private overlays */
 	int			 w_nimages;
 	struct event		*w_ctlev;
 	struct shmq_region	*w_region;
 	int			 w_slot;
 	void			*w_api;
+	struct api_conns	*w_apiconns;
 	struct ipc		*w_ipc;
 	uint64_t		 w_pendbytes;	/* max-pending-data-worker */
 	TAILQ_HEAD(, task)	 w_waitq;	/* writes waiting for room */
@@ -204,8 +208,9 @@ int	 api_start(struct worker *, const int *, int);
 void	 api_stop(struct worker *);
 
 /* worker/conn.c */
-void	 conn_accept(struct worker *, int, enum listen_kind);
+void	 conn_accept(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_close(struct conn *, const char *);
+void	 conn_notify_closed(struct worker *, uint32_t);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
 void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
 	    void *);

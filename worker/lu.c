@@ -34,7 +34,7 @@
 static int
 cow_bits(const struct lu_cow *cw, uint64_t b)
 {
-	return cowmap_get(cw->cw_map, b);
+	return cw->cw_map != NULL ? cowmap_get(cw->cw_map, b) : 0;
 }
 
 /*
@@ -120,7 +120,12 @@ cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
 	return cw;
 }
 
-/* An overlay that vanishes with the connection: unlinked at once. */
+/*
+ * An overlay that vanishes with the connection, in directory dir (which
+ * must outlive it).  Nothing is opened or mapped until the first write:
+ * until then every block reads from the base, and a connection holds no
+ * descriptor and no memory for the LUs it only reads.
+ */
 struct lu_cow *
 lu_cow_private(struct image *im, const char *dir, uint32_t bs,
     struct lu_quota *q)
@@ -129,19 +134,35 @@ lu_cow_private(struct image *im, const char *dir, uint32_t bs,
 
 	if ((cw = cow_new(im, bs, q)) == NULL)
 		return NULL;
-	cw->cw_ovl = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	cw->cw_map = mmap(NULL, cw->cw_maplen, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cw->cw_pr = pr_lu_anon();
-	if (cw->cw_ovl == -1 || cw->cw_map == MAP_FAILED ||
-	    cw->cw_pr == NULL) {
-		log_warn("%s: overlay in %s", __func__, dir);
-		if (cw->cw_map == MAP_FAILED)
-			cw->cw_map = NULL;
-		lu_cow_free(cw);
-		return NULL;
-	}
+	cw->cw_dir = dir;
 	return cw;
+}
+
+/* A private overlay's first write: its unlinked file and its map. */
+static int
+cow_materialize(struct lu_cow *cw)
+{
+	void	*m;
+	int	 fd, r;
+
+	if (cw->cw_map != NULL)
+		return 0;
+	if ((fd = open(cw->cw_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) ==
+	    -1) {
+		r = -errno;
+		log_warn("%s: overlay in %s", __func__, cw->cw_dir);
+		return r;
+	}
+	m = mmap(NULL, cw->cw_maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	cw->cw_ovl = fd;
+	cw->cw_map = m;
+	return 0;
 }
 
 /*
@@ -216,6 +237,8 @@ cow_count_written(const uint8_t *map, uint64_t nblocks)
 uint64_t
 lu_cow_mapped_bytes(const struct lu_cow *cw)
 {
+	if (cw->cw_map == NULL)
+		return 0;
 	return cow_count_written(cw->cw_map, cw->cw_nblocks) << cw->cw_shift;
 }
 
@@ -453,6 +476,8 @@ cow_write(void *arg, const void *buf, size_t len, uint64_t off)
 
 	if (len == 0)
 		return 0;
+	if ((r = cow_materialize(cw)) != 0)
+		return r;
 	first = off >> cw->cw_shift;
 	last = (end - 1) >> cw->cw_shift;
 	if ((r = cow_quota_take(cw, cow_new_blocks(cw, first, last))) != 0)
@@ -487,6 +512,8 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 	uint64_t	 end = off + len, s, e, b, freed = 0, o;
 	int		 r;
 
+	if ((r = cow_materialize(cw)) != 0)
+		return r;
 	s = (off + cw->cw_bs - 1) & ~((uint64_t)cw->cw_bs - 1);
 	e = end & ~((uint64_t)cw->cw_bs - 1);
 	/* Partial blocks at the edges are written with zeros. */
@@ -515,6 +542,8 @@ cow_sync(void *arg)
 {
 	struct lu_cow	*cw = arg;
 
+	if (cw->cw_ovl == -1)		/* never written */
+		return 0;
 	if (fdatasync(cw->cw_ovl) == -1)
 		return -errno;
 	if (cw->cw_mapfd != -1 && msync(cw->cw_map - 4096, 4096 +

@@ -49,15 +49,17 @@ struct cow_logent {
 
 struct lu_cow {
 	struct image	*cw_image;
-	int		 cw_ovl;	/* overlay file */
+	const char	*cw_dir;	/* private: where its file will be */
+	int		 cw_ovl;	/* overlay file, -1 until written */
 	int		 cw_mapfd;	/* map file, -1 when private */
-	uint8_t		*cw_map;	/* 2 bits per block: mapped, zeroed */
+	uint8_t		*cw_map;	/* 2 bits per block: mapped, zeroed;
+					   private: NULL until written */
 	size_t		 cw_maplen;
 	uint32_t	 cw_bs;		/* COW granularity */
 	uint32_t	 cw_shift;
 	uint64_t	 cw_nblocks;
 	struct lu_quota	*cw_quota;
-	struct pr_lu	*cw_pr;		/* reservations: PATH.pr, or anonymous */
+	struct pr_lu	*cw_pr;		/* reservations: PATH.pr; private: NULL */
 	int		 cw_logging;	/* shared: log map changes */
 	uint64_t	 cw_luid;	/* the coordinator's id of this map */
 	int		 cw_logfail;

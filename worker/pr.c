@@ -424,7 +424,20 @@ pr_sync(struct scsi_lunex *ln)
 int
 pr_enabled(const struct scsi_lu *lu)
 {
-	return lu->lu_pr != NULL && lu->lu_pr_enabled;
+	return (lu->lu_pr != NULL || lu->lu_pr_anon) && lu->lu_pr_enabled;
+}
+
+/*
+ * The state a command that changes (or reports) reservations works on:
+ * a private LU gets its anonymous one at the first such command, so
+ * that an LU nobody reserves holds none.  NULL: none (or no memory).
+ */
+static struct pr_lu *
+pr_state(struct scsi_lu *lu)
+{
+	if (lu->lu_pr == NULL && lu->lu_pr_anon)
+		lu->lu_pr = pr_lu_anon();
+	return lu->lu_pr;
 }
 
 static int
@@ -567,7 +580,7 @@ pr_crh(struct scsi_task *t, const struct pr_state *st, const struct pr_id *id)
 void
 pr_reserve6(struct scsi_task *t, struct scsi_lu *lu)
 {
-	struct pr_lu	*pl = lu->lu_pr;
+	struct pr_lu	*pl = pr_state(lu);
 	struct pr_state	*st;
 	struct pr_id	 id;
 
@@ -598,7 +611,7 @@ pr_reserve6(struct scsi_task *t, struct scsi_lu *lu)
 void
 pr_release6(struct scsi_task *t, struct scsi_lu *lu)
 {
-	struct pr_lu	*pl = lu->lu_pr;
+	struct pr_lu	*pl = pr_state(lu);
 	struct pr_state	*st;
 	struct pr_id	 id;
 
@@ -827,7 +840,7 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	uint8_t		*b;
 	uint32_t	 seq, n;
 
-	if ((b = malloc(PR_FULL_MAX)) == NULL) {
+	if (pr_state(lu) == NULL || (b = malloc(PR_FULL_MAX)) == NULL) {
 		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
 		return;
 	}
@@ -1213,9 +1226,13 @@ pr_sa_register_move(struct pr_out *po)
 static void
 pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 {
-	struct pr_lu	*pl = lu->lu_pr;
+	struct pr_lu	*pl = pr_state(lu);
 	struct pr_out	 po;
 
+	if (pl == NULL) {
+		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
+		return;
+	}
 	memset(&po, 0, sizeof(po));
 	po.po_t = t;
 	if (pr_out_params(&po, pl) == -1)

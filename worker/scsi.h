@@ -191,6 +191,8 @@ struct scsi_lu {
 	 */
 	struct pr_lu		*lu_pr;
 	int			 lu_pr_enabled;
+	int			 lu_pr_anon;	/* private: lu_pr made when first
+						   needed, closed with the LU */
 
 	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
 };

@@ -19,6 +19,7 @@
 #include "iscsi.h"
 #include "log.h"
 #include "lu.h"
+#include "prstate.h"
 
 /* iSCSI names are lower case; '_' is not allowed and becomes '-'. */
 static void
@@ -156,6 +157,8 @@ target_catalog_load(struct worker *w)
 	int		 i, luns;
 
 	TAILQ_INIT(&w->w_targets);
+	snprintf(w->w_ovldir, sizeof(w->w_ovldir), "%s/overlays",
+	    w->w_cfg->c_state_dir);
 	if (catalog_scan(w) == -1)
 		return -1;
 	for (i = 0; i < w->w_nimages; i++) {
@@ -345,12 +348,9 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		if (lu->lu_cow != NULL)
 			lu_cow_log_enable(lu->lu_cow, ipc_map_register(w,
 			    lu->lu_cow, strrchr(path, '/') + 1));
-	} else {
-		snprintf(path, sizeof(path), "%s/overlays",
-		    w->w_cfg->c_state_dir);
-		lu->lu_cow = lu_cow_private(im, path, w->w_cfg->c_block_size,
-		    &c->c_quota_acct);
-	}
+	} else
+		lu->lu_cow = lu_cow_private(im, w->w_ovldir,
+		    w->w_cfg->c_block_size, &c->c_quota_acct);
 	if (lu->lu_cow == NULL) {
 		free(lu);
 		return NULL;
@@ -365,6 +365,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		lu->lu_scsi.lu_max_xfer = (uint32_t)w->w_cfg->c_max_pending;
 	lu->lu_scsi.lu_reset_gen = lu_cow_reset_gen(lu->lu_cow);
 	lu->lu_scsi.lu_pr = lu_cow_pr(lu->lu_cow);
+	lu->lu_scsi.lu_pr_anon = !shared;
 	lu->lu_scsi.lu_pr_enabled = target_pr_enabled(t);
 	return lu;
 }
@@ -374,6 +375,8 @@ target_lu_put(struct lu *lu)
 {
 	if (lu == NULL || --lu->lu_refs > 0)
 		return;
+	if (lu->lu_scsi.lu_pr_anon)
+		pr_lu_close(lu->lu_scsi.lu_pr);
 	lu->lu_image->im_refs--;
 	lu_cow_free(lu->lu_cow);
 	free(lu);

@@ -23,6 +23,21 @@
 
 #define WORKER_DRAIN_SECS	30
 
+/*
+ * A connection the master sent that we had no descriptor for: it is
+ * gone (the master is told, so it stops counting it); said once until
+ * descriptors are back.
+ */
+static void
+worker_no_fd(struct worker *w, const struct fdpass_msg *m)
+{
+	if (!w->w_nofd)
+		log_warnx("out of descriptors (%d connections): new "
+		    "connections dropped", w->w_nconns);
+	w->w_nofd = 1;
+	conn_notify_closed(w, m->fm_seq);
+}
+
 static void
 worker_ctl(evutil_socket_t fd, short ev, void *arg)
 {
@@ -34,7 +49,13 @@ worker_ctl(evutil_socket_t fd, short ev, void *arg)
 	for (;;) {
 		r = fdpass_recv(fd, &s, &m);
 		if (r == 1) {
-			conn_accept(w, s, (enum listen_kind)m.fm_tag);
+			w->w_nofd = 0;
+			conn_accept(w, s, (enum listen_kind)m.fm_tag,
+			    m.fm_seq);
+			continue;
+		}
+		if (r == -1 && errno == EMFILE) {
+			worker_no_fd(w, &m);
 			continue;
 		}
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))

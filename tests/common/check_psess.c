@@ -87,7 +87,7 @@ END_TEST
 START_TEST(psess__messages_carry_the_record)
 {
 	static char		 names[255][CFG_NAME_MAX];
-	struct psess_limits	 pl = { 3, 10 }, pl2;
+	struct psess_limits	 pl = { 3, 10, 7 }, pl2;
 	struct shmq_msg		 m;
 	uint64_t		 id;
 	int			 lun = 0, next, first, count, i, msgs = 0;
@@ -115,6 +115,7 @@ START_TEST(psess__messages_carry_the_record)
 	ck_assert_mem_eq(&got, &rec, sizeof(rec));
 	ck_assert_uint_eq(pl2.pl_sessions, 3);
 	ck_assert_uint_eq(pl2.pl_rate, 10);
+	ck_assert_uint_eq(pl2.pl_anon_max, 7);
 	m.m_len--;
 	ck_assert_int_eq(psess_msg_create_parse(&m, &got, &pl2), -EINVAL);
 }

@@ -112,12 +112,14 @@ call(struct shmq_msg *req)
 	}
 }
 
+static uint32_t	 create_flags;	/* more PSESS_F_* for sess_create */
+
 static uint64_t
 sess_create(uint64_t id, uint64_t owner, uint64_t ttl, int persistent,
     int nluns, const struct psess_limits *pl, uint32_t *status)
 {
 	static struct psess_rec	 r;
-	struct psess_limits	 none = { 0, 0 };
+	struct psess_limits	 none = { 0, 0, 0 };
 	struct shmq_msg		 m;
 	int			 lun = 0, i;
 
@@ -126,7 +128,7 @@ sess_create(uint64_t id, uint64_t owner, uint64_t ttl, int persistent,
 	r.ps_owner = owner;
 	r.ps_created = (uint64_t)time(NULL);
 	r.ps_ttl = ttl;
-	r.ps_flags = persistent ? PSESS_F_PERSISTENT : 0;
+	r.ps_flags = (persistent ? PSESS_F_PERSISTENT : 0) | create_flags;
 	r.ps_nluns = (uint16_t)nluns;
 	snprintf(r.ps_tier, sizeof(r.ps_tier), "t");
 	snprintf(r.ps_iqn, sizeof(r.ps_iqn), "p-%016llx",
@@ -236,7 +238,7 @@ END_TEST
 
 START_TEST(cpsess__create_needs_its_luns)
 {
-	struct psess_limits	 pl = { 0, 0 };
+	struct psess_limits	 pl = { 0, 0, 0 };
 	struct psess_rec	 r;
 	struct shmq_msg		 m;
 
@@ -251,7 +253,7 @@ END_TEST
 
 START_TEST(cpsess__sessions_per_owner_and_rate)
 {
-	struct psess_limits	 quota = { 2, 0 }, rate = { 0, 2 };
+	struct psess_limits	 quota = { 2, 0, 0 }, rate = { 0, 2, 0 };
 	uint32_t		 st;
 
 	sess_create(0x31, 7, 60, 1, 1, &quota, &st);
@@ -270,6 +272,27 @@ START_TEST(cpsess__sessions_per_owner_and_rate)
 	ck_assert_uint_eq(st, EBUSY);
 	ck_assert_int_eq(find(0x33), -1);
 	ck_assert_int_eq(find(0x43), -1);
+}
+END_TEST
+
+/* Anonymous sessions stop at pl_anon_max in all; token holders do not. */
+START_TEST(cpsess__anonymous_sessions_capped_in_all)
+{
+	struct psess_limits	 pl = { 0, 0, 2 };
+	uint32_t		 st;
+
+	create_flags = PSESS_F_ANON;
+	sess_create(0x35, 11, 60, 0, 1, &pl, &st);
+	ck_assert_uint_eq(st, 0);
+	sess_create(0x36, 12, 60, 0, 1, &pl, &st);	/* another address */
+	ck_assert_uint_eq(st, 0);
+	sess_create(0x37, 13, 60, 0, 1, &pl, &st);
+	ck_assert_uint_eq(st, EMLINK);
+	create_flags = 0;
+	sess_create(0x38, 14, 60, 0, 1, &pl, &st);	/* a token's */
+	ck_assert_uint_eq(st, 0);
+	ck_assert_int_eq(find(0x37), -1);
+	ck_assert_int_ne(find(0x38), -1);
 }
 END_TEST
 
@@ -406,6 +429,7 @@ coord_psess_suite(void)
 	tcase_add_test(tc, cpsess__create_publishes_in_the_mirror);
 	tcase_add_test(tc, cpsess__create_needs_its_luns);
 	tcase_add_test(tc, cpsess__sessions_per_owner_and_rate);
+	tcase_add_test(tc, cpsess__anonymous_sessions_capped_in_all);
 	tcase_add_test(tc, cpsess__non_persistent_ends_with_its_last_connection);
 	tcase_add_test(tc, cpsess__persistent_suspends_and_survives_restart);
 	tcase_add_test(tc, cpsess__connections_survive_a_coordinator_restart);

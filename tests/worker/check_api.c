@@ -136,6 +136,26 @@ START_TEST(api__no_token_is_anonymous_by_address)
 }
 END_TEST
 
+/* IPv6: one owner per ipv6-prefix (64 by default), not per address. */
+START_TEST(api__anonymous_ipv6_by_prefix)
+{
+	struct api_auth	 a, b, c;
+
+	ck_assert_int_eq(api_authorize(cfg, NULL, "2001:db8:5:6:1::1", &a,
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(api_authorize(cfg, NULL, "2001:db8:5:6:ffff::7", &b,
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(api_authorize(cfg, NULL, "2001:db8:5:7::1", &c,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(a.aa_owner, b.aa_owner);
+	ck_assert_uint_ne(a.aa_owner, c.aa_owner);
+	cfg->c_v6_prefix = 128;
+	ck_assert_int_eq(api_authorize(cfg, NULL, "2001:db8:5:6:ffff::7", &b,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_ne(a.aa_owner, b.aa_owner);
+}
+END_TEST
+
 START_TEST(api__tokens_compared_and_owned)
 {
 	struct api_auth	 a, b;
@@ -216,6 +236,7 @@ api_suite(void)
 	tc = tcase_create("auth");
 	tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
 	tcase_add_test(tc, api__no_token_is_anonymous_by_address);
+	tcase_add_test(tc, api__anonymous_ipv6_by_prefix);
 	tcase_add_test(tc, api__tokens_compared_and_owned);
 	tcase_add_test(tc, api__bad_tokens_are_401);
 	tcase_add_test(tc, api__tier_choice);
