@@ -30,17 +30,21 @@ cowmap_get(const uint8_t *map, uint64_t b)
 	    ((b & 3) * 2)) & 3;
 }
 
-/* Set the bits of block b to bits; returns the old ones. */
+/*
+ * Set the bits of block b to bits, in one atomic store (a reader never
+ * sees the block between its old and new state); returns the old ones.
+ */
 static inline int
 cowmap_put(uint8_t *map, uint64_t b, int bits)
 {
-	int	 sh = (int)(b & 3) * 2, old;
+	int	 sh = (int)(b & 3) * 2;
+	uint8_t	 old = __atomic_load_n(&map[b >> 2], __ATOMIC_RELAXED), new;
 
-	old = (__atomic_fetch_and(&map[b >> 2], (uint8_t)~(3 << sh),
-	    __ATOMIC_ACQ_REL) >> sh) & 3;
-	__atomic_or_fetch(&map[b >> 2], (uint8_t)(bits << sh),
-	    __ATOMIC_RELEASE);
-	return old;
+	do
+		new = (uint8_t)((old & ~(3 << sh)) | (bits << sh));
+	while (!__atomic_compare_exchange_n(&map[b >> 2], &old, new, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+	return (old >> sh) & 3;
 }
 
 static inline void

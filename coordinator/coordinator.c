@@ -62,9 +62,7 @@ struct coord_op {
 
 static int	coord_ping(struct store *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_map_set(struct store *, const struct shmq_msg *,
-		    struct shmq_msg *);
-static int	coord_map_clear(struct store *, const struct shmq_msg *,
+static int	coord_map_change(struct store *, const struct shmq_msg *,
 		    struct shmq_msg *);
 static int	coord_map_sync(struct store *, const struct shmq_msg *,
 		    struct shmq_msg *);
@@ -79,8 +77,8 @@ static int	coord_kv_del(struct store *, const struct shmq_msg *,
 
 static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
 	[SHMQ_PING] =		{ coord_ping,		COORD_TXN_NONE,  0 },
-	[SHMQ_MAP_SET] =	{ coord_map_set,	COORD_TXN_WRITE, 0 },
-	[SHMQ_MAP_CLEAR] =	{ coord_map_clear,	COORD_TXN_WRITE, 0 },
+	[SHMQ_MAP_SET] =	{ coord_map_change,	COORD_TXN_WRITE, 0 },
+	[SHMQ_MAP_CLEAR] =	{ coord_map_change,	COORD_TXN_WRITE, 0 },
 	[SHMQ_MAP_SYNC] =	{ coord_map_sync,	COORD_TXN_NONE,  1 },
 	[SHMQ_MAP_LOOKUP] =	{ coord_map_lookup,	COORD_TXN_READ,  0 },
 	[SHMQ_KV_PUT] =		{ coord_kv_put,		COORD_TXN_WRITE, 0 },
@@ -129,38 +127,27 @@ coord_map_args(const struct shmq_msg *req, uint64_t *lu, uint64_t *first,
 	return 0;
 }
 
+/*
+ * MAP_SET, MAP_CLEAR: these blocks changed.  Committed as the map file
+ * holds them now (coordinator/mirror.c); an LU without a file here gets
+ * the change as sent.
+ */
 static int
-coord_map_set(struct store *st, const struct shmq_msg *req,
+coord_map_change(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	uint64_t	 lu, first;
 	uint32_t	 count;
-
 	int		 rv;
 
 	(void)rsp;
 	if (coord_map_args(req, &lu, &first, &count) != 0)
 		return -EINVAL;
-	if ((rv = store_map_set(st, lu, first, count)) == 0)
-		coord_mirror_apply(SHMQ_MAP_SET, lu, first, count);
-	return rv;
-}
-
-static int
-coord_map_clear(struct store *st, const struct shmq_msg *req,
-    struct shmq_msg *rsp)
-{
-	uint64_t	 lu, first;
-	uint32_t	 count;
-
-	int		 rv;
-
-	(void)rsp;
-	if (coord_map_args(req, &lu, &first, &count) != 0)
-		return -EINVAL;
-	if ((rv = store_map_clear(st, lu, first, count)) == 0)
-		coord_mirror_apply(SHMQ_MAP_CLEAR, lu, first, count);
-	return rv;
+	if ((rv = coord_mirror_commit(st, lu, first, count)) != -ENOENT)
+		return rv;
+	if (req->m_type == SHMQ_MAP_SET)
+		return store_map_set(st, lu, first, count);
+	return store_map_clear(st, lu, first, count);
 }
 
 /* Nothing to do here: the round syncs after its commit. */

@@ -84,7 +84,7 @@ int	 coord_mirror_init(struct store *, const char *);
 void	 coord_mirror_fini(void);
 int	 coord_map_register(struct store *, const struct shmq_msg *,
 	    struct shmq_msg *);
-void	 coord_mirror_apply(uint32_t, uint64_t, uint64_t, uint64_t);
+int	 coord_mirror_commit(struct store *, uint64_t, uint64_t, uint64_t);
 int	 coord_mirror_forget(struct store *, const char *);
 int	 coord_mirror_name_ok(const char *, size_t);
 

@@ -5,10 +5,14 @@
  * the mirror every worker reads without asking.  Workers register each
  * shared LU (MAP_REGISTER: id, blocks, file name); at start the
  * coordinator puts every committed run back into its map file (a lost or
- * stale file is rebuilt from LMDB), and every MAP_SET / MAP_CLEAR it
- * commits is applied to the file too.  Bits are only ever added at
- * start, never removed: a bit set by a worker whose MAP_SET is still in
- * its ring is left alone.
+ * stale file is rebuilt from LMDB).  A MAP_SET or MAP_CLEAR says which
+ * blocks changed; what is committed for them is the state the file
+ * holds when the commit is made, never the change replayed: workers
+ * change the same blocks at once and their messages may arrive in any
+ * order, while the file always holds the latest state (and the quota
+ * was counted on the changes made to it).  The coordinator writes the
+ * file only at start, adding bits: a bit set by a worker whose MAP_SET
+ * is still in its ring is left alone.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -227,25 +231,35 @@ coord_map_register(struct store *st, const struct shmq_msg *req,
 	    name);
 }
 
-/* A committed MAP_SET / MAP_CLEAR, applied to the map file too. */
-void
-coord_mirror_apply(uint32_t type, uint64_t lu, uint64_t first,
+/*
+ * Commit blocks [first, first + count) of lu (its M bits, or its Z bits
+ * with COWMAP_ZLU) as its map file holds them now, in runs.  -ENOENT
+ * for an LU without a file here.
+ */
+int
+coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
     uint64_t count)
 {
 	struct mirror	*mi = mirror_find(lu & ~COWMAP_ZLU);
-	uint64_t	 b;
-	int		 z = (lu & COWMAP_ZLU) != 0;
+	int		 bit = (lu & COWMAP_ZLU) ? COWMAP_Z : COWMAP_M, on, rv;
+	uint64_t	 b, end, run;
 
 	if (mi == NULL)
-		return;
-	for (b = first; b < first + count && b < mi->mi_nblocks; b++) {
-		if (type == SHMQ_MAP_SET)
-			cowmap_or(mi->mi_base + COWMAP_HDR, b,
-			    z ? COWMAP_M | COWMAP_Z : COWMAP_M);
-		else
-			cowmap_andnot(mi->mi_base + COWMAP_HDR, b,
-			    z ? COWMAP_Z : COWMAP_M);
+		return -ENOENT;
+	if (first >= mi->mi_nblocks || count > mi->mi_nblocks - first)
+		return -EINVAL;
+	end = first + count;
+	for (b = first; b < end; b += run) {
+		on = cowmap_get(mi->mi_base + COWMAP_HDR, b) & bit;
+		for (run = 1; b + run < end && (cowmap_get(mi->mi_base +
+		    COWMAP_HDR, b + run) & bit) == on; run++)
+			continue;
+		rv = on ? store_map_set(st, lu, b, run) :
+		    store_map_clear(st, lu, b, run);
+		if (rv != 0)
+			return rv;
 	}
+	return 0;
 }
 
 /* Ids (and block counts) of the registered LUs whose name has a prefix. */

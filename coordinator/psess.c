@@ -318,9 +318,29 @@ cp_rate_take(uint64_t owner, uint32_t limit)
 	return 0;
 }
 
+/* Sessions made without a token, in all. */
+static int
+cp_count_anon(void)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < PSESS_MAX; i++)
+		n += cp_ent(i)->me_used &&
+		    (cp_ent(i)->me_rec.ps_flags & PSESS_F_ANON);
+	return n;
+}
+
+/*
+ * Room for one more: the owner's sessions and rate, anonymous ones at
+ * most pl_anon_max in all (so that token holders always find room),
+ * and a free entry.
+ */
 static int
 cp_admit(const struct psess_rec *r, const struct psess_limits *pl)
 {
+	if ((r->ps_flags & PSESS_F_ANON) &&
+	    cp_count_anon() >= pl->pl_anon_max)
+		return -EMLINK;
 	if (pl->pl_sessions != 0 &&
 	    cp_count_owner(r->ps_owner) >= pl->pl_sessions)
 		return -EDQUOT;

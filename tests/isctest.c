@@ -2893,6 +2893,82 @@ sc_pending_wait(void)
 	free(data);
 }
 
+/* ---- quota counted exactly while UNMAP and WRITE race ---- */
+
+#define QR_BLOCKS	128	/* 64 KiB of 512-byte blocks at a time */
+#define QR_SPAN		2048	/* within the first MiB */
+
+static uint32_t
+qr_write(struct conn *c, uint32_t lba, const uint8_t *buf)
+{
+	struct scsi_io	io;
+
+	io_rw10(&io, SCSI_WRITE10, lba, QR_BLOCKS, c->c_blksz);
+	io.io_out = buf;
+	io.io_outlen = io.io_edtl;
+	return cmd_send(c, &io);
+}
+
+static uint32_t
+qr_unmap(struct conn *c, uint32_t lba, uint8_t *p)
+{
+	struct scsi_io	io;
+
+	memset(p, 0, 24);
+	be16enc(p, 22);
+	be16enc(p + 2, 16);
+	be64enc(p + 8, lba);
+	be32enc(p + 16, QR_BLOCKS);
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x42;
+	be16enc(io.io_cdb + 7, 24);
+	io.io_out = p;
+	io.io_outlen = io.io_edtl = 24;
+	return cmd_send(c, &io);
+}
+
+/* A's writes and B's unmaps of the same blocks, -w seconds, at once. */
+static void
+sc_quota_race(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		a, b;
+	struct scsi_io		io;
+	struct scsi_res		res;
+	uint8_t			*buf, unmap[24];
+	int64_t			 end;
+	uint32_t		 lba, ia, ib;
+	int			 n = 0, full = 0;
+
+	login_ok(&a, &lo);
+	do_readcap(&a);
+	login_ok(&b, &lo);
+	do_readcap(&b);
+	buf = xmalloc(QR_BLOCKS * a.c_blksz);
+	memset(buf, 0x7e, QR_BLOCKS * a.c_blksz);
+	memset(&io, 0, sizeof(io));
+	end = now_ms() + 1000 * opt.o_wait;
+	while (now_ms() < end) {
+		lba = (uint32_t)(n % (QR_SPAN / QR_BLOCKS)) * QR_BLOCKS;
+		ia = qr_write(&a, lba, buf);
+		ib = qr_unmap(&b, lba, unmap);
+		cmd_finish(&a, ia, &io, &res);
+		if (res.sr_status == ST_CHECK && sense_asc(&res) == 0x2707)
+			full++;
+		else if (res.sr_status != ST_GOOD)
+			fail("WRITE(10) -> %s", res_str(&res));
+		cmd_finish(&b, ib, &io, &res);
+		if (res.sr_status != ST_GOOD)
+			fail("UNMAP -> %s", res_str(&res));
+		n++;
+	}
+	step("%d writes raced %d unmaps of the same blocks (%d over quota)",
+	    n, n, full);
+	logout(&a);
+	logout(&b);
+	free(buf);
+}
+
 /* ---- EXTENDED COPY answers to every LU it touches ---- */
 
 #define PR_RELEASE	0x02
@@ -3115,6 +3191,7 @@ static const struct scenario {
 	{ "dataout-bad-ttt",	sc_dataout_bad_ttt,	0 },
 	{ "unsol-short",	sc_unsol_short,		0 },
 	{ "pending-wait",	sc_pending_wait,	1 },
+	{ "quota-race",		sc_quota_race,		1 },
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },

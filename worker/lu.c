@@ -70,11 +70,85 @@ cow_log(struct lu_cow *cw, int op, uint64_t b)
 	e->le_count = 1;
 }
 
+/*
+ * The quota counts the blocks whose map bits are M alone (written, not
+ * deallocated), exactly: a block is counted by whoever moves it into
+ * that state and uncounted by whoever moves it out, on the atomic bit
+ * change itself, whatever other workers do to the same blocks at the
+ * same time.  A write first reserves the blocks it will map, so that it
+ * is refused over the quota before anything is written; the bit change
+ * turns a reservation into the count, and what was not needed (another
+ * writer mapped the block first) is given back.
+ */
+static uint64_t *
+cow_quota_word(struct lu_cow *cw)
+{
+	struct lu_quota	*q = cw->cw_quota;
+
+	if (q == NULL)
+		return NULL;
+	return q->q_shared != NULL ? q->q_shared : &q->q_used;
+}
+
+/* Reserve blocks within the limit, or -EDQUOT. */
+static int
+cow_quota_take(struct lu_cow *cw, uint64_t blocks)
+{
+	uint64_t	*p = cow_quota_word(cw);
+	uint64_t	 bytes = blocks << cw->cw_shift, used;
+
+	if (p == NULL || blocks == 0)
+		return 0;
+	used = __atomic_load_n(p, __ATOMIC_RELAXED);
+	do {
+		if (cw->cw_quota->q_limit != 0 &&
+		    used + bytes > cw->cw_quota->q_limit)
+			return -EDQUOT;
+	} while (!__atomic_compare_exchange_n(p, &used, used + bytes, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return 0;
+}
+
+/* Count blocks mapped without a reservation: past the limit if need be. */
 static void
-cow_setbits(struct lu_cow *cw, uint64_t b, int bits)
+cow_quota_charge(struct lu_cow *cw, uint64_t blocks)
+{
+	uint64_t	*p = cow_quota_word(cw);
+
+	if (p != NULL && blocks != 0)
+		__atomic_add_fetch(p, blocks << cw->cw_shift, __ATOMIC_RELAXED);
+}
+
+static void
+cow_quota_credit(struct lu_cow *cw, uint64_t blocks)
+{
+	uint64_t	*p = cow_quota_word(cw);
+	uint64_t	 bytes = blocks << cw->cw_shift, used;
+
+	if (p == NULL || blocks == 0)
+		return;
+	used = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(p, &used, bytes < used ?
+	    used - bytes : 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		continue;
+}
+
+/*
+ * Set block b's bits, counting it in or out of the quota on the change
+ * (*resv: blocks reserved by the caller, used first; NULL: none).
+ */
+static void
+cow_setbits(struct lu_cow *cw, uint64_t b, int bits, uint64_t *resv)
 {
 	int	 old = cowmap_put(cw->cw_map, b, bits);
 
+	if (old != MAP_M && bits == MAP_M) {
+		if (resv != NULL && *resv > 0)
+			(*resv)--;
+		else
+			cow_quota_charge(cw, 1);
+	} else if (old == MAP_M && bits != MAP_M)
+		cow_quota_credit(cw, 1);
 	if (!cw->cw_logging || old == bits)
 		return;
 	if ((old & MAP_M) != (bits & MAP_M))
@@ -393,48 +467,13 @@ cow_new_blocks(const struct lu_cow *cw, uint64_t first, uint64_t last)
 	return n;
 }
 
-static int
-cow_quota_take(struct lu_cow *cw, uint64_t blocks)
-{
-	struct lu_quota	*q = cw->cw_quota;
-	uint64_t	 bytes = blocks << cw->cw_shift, used;
-	uint64_t	*p;
-
-	if (q == NULL)
-		return 0;
-	p = q->q_shared != NULL ? q->q_shared : &q->q_used;
-	used = __atomic_load_n(p, __ATOMIC_RELAXED);
-	do {
-		if (q->q_limit != 0 && used + bytes > q->q_limit)
-			return -EDQUOT;
-	} while (!__atomic_compare_exchange_n(p, &used, used + bytes, 0,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return 0;
-}
-
-static void
-cow_quota_credit(struct lu_cow *cw, uint64_t bytes)
-{
-	struct lu_quota	*q = cw->cw_quota;
-	uint64_t	 used;
-	uint64_t	*p;
-
-	if (q == NULL)
-		return;
-	p = q->q_shared != NULL ? q->q_shared : &q->q_used;
-	used = __atomic_load_n(p, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(p, &used, bytes < used ?
-	    used - bytes : 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		continue;
-}
-
 /*
  * A write covering only part of block b while b is not mapped: build
  * the whole block from the base (or zeros) and the new bytes.
  */
 static int
 cow_partial(struct lu_cow *cw, uint64_t b, const uint8_t *data,
-    uint64_t off, uint64_t len)
+    uint64_t off, uint64_t len, uint64_t *resv)
 {
 	uint64_t	 bstart = b << cw->cw_shift;
 	uint8_t		*blk;
@@ -460,28 +499,21 @@ cow_partial(struct lu_cow *cw, uint64_t b, const uint8_t *data,
 	}
 	free(blk);
 	if (r == 0)
-		cow_setbits(cw, b, MAP_M);
+		cow_setbits(cw, b, MAP_M, resv);
 out:
 	cow_lock(cw, b, F_UNLCK);
 	return r;
 }
 
+/* Write the blocks first..last of [off, off + len) holds: edges, then the rest. */
 static int
-cow_write(void *arg, const void *buf, size_t len, uint64_t off)
+cow_write_blocks(struct lu_cow *cw, const uint8_t *p, uint64_t off,
+    uint64_t end, uint64_t *resv)
 {
-	struct lu_cow	*cw = arg;
-	const uint8_t	*p = buf;
-	uint64_t	 end = off + len, first, last, b, bs, be, s, e;
+	uint64_t	 first = off >> cw->cw_shift, last = (end - 1) >> cw->cw_shift;
+	uint64_t	 b, bs, be, s, e;
 	int		 r;
 
-	if (len == 0)
-		return 0;
-	if ((r = cow_materialize(cw)) != 0)
-		return r;
-	first = off >> cw->cw_shift;
-	last = (end - 1) >> cw->cw_shift;
-	if ((r = cow_quota_take(cw, cow_new_blocks(cw, first, last))) != 0)
-		return r;
 	for (b = first; b <= last; b++) {
 		bs = b << cw->cw_shift;
 		be = bs + cw->cw_bs;
@@ -489,19 +521,40 @@ cow_write(void *arg, const void *buf, size_t len, uint64_t off)
 		e = end < be ? end : be;
 		if (s == bs && e == be)
 			continue;	/* whole block: in the big write below */
-		if ((r = cow_partial(cw, b, p + (s - off), s, e - s)) != 0)
+		if ((r = cow_partial(cw, b, p + (s - off), s, e - s,
+		    resv)) != 0)
 			return r;
 	}
 	/* The whole blocks in one pwrite. */
 	s = (off + cw->cw_bs - 1) & ~((uint64_t)cw->cw_bs - 1);
 	e = end & ~((uint64_t)cw->cw_bs - 1);
-	if (s < e) {
-		if ((r = cow_pwrite(cw->cw_ovl, p + (s - off), e - s, s)) != 0)
-			return r;
-		for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
-			cow_setbits(cw, b, MAP_M);
-	}
+	if (s >= e)
+		return 0;
+	if ((r = cow_pwrite(cw->cw_ovl, p + (s - off), e - s, s)) != 0)
+		return r;
+	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
+		cow_setbits(cw, b, MAP_M, resv);
 	return 0;
+}
+
+static int
+cow_write(void *arg, const void *buf, size_t len, uint64_t off)
+{
+	struct lu_cow	*cw = arg;
+	uint64_t	 resv;
+	int		 r;
+
+	if (len == 0)
+		return 0;
+	if ((r = cow_materialize(cw)) != 0)
+		return r;
+	resv = cow_new_blocks(cw, off >> cw->cw_shift,
+	    (off + len - 1) >> cw->cw_shift);
+	if ((r = cow_quota_take(cw, resv)) != 0)
+		return r;
+	r = cow_write_blocks(cw, buf, off, off + len, &resv);
+	cow_quota_credit(cw, resv);	/* reserved, not needed */
+	return r;
 }
 
 static int
@@ -509,7 +562,7 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 {
 	struct lu_cow	*cw = arg;
 	static const uint8_t zero[512];
-	uint64_t	 end = off + len, s, e, b, freed = 0, o;
+	uint64_t	 end = off + len, s, e, b, o;
 	int		 r;
 
 	if ((r = cow_materialize(cw)) != 0)
@@ -528,12 +581,8 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 	if (fallocate(cw->cw_ovl, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    (off_t)s, (off_t)(e - s)) == -1)
 		return -errno;
-	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++) {
-		if (cow_bits(cw, b) == MAP_M)
-			freed++;
-		cow_setbits(cw, b, MAP_M | MAP_Z);
-	}
-	cow_quota_credit(cw, freed << cw->cw_shift);
+	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
+		cow_setbits(cw, b, MAP_M | MAP_Z, NULL);
 	return 0;
 }
 

@@ -46,6 +46,25 @@ WORKERS=1 write_config "max-pending-data 1088K" \
 start_daemon
 isc -t "$DISK" pending-wait
 
+# 7. Quota on a shared LU, exact under any interleaving: one worker
+# rewrites blocks while another unmaps them; then the quota counter
+# holds exactly the bytes the map says are written.
+stop_daemon
+WORKERS=2 write_config "tier small quota 1M ttl 1h persistent yes pr yes luns 4" \
+    "target capped disk tier small"
+start_daemon
+isc -t "$IQN_PREFIX:capped" -w 3 quota-race
+# written blocks in a map file: 2 bits each past a 4096-byte header, M alone
+mapped=$(od -An -v -tu1 -j4096 "$WORK/state/overlays/static-capped-0.map" |
+    awk '{ for (i = 1; i <= NF; i++) { b = $i
+	for (k = 0; k < 4; k++) { if (b % 4 == 1) n++; b = int(b / 4) } } }
+	END { print (n + 0) * 4096 }')
+counted=$(od -An -tu8 -N8 "$WORK/state/overlays/static-capped.quota" | tr -d ' ')
+echo "    quota counter $counted bytes, map $mapped bytes written"
+[ "$counted" = "$mapped" ] ||
+	fail "quota counts $counted bytes, the map holds $mapped"
+ok "the quota counts exactly what the map holds after racing WRITE and UNMAP"
+
 # hold N SECONDS [ISCTEST OPTIONS...]: N sessions held in the background.
 hold() {
 	_n=$1 _s=$2; shift 2
