@@ -1937,6 +1937,42 @@ sc_text_loop(void)
 	check_serves();
 }
 
+/*
+ * A discovery session asks SendTargets=<-t>, a CHAP target hidden from
+ * discovery: nothing about it comes back (its name must stay unknown
+ * to strangers, and so must its portals).
+ */
+static void
+sc_sendtargets_hidden(void)
+{
+	struct login_opts	lo = { .lo_target = NULL };
+	char			st[300];
+	struct conn		c;
+	struct pdu		p;
+	uint8_t			h[BHS_LEN];
+	int			n;
+
+	n = snprintf(st, sizeof(st), "SendTargets=%s", opt.o_target);
+	login_ok(&c, &lo);
+	bhs_init(h, OP_I | OP_TEXT_REQ, 0x80);
+	be32enc(h + 16, c.c_itt++);
+	be32enc(h + 20, RSVD_TAG);
+	be32enc(h + 24, c.c_cmdsn);
+	be32enc(h + 28, c.c_expstatsn);
+	if (pdu_send(&c, h, NULL, 0, st, (size_t)n + 1, 0) == -1)
+		fail("send: %s", strerror(errno));
+	reply_wait(&c, &p, "Text Response");
+	if (pdu_op(&p) != OP_TEXT_RSP)
+		fail("SendTargets: %s", pdu_describe(&p));
+	if (kv_get(&p, "TargetName") != NULL ||
+	    kv_get(&p, "TargetAddress") != NULL)
+		fail("SendTargets=%s listed it: %.*s", opt.o_target,
+		    (int)p.p_dlen, p.p_data);
+	step("SendTargets=%s -> nothing", opt.o_target);
+	pdu_free(&p);
+	conn_close(&c);
+}
+
 /* Data-Out for a task the target never saw: ignored, session fine. */
 static void
 sc_unknown_task_data(void)
@@ -2969,6 +3005,61 @@ sc_quota_race(void)
 	free(buf);
 }
 
+/* ---- MODE SELECT changes the nexus's own mode pages ---- */
+
+/* Set or clear SWP in the control page of c's nexus. */
+static void
+set_swp(struct conn *c, int on)
+{
+	uint8_t		ms[8 + 12], sel[8 + 12];
+	struct scsi_io	io;
+	struct scsi_res	res;
+
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x5a;			/* MODE SENSE(10) */
+	io.io_cdb[1] = 0x08;			/* no block descriptors */
+	io.io_cdb[2] = 0x0a;			/* control page, current */
+	be16enc(io.io_cdb + 7, sizeof(ms));
+	io.io_in = ms;
+	io.io_inlen = io.io_edtl = sizeof(ms);
+	scsi_good(c, &io, &res, "MODE SENSE(10) control page");
+	memset(sel, 0, 8);
+	memcpy(sel + 8, ms + 8, 12);
+	sel[8] &= 0x3f;				/* PS */
+	sel[8 + 4] = (uint8_t)((sel[8 + 4] & ~0x08) | (on ? 0x08 : 0));
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x55;			/* MODE SELECT(10) */
+	io.io_cdb[1] = 0x10;			/* PF */
+	be16enc(io.io_cdb + 7, sizeof(sel));
+	io.io_out = sel;
+	io.io_outlen = io.io_edtl = sizeof(sel);
+	scsi_good(c, &io, &res, "MODE SELECT(10) SWP");
+	step("MODE SELECT(10): SWP %s", on ? "on" : "off");
+}
+
+/*
+ * Two initiators on one shared LU: A turns on software write protect;
+ * A's writes are refused, B's are not, and B is told nothing.
+ */
+static void
+sc_mode_isolation(void)
+{
+	struct conn	 a, b;
+
+	pr_login(&a, opt.o_initiator, pr_isid_a);
+	pr_login(&b, opt.o_initiator_b, pr_isid_b);
+	set_swp(&a, 1);
+	if (rw_status(&a, SCSI_WRITE10) != ST_CHECK)
+		fail("A: WRITE(10) with its SWP on was not refused");
+	step("A: WRITE(10) -> CHECK CONDITION (write protected)");
+	status_is("B: WRITE(10)", rw_status(&b, SCSI_WRITE10), ST_GOOD);
+	set_swp(&a, 0);
+	status_is("A: WRITE(10) with SWP off", rw_status(&a, SCSI_WRITE10),
+	    ST_GOOD);
+	logout(&a);
+	logout(&b);
+}
+
 /* ---- EXTENDED COPY answers to every LU it touches ---- */
 
 #define PR_RELEASE	0x02
@@ -3180,6 +3271,7 @@ static const struct scenario {
 	{ "text-loop",		sc_text_loop,		0 },
 	{ "ordered",		sc_ordered,		0 },
 	{ "unknown-task-data",	sc_unknown_task_data,	0 },
+	{ "sendtargets-hidden",	sc_sendtargets_hidden,	0 },
 	{ "nopin",		sc_nopin,		2 },
 	{ "nopin-answer",	sc_nopin_answer,	3 },
 	{ "reinstate",		sc_reinstate,		0 },
@@ -3196,6 +3288,7 @@ static const struct scenario {
 	{ "pr-check",		sc_pr_check,		0 },
 	{ "pr-clear",		sc_pr_clear,		0 },
 	{ "xcopy-pr",		sc_xcopy_pr,		0 },
+	{ "mode-isolation",	sc_mode_isolation,	0 },
 	{ "xcopy-huge",		sc_xcopy_huge,		0 },
 	{ "cold-reset",		sc_cold_reset,		0 },
 	{ "caw-count",		sc_caw_count,		0 },

@@ -18,12 +18,6 @@
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define CHUNK_BYTES	(1u << 20)
 
-static int
-lu_wp(const struct scsi_lu *lu)
-{
-	return lu->lu_readonly || lu->lu_swp;
-}
-
 /* LBA and block count of the read/write family; -1 if not one. */
 int
 sbc_rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n)
@@ -95,7 +89,7 @@ check_xfer(struct scsi_task *t, const struct scsi_lu *lu, uint64_t n)
 static int
 check_wp(struct scsi_task *t, const struct scsi_lu *lu)
 {
-	if (lu_wp(lu)) {
+	if (scsi_wp(t, lu)) {
 		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x00);
 		return -1;
 	}
@@ -264,7 +258,7 @@ do_write(struct scsi_task *t, struct scsi_lu *lu, int fua)
 		return;
 	if (lu_write(t, lu, t->t_dout, lba, got) != 0)
 		return;
-	if (fua || !lu->lu_wce)
+	if (fua || !scsi_task_mode(t)->md_wce)
 		lu_sync(t, lu);
 }
 
@@ -438,7 +432,7 @@ sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	if (compare_medium(t, lu, lba, n, t->t_dout, 0) == 0 &&
 	    lu_write(t, lu, t->t_dout + half, lba, n) == 0 &&
-	    ((t->t_cdb[1] & 0x08) || !lu->lu_wce))
+	    ((t->t_cdb[1] & 0x08) || !scsi_task_mode(t)->md_wce))
 		lu_sync(t, lu);
 	caw_hold(t, lu, lba, n, 0);
 }
@@ -536,7 +530,7 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 	else
 		ws_fill(t, lu, lba, n, blk);
 	free(zero);
-	if (t->t_status == SCSI_GOOD && !lu->lu_wce)
+	if (t->t_status == SCSI_GOOD && !scsi_task_mode(t)->md_wce)
 		lu_sync(t, lu);
 }
 

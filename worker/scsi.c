@@ -91,11 +91,14 @@ task_lu(struct scsi_task *t)
 	return t->t_nexus->n_lu[t->t_lun];
 }
 
+/* Descriptor sense: asked for (D_SENSE), or LBAs past 32 bits. */
 static int
-lu_dsense(const struct scsi_lu *lu)
+task_dsense(struct scsi_task *t)
 {
-	return lu != NULL &&
-	    (lu->lu_dsense || lu->lu_blocks > ((uint64_t)1 << 32));
+	const struct scsi_lu *lu = task_lu(t);
+
+	return lu != NULL && (scsi_task_mode(t)->md_dsense ||
+	    lu->lu_blocks > ((uint64_t)1 << 32));
 }
 
 void
@@ -105,7 +108,7 @@ scsi_sense_ext(struct scsi_task *t, int key, int asc, int ascq,
 	t->t_status = SCSI_CHECK_CONDITION;
 	t->t_dinlen = 0;
 	t->t_senselen = (uint32_t)scsi_sense_build(t->t_sense,
-	    lu_dsense(task_lu(t)), key, asc, ascq, info, flags, sks);
+	    task_dsense(t), key, asc, ascq, info, flags, sks);
 }
 
 void
@@ -232,6 +235,34 @@ scsi_task_lunex(struct scsi_task *t)
 	return &t->t_nexus->n_lunex[t->t_lun];
 }
 
+static const struct scsi_mode mode_default = { .md_wce = 1 };
+
+/* The mode values of the task's nexus on its LU (defaults: none there). */
+struct scsi_mode *
+scsi_task_mode(struct scsi_task *t)
+{
+	static struct scsi_mode	 none;
+	struct scsi_lunex	*ln = scsi_task_lunex(t);
+
+	if (ln != NULL)
+		return &ln->ln_mode;
+	none = mode_default;
+	return &none;
+}
+
+/* Write protected for this nexus: read-only, or its SWP. */
+int
+scsi_lunex_wp(const struct scsi_lunex *ln)
+{
+	return ln->ln_lu->lu_readonly || ln->ln_mode.md_swp;
+}
+
+int
+scsi_wp(struct scsi_task *t, const struct scsi_lu *lu)
+{
+	return lu->lu_readonly || scsi_task_mode(t)->md_swp;
+}
+
 /* LOGICAL UNIT RESET: drop RESERVE and tell every nexus, the caller too. */
 void
 scsi_lun_reset(struct scsi_lu *lu, struct scsi_nexus *from)
@@ -282,7 +313,6 @@ scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
 	lu->lu_ops = ops;
 	lu->lu_store = store;
 	lu->lu_readonly = ops == NULL || ops->so_write == NULL;
-	lu->lu_wce = 1;
 	lu->lu_pr_enabled = 1;
 	LIST_INIT(&lu->lu_nexuses);
 }
@@ -305,6 +335,7 @@ scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 	 * retried commands fail with 29h/00h, and nothing about the LU changed.
 	 */
 	ln->ln_ua = 0;
+	ln->ln_mode = mode_default;
 	ln->ln_reset_seen = lu->lu_reset_gen != NULL ?
 	    __atomic_load_n(lu->lu_reset_gen, __ATOMIC_ACQUIRE) : 0;
 	LIST_INSERT_HEAD(&lu->lu_nexuses, ln, ln_entry);

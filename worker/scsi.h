@@ -170,12 +170,6 @@ struct scsi_lu {
 	const struct lu_store_ops *lu_ops;
 	void			*lu_store;
 
-	/* Mode page state, shared by every nexus of this LU. */
-	int			 lu_wce;	/* caching page, default 1 */
-	int			 lu_dsense;	/* control page D_SENSE */
-	int			 lu_swp;	/* control page software write protect */
-	int			 lu_tst;	/* control page */
-
 	/*
 	 * LOGICAL UNIT RESET counter shared by every worker serving the LU
 	 * (NULL for a private LU): a reset on any worker gives every nexus
@@ -197,6 +191,18 @@ struct scsi_lu {
 	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
 };
 
+/*
+ * The mode page values a nexus sees and changes.  They are each nexus's
+ * own (SPC-4 lets mode pages be kept per I_T nexus): one initiator's
+ * MODE SELECT never changes another's LU, on this worker or any other.
+ */
+struct scsi_mode {
+	uint8_t			 md_wce;	/* caching page, default 1 */
+	uint8_t			 md_dsense;	/* control page D_SENSE */
+	uint8_t			 md_swp;	/* control page software write protect */
+	uint8_t			 md_tst;	/* control page */
+};
+
 /* One (nexus, LU) pair: attaches a nexus to an LU for unit attentions. */
 struct scsi_lunex {
 	LIST_ENTRY(scsi_lunex)	 ln_entry;
@@ -207,6 +213,7 @@ struct scsi_lunex {
 	uint32_t		 ln_prseq;	/* reservation state seen, 0 never */
 	uint8_t			 ln_prtype;	/* its reservation type */
 	uint8_t			 ln_prflags;	/* PRF_*: this nexus in it */
+	struct scsi_mode	 ln_mode;
 };
 
 /*
@@ -282,6 +289,9 @@ size_t	 scsi_sense_build(uint8_t *, int, int, int, int, uint64_t, int,
 void	 scsi_din(struct scsi_task *, const void *, uint32_t, uint32_t);
 uint32_t scsi_ua_pop(struct scsi_lunex *, int *, int *);
 struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
+struct scsi_mode *scsi_task_mode(struct scsi_task *);
+int	 scsi_lunex_wp(const struct scsi_lunex *);
+int	 scsi_wp(struct scsi_task *, const struct scsi_lu *);
 const struct scsi_cmd *scsi_cmd_table(void);
 const struct scsi_cmd *scsi_cmd_find(const uint8_t *, int *);
 

@@ -22,12 +22,6 @@
 #define VENDOR_ID	"SCSIPUB "
 #define PRODUCT_REV	"0001"
 
-static int
-lu_wp(const struct scsi_lu *lu)
-{
-	return lu->lu_readonly || lu->lu_swp;
-}
-
 /* Copy s into a fixed ASCII field, space padded, printable only. */
 static void
 ascii_field(uint8_t *dst, size_t len, const char *s)
@@ -361,18 +355,18 @@ spc_report_luns(struct scsi_task *t, struct scsi_lu *lu)
 #define PC_SAVED	3
 
 static void
-mp_caching(uint8_t *p, const struct scsi_lu *lu, int pc)
+mp_caching(uint8_t *p, const struct scsi_mode *md, int pc)
 {
 	p[0] = 0x08;
 	p[1] = 0x12;
 	if (pc == PC_CHANGEABLE || pc == PC_DEFAULT)
 		p[2] = 0x04;		/* WCE */
 	else
-		p[2] = lu->lu_wce ? 0x04 : 0x00;
+		p[2] = md->md_wce ? 0x04 : 0x00;
 }
 
 static void
-mp_control(uint8_t *p, const struct scsi_lu *lu, int pc)
+mp_control(uint8_t *p, const struct scsi_mode *md, int pc)
 {
 	p[0] = 0x0a;
 	p[1] = 0x0a;
@@ -383,17 +377,17 @@ mp_control(uint8_t *p, const struct scsi_lu *lu, int pc)
 	}
 	p[2] = 0x02;			/* GLTSD: no saved log parameters */
 	if (pc == PC_CURRENT) {
-		p[2] |= (uint8_t)((lu->lu_tst & 1) << 5);
-		p[2] |= lu->lu_dsense ? 0x04 : 0x00;
-		p[4] = lu->lu_swp ? 0x08 : 0x00;
+		p[2] |= (uint8_t)((md->md_tst & 1) << 5);
+		p[2] |= md->md_dsense ? 0x04 : 0x00;
+		p[4] = md->md_swp ? 0x08 : 0x00;
 	}
 	be16enc(p + 8, 0xffff);		/* busy timeout: unlimited */
 }
 
 static void
-mp_iec(uint8_t *p, const struct scsi_lu *lu, int pc)
+mp_iec(uint8_t *p, const struct scsi_mode *md, int pc)
 {
-	(void)lu;
+	(void)md;
 	p[0] = 0x1c;
 	p[1] = 0x0a;
 	if (pc != PC_CHANGEABLE)
@@ -403,7 +397,7 @@ mp_iec(uint8_t *p, const struct scsi_lu *lu, int pc)
 static const struct mpage {
 	uint8_t	 code;
 	uint8_t	 len;
-	void	(*fill)(uint8_t *, const struct scsi_lu *, int);
+	void	(*fill)(uint8_t *, const struct scsi_mode *, int);
 } mpages[] = {
 	{ 0x08, 20, mp_caching },
 	{ 0x0a, 12, mp_control },
@@ -445,7 +439,7 @@ ms_blockdesc(uint8_t *p, const struct scsi_lu *lu, int pc, int longlba)
 }
 
 static size_t
-ms_pages(uint8_t *p, const struct scsi_lu *lu, int pc, uint8_t page)
+ms_pages(uint8_t *p, const struct scsi_mode *md, int pc, uint8_t page)
 {
 	size_t	 i, n = 0;
 
@@ -453,7 +447,7 @@ ms_pages(uint8_t *p, const struct scsi_lu *lu, int pc, uint8_t page)
 		if (page != 0x3f && mpages[i].code != page)
 			continue;
 		memset(p + n, 0, mpages[i].len);
-		mpages[i].fill(p + n, lu, pc);
+		mpages[i].fill(p + n, md, pc);
 		n += mpages[i].len;
 	}
 	return n;
@@ -484,15 +478,15 @@ spc_mode_sense(struct scsi_task *t, struct scsi_lu *lu)
 	llba = ten && (cdb[1] & 0x10);
 	if (!(cdb[1] & 0x08))
 		bd = ms_blockdesc(b + hdr, lu, pc, llba);
-	n = hdr + bd + ms_pages(b + hdr + bd, lu, pc, page);
+	n = hdr + bd + ms_pages(b + hdr + bd, scsi_task_mode(t), pc, page);
 	if (ten) {
 		be16enc(b, (uint16_t)(n - 2));
-		b[3] = (lu_wp(lu) ? 0x80 : 0) | 0x10;	/* WP, DPOFUA */
+		b[3] = (scsi_wp(t, lu) ? 0x80 : 0) | 0x10;	/* WP, DPOFUA */
 		b[4] = bd == 16 ? 0x01 : 0x00;
 		be16enc(b + 6, (uint16_t)bd);
 	} else {
 		b[0] = (uint8_t)(n - 1);
-		b[2] = (lu_wp(lu) ? 0x80 : 0) | 0x10;
+		b[2] = (scsi_wp(t, lu) ? 0x80 : 0) | 0x10;
 		b[3] = (uint8_t)bd;
 	}
 	scsi_din(t, b, (uint32_t)n, ten ? be16dec(cdb + 7) : cdb[4]);
@@ -529,8 +523,7 @@ msel_blockdesc(struct scsi_task *t, const struct scsi_lu *lu,
 
 /* Check one page against current values and the changeable mask. */
 static int
-msel_page(struct scsi_task *t, const struct scsi_lu *lu, const uint8_t *p,
-    size_t off, size_t end)
+msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 {
 	const struct mpage *mp;
 	uint8_t	 cur[32], chg[32], bad;
@@ -559,8 +552,8 @@ msel_page(struct scsi_task *t, const struct scsi_lu *lu, const uint8_t *p,
 	}
 	memset(cur, 0, sizeof(cur));
 	memset(chg, 0, sizeof(chg));
-	mp->fill(cur, lu, PC_CURRENT);
-	mp->fill(chg, lu, PC_CHANGEABLE);
+	mp->fill(cur, scsi_task_mode(t), PC_CURRENT);
+	mp->fill(chg, scsi_task_mode(t), PC_CHANGEABLE);
 	for (i = 2; i < mp->len; i++) {
 		if ((bad = (p[off + i] ^ cur[i]) & ~chg[i]) == 0)
 			continue;
@@ -572,25 +565,20 @@ msel_page(struct scsi_task *t, const struct scsi_lu *lu, const uint8_t *p,
 	return (int)mp->len;
 }
 
-static int
-msel_apply(struct scsi_lu *lu, const uint8_t *p)
+/* The nexus's own values: nobody else's change, so no unit attention. */
+static void
+msel_apply(struct scsi_mode *md, const uint8_t *p)
 {
-	int	 old;
-
 	switch (p[0] & 0x3f) {
 	case 0x08:
-		old = lu->lu_wce;
-		lu->lu_wce = (p[2] & 0x04) != 0;
-		return old != lu->lu_wce;
+		md->md_wce = (p[2] & 0x04) != 0;
+		break;
 	case 0x0a:
-		old = lu->lu_tst | lu->lu_dsense << 1 | lu->lu_swp << 2;
-		lu->lu_tst = (p[2] >> 5) & 1;
-		lu->lu_dsense = (p[2] & 0x04) != 0;
-		lu->lu_swp = (p[4] & 0x08) != 0;
-		return old != (lu->lu_tst | lu->lu_dsense << 1 |
-		    lu->lu_swp << 2);
+		md->md_tst = (p[2] >> 5) & 1;
+		md->md_dsense = (p[2] & 0x04) != 0;
+		md->md_swp = (p[4] & 0x08) != 0;
+		break;
 	}
-	return 0;
 }
 
 static int
@@ -624,7 +612,7 @@ spc_mode_select(struct scsi_task *t, struct scsi_lu *lu)
 {
 	uint32_t plen = spc_xfer_mode_select(t->t_cdb, lu);
 	size_t	 off, start;
-	int	 len, changed = 0;
+	int	 len;
 
 	if (t->t_cdb[1] & 0x01) {		/* SP: cannot save */
 		scsi_sense_cdb(t, 1, 0);
@@ -635,13 +623,11 @@ spc_mode_select(struct scsi_task *t, struct scsi_lu *lu)
 	if (msel_header(t, lu, plen, &start) != 0)
 		return;
 	for (off = start; off < plen; off += (size_t)len) {
-		if ((len = msel_page(t, lu, t->t_dout, off, plen)) < 0)
+		if ((len = msel_page(t, t->t_dout, off, plen)) < 0)
 			return;
 	}
 	for (off = start; off < plen; off += t->t_dout[off + 1] + 2)
-		changed |= msel_apply(lu, t->t_dout + off);
-	if (changed)
-		scsi_ua_set(lu, t->t_nexus, UA_MODE_CHANGED);
+		msel_apply(scsi_task_mode(t), t->t_dout + off);
 }
 
 /* ---------------------------------------------------------------- */
@@ -950,7 +936,7 @@ xc_segment_check(struct scsi_task *t, unsigned off, const struct xc_seg *s)
 		scsi_sense(t, SK_COPY_ABORTED, 0x00, 0x00);
 		return -1;
 	}
-	if (s->xs_n != 0 && lu_wp(s->xs_dst)) {
+	if (s->xs_n != 0 && scsi_lunex_wp(s->xs_dln)) {
 		scsi_sense(t, SK_COPY_ABORTED, 0x27, 0x00);
 		return -1;
 	}

@@ -539,7 +539,8 @@ target_sendtargets(struct worker *w, struct conn *c, const char *arg,
 		if (!all && strcasecmp(arg[0] ? arg : c->c_login.l_target,
 		    t->tg_iqn) != 0)
 			continue;
-		if (all && !target_visible(w, t))
+		/* hidden: named only to a session logged in to it */
+		if (!target_visible(w, t) && t != c->c_target)
 			continue;
 		snprintf(kv, sizeof(kv), "TargetName=%s", t->tg_iqn);
 		text_add(&buf, &len, &cap, kv);

@@ -6,7 +6,8 @@
 
 make_image disk 8
 make_image disk2 8
-WORKERS=1 write_config "target pair disk,disk2"
+WORKERS=1 write_config "target pair disk,disk2" \
+    "target hidden disk chap alice s3cret-secret-1"
 start_daemon
 [ -x "$ISCTEST" ] || fail "$ISCTEST is not built"
 DISK=$IQN_PREFIX:disk
@@ -37,6 +38,14 @@ isc -t "$DISK" reinstate
 # its descriptors can need is refused before anything is buffered.
 isc -t "$PAIR" xcopy-pr
 isc -t "$DISK" xcopy-huge
+
+# Suspected: SendTargets=<iqn> from a discovery session listed a CHAP
+# target that discovery hides.
+isc -t "$IQN_PREFIX:hidden" sendtargets-hidden
+
+# Suspected: MODE SELECT on a shared LU changed it for every connection
+# on the worker.  Mode pages are each nexus's own.
+isc -t "$PAIR" mode-isolation
 
 # 4. Write data buffered for unfinished commands is bounded per
 # connection and per worker: past the budget, R2Ts wait for room.

@@ -267,7 +267,7 @@ START_TEST(sbc__fua_and_write_cache)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
 	ck_assert_int_eq(m.mt_ms->ms_syncs, 1);
 	cdb[1] = 0x10;				/* DPO */
-	m.mt_lu.lu_wce = 0;			/* write through */
+	m.mt_nx->n_lunex[0].ln_mode.md_wce = 0;	/* write through */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
 	ck_assert_int_eq(m.mt_ms->ms_syncs, 2);
 	mkcdb(cdb, 0x35, 0, 0);

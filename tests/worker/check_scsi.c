@@ -353,7 +353,7 @@ START_TEST(scsi__sense_descriptor_with_d_sense)
 {
 	uint8_t	 cdb[16] = { 0x28, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1 };
 
-	m.mt_lu.lu_dsense = 1;
+	m.mt_nx->n_lunex[0].ln_mode.md_dsense = 1;
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x72);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
