@@ -30,7 +30,7 @@
 #include "proc.h"
 #include "shmq.h"
 
-#define CONN_WBUF_HIGH		(32 * 1024 * 1024)
+#define CONN_WBUF_HIGH		(8 * 1024 * 1024)	/* queued output: stop reading */
 #define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
 
 enum rx_state {
