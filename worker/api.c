@@ -70,10 +70,20 @@ static TAILQ_HEAD(, api_pending) api_pendings =
 
 /* ---- Checks without a server (unit-tested) ---- */
 
+/*
+ * A reason for the JSON error, quoting what the client sent: printable
+ * ASCII only, so that a quote cut inside a UTF-8 character (or bytes
+ * that are not UTF-8 at all) still makes a JSON string.
+ */
 static int
 api_err(char *err, size_t errlen, int status, const char *fmt, const char *s)
 {
+	char	*p;
+
 	snprintf(err, errlen, fmt, s);
+	for (p = err; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return status;
 }
 

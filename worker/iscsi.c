@@ -70,6 +70,13 @@ iscsi_maxcmdsn(struct conn *c)
 	return c->c_expcmdsn + room - 1;
 }
 
+/* The most data one PDU to the initiator may carry. */
+uint32_t
+iscsi_seg(const struct conn *c)
+{
+	return c->c_p.ip_mrdsl_ini != 0 ? c->c_p.ip_mrdsl_ini : 8192;
+}
+
 /* A Target Transfer Tag for an R2T, a NOP-In or a Text: never 0 or ~0. */
 uint32_t
 iscsi_next_ttt(struct conn *c)
@@ -241,7 +248,9 @@ iscsi_nop_out(struct conn *c)
 	be32enc(bhs + 16, itt);
 	be32enc(bhs + 20, 0xffffffff);
 	iscsi_seq(c, bhs, 1);
-	conn_send(c, bhs, c->c_data, c->c_dlen);
+	/* the ping data back, no more than the initiator said it takes */
+	conn_send(c, bhs, c->c_data, c->c_dlen < iscsi_seg(c) ? c->c_dlen :
+	    iscsi_seg(c));
 	return PDU_OK;
 }
 
@@ -322,12 +331,10 @@ iscsi_data_in(struct conn *c, uint32_t itt, struct scsi_task *t,
     uint64_t lun)
 {
 	uint8_t		 bhs[ISCSI_BHS_LEN];
-	uint32_t	 len, off = 0, sn = 0, seg = c->c_p.ip_mrdsl_ini;
+	uint32_t	 len, off = 0, sn = 0, seg = iscsi_seg(c);
 	int		 good = t->t_status == SCSI_GOOD;
 
 	len = t->t_dinlen < t->t_dincap ? t->t_dinlen : t->t_dincap;
-	if (seg == 0)
-		seg = 8192;
 	while (off < len) {
 		uint32_t n = len - off < seg ? len - off : seg;
 
@@ -749,7 +756,7 @@ iscsi_text(struct conn *c)
 			l->l_tx = text;
 		}
 	}
-	seg = c->c_p.ip_mrdsl_ini ? c->c_p.ip_mrdsl_ini : 8192;
+	seg = iscsi_seg(c);
 	n = l->l_txlen - l->l_txoff < seg ? l->l_txlen - l->l_txoff : seg;
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = OP_TEXT_RSP;

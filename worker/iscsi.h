@@ -222,6 +222,7 @@ void	 conn_kick(struct worker *, uint64_t, const char *);
 enum pdu_result iscsi_pdu(struct conn *);
 void	 iscsi_reject(struct conn *, int, const uint8_t *);
 uint32_t iscsi_next_ttt(struct conn *);
+uint32_t iscsi_seg(const struct conn *);
 void	 iscsi_seq(struct conn *, uint8_t *, int);
 void	 iscsi_task_init(struct conn *, struct scsi_task *, const uint8_t *,
 	    uint64_t, uint32_t);

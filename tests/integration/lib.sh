@@ -12,7 +12,17 @@ SCSIPUBD=${SCSIPUBD:-$top_builddir/scsipubd}
 ISCTEST=${ISCTEST:-$top_builddir/tests/isctest}
 WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
 IQN_PREFIX=iqn.2025-01.pub.scsipub.test
+# four ports from a free range: past any that something listens on
 BASE=$((32000 + ($$ * 7) % 20000))
+for _ in $(seq 1 50); do
+	_busy=
+	for _p in 0 1 2 3; do
+		(exec 3<>"/dev/tcp/127.0.0.1/$((BASE + _p))") 2>/dev/null &&
+		    _busy=1
+	done
+	[ -z "$_busy" ] && break
+	BASE=$((BASE + 4))
+done
 PORT=$BASE
 TLS_PORT=$((BASE + 1))
 API_PORT=$((BASE + 2))
