@@ -261,10 +261,10 @@ si_seed_write_unsol(void)
 
 	si_start(PFX_PUBLIC | FI_UNSOL);
 	memset(si_buf, 'u', sizeof(si_buf));
-	si_rw10(cdb, 0x2a, 16, 16);
-	si_cmd(0, CMD_W, 0, 1, 8192, cdb, si_buf, 4096);
-	si_data_out(0, 1, 0xffffffff, 0, 4096, 1, si_buf, 4096);
-	si_read(0, 0, 2, 16, 16);
+	si_rw10(cdb, 0x2a, 16, 4);
+	si_cmd(0, CMD_W, 0, 1, 2048, cdb, si_buf, 1024);
+	si_data_out(0, 1, 0xffffffff, 0, 1024, 1, si_buf, 1024);
+	si_read(0, 0, 2, 16, 4);
 	sb_save("write-unsolicited");
 }
 
@@ -275,11 +275,11 @@ si_seed_write_r2t(void)
 
 	si_start(PFX_PUBLIC | FI_NOIMM);
 	memset(si_buf, 'r', sizeof(si_buf));
-	si_rw10(cdb, 0x2a, 8, 16);
-	si_cmd(0, CMD_W, 0, 1, 8192, cdb, NULL, 0);
-	si_data_out(0, 1, 1, 0, 0, 0, si_buf, 4096);
-	si_data_out(0, 1, 1, 1, 4096, 1, si_buf, 4096);
-	si_read(0, 0, 2, 8, 16);
+	si_rw10(cdb, 0x2a, 8, 2);
+	si_cmd(0, CMD_W, 0, 1, 1024, cdb, NULL, 0);
+	si_data_out(0, 1, 1, 0, 0, 0, si_buf, 512);
+	si_data_out(0, 1, 1, 1, 512, 1, si_buf, 512);
+	si_read(0, 0, 2, 8, 2);
 	sb_save("write-r2t");
 }
 
@@ -399,9 +399,9 @@ si_seed_multi(void)
 	size_t	 n;
 
 	si_start(PFX_MULTI);
-	memset(si_buf, 'm', 4096);
-	si_rw10(cdb, 0x2a, 0, 8);
-	si_cmd(0, CMD_W, 0, 1, 4096, cdb, si_buf, 4096);
+	memset(si_buf, 'm', 512);
+	si_rw10(cdb, 0x2a, 0, 1);
+	si_cmd(0, CMD_W, 0, 1, 512, cdb, si_buf, 512);
 	si_unmap(0, 0, 2, 4, 2);
 	n = si_xcopy_list(p, "alpha", "beta");
 	memset(cdb, 0, sizeof(cdb));
@@ -423,9 +423,9 @@ si_seed_psess(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PSESS | FI_TWO);
-	memset(si_buf, 's', 2048);
-	si_rw10(cdb, 0x2a, 40, 4);
-	si_cmd(0, CMD_W, 0, 1, 2048, cdb, si_buf, 2048);
+	memset(si_buf, 's', 1024);
+	si_rw10(cdb, 0x2a, 40, 2);
+	si_cmd(0, CMD_W, 0, 1, 1024, cdb, si_buf, 1024);
 	si_cmdsn = 1;
 	si_read(FR_CONN2, 0, 1, 40, 4);
 	si_prout(FR_CONN2, 1, 2, 0, 0, 0, 0xb2);
@@ -481,9 +481,9 @@ si_seed_digests(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PUBLIC | FI_HDIGEST | FI_DDIGEST);
-	memset(si_buf, 'd', 4096);
-	si_rw10(cdb, 0x2a, 100, 8);
-	si_cmd(FR_SPLIT, CMD_W, 0, 1, 4096, cdb, si_buf, 4096);
+	memset(si_buf, 'd', 1024);
+	si_rw10(cdb, 0x2a, 100, 2);
+	si_cmd(FR_SPLIT, CMD_W, 0, 1, 1024, cdb, si_buf, 1024);
 	si_read(FR_SPLIT, 0, 2, 100, 16);
 	sb_save("digests-split");
 }
@@ -573,11 +573,11 @@ ss_seed_rw(void)
 {
 	sb_u8(0);
 	ss_rw(SS_A, 0x28, 0, 8, 0);
-	ss_rw(SS_A, 0x2a, 4, 2, 1024);
+	ss_rw(SS_A, 0x2a, 4, 1, 512);
 	ss_rw(SS_B, 0x28, 0, 8, 0);
-	ss_rw(SS_A | SS_LUN1, 0x8a, 90, 4, 2048);
+	ss_rw(SS_A | SS_LUN1, 0x8a, 90, 1, 512);
 	ss_rw(SS_B | SS_LUN1, 0x88, 88, 8, 0);
-	ss_rw(SS_A, 0x2f, 4, 2, 1024);
+	ss_rw(SS_A, 0x2f, 4, 1, 512);
 	sb_save("read-write");
 }
 
@@ -612,7 +612,7 @@ ss_seed_unmap(void)
 	uint8_t	 cdb[16], p[40];
 
 	sb_u8(0);
-	ss_rw(SS_A, 0x2a, 0, 16, 8192);
+	ss_rw(SS_A, 0x2a, 7, 2, 1024);
 	memset(cdb, 0, sizeof(cdb));
 	memset(p, 0, sizeof(p));
 	cdb[0] = 0x42;
@@ -651,7 +651,7 @@ ss_seed_xcopy(void)
 	uint8_t	 cdb[16], p[16 + 64 + 28], *s = p + 16 + 64;
 
 	sb_u8(0);
-	ss_rw(SS_A, 0x2a, 0, 8, 4096);
+	ss_rw(SS_A, 0x2a, 0, 1, 512);
 	memset(p, 0, sizeof(p));
 	p[0] = 7;
 	be16enc(p + 2, 64);
@@ -821,15 +821,25 @@ ss_seed_reserve6(void)
 static void
 ss_seed_orwrite(void)
 {
-	sb_u8(FS_BIGBLK1);
-	ss_rw(SS_A | SS_LUN1, 0x8b, 2, 1, 4096);
-	ss_rw(SS_A | SS_LUN1, 0x8f, 2, 1, 4096);
+	sb_u8(0);
+	ss_rw(SS_A | SS_LUN1, 0x8b, 2, 1, 512);
+	ss_rw(SS_A | SS_LUN1, 0x8f, 2, 1, 512);
 	ss_cdb(SS_A | SS_LUN1, 0x90, 0, 0, 0, 0);
 	ss_cdb(SS_A | SS_LUN1, 0x91, 0, 0, 0, 0);
 	ss_cdb(SS_A, 0x1b, 0, 0, 1, 4);
 	ss_cdb(SS_A, 0x1e, 0, 0, 1, 4);
 	ss_rw(SS_A | SS_LUN1, 0x88, 2, 1, 0);
 	sb_save("orwrite-verify");
+}
+
+static void
+ss_seed_bigblock(void)
+{
+	sb_u8(FS_BIGBLK1);
+	ss_cdb(SS_A | SS_LUN1, 0x9e, 0x10, 0, 32, 10);
+	ss_rw(SS_B | SS_LUN1, 0x88, 3, 2, 0);
+	ss_cdb(SS_A | SS_LUN1, 0x9e, 0x12, 0, 64, 10);
+	sb_save("big-blocks");
 }
 
 static void
@@ -846,6 +856,7 @@ fz_seeds_scsi(void)
 	ss_seed_inquiry();
 	ss_seed_reserve6();
 	ss_seed_orwrite();
+	ss_seed_bigblock();
 }
 
 /* ---- fuzz_api ---- */
