@@ -13,7 +13,8 @@
  * A "framed" record is one PDU that the harness completes: it sets the
  * DataSegmentLength, appends padding and the digests negotiated, and maps
  * the data of WRITE-family commands into the initiators' alphabet
- * (fuzzenv.h).  A raw record is written as it is.  With a canned login
+ * (fuzzenv.h); its data may be made up here (FR_GEN), so that the
+ * fuzzer's mutations land on headers.  A raw record is written as it is.  With a canned login
  * the harness logs in itself (computing CHAP responses), so that the
  * fuzzer starts in full feature phase.
  *
@@ -644,40 +645,56 @@ fi_map_data(struct fi_conn *c, const uint8_t *bhs)
 	return 0;
 }
 
+/*
+ * The data segment of a framed record: the rest of the record, or with
+ * FR_GEN as many bytes as its two bytes say, made up here.
+ */
+static size_t
+fi_frame_data(int kind, const uint8_t *r, size_t n, uint8_t *data)
+{
+	size_t	 dlen, i;
+
+	if (!(kind & FR_GEN)) {
+		memcpy(data, r, n);
+		return n;
+	}
+	dlen = n >= 2 ? be16dec(r) : 0;
+	for (i = 0; i < dlen; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 9));
+	return dlen;
+}
+
 /* A framed record: one PDU, completed as the connection negotiated. */
 static size_t
-fi_frame(struct fi_conn *c, const uint8_t *r, size_t n, uint8_t *out)
+fi_frame(struct fi_conn *c, int kind, const uint8_t *r, size_t n,
+    uint8_t *out)
 {
-	uint8_t		*bhs = out, *data;
-	size_t		 ahs, dlen, i, o;
-	uint32_t	 crc;
+	uint8_t		*data;
+	size_t		 ahs, hlen, dlen, i, o;
 
-	memset(bhs, 0, ISCSI_BHS_LEN);
-	memcpy(bhs, r, n < ISCSI_BHS_LEN ? n : ISCSI_BHS_LEN);
-	r += n < ISCSI_BHS_LEN ? n : ISCSI_BHS_LEN;
-	n -= n < ISCSI_BHS_LEN ? n : ISCSI_BHS_LEN;
-	ahs = (size_t)bhs[4] * 4;
+	memset(out, 0, ISCSI_BHS_LEN);
+	memcpy(out, r, n < ISCSI_BHS_LEN ? n : ISCSI_BHS_LEN);
+	ahs = (size_t)out[4] * 4;
+	hlen = ISCSI_BHS_LEN + ahs;
 	memset(out + ISCSI_BHS_LEN, 0, ahs);
-	memcpy(out + ISCSI_BHS_LEN, r, n < ahs ? n : ahs);
-	r += n < ahs ? n : ahs;
-	dlen = n - (n < ahs ? n : ahs);
-	be24enc(bhs + 5, (uint32_t)dlen);
-	o = ISCSI_BHS_LEN + ahs;
-	if (c->fc_ffp && c->fc_hd) {
-		crc32c_le_enc(out + o, crc32c(0, out, o));
-		o += 4;
-	}
-	data = out + o;
-	memcpy(data, r, dlen);
-	if (fi_map_data(c, bhs))
+	if (n > ISCSI_BHS_LEN)
+		memcpy(out + ISCSI_BHS_LEN, r + ISCSI_BHS_LEN,
+		    n - ISCSI_BHS_LEN < ahs ? n - ISCSI_BHS_LEN : ahs);
+	o = n < hlen ? n : hlen;
+	data = out + hlen + (c->fc_ffp && c->fc_hd ? 4 : 0);
+	dlen = fi_frame_data(kind, r + o, n - o, data);
+	be24enc(out + 5, (uint32_t)dlen);
+	if (c->fc_ffp && c->fc_hd)
+		crc32c_le_enc(out + hlen, crc32c(0, out, hlen));
+	if (fi_map_data(c, out))
 		for (i = 0; i < dlen; i++)
 			data[i] = fz_ini_byte(data[i]);
-	o += dlen;
+	o = (size_t)(data - out) + dlen;
 	while (o & 3)
 		out[o++] = 0;
 	if (c->fc_ffp && c->fc_dd && dlen > 0) {
-		crc = crc32c(0, data, (size_t)(out + o - data));
-		crc32c_le_enc(out + o, crc);
+		crc32c_le_enc(out + o, crc32c(0, data, (size_t)(out + o -
+		    data)));
 		o += 4;
 	}
 	return o;
@@ -692,7 +709,7 @@ fi_record(int kind, const uint8_t *r, size_t n)
 	size_t		 len = n;
 
 	if (kind & FR_FRAMED) {
-		len = fi_frame(c, r, n, out);
+		len = fi_frame(c, kind, r, n, out);
 		p = out;
 	} else
 		fi_raw = 1;

@@ -8,8 +8,8 @@
  * Data-Out length and Data-In buffer size rules.
  *
  * Input: one byte of set-up (FS_*), then commands
- *	[flags (FC_*)][CDB, 16 bytes][Data-Out length, 16 bits][Data-Out]
- *	[EDTL, 32 bits, with FC_EDTL]
+ *	[flags (FC_*)][CDB, 16 bytes][Data-Out length, 16 bits][Data-Out,
+ *	unless FC_GEN: then made up here][EDTL, 32 bits, with FC_EDTL]
  * The Data-Out of WRITE-family commands is mapped into the initiators'
  * alphabet (fuzzenv.h); the LUs start as base-alphabet images.
  *
@@ -267,10 +267,13 @@ fs_next(const uint8_t *d, size_t size, size_t *off, struct fs_cmd *c)
 	memcpy(c->fc_cdb, d + o + 1, 16);
 	c->fc_dlen = be16dec(d + o + 17);
 	o += 19;
-	if (c->fc_dlen > size - o)
-		c->fc_dlen = (uint32_t)(size - o);
-	c->fc_data = d + o;
-	o += c->fc_dlen;
+	c->fc_data = NULL;
+	if (!(c->fc_flags & FC_GEN)) {
+		if (c->fc_dlen > size - o)
+			c->fc_dlen = (uint32_t)(size - o);
+		c->fc_data = d + o;
+		o += c->fc_dlen;
+	}
 	c->fc_edtl = 0;
 	if ((c->fc_flags & FC_EDTL) && size - o >= 4) {
 		c->fc_edtl = be32dec(d + o);
@@ -316,9 +319,30 @@ fs_after_lu(int i, const struct scsi_nexus *nx, const uint8_t *cdb)
 		    nx->n_initiator, i);
 }
 
+/* SCSIPUB_FUZZ_LOG: each command and its status, one line. */
+static void
+fs_trace(const struct scsi_task *t)
+{
+	static int	 on = -1;
+	const uint8_t	*s = t->t_sense;
+	int		 d = (s[0] & 0x7f) >= 0x72;
+
+	if (on == -1)
+		on = getenv("SCSIPUB_FUZZ_LOG") != NULL;
+	if (on)
+		fprintf(stderr, "fuzz_scsi: %s LUN %llu op 0x%02x/%02x: status "
+		    "0x%02x sense %x/%02x/%02x, %u bytes in\n",
+		    t->t_nexus == fs_a ? "A" : "B", (unsigned long long)t->t_lun,
+		    t->t_cdb[0], t->t_cdb[1], t->t_status,
+		    t->t_senselen ? (d ? s[1] : s[2]) & 0x0f : 0,
+		    t->t_senselen ? (d ? s[2] : s[12]) : 0,
+		    t->t_senselen ? (d ? s[3] : s[13]) : 0, t->t_dinlen);
+}
+
 static void
 fs_check_status(const struct scsi_task *t)
 {
+	fs_trace(t);
 	if (!fz_check("status"))
 		return;
 	switch (t->t_status) {
@@ -390,7 +414,9 @@ fs_dout(const struct fs_cmd *c, enum scsi_dir dir, uint32_t xfer,
 	*len = want;
 	if (want == 0 || (b = malloc(want)) == NULL)
 		return NULL;
-	memcpy(b, c->fc_data, want);
+	for (i = 0; i < want; i++)
+		b[i] = c->fc_data != NULL ? c->fc_data[i] :
+		    (uint8_t)(i * 7 + (i >> 9));
 	if (fz_write_op(c->fc_cdb[0]))
 		for (i = 0; i < want; i++)
 			b[i] = fz_ini_byte(b[i]);

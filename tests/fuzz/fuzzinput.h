@@ -30,11 +30,13 @@ enum fi_prefix {
 #define FR_FRAMED	0x01	/* one PDU the harness completes */
 #define FR_CONN2	0x02	/* to the second connection */
 #define FR_SPLIT	0x04	/* two writes, the loop run between */
+#define FR_GEN		0x08	/* framed, its data made up by the harness:
+				   after BHS and AHS, 16 bits of length */
 
 /*
  * fuzz_scsi: one byte of set-up, then commands
- * [flags][CDB, 16 bytes][Data-Out length, 16 bits][Data-Out]
- * [EDTL, 32 bits, with FC_EDTL].
+ * [flags][CDB, 16 bytes][Data-Out length, 16 bits][Data-Out, unless
+ * FC_GEN][EDTL, 32 bits, with FC_EDTL].
  */
 #define FS_RO0		0x01	/* LU 0 is an image marked read-only */
 #define FS_RESV1	0x02	/* nexus B holds LU 1 reserved ... */
@@ -48,6 +50,8 @@ enum fi_prefix {
 #define FC_LUN(b)	(((b) >> 1) & 3)	/* LUN 0, 1, 2 (none), 300 */
 #define FC_LUN_SET(l)	((l) << 1)
 #define FC_EDTL		0x08	/* EDTL follows the Data-Out */
+#define FC_GEN		0x10	/* no Data-Out bytes in the input: the
+				   harness makes up as many as the length says */
 
 /* fuzz_api: one byte of mode, then the bytes a client sends. */
 #define FA_HANGUP	0x01	/* close as soon as the request is written */

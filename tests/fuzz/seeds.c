@@ -79,10 +79,20 @@ sb_save(const char *name)
 
 static uint32_t	 si_cmdsn;
 
-/* One record: a framed PDU (the harness fills in the lengths). */
+/*
+ * One record: a framed PDU (the harness fills in the lengths), its
+ * data made up by the harness when data is NULL.
+ */
 static void
 si_rec(int kind, const uint8_t *bhs, const void *data, size_t dlen)
 {
+	if (data == NULL && dlen > 0) {
+		sb_u8((uint8_t)(kind | FR_GEN));
+		sb_be16(ISCSI_BHS_LEN + 2);
+		sb_put(bhs, ISCSI_BHS_LEN);
+		sb_be16((uint16_t)dlen);
+		return;
+	}
 	sb_u8((uint8_t)kind);
 	sb_be16((uint16_t)(ISCSI_BHS_LEN + dlen));
 	sb_put(bhs, ISCSI_BHS_LEN);
@@ -239,17 +249,14 @@ si_seed_read(void)
 	sb_save("read");
 }
 
-static uint8_t	 si_buf[16384];
-
 static void
 si_seed_write_imm(void)
 {
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PUBLIC);
-	memset(si_buf, 'w', sizeof(si_buf));
 	si_rw10(cdb, 0x2a, 3, 2);
-	si_cmd(0, CMD_W, 0, 1, 1024, cdb, si_buf, 1024);
+	si_cmd(0, CMD_W, 0, 1, 1024, cdb, NULL, 1024);
 	si_read(0, 0, 2, 0, 8);
 	sb_save("write-immediate");
 }
@@ -260,10 +267,9 @@ si_seed_write_unsol(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PUBLIC | FI_UNSOL);
-	memset(si_buf, 'u', sizeof(si_buf));
 	si_rw10(cdb, 0x2a, 16, 4);
-	si_cmd(0, CMD_W, 0, 1, 2048, cdb, si_buf, 1024);
-	si_data_out(0, 1, 0xffffffff, 0, 1024, 1, si_buf, 1024);
+	si_cmd(0, CMD_W, 0, 1, 2048, cdb, NULL, 1024);
+	si_data_out(0, 1, 0xffffffff, 0, 1024, 1, NULL, 1024);
 	si_read(0, 0, 2, 16, 4);
 	sb_save("write-unsolicited");
 }
@@ -274,11 +280,10 @@ si_seed_write_r2t(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PUBLIC | FI_NOIMM);
-	memset(si_buf, 'r', sizeof(si_buf));
 	si_rw10(cdb, 0x2a, 8, 2);
 	si_cmd(0, CMD_W, 0, 1, 1024, cdb, NULL, 0);
-	si_data_out(0, 1, 1, 0, 0, 0, si_buf, 512);
-	si_data_out(0, 1, 1, 1, 512, 1, si_buf, 512);
+	si_data_out(0, 1, 1, 0, 0, 0, NULL, 512);
+	si_data_out(0, 1, 1, 1, 512, 1, NULL, 512);
 	si_read(0, 0, 2, 8, 2);
 	sb_save("write-r2t");
 }
@@ -312,11 +317,10 @@ si_seed_chap_pr(void)
 	cdb[0] = 0x5e;
 	be16enc(cdb + 7, 256);
 	si_cmd(0, CMD_R, 1, 2, 256, cdb, NULL, 0);
-	memset(si_buf, 'p', 512);
 	si_rw10(cdb, 0x2a, 0, 1);
-	si_cmd(0, CMD_W, 1, 3, 512, cdb, si_buf, 512);
+	si_cmd(0, CMD_W, 1, 3, 512, cdb, NULL, 512);
 	si_prout(0, 1, 4, 4, 1, 0x1234, FZ_GHOST_KEY);
-	si_cmd(0, CMD_W, 1, 5, 512, cdb, si_buf, 512);
+	si_cmd(0, CMD_W, 1, 5, 512, cdb, NULL, 512);
 	si_read(0, 1, 6, 0, 1);
 	sb_save("chap-reservation");
 }
@@ -399,9 +403,8 @@ si_seed_multi(void)
 	size_t	 n;
 
 	si_start(PFX_MULTI);
-	memset(si_buf, 'm', 512);
 	si_rw10(cdb, 0x2a, 0, 1);
-	si_cmd(0, CMD_W, 0, 1, 512, cdb, si_buf, 512);
+	si_cmd(0, CMD_W, 0, 1, 512, cdb, NULL, 512);
 	si_unmap(0, 0, 2, 4, 2);
 	n = si_xcopy_list(p, "alpha", "beta");
 	memset(cdb, 0, sizeof(cdb));
@@ -423,9 +426,8 @@ si_seed_psess(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PSESS | FI_TWO);
-	memset(si_buf, 's', 1024);
 	si_rw10(cdb, 0x2a, 40, 2);
-	si_cmd(0, CMD_W, 0, 1, 1024, cdb, si_buf, 1024);
+	si_cmd(0, CMD_W, 0, 1, 1024, cdb, NULL, 1024);
 	si_cmdsn = 1;
 	si_read(FR_CONN2, 0, 1, 40, 4);
 	si_prout(FR_CONN2, 1, 2, 0, 0, 0, 0xb2);
@@ -446,8 +448,11 @@ si_mode_select(int kind, uint32_t itt, int page, int on)
 	p[9] = (uint8_t)(n - 10);
 	if (page == 0x08)
 		p[10] = on ? 0x04 : 0;
-	else
+	else {
+		p[10] = 0x02;			/* GLTSD, as it stands */
 		p[12] = on ? 0x08 : 0;
+		be16enc(p + 16, 0xffff);	/* busy timeout, ditto */
+	}
 	cdb[0] = 0x55;
 	cdb[1] = 0x10;
 	be16enc(cdb + 7, (uint16_t)n);
@@ -460,9 +465,8 @@ si_seed_readonly(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_READONLY);
-	memset(si_buf, 'o', 512);
 	si_rw10(cdb, 0x2a, 0, 1);
-	si_cmd(0, CMD_W, 0, 1, 512, cdb, si_buf, 512);
+	si_cmd(0, CMD_W, 0, 1, 512, cdb, NULL, 512);
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = 0x5a;
 	cdb[2] = 0x3f;
@@ -481,9 +485,8 @@ si_seed_digests(void)
 	uint8_t	 cdb[16];
 
 	si_start(PFX_PUBLIC | FI_HDIGEST | FI_DDIGEST);
-	memset(si_buf, 'd', 1024);
 	si_rw10(cdb, 0x2a, 100, 2);
-	si_cmd(FR_SPLIT, CMD_W, 0, 1, 1024, cdb, si_buf, 1024);
+	si_cmd(FR_SPLIT, CMD_W, 0, 1, 1024, cdb, NULL, 1024);
 	si_read(FR_SPLIT, 0, 2, 100, 16);
 	sb_save("digests-split");
 }
@@ -507,13 +510,17 @@ fz_seeds_iscsi(void)
 
 /* ---- fuzz_scsi ---- */
 
+/* One command; its Data-Out made up by the harness when data is NULL. */
 static void
 ss_cmd(int flags, const uint8_t *cdb, const void *data, size_t dlen)
 {
+	if (data == NULL && dlen > 0)
+		flags |= FC_GEN;
 	sb_u8((uint8_t)flags);
 	sb_put(cdb, 16);
 	sb_be16((uint16_t)dlen);
-	sb_put(data, dlen);
+	if (data != NULL)
+		sb_put(data, dlen);
 }
 
 static void
@@ -532,8 +539,7 @@ ss_rw(int flags, uint8_t op, uint64_t lba, uint32_t n, size_t dlen)
 	}
 	if (op == 0x2f || op == 0x8f)
 		cdb[1] = 0x02;			/* BYTCHK 1 */
-	memset(si_buf, 0x55, dlen);
-	ss_cmd(flags, cdb, si_buf, dlen);
+	ss_cmd(flags, cdb, NULL, dlen);
 }
 
 static void
@@ -567,6 +573,24 @@ ss_prin(int flags, int sa)
 #define SS_A	0
 #define SS_B	FC_NEXUS_B
 #define SS_LUN1	FC_LUN_SET(1)
+
+static void
+ss_cdb(int flags, uint8_t op, uint8_t b1, uint8_t b2, uint32_t alloc, int at)
+{
+	uint8_t	 cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = op;
+	cdb[1] = b1;
+	cdb[2] = b2;
+	if (at == 3)
+		be16enc(cdb + 3, (uint16_t)alloc);
+	else if (at == 4)
+		cdb[4] = (uint8_t)alloc;
+	else if (at > 0)
+		be32enc(cdb + at, alloc);
+	ss_cmd(flags, cdb, NULL, 0);
+}
 
 static void
 ss_seed_rw(void)
@@ -692,8 +716,11 @@ ss_mode_select(int flags, int page, int on)
 	p[5] = (uint8_t)(n - 6);
 	if (page == 0x08)
 		p[6] = on ? 0x04 : 0;
-	else
+	else {
+		p[6] = 0x02;			/* GLTSD, as it stands */
 		p[8] = on ? 0x08 : 0;
+		be16enc(p + 12, 0xffff);	/* busy timeout, ditto */
+	}
 	cdb[0] = 0x15;
 	cdb[1] = 0x10;
 	cdb[4] = (uint8_t)n;
@@ -713,8 +740,10 @@ ss_seed_mode(void)
 	ss_cmd(SS_A, cdb, NULL, 0);
 	ss_mode_select(SS_A, 0x08, 0);
 	ss_mode_select(SS_A, 0x0a, 1);
+	ss_cdb(SS_B, 0x00, 0, 0, 0, 0);
 	ss_rw(SS_B, 0x2a, 0, 1, 512);
 	ss_mode_select(SS_A, 0x0a, 0);
+	ss_cdb(SS_B, 0x00, 0, 0, 0, 0);
 	ss_rw(SS_B, 0x2a, 0, 1, 512);
 	sb_save("mode-select");
 }
@@ -729,14 +758,13 @@ ss_seed_write_same(void)
 	cdb[0] = 0x41;
 	be32enc(cdb + 2, 8);
 	be16enc(cdb + 7, 8);
-	memset(si_buf, 0x3c, 512);
-	ss_cmd(SS_A, cdb, si_buf, 512);
+	ss_cmd(SS_A, cdb, NULL, 512);
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = 0x93;
 	cdb[1] = 0x08;
 	be64enc(cdb + 2, 8);
 	be32enc(cdb + 10, 4);
-	ss_cmd(SS_A, cdb, si_buf, 512);
+	ss_cmd(SS_A, cdb, NULL, 512);
 	cdb[1] = 0x01;
 	ss_cmd(SS_A | SS_LUN1, cdb, NULL, 0);
 	ss_rw(SS_A, 0x28, 8, 8, 0);
@@ -754,29 +782,9 @@ ss_seed_caw(void)
 	cdb[0] = 0x89;
 	be64enc(cdb + 2, 2);
 	cdb[13] = 1;
-	memset(si_buf, 0x55, 512);
-	memset(si_buf + 512, 0x66, 512);
-	ss_cmd(SS_A, cdb, si_buf, 1024);
+	ss_cmd(SS_A, cdb, NULL, 1024);
 	ss_rw(SS_A, 0x28, 2, 1, 0);
 	sb_save("compare-and-write");
-}
-
-static void
-ss_cdb(int flags, uint8_t op, uint8_t b1, uint8_t b2, uint32_t alloc, int at)
-{
-	uint8_t	 cdb[16];
-
-	memset(cdb, 0, sizeof(cdb));
-	cdb[0] = op;
-	cdb[1] = b1;
-	cdb[2] = b2;
-	if (at == 3)
-		be16enc(cdb + 3, (uint16_t)alloc);
-	else if (at == 4)
-		cdb[4] = (uint8_t)alloc;
-	else if (at > 0)
-		be32enc(cdb + at, alloc);
-	ss_cmd(flags, cdb, NULL, 0);
 }
 
 static void
