@@ -144,23 +144,67 @@ fa_write(const uint8_t *p, size_t len)
 	}
 }
 
+/*
+ * The status of the answer at *off, which moves to the next answer; -1
+ * at the end.  A body is Content-Length long, or empty when the bytes
+ * after the header are already the next answer (the answer to HEAD).
+ */
+static int
+fa_status(size_t *off)
+{
+	const char	*p = fa_rx + *off, *end, *cl;
+	size_t		 next, body = 0;
+
+	if (fa_rxlen - *off < 12 || strncmp(p, "HTTP/1.", 7) != 0 ||
+	    (end = memmem(p, fa_rxlen - *off, "\r\n\r\n", 4)) == NULL)
+		return -1;
+	next = (size_t)(end - fa_rx) + 4;
+	if ((cl = memmem(p, (size_t)(end - p), "\r\nContent-Length: ", 18)) !=
+	    NULL)
+		body = strtoul(cl + 18, NULL, 10);
+	if (body <= fa_rxlen - next && (body == fa_rxlen - next ||
+	    strncmp(fa_rx + next + body, "HTTP/1.", 7) == 0))
+		next += body;
+	*off = next;
+	return atoi(p + 9);
+}
+
+static void
+fa_check_status(void)
+{
+	size_t	 off = 0;
+	int	 st;
+
+	if ((fa_mode & FA_REFUSE) || !fz_check("http500"))
+		return;
+	while ((st = fa_status(&off)) != -1)
+		if (st == 500)
+			fz_fail("http500", "an answer was 500:\n%.2000s", fa_rx);
+}
+
+/*
+ * The foreign session and the secret as fields of a JSON answer: an
+ * error message that quotes the request has its quotes escaped.
+ */
 static void
 fa_check(void)
 {
+	static const char secret[] = "\"secret\":\"" FZ_PSESS_SECRET "\"";
+	static const char iqn[] = "\"iqn\":\"" FZ_PREFIX ":" FZ_PSESS_IQN "\"";
+	char		 id[64];
+
 	fa_rx[fa_rxlen] = '\0';
 	if (getenv("SCSIPUB_FUZZ_LOG") != NULL)
 		fprintf(stderr, "fuzz_api: answers:\n%s\n", fa_rx);
-	if (!(fa_mode & FA_REFUSE) && fz_check("http500") && (memmem(fa_rx, fa_rxlen, "HTTP/1.1 500",
-	    12) != NULL || memmem(fa_rx, fa_rxlen, "HTTP/1.0 500", 12) !=
-	    NULL))
-		fz_fail("http500", "an answer was 500:\n%.2000s", fa_rx);
-	if (!fa_token && fz_check("owner") && (memmem(fa_rx, fa_rxlen,
-	    fa_foreign, strlen(fa_foreign)) != NULL ||
-	    memmem(fa_rx, fa_rxlen, FZ_PSESS_IQN "\"", 7) != NULL))
+	fa_check_status();
+	snprintf(id, sizeof(id), "\"id\":\"%s\"", fa_foreign);
+	if (!fa_token && fz_check("owner") && (memmem(fa_rx, fa_rxlen, id,
+	    strlen(id)) != NULL || memmem(fa_rx, fa_rxlen, iqn,
+	    sizeof(iqn) - 1) != NULL))
 		fz_fail("owner", "the session of " FZ_TOKEN " shown to a "
 		    "request without it:\n%.2000s", fa_rx);
-	if (fz_check("secret") && memmem(fa_rx, fa_rxlen, FZ_PSESS_SECRET,
-	    strlen(FZ_PSESS_SECRET)) != NULL)
+	if (fz_check("secret") && memmem(fa_rx, fa_rxlen, secret,
+	    sizeof(secret) - 1) != NULL)
 		fz_fail("secret", "a session's CHAP secret in an answer:\n"
 		    "%.2000s", fa_rx);
 }
