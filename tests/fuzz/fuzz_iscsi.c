@@ -22,8 +22,8 @@
  *	readback	every byte of a READ's Data-In is a base image's or
  *			one an initiator wrote, never memory nobody wrote
  *	framing		the target's PDUs: known opcodes, digests right,
- *			data segments within our MaxRecvDataSegmentLength,
  *			Data-In in order (DataSN, buffer offset)
+ *	mrdsl		no data segment over our MaxRecvDataSegmentLength
  *	chap		the target's mutual CHAP response is right
  *	hidden		the CHAP target "vault" is never named to a session
  *			that did not authenticate to it
@@ -313,8 +313,8 @@ fi_pdu(struct fi_conn *c, const uint8_t *bhs, const uint8_t *d,
 	if (fz_check("framing") && !fi_target_op(op))
 		fz_fail("framing", "connection %d: opcode 0x%02x from the "
 		    "target", c->fc_idx, op);
-	if (fz_check("framing") && c->fc_ffp && dlen > FI_MRDSL)
-		fz_fail("framing", "connection %d: opcode 0x%02x with %u "
+	if (fz_check("mrdsl") && c->fc_ffp && dlen > FI_MRDSL)
+		fz_fail("mrdsl", "connection %d: opcode 0x%02x with %u "
 		    "bytes of data, over our MaxRecvDataSegmentLength %u",
 		    c->fc_idx, op, dlen, FI_MRDSL);
 	if (op == 0x23)
