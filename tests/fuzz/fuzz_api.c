@@ -2,8 +2,8 @@
  * libFuzzer harness for the HTTP API of a worker: routes, methods,
  * headers (Authorization, Accept), JSON bodies, pipelined requests,
  * answers that wait for the coordinator.  The worker is the real one
- * (fuzzworker.c) with the API started by api_start() on a listening
- * socket of 127.0.0.1; each input is written by a fresh TCP client and
+ * (fuzzworker.c), given a listening socket of 127.0.0.1 as its api-listen
+ * socket; each input is written by a fresh TCP client and
  * libevent's HTTP server takes it from there.
  *
  * Input: one byte of mode (FA_*), then the bytes the client sends.
@@ -91,7 +91,7 @@ fa_pump(void)
 }
 
 /* The api-listen socket, nonblocking as the master opens it. */
-static void
+static int
 fa_listen(void)
 {
 	socklen_t	 len = sizeof(fa_addr);
@@ -103,11 +103,11 @@ fa_listen(void)
 	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1 ||
 	    bind(s, (struct sockaddr *)&fa_addr, sizeof(fa_addr)) == -1 ||
 	    listen(s, 16) == -1 ||
-	    getsockname(s, (struct sockaddr *)&fa_addr, &len) == -1 ||
-	    api_start(&fa_w.fw_w, &s, 1) == -1) {
+	    getsockname(s, (struct sockaddr *)&fa_addr, &len) == -1) {
 		perror("fuzz_api: listen");
 		abort();
 	}
+	return s;
 }
 
 /*
@@ -217,13 +217,15 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	int	 s;
+
 	(void)argc;
 	(void)argv;
 	fz_seeds("api");
-	fz_worker_init(&fa_w, "api");
+	s = fa_listen();
+	fz_worker_init(&fa_w, "api", &s, 1);
 	fa_w.fw_hook = fa_hook;
 	psess_id_fmt(FZ_PSESS_ID, fa_foreign);
-	fa_listen();
 	return 0;
 }
 

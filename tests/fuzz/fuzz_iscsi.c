@@ -772,7 +772,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_seeds("iscsi");
-	fz_worker_init(&fi_w, "iscsi");
+	fz_worker_init(&fi_w, "iscsi", NULL, 0);
 	return 0;
 }
 

@@ -73,6 +73,7 @@ struct shmq_msg;
 
 struct fz_worker {
 	char			 fw_dir[512];
+	int			 fw_ctl;	/* the master's end */
 	struct config		*fw_cfg;
 	struct worker		 fw_w;
 	/* Sees every request before it is answered: 0 or an errno. */
@@ -81,7 +82,7 @@ struct fz_worker {
 };
 
 /* fuzzworker.c */
-void	 fz_worker_init(struct fz_worker *, const char *);
+void	 fz_worker_init(struct fz_worker *, const char *, const int *, int);
 int	 fz_coord_step(struct fz_worker *);
 int	 fz_pump(struct fz_worker *, int (*)(void *), void *);
 void	 fz_worker_reset(struct fz_worker *);

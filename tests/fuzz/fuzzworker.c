@@ -1,13 +1,14 @@
 /*
- * A worker run inside a fuzzing harness, set up the way worker_main()
- * sets one up, from a real configuration file and a catalog of two
- * images, with no master and no coordinator process.  In place of the
+ * A worker run inside a fuzzing harness, set up by worker_init() as
+ * worker_main() sets one up, from a real configuration file and a
+ * catalog of two images, with no master and no coordinator process.  In place of the
  * coordinator, fz_coord_step() answers every request on the worker's
  * shmq ring at once with success, as a coordinator whose LMDB never
  * fails would; it does not kick sessions.  The provisioned-sessions
  * mirror holds two sessions, written here as the coordinator would.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -25,6 +26,7 @@
 #include "config.h"
 #include "fuzzenv.h"
 #include "pr.h"
+#include "proc.h"
 #include "prstate.h"
 #include "psess.h"
 #include "shmq.h"
@@ -110,33 +112,36 @@ fz_mirror(struct fz_worker *fw)
 	psess_mirror_close(m);
 }
 
-/* As worker_main(), less the master's control socket, TLS and the API. */
+/*
+ * As the master starts a worker: worker_init() with a control socket
+ * (its other end ours) and the shmq region, slot 0.
+ */
 static void
-fz_worker_start(struct fz_worker *fw)
+fz_worker_start(struct fz_worker *fw, const int *api, int napi)
 {
-	struct worker	*w = &fw->fw_w;
+	struct proc_env	 env;
+	int		 sv[2], i;
 
-	memset(w, 0, sizeof(*w));
-	TAILQ_INIT(&w->w_conns);
-	w->w_cfg = fw->fw_cfg;
-	w->w_ctl = -1;
-	if ((w->w_region = shmq_region_create(1)) == NULL)
+	memset(&env, 0, sizeof(env));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (env.pe_region = shmq_region_create(1)) == NULL)
 		abort();
-	shmq_slot_claim(w->w_region, 0, getpid());
-	w->w_slot = 0;
-	w->w_nextid = (uint64_t)getpid() << 32;
-	w->w_nopin_interval = fw->fw_cfg->c_nopin_interval;
-	w->w_nopin_timeout = fw->fw_cfg->c_nopin_timeout;
-	if ((w->w_base = event_base_new()) == NULL ||
-	    target_catalog_load(w) == -1 || ipc_start(w) == -1 ||
-	    psess_start(w) == -1 || stats_start(w, 0) == -1) {
+	fw->fw_ctl = sv[0];
+	fcntl(fw->fw_ctl, F_SETFL, O_NONBLOCK);
+	shmq_slot_claim(env.pe_region, 0, getpid());
+	env.pe_cfg = fw->fw_cfg;
+	env.pe_ctl = sv[1];
+	for (i = 0; i < napi && i < CFG_MAX_LISTEN; i++)
+		env.pe_api[env.pe_napi++] = api[i];
+	if (worker_init(&fw->fw_w, &env) != 0) {
 		fprintf(stderr, "fuzz: cannot start the worker\n");
 		abort();
 	}
 }
 
 void
-fz_worker_init(struct fz_worker *fw, const char *tag)
+fz_worker_init(struct fz_worker *fw, const char *tag, const int *api,
+    int napi)
 {
 	char	 dir[1024];
 
@@ -151,7 +156,7 @@ fz_worker_init(struct fz_worker *fw, const char *tag)
 	fz_image(dir, "beta.img", 128 * 1024, 5);
 	fz_config(fw);
 	fz_mirror(fw);
-	fz_worker_start(fw);
+	fz_worker_start(fw, api, napi);
 	fz_ghost_reserve(fw);
 }
 
@@ -184,6 +189,16 @@ fz_coord_step(struct fz_worker *fw)
 	return n;
 }
 
+/* What the worker tells the master (connections closed): read, dropped. */
+static void
+fz_ctl_drain(struct fz_worker *fw)
+{
+	uint8_t	 buf[256];
+
+	while (read(fw->fw_ctl, buf, sizeof(buf)) > 0)
+		continue;
+}
+
 /*
  * Run the worker's loop until nothing moves: no event active, nothing
  * for the coordinator, and io (the harness's side: read what came back,
@@ -198,6 +213,7 @@ fz_pump(struct fz_worker *fw, int (*io)(void *), void *arg)
 
 	for (i = 0; i < FZ_PUMP_MAX && quiet < FZ_PUMP_QUIET; i++) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
+		fz_ctl_drain(fw);
 		moved = fz_coord_step(fw);
 		moved += io != NULL ? io(arg) : 0;
 		moved += event_base_get_num_events(base,
