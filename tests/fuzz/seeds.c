@@ -630,6 +630,71 @@ ss_seed_pr_ro(void)
 	sb_save("reservation-registrants-only");
 }
 
+/* An iSCSI TransportID: a port (name,i,0xISID) or, isid NULL, a device. */
+static size_t
+ss_tid(uint8_t *b, const char *name, const char *isid)
+{
+	char	 t[256];
+	size_t	 n;
+
+	n = (size_t)snprintf(t, sizeof(t), isid != NULL ? "%s,i,0x%s" : "%s",
+	    name, isid);
+	n = (n + 1 + 3) & ~(size_t)3;
+	memset(b, 0, 4 + n);
+	b[0] = (uint8_t)(isid != NULL ? 0x45 : 0x05);
+	be16enc(b + 2, (uint16_t)n);
+	memcpy(b + 4, t, strlen(t));
+	return 4 + n;
+}
+
+static void
+ss_seed_spec_i_pt(void)
+{
+	uint8_t	 cdb[16], p[24 + 4 + 128];
+	size_t	 n = 28;
+
+	sb_u8(0);
+	memset(cdb, 0, sizeof(cdb));
+	memset(p, 0, sizeof(p));
+	be64enc(p + 8, 0xa1);
+	p[20] = 0x08;				/* SPEC_I_PT */
+	n += ss_tid(p + n, "iqn.2025-01.test:bravo", "800000000002");
+	n += ss_tid(p + n, "iqn.2025-01.test:charlie", NULL);
+	be32enc(p + 24, (uint32_t)(n - 28));
+	cdb[0] = 0x5f;
+	be32enc(cdb + 5, (uint32_t)n);
+	ss_cmd(SS_A, cdb, p, n);
+	ss_prin(SS_B, 3);
+	sb_save("reservation-spec-i-pt");
+}
+
+static void
+ss_seed_register_move(void)
+{
+	uint8_t	 cdb[16], p[24 + 64];
+	size_t	 n = 24;
+
+	sb_u8(0);
+	ss_prout(SS_A | SS_LUN1, 0, 0, 0, 0xa1);
+	ss_prout(SS_A | SS_LUN1, 1, 1, 0xa1, 0);
+	memset(cdb, 0, sizeof(cdb));
+	memset(p, 0, sizeof(p));
+	be64enc(p, 0xa1);
+	be64enc(p + 8, 0xb2);
+	p[17] = 0x02;				/* UNREG */
+	be16enc(p + 18, 1);			/* relative target port */
+	n += ss_tid(p + n, "iqn.2025-01.test:bravo", "800000000002");
+	be32enc(p + 20, (uint32_t)(n - 24));
+	cdb[0] = 0x5f;
+	cdb[1] = 0x07;
+	cdb[2] = 0x01;
+	be32enc(cdb + 5, (uint32_t)n);
+	ss_cmd(SS_A | SS_LUN1, cdb, p, n);
+	ss_rw(SS_B | SS_LUN1, 0x2a, 5, 1, 512);
+	ss_prin(SS_A | SS_LUN1, 1);
+	sb_save("reservation-register-and-move");
+}
+
 static void
 ss_seed_unmap(void)
 {
@@ -800,6 +865,7 @@ ss_seed_inquiry(void)
 		ss_cdb(SS_A, 0x12, 1, vpd[i], 255, 3);
 	ss_cdb(SS_A, 0xa0, 0, 0, 256, 6);
 	ss_cdb(SS_A, 0xa3, 0x0c, 0, 8192, 6);
+	ss_cdb(SS_A, 0xa3, 0x0c, 0x81, 64, 6);
 	ss_cdb(SS_A, 0xa3, 0x0d, 0, 16, 6);
 	ss_cdb(SS_A, 0x25, 0, 0, 0, 0);
 	ss_cdb(SS_A | SS_LUN1, 0x9e, 0x10, 0, 32, 10);
@@ -856,6 +922,8 @@ fz_seeds_scsi(void)
 	ss_seed_rw();
 	ss_seed_pr();
 	ss_seed_pr_ro();
+	ss_seed_spec_i_pt();
+	ss_seed_register_move();
 	ss_seed_unmap();
 	ss_seed_xcopy();
 	ss_seed_mode();
