@@ -21,7 +21,9 @@
  * Invariants checked besides crashes, each named for SCSIPUB_FUZZ_SKIP:
  *	readback	every byte of a READ's Data-In is a base image's or
  *			one an initiator wrote, never memory nobody wrote
- *	framing		the target's PDUs: known opcodes, digests right,
+ *	framing		the target's PDUs: known opcodes, digests right
+ *			(the harness computes them with crc32c_sw(), the
+ *			target with the SSE4.2 code when the CPU has it),
  *			Data-In in order (DataSN, buffer offset)
  *	mrdsl		no data segment over our MaxRecvDataSegmentLength
  *	chap		the target's mutual CHAP response is right
@@ -338,7 +340,7 @@ static void
 fi_digest(struct fi_conn *c, const char *what, const uint8_t *p, size_t len,
     const uint8_t *dig)
 {
-	if (fz_check("framing") && crc32c(0, p, len) != fi_le32(dig))
+	if (fz_check("framing") && crc32c_sw(0, p, len) != fi_le32(dig))
 		fz_fail("framing", "connection %d: %s digest wrong", c->fc_idx,
 		    what);
 }
@@ -685,7 +687,7 @@ fi_frame(struct fi_conn *c, int kind, const uint8_t *r, size_t n,
 	dlen = fi_frame_data(kind, r + o, n - o, data);
 	be24enc(out + 5, (uint32_t)dlen);
 	if (c->fc_ffp && c->fc_hd)
-		crc32c_le_enc(out + hlen, crc32c(0, out, hlen));
+		crc32c_le_enc(out + hlen, crc32c_sw(0, out, hlen));
 	if (fi_map_data(c, out))
 		for (i = 0; i < dlen; i++)
 			data[i] = fz_ini_byte(data[i]);
@@ -693,7 +695,7 @@ fi_frame(struct fi_conn *c, int kind, const uint8_t *r, size_t n,
 	while (o & 3)
 		out[o++] = 0;
 	if (c->fc_ffp && c->fc_dd && dlen > 0) {
-		crc32c_le_enc(out + o, crc32c(0, data, (size_t)(out + o -
+		crc32c_le_enc(out + o, crc32c_sw(0, data, (size_t)(out + o -
 		    data)));
 		o += 4;
 	}
