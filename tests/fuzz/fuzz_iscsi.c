@@ -27,6 +27,8 @@
  *			Data-In in order (DataSN, buffer offset)
  *	mrdsl		no data segment over our MaxRecvDataSegmentLength
  *	chap		the target's mutual CHAP response is right
+ *	auth		no session starts on a CHAP target (vault, p-fuzz)
+ *			but those the harness logged in with CHAP
  *	hidden		the CHAP target "vault" is never named to a session
  *			that did not authenticate to it
  *	readonly	nothing reaches the LU of the "readonly" target
@@ -54,6 +56,8 @@
 #include "crc32c.h"
 #include "fuzzenv.h"
 #include "fuzzinput.h"
+#include "hash.h"
+#include "shmq.h"
 
 #define FI_MRDSL	4096	/* the MaxRecvDataSegmentLength we declare */
 #define FI_ITT_MAX	512
@@ -98,6 +102,7 @@ static struct fi_conn	 fi_c[2];
 static int		 fi_nconn;
 static int		 fi_raw;	/* a raw record went out: no readback */
 static int		 fi_prefix;
+static int		 fi_chap_starts;	/* sessions begun on CHAP targets */
 
 /* ---- Plumbing: the connection's other end ---- */
 
@@ -727,6 +732,39 @@ fi_record(int kind, const uint8_t *r, size_t n)
 
 /* ---- One input ---- */
 
+/* The coordinator hears of every session start: count the CHAP ones. */
+static uint32_t
+fi_hook(const struct shmq_msg *m, void *arg)
+{
+	static const char *const chap[] = { FZ_PREFIX ":vault",
+	    FZ_PREFIX ":" FZ_PSESS_IQN };
+	uint64_t	 key;
+	size_t		 i;
+
+	(void)arg;
+	if (m->m_type != SHMQ_SESSION_START || m->m_len < SHMQ_SESSION_LEN)
+		return 0;
+	key = be64dec(m->m_data + 20);
+	for (i = 0; i < sizeof(chap) / sizeof(chap[0]); i++)
+		if (key == fnv1a(FNV1A_INIT, chap[i], strlen(chap[i])))
+			fi_chap_starts++;
+	return 0;
+}
+
+/* Only the harness's own CHAP logins may start sessions on CHAP targets. */
+static void
+fi_check_auth(void)
+{
+	int	 want = 0;
+
+	if (fi_prefix == PFX_CHAP || fi_prefix == PFX_MUTUAL ||
+	    fi_prefix == PFX_PSESS)
+		want = fi_nconn;
+	if (fi_chap_starts > want && fz_check("auth"))
+		fz_fail("auth", "%d session(s) on a CHAP target, %d of them "
+		    "authenticated", fi_chap_starts, want);
+}
+
 static void
 fi_start(int mode)
 {
@@ -735,6 +773,7 @@ fi_start(int mode)
 	fi_prefix = mode & FI_PFX_MASK;
 	fi_nconn = mode & FI_TWO ? 2 : 1;
 	fi_raw = 0;
+	fi_chap_starts = 0;
 	for (i = 0; i < fi_nconn; i++) {
 		fi_conn_open(&fi_c[i], i);
 		if (fi_prefix != PFX_RAW)
@@ -753,6 +792,7 @@ fi_finish(void)
 		fi_c[i].fc_fd = -1;
 	}
 	fi_pump();
+	fi_check_auth();
 	if (fi_w.fw_w.w_nconns != 0 && fz_check("lingering"))
 		fz_fail("lingering", "%d connection(s) left after their "
 		    "sockets closed", fi_w.fw_w.w_nconns);
@@ -775,6 +815,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fz_seeds("iscsi");
 	fz_worker_init(&fi_w, "iscsi", NULL, 0);
+	fi_w.fw_hook = fi_hook;
 	return 0;
 }
 
