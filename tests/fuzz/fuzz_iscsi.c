@@ -14,9 +14,9 @@
  * DataSegmentLength, appends padding and the digests negotiated, and maps
  * the data of WRITE-family commands into the initiators' alphabet
  * (fuzzenv.h); its data may be made up here (FR_GEN), so that the
- * fuzzer's mutations land on headers.  A raw record is written as it is.  With a canned login
- * the harness logs in itself (computing CHAP responses), so that the
- * fuzzer starts in full feature phase.
+ * fuzzer's mutations land on headers.  A raw record is written as it
+ * is.  With a canned login the harness logs in itself (computing CHAP
+ * responses), so that the fuzzer starts in full feature phase.
  *
  * Invariants checked besides crashes, each named for SCSIPUB_FUZZ_SKIP:
  *	readback	every byte of a READ's Data-In is a base image's or
@@ -77,7 +77,7 @@ struct fi_conn {
 	int		 fc_fd;		/* ours; -1 once closed */
 	int		 fc_idx;
 	int		 fc_canned;	/* logged in by the harness */
-	int		 fc_ffp;	/* the target's PDUs carry digests */
+	int		 fc_ffp;	/* full feature phase: digests as negotiated */
 	int		 fc_hd, fc_dd;
 	int		 fc_vault;	/* authenticated to vault */
 	int		 fc_dead;	/* the worker closed it */
