@@ -1,11 +1,12 @@
 /*
  * A worker run inside a fuzzing harness, set up by worker_init() as
  * worker_main() sets one up, from a real configuration file and a
- * catalog of two images, with no master and no coordinator process.  In place of the
- * coordinator, fz_coord_step() answers every request on the worker's
- * shmq ring at once with success, as a coordinator whose LMDB never
- * fails would; it does not kick sessions.  The provisioned-sessions
- * mirror holds two sessions, written here as the coordinator would.
+ * catalog of two images, with no master and no coordinator process.
+ * In place of the coordinator, fz_coord_step() answers every request on
+ * the worker's shmq ring at once with success (or what the harness's
+ * hook says), as a coordinator whose LMDB never fails would; it does not
+ * kick sessions.  The provisioned-sessions mirror holds two sessions,
+ * written here as the coordinator would.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
