@@ -12,12 +12,12 @@
  * 127.0.0.1 (an anonymous caller from here), and FZ_PSESS_ID, owned by
  * the token FZ_TOKEN.  Invariants checked, each named for
  * SCSIPUB_FUZZ_SKIP:
- *	http500		no answer is 500 Internal Server Error (unless the
- *			coordinator refused: FA_REFUSE)
+ *	http500		no answer is 500 Internal Server Error
+ *			(unless the coordinator refused: FA_REFUSE)
  *	owner		an input without FZ_TOKEN never sees that token's
  *			session, nor gets it deleted
- *	secret		no answer holds a session's CHAP secret (only the
- *			creation returns the new session's own)
+ *	secret		no answer holds a session's CHAP secret (only
+ *			the creation returns the new session's own)
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -181,7 +181,8 @@ fa_check_status(void)
 		return;
 	while ((st = fa_status(&off)) != -1)
 		if (st == 500)
-			fz_fail("http500", "an answer was 500:\n%.2000s", fa_rx);
+			fz_fail("http500", "an answer was 500:\n%.2000s",
+			    fa_rx);
 }
 
 /*

@@ -29,8 +29,8 @@
  *	chap		the target's mutual CHAP response is right
  *	auth		no session starts on a CHAP target (vault, p-fuzz)
  *			but those the harness logged in with CHAP
- *	hidden		the CHAP target "vault" is never named to a session
- *			that did not authenticate to it
+ *	hidden		the CHAP target "vault" is never named to a
+ *			session that did not authenticate to it
  *	readonly	nothing reaches the LU of the "readonly" target
  *	reservation	nothing reaches vault's LUN 1 while FZ_GHOST holds
  *			it WRITE EXCLUSIVE
@@ -59,7 +59,7 @@
 #include "hash.h"
 #include "shmq.h"
 
-#define FI_MRDSL	4096	/* the MaxRecvDataSegmentLength we declare */
+#define FI_MRDSL	4096	/* our MaxRecvDataSegmentLength */
 #define FI_ITT_MAX	512
 #define FI_TEXT_MAX	(64 * 1024)
 #define FI_LTEXT_MAX	8192
@@ -77,7 +77,7 @@ struct fi_conn {
 	int		 fc_fd;		/* ours; -1 once closed */
 	int		 fc_idx;
 	int		 fc_canned;	/* logged in by the harness */
-	int		 fc_ffp;	/* full feature phase: digests as negotiated */
+	int		 fc_ffp;	/* full feature phase: digests on */
 	int		 fc_hd, fc_dd;
 	int		 fc_vault;	/* authenticated to vault */
 	int		 fc_dead;	/* the worker closed it */
@@ -93,16 +93,16 @@ struct fi_conn {
 	int		 fc_nitt;
 	char		 fc_text[FI_TEXT_MAX + 1];
 	size_t		 fc_textlen;
-	int		 fc_din_open;	/* a Data-In sequence under way */
+	int		 fc_din_open;	/* Data-In sequence under way */
 	uint32_t	 fc_din_itt, fc_din_sn, fc_din_off;
 };
 
 static struct fz_worker	 fi_w;
 static struct fi_conn	 fi_c[2];
 static int		 fi_nconn;
-static int		 fi_raw;	/* a raw record went out: no readback */
+static int		 fi_raw;	/* a raw record: no readback */
 static int		 fi_prefix;
-static int		 fi_chap_starts;	/* sessions begun on CHAP targets */
+static int		 fi_chap_starts; /* sessions on CHAP targets */
 
 /* ---- Plumbing: the connection's other end ---- */
 
@@ -272,7 +272,7 @@ fi_text(struct fi_conn *c, const uint8_t *bhs, const uint8_t *d,
 		c->fc_textlen += dlen;
 	}
 	if (!(bhs[1] & 0x80))
-		return;				/* more to come (C bit) */
+		return;			/* more to come (C bit) */
 	if (!c->fc_vault && fz_check("hidden") &&
 	    memmem(c->fc_text, c->fc_textlen, vault, sizeof(vault) - 1) !=
 	    NULL)

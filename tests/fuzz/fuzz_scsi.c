@@ -15,17 +15,18 @@
  *
  * Invariants checked after every command, each named for
  * SCSIPUB_FUZZ_SKIP:
- *	readback	a READ's Data-In holds only bytes of the base images or
- *			written by an initiator (never the poison the buffer
- *			was filled with)
+ *	readback	a READ's Data-In holds only bytes of the base
+ *			images or written by an initiator (never the poison
+ *			the buffer was filled with)
  *	medium		the same of every byte on both LUs
- *	writeprotect	an LU that is read-only or software write protected
- *			did not change
+ *	writeprotect	an LU that is read-only or software write
+ *			protected did not change
  *	reservation	an LU changed only if the sending nexus might write
  *			it under the reservations in force before the command
  *			(SPC-4 5.13, RESERVE(6) too), decided here from the
  *			state independently of worker/pr.c
- *	status		a known status; sense data with CHECK CONDITION only
+ *	status		a known status; sense data with CHECK CONDITION
+ *			only
  */
 #include <sys/types.h>
 
@@ -43,7 +44,7 @@
 #include "prstate.h"
 
 #define FS_NLU		2
-#define FS_MAX_XFER	(1u << 20)	/* Data-Out and Data-In, this harness */
+#define FS_MAX_XFER	(1u << 20)	/* Data-Out, Data-In: ours */
 #define FS_READ_EDTL	(64u * 1024)	/* a read's EDTL unless given */
 #define FS_KEY_B	0xb0b0b0b0b0ULL
 #define FS_BASE_MAX	(64u * 1024)
@@ -54,7 +55,7 @@ struct fs_lu {
 	size_t		 fl_size;
 	uint8_t		*fl_before;
 	struct pr_state	 fl_pr;		/* before the command */
-	int		 fl_wp;		/* write protected before it */
+	int		 fl_wp;		/* write protected, before */
 };
 
 static struct fs_lu		 fs_lu[FS_NLU];
@@ -332,7 +333,8 @@ fs_trace(const struct scsi_task *t)
 	if (on)
 		fprintf(stderr, "fuzz_scsi: %s LUN %llu op 0x%02x/%02x: status "
 		    "0x%02x sense %x/%02x/%02x, %u bytes in\n",
-		    t->t_nexus == fs_a ? "A" : "B", (unsigned long long)t->t_lun,
+		    t->t_nexus == fs_a ? "A" : "B",
+		    (unsigned long long)t->t_lun,
 		    t->t_cdb[0], t->t_cdb[1], t->t_status,
 		    t->t_senselen ? (d ? s[1] : s[2]) & 0x0f : 0,
 		    t->t_senselen ? (d ? s[2] : s[12]) : 0,

@@ -46,7 +46,7 @@ fz_check(const char *name)
 		return 0;
 	for (p = skip; p != NULL; p = end != NULL ? end + 1 : NULL) {
 		end = strchr(p, ',');
-		if ((size_t)(end != NULL ? end - p : (ptrdiff_t)strlen(p)) == n &&
+		if ((end != NULL ? (size_t)(end - p) : strlen(p)) == n &&
 		    strncmp(p, name, n) == 0)
 			return 0;
 	}
@@ -89,7 +89,7 @@ fz_write_op(uint8_t op)
 	case 0x2e: case 0xae: case 0x8e:		/* WRITE AND VERIFY */
 	case 0x8b:					/* ORWRITE */
 	case 0x41: case 0x93:				/* WRITE SAME */
-	case 0x89:					/* COMPARE AND WRITE */
+	case 0x89:				/* COMPARE AND WRITE */
 		return 1;
 	}
 	return 0;

@@ -24,14 +24,14 @@ enum fi_prefix {
 #define FI_DDIGEST	0x10	/* DataDigest=CRC32C */
 #define FI_UNSOL	0x20	/* InitialR2T=No */
 #define FI_NOIMM	0x40	/* ImmediateData=No */
-#define FI_TWO		0x80	/* a second connection, another initiator */
+#define FI_TWO		0x80	/* a second connection, initiator */
 
 /* Record kinds. */
 #define FR_FRAMED	0x01	/* one PDU the harness completes */
 #define FR_CONN2	0x02	/* to the second connection */
 #define FR_SPLIT	0x04	/* two writes, the loop run between */
-#define FR_GEN		0x08	/* framed, its data made up by the harness:
-				   after BHS and AHS, 16 bits of length */
+#define FR_GEN		0x08	/* framed, its data made up here: after
+				   BHS and AHS, 16 bits of length */
 
 /*
  * fuzz_scsi: one byte of set-up, then commands
@@ -43,7 +43,7 @@ enum fi_prefix {
 #define FS_TYPE(b)	(((b) >> 2) & 7)	/* ... of this type */
 #define FS_TYPE_SET(t)	((t) << 2)
 #define FS_BIGBLK1	0x20	/* LU 1 has 4096-byte blocks */
-#define FS_R6		0x40	/* nexus B holds LU 0 with RESERVE(6) */
+#define FS_R6		0x40	/* B holds LU 0 with RESERVE(6) */
 #define FS_NOPR0	0x80	/* LU 0 has no persistent reservations */
 
 #define FC_NEXUS_B	0x01	/* from nexus B, else A */
@@ -51,10 +51,10 @@ enum fi_prefix {
 #define FC_LUN_SET(l)	((l) << 1)
 #define FC_EDTL		0x08	/* EDTL follows the Data-Out */
 #define FC_GEN		0x10	/* no Data-Out bytes in the input: the
-				   harness makes up as many as the length says */
+				   harness makes up as many as said */
 
 /* fuzz_api: one byte of mode, then the bytes a client sends. */
-#define FA_HANGUP	0x01	/* close as soon as the request is written */
+#define FA_HANGUP	0x01	/* close once the request is written */
 #define FA_REFUSE	0x02	/* the coordinator refuses (ENOSPC) */
 
 /* tests/fuzz/seeds.c */

@@ -180,7 +180,7 @@ fz_coord_step(struct fz_worker *fw)
 			m.m_status = status;
 			m.m_len = 0;
 			if (shmq_response_push(rg, 0, &m) != 0)
-				break;		/* full: the worker drains first */
+				break;	/* full: let the worker drain */
 		}
 		shmq_request_release(rg, 0, 1);
 		n++;
@@ -309,7 +309,7 @@ fz_overlay_written(struct fz_worker *fw, const char *name)
 	struct stat	 st;
 	char		 p[1024], buf[4096];
 	ssize_t		 n, i;
-	off_t		 off = 4096;	/* past the map's header page */
+	off_t		 off = 4096;	/* past the header page */
 	int		 fd;
 
 	snprintf(p, sizeof(p), "%s/state/overlays/%s.ovl", fw->fw_dir, name);
