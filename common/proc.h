@@ -8,6 +8,7 @@
 #include "config.h"
 
 struct shmq_region;
+struct worker;
 
 /* Worker to master messages on the control socket (SOCK_SEQPACKET). */
 enum proc_ctlmsg {
@@ -27,6 +28,7 @@ struct proc_env {
 };
 
 /* worker/worker.c */
+int	worker_init(struct worker *, struct proc_env *);
 int	worker_main(struct proc_env *);
 
 #endif /* SCSIPUB_PROC_H */

@@ -135,38 +135,53 @@ worker_nopin_config(struct worker *w)
 		w->w_nopin_interval = v;
 }
 
+/*
+ * Set a worker up from what the master hands it: the event loop, the
+ * catalog, TLS, the control socket, the coordinator's ring, the timers
+ * and the API.  0, or EXIT_CONFIG.  The fuzzing harnesses (tests/fuzz)
+ * set their worker up here too.
+ */
+int
+worker_init(struct worker *w, struct proc_env *env)
+{
+	memset(w, 0, sizeof(*w));
+	TAILQ_INIT(&w->w_conns);
+	w->w_cfg = env->pe_cfg;
+	w->w_ctl = env->pe_ctl;
+	w->w_region = env->pe_region;
+	w->w_slot = env->pe_slot;
+	w->w_tsih = (uint16_t)(env->pe_slot << 10);
+	w->w_nextid = (uint64_t)getpid() << 32;	/* unique across respawns */
+	if ((w->w_base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new", __func__);
+	worker_nopin_config(w);
+	if (target_catalog_load(w) == -1)
+		return EXIT_CONFIG;
+	w->w_sslctx = worker_tls(w->w_cfg);
+	if (w->w_sslctx == NULL && w->w_cfg->c_tls_cert[0] != '\0')
+		return EXIT_CONFIG;
+	evutil_make_socket_nonblocking(w->w_ctl);
+	w->w_ctlev = event_new(w->w_base, w->w_ctl, EV_READ | EV_PERSIST,
+	    worker_ctl, w);
+	event_add(w->w_ctlev, NULL);
+	if (ipc_start(w) == -1)
+		fatalx("%s: cannot watch the coordinator ring", __func__);
+	if (psess_start(w) == -1 || stats_start(w, env->pe_index) == -1 ||
+	    dataout_start(w) == -1)
+		fatalx("%s: cannot arm the timers", __func__);
+	if (api_start(w, env->pe_api, env->pe_napi) == -1)
+		return EXIT_CONFIG;
+	return 0;
+}
+
 int
 worker_main(struct proc_env *env)
 {
 	struct worker	 w;
+	int		 rv;
 
-	memset(&w, 0, sizeof(w));
-	TAILQ_INIT(&w.w_conns);
-	w.w_cfg = env->pe_cfg;
-	w.w_ctl = env->pe_ctl;
-	w.w_region = env->pe_region;
-	w.w_slot = env->pe_slot;
-	w.w_tsih = (uint16_t)(env->pe_slot << 10);
-	w.w_nextid = (uint64_t)getpid() << 32;	/* unique across respawns */
-	if ((w.w_base = event_base_new()) == NULL)
-		fatalx("%s: event_base_new", __func__);
-	worker_nopin_config(&w);
-	if (target_catalog_load(&w) == -1)
-		return EXIT_CONFIG;
-	w.w_sslctx = worker_tls(w.w_cfg);
-	if (w.w_sslctx == NULL && w.w_cfg->c_tls_cert[0] != '\0')
-		return EXIT_CONFIG;
-	evutil_make_socket_nonblocking(w.w_ctl);
-	w.w_ctlev = event_new(w.w_base, w.w_ctl, EV_READ | EV_PERSIST,
-	    worker_ctl, &w);
-	event_add(w.w_ctlev, NULL);
-	if (ipc_start(&w) == -1)
-		fatalx("%s: cannot watch the coordinator ring", __func__);
-	if (psess_start(&w) == -1 || stats_start(&w, env->pe_index) == -1 ||
-	    dataout_start(&w) == -1)
-		fatalx("%s: cannot arm the timers", __func__);
-	if (api_start(&w, env->pe_api, env->pe_napi) == -1)
-		return EXIT_CONFIG;
+	if ((rv = worker_init(&w, env)) != 0)
+		return rv;
 	log_info("worker %d ready (slot %d, %d images)", env->pe_index,
 	    env->pe_slot, w.w_nimages);
 	event_base_dispatch(w.w_base);
