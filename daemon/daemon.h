@@ -70,6 +70,7 @@ struct master {
 	unsigned		 m_seq;
 	struct event		*m_drain_timer;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
+	void			*m_sslctx;	/* SSL_CTX workers inherit */
 };
 
 /* daemon/listen.c */
@@ -83,5 +84,9 @@ void	master_run(struct master *);
 void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind);
+
+/* daemon/tls.c */
+void	*tls_load(const struct config *, FILE *, int *);
+void	 tls_free(void *);
 
 #endif /* SCSIPUB_DAEMON_H */

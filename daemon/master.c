@@ -73,6 +73,7 @@ master_run_worker(struct master *m, struct child *ch, int ctl)
 	env.pe_index = ch->ch_index;
 	env.pe_ctl = ctl;
 	env.pe_debug = m->m_debug;
+	env.pe_sslctx = m->m_sslctx;
 	for (i = 0; i < m->m_nlisten; i++)
 		if (m->m_listen[i].l_kind == LISTEN_API)
 			env.pe_api[env.pe_napi++] = m->m_listen[i].l_fd;
@@ -387,6 +388,7 @@ static void
 master_reload(struct master *m)
 {
 	struct config	*nc;
+	void		*ctx = NULL;
 	char		*errs = NULL, *line, *save = NULL;
 	size_t		 errlen = 0;
 	FILE		*ef;
@@ -404,6 +406,8 @@ master_reload(struct master *m)
 		    "restart\n", m->m_cfgpath, m->m_nslots / 2);
 		bad++;
 	}
+	if (bad == 0)
+		ctx = tls_load(nc, ef, &bad);
 	if (bad == 0 && listen_open(m, nc, ef) == -1)
 		bad++;
 	fclose(ef);
@@ -413,11 +417,14 @@ master_reload(struct master *m)
 	free(errs);
 	if (bad) {
 		log_warnx("reload failed, keeping the running configuration");
+		tls_free(ctx);
 		config_free(nc);
 		return;
 	}
 	config_free(m->m_cfg);
 	m->m_cfg = nc;
+	tls_free(m->m_sslctx);
+	m->m_sslctx = ctx;
 	log_setverbose(m->m_verbose || nc->c_verbose);
 	listen_enable(m);
 	master_roll_workers(m);

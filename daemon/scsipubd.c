@@ -69,25 +69,31 @@ write_pidfile(struct master *m)
 	fclose(f);
 }
 
-static struct config *
-load_config(const char *path, int checkonly)
+/* The configuration and the TLS context, or exit: 0 after -n if good. */
+static void
+load_config(struct master *m, const char *path, int checkonly)
 {
 	struct config	*c;
+	int		 bad;
 
 	if ((c = config_new()) == NULL) {
 		fprintf(stderr, "scsipubd: out of memory\n");
 		exit(1);
 	}
-	if (config_load(c, path, stderr) != 0) {
+	bad = config_load(c, path, stderr);
+	if (bad == 0)
+		m->m_sslctx = tls_load(c, stderr, &bad);
+	if (bad != 0) {
 		config_free(c);
 		exit(1);
 	}
 	if (checkonly) {
 		printf("configuration OK\n");
+		tls_free(m->m_sslctx);
 		config_free(c);
 		exit(0);
 	}
-	return c;
+	m->m_cfg = c;
 }
 
 static void
@@ -129,7 +135,7 @@ main(int argc, char *argv[], char *envp[])
 	if (optind != argc)
 		usage();
 	m.m_cfgpath = path;
-	m.m_cfg = load_config(path, checkonly);
+	load_config(&m, path, checkonly);
 	if (check_state_dir(m.m_cfg) == -1 ||
 	    listen_open(&m, m.m_cfg, stderr) == -1)
 		exit(1);
