@@ -85,6 +85,11 @@ void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind);
 
+/* daemon/priv.c */
+int	 priv_state_dir(const struct config *, FILE *);
+int	 priv_probe(const struct config *, FILE *);
+int	 priv_drop(const struct config *, const char **);
+
 /* daemon/tls.c */
 void	*tls_load(const struct config *, FILE *, int *);
 void	 tls_free(void *);

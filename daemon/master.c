@@ -44,7 +44,8 @@ master_child_close(struct child *ch)
 static void
 master_child_setup(struct master *m, struct child *self)
 {
-	int	 i;
+	const char	*what;
+	int		 i;
 
 	for (i = 0; i < m->m_nlisten; i++)
 		if (m->m_listen[i].l_kind != LISTEN_API ||
@@ -58,6 +59,10 @@ master_child_setup(struct master *m, struct child *self)
 	for (i = 1; i < NSIG; i++)
 		if (i != SIGPIPE && i != SIGKILL && i != SIGSTOP)
 			signal(i, SIG_DFL);
+	if (priv_drop(m->m_cfg, &what) == -1) {
+		log_warn("%s: user %s: %s", __func__, m->m_cfg->c_user, what);
+		_exit(EXIT_CONFIG);
+	}
 }
 
 static void
@@ -404,6 +409,11 @@ master_reload(struct master *m)
 	if (bad == 0 && nc->c_workers * 2 > m->m_nslots) {
 		fprintf(ef, "%s: workers cannot grow beyond %d without a "
 		    "restart\n", m->m_cfgpath, m->m_nslots / 2);
+		bad++;
+	}
+	if (bad == 0 && strcmp(nc->c_user, m->m_cfg->c_user) != 0) {
+		fprintf(ef, "%s: user cannot change without a restart\n",
+		    m->m_cfgpath);
 		bad++;
 	}
 	if (bad == 0)

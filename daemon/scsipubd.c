@@ -26,47 +26,29 @@ usage(void)
 	exit(1);
 }
 
-static int
-check_state_dir(const struct config *c)
-{
-	char	 path[CFG_PATH_MAX + 16];
-	int	 fd;
-
-	if (mkdir(c->c_state_dir, 0750) == -1 && errno != EEXIST) {
-		fprintf(stderr, "scsipubd: state-dir %s: %s\n", c->c_state_dir,
-		    strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/.probe", c->c_state_dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
-		fprintf(stderr, "scsipubd: state-dir %s is not writable: %s\n",
-		    c->c_state_dir, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/overlays", c->c_state_dir);
-	if (mkdir(path, 0750) == -1 && errno != EEXIST) {
-		fprintf(stderr, "scsipubd: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
+/*
+ * The pidfile, in state-dir, where the children may create files: never
+ * through a link one of them left under its name.
+ */
 static void
 write_pidfile(struct master *m)
 {
-	FILE	*f;
+	char	 buf[32];
+	int	 fd, n;
 
 	snprintf(m->m_pidfile, sizeof(m->m_pidfile), "%s/scsipubd.pid",
 	    m->m_cfg->c_state_dir);
-	if ((f = fopen(m->m_pidfile, "w")) == NULL) {
+	if (unlink(m->m_pidfile) == -1 && errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, m->m_pidfile);
+	fd = open(m->m_pidfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (fd == -1 || write(fd, buf, n) != n) {
 		log_warn("%s: %s", __func__, m->m_pidfile);
 		m->m_pidfile[0] = '\0';
-		return;
 	}
-	fprintf(f, "%d\n", (int)getpid());
-	fclose(f);
+	if (fd != -1)
+		close(fd);
 }
 
 /* The configuration and the TLS context, or exit: 0 after -n if good. */
@@ -136,7 +118,8 @@ main(int argc, char *argv[], char *envp[])
 		usage();
 	m.m_cfgpath = path;
 	load_config(&m, path, checkonly);
-	if (check_state_dir(m.m_cfg) == -1 ||
+	if (priv_state_dir(m.m_cfg, stderr) == -1 ||
+	    priv_probe(m.m_cfg, stderr) == -1 ||
 	    listen_open(&m, m.m_cfg, stderr) == -1)
 		exit(1);
 	log_init(m.m_debug, m.m_verbose || m.m_cfg->c_verbose);
