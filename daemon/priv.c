@@ -66,19 +66,26 @@ priv_chown_at(int dir, const char *in, const char *name,
 	return rv;
 }
 
-/* overlays/ and everything in it, then the children's files. */
+/*
+ * overlays/: what it holds, then the directory itself.  Without
+ * CAP_DAC_READ_SEARCH (under systemd) the master cannot read an
+ * overlays/ that is the user's already: an earlier start handed it over.
+ */
 static int
-priv_give_files(int dir, const struct config *c, FILE *err)
+priv_give_overlays(int dir, const struct config *c, FILE *err)
 {
 	struct dirent	*de;
+	struct stat	 st;
 	DIR		*d;
-	size_t		 i;
 	int		 fd, rv = 0;
 
-	if (priv_chown_at(dir, "", "overlays", c, err) == -1 ||
-	    (fd = openat(dir, "overlays", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = openat(dir, "overlays", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == EACCES && fstatat(dir, "overlays", &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == c->c_uid)
+			return 0;
 		return -1;
+	}
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -1;
@@ -89,10 +96,21 @@ priv_give_files(int dir, const struct config *c, FILE *err)
 			rv = priv_chown_at(dirfd(d), "overlays/", de->d_name,
 			    c, err);
 	closedir(d);
-	for (i = 0; rv == 0 && i < sizeof(priv_files) / sizeof(*priv_files);
-	    i++)
-		rv = priv_chown_at(dir, "", priv_files[i], c, err);
-	return rv;
+	return rv == 0 ? priv_chown_at(dir, "", "overlays", c, err) : -1;
+}
+
+/* overlays/, then the files the children write in state-dir. */
+static int
+priv_give_files(int dir, const struct config *c, FILE *err)
+{
+	size_t	 i;
+
+	if (priv_give_overlays(dir, c, err) == -1)
+		return -1;
+	for (i = 0; i < sizeof(priv_files) / sizeof(*priv_files); i++)
+		if (priv_chown_at(dir, "", priv_files[i], c, err) == -1)
+			return -1;
+	return 0;
 }
 
 /* state-dir itself: the user's group may write, only owners remove. */
