@@ -28,26 +28,64 @@ usage(void)
 
 /*
  * The pidfile, in state-dir, where the children may create files: never
- * through a link one of them left under its name.
+ * through a link one of them left under its name.  Returns -1 if it
+ * could not be written.
  */
-static void
-write_pidfile(struct master *m)
+static int
+write_pidfile(const char *path, pid_t pid)
 {
 	char	 buf[32];
 	int	 fd, n;
 
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	if (fd == -1 || write(fd, buf, n) != n) {
+		log_warn("%s: %s", __func__, path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Detach from the terminal, unless -d.  The parent writes the pidfile
+ * with the new master's pid and only then exits, so that whoever started
+ * scsipubd (an init script, systemd's PIDFile=) finds it on our return.
+ */
+static void
+master_detach(struct master *m)
+{
+	pid_t	 pid;
+	int	 fd;
+
 	snprintf(m->m_pidfile, sizeof(m->m_pidfile), "%s/scsipubd.pid",
 	    m->m_cfg->c_state_dir);
-	if (unlink(m->m_pidfile) == -1 && errno != ENOENT)
-		log_warn("%s: unlink %s", __func__, m->m_pidfile);
-	fd = open(m->m_pidfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (fd == -1 || write(fd, buf, n) != n) {
-		log_warn("%s: %s", __func__, m->m_pidfile);
-		m->m_pidfile[0] = '\0';
+	if (m->m_debug) {
+		if (write_pidfile(m->m_pidfile, getpid()) == -1)
+			m->m_pidfile[0] = '\0';
+		return;
 	}
-	if (fd != -1)
+	if ((pid = fork()) == -1)
+		fatal("%s: fork", __func__);
+	if (pid > 0) {
+		write_pidfile(m->m_pidfile, pid);
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("%s: setsid", __func__);
+	if (chdir("/") == -1)
+		fatal("%s: chdir", __func__);
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("%s: /dev/null", __func__);
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
 		close(fd);
 }
 
@@ -123,11 +161,9 @@ main(int argc, char *argv[], char *envp[])
 	    listen_open(&m, m.m_cfg, stderr) == -1)
 		exit(1);
 	log_init(m.m_debug, m.m_verbose || m.m_cfg->c_verbose);
-	if (!m.m_debug && daemon(0, 0) == -1)
-		fatal("daemon");
+	master_detach(&m);
 	log_procinit("master");
 	setproctitle("master");
-	write_pidfile(&m);
 	master_init(&m);
 	log_info("scsipubd %s starting, %d workers", PACKAGE_VERSION,
 	    m.m_cfg->c_workers);
