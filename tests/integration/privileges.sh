@@ -8,7 +8,7 @@
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 U=nobody
 uid=$(id -u $U) gid=$(id -g $U)
-groups=$(id -G $U | tr " " "\n" | sort -n | tr "\n" " ")
+groups=$(id -G $U | tr " " "\n" | sort -n | xargs)
 chmod 755 "$WORK"	# mktemp's 0700 would keep the user out
 
 make_image disk 8
@@ -36,7 +36,7 @@ check_child() {
 		fail "pid $1: Uid $(field "$1" Uid)"
 	[ "$(field "$1" Gid)" = "$gid $gid $gid $gid" ] ||
 		fail "pid $1: Gid $(field "$1" Gid)"
-	g=$(field "$1" Groups | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
+	g=$(field "$1" Groups | tr " " "\n" | grep . | sort -n | xargs)
 	[ "$g" = "$groups" ] || fail "pid $1: Groups '$g', want '$groups'"
 	for c in CapInh CapPrm CapEff CapAmb CapBnd; do
 		[ "$(field "$1" $c)" = 0000000000000000 ] ||
@@ -79,9 +79,12 @@ sd=$(stat -c %U:%G "$WORK/state") mode=0$(stat -c %a "$WORK/state")
 	fail "state-dir is $sd, mode $mode"
 [ -L "$WORK/state/overlays/link.ovl" ] &&
 	[ "$(stat -c %U /etc/shadow)" = root ] || fail "a link was followed"
-setpriv --reuid=$U --regid="$gid" --init-groups cat "$WORK/key.pem" \
-    >/dev/null 2>&1 && fail "the user can read the key"
-ok "state-dir files are $U's, the pidfile and state-dir root's, the key unreadable"
+as_user() { setpriv --reuid=$U --regid="$gid" --init-groups "$@"; }
+as_user cat "$WORK/key.pem" >/dev/null 2>&1 && fail "the user can read the key"
+set -- $(child_pids worker)
+as_user ls "/proc/$1/fd" >/dev/null 2>&1 &&
+	fail "the user can list a worker's descriptors"
+ok "state-dir files are $U's, the pidfile and state-dir root's; the key and workers' descriptors out of the user's reach"
 
 cat > "$WORK/stunnel.conf" <<CONF
 foreground = yes
