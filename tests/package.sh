@@ -97,7 +97,8 @@ uid=$(id -u scsipub) || fail "no user scsipub"
 	fail "/var/lib/scsipub is $(stat -c %U:%G:%a /var/lib/scsipub)"
 port=3260
 if ss -Hltn "sport = :$port" | grep -q .; then
-	port=$((32000 + ($$ * 7) % 20000 + 5))
+	port=$(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range) - 1 -
+	    ($$ * 7) % 10000))
 	sed -i "s/^listen .*/listen          127.0.0.1:$port/" /etc/scsipubd.conf
 	echo "127.0.0.1:3260 is taken: serving on $port"
 fi

@@ -12,7 +12,14 @@ SCSIPUBD=$top_builddir/scsipubd
 ISCTEST=$top_builddir/tests/isctest
 WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
 IQN_PREFIX=iqn.2025-01.pub.scsipub.test
-BASE=$((32000 + ($$ * 7) % 20000))
+# Four ports from 12000 below the kernel's ephemeral range (which starts
+# at 32768 by default): a client connection's TIME_WAIT on an ephemeral
+# port keeps a listener off it even with SO_REUSEADDR, and the tests
+# leave hundreds of those.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+    echo 32768)
+[ "$EPHEMERAL_LOW" -ge 16000 ] || EPHEMERAL_LOW=32768
+BASE=$((EPHEMERAL_LOW - 12000 + ($$ * 7) % 11996))
 PORT=$BASE
 TLS_PORT=$((BASE + 1))
 API_PORT=$((BASE + 2))
