@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static void	cfg_tierline(struct cfg_parse *, char **, int);
 static void	cfg_targetline(struct cfg_parse *, char **, int);
 static void	cfg_token(struct cfg_parse *, char **, int);
 static void	cfg_apirate(struct cfg_parse *, char **, int);
+static void	cfg_user(struct cfg_parse *, char **, int);
 
 static const struct cfg_key cfg_keys[] = {
 	{ "listen",		cfg_listen,	1, 1, 1 },
@@ -77,6 +79,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "target",		cfg_targetline,	2, 11, 1 },
 	{ "api-token",		cfg_token,	3, 3, 1 },
 	{ "api-rate",		cfg_apirate,	1, 1, 0 },
+	{ "user",		cfg_user,	1, 1, 0 },
 };
 
 /*
@@ -378,6 +381,30 @@ cfg_apirate(struct cfg_parse *p, char **w, int n)
 		return;
 	}
 	p->p_cfg->c_api_rate = (int)v;
+}
+
+/* The account the coordinator and workers run as, looked up now. */
+static void
+cfg_user(struct cfg_parse *p, char **w, int n)
+{
+	struct config	*c = p->p_cfg;
+	struct passwd	*pw;
+
+	(void)n;
+	errno = 0;
+	if ((pw = getpwnam(w[1])) == NULL) {
+		cfg_error(p, "user: no such user \"%s\"", w[1]);
+		return;
+	}
+	if (pw->pw_uid == 0) {
+		cfg_error(p, "user: \"%s\" is root; leave user out to keep "
+		    "root", w[1]);
+		return;
+	}
+	if (cfg_copy(p, c->c_user, sizeof(c->c_user), w[1], w[0]) == -1)
+		return;
+	c->c_uid = pw->pw_uid;
+	c->c_gid = pw->pw_gid;
 }
 
 static void

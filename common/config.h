@@ -7,6 +7,7 @@
 #define SCSIPUB_CONFIG_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -79,6 +80,9 @@ struct config {
 	char		 c_tls_key[CFG_PATH_MAX];
 	char		 c_image_dir[CFG_PATH_MAX];
 	char		 c_state_dir[CFG_PATH_MAX];
+	char		 c_user[CFG_NAME_MAX];	/* children run as; "": no */
+	uid_t		 c_uid;			/* of c_user, looked up */
+	gid_t		 c_gid;
 	char		 c_iqn_prefix[CFG_NAME_MAX * 2];
 	int		 c_workers;
 	uint64_t	 c_nopin_interval;	/* seconds, 0 = off */

@@ -25,6 +25,7 @@ struct proc_env {
 	int			 pe_api[CFG_MAX_LISTEN];	/* api listeners */
 	int			 pe_napi;
 	int			 pe_debug;
+	void			*pe_sslctx;	/* loaded SSL_CTX, or NULL */
 };
 
 /* worker/worker.c */

@@ -79,6 +79,7 @@ struct master {
 	int			 m_backoff_ms;	/* accept paused: EMFILE */
 	struct event		*m_resume;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
+	void			*m_sslctx;	/* SSL_CTX workers inherit */
 };
 
 /* daemon/conns.c */
@@ -103,5 +104,14 @@ void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind,
 	    const struct sockaddr *, socklen_t);
+
+/* daemon/priv.c */
+int	 priv_state_dir(const struct config *, FILE *);
+int	 priv_probe(const struct config *, FILE *);
+int	 priv_drop(const struct config *, const char **);
+
+/* daemon/tls.c */
+void	*tls_load(const struct config *, FILE *, int *);
+void	 tls_free(void *);
 
 #endif /* SCSIPUB_DAEMON_H */

@@ -45,7 +45,8 @@ master_child_close(struct child *ch)
 static void
 master_child_setup(struct master *m, struct child *self)
 {
-	int	 i;
+	const char	*what;
+	int		 i;
 
 	for (i = 0; i < m->m_nlisten; i++)
 		if (m->m_listen[i].l_kind != LISTEN_API ||
@@ -59,6 +60,10 @@ master_child_setup(struct master *m, struct child *self)
 	for (i = 1; i < NSIG; i++)
 		if (i != SIGPIPE && i != SIGKILL && i != SIGSTOP)
 			signal(i, SIG_DFL);
+	if (priv_drop(m->m_cfg, &what) == -1) {
+		log_warn("%s: user %s: %s", __func__, m->m_cfg->c_user, what);
+		_exit(EXIT_CONFIG);
+	}
 }
 
 static void
@@ -74,6 +79,7 @@ master_run_worker(struct master *m, struct child *ch, int ctl)
 	env.pe_index = ch->ch_index;
 	env.pe_ctl = ctl;
 	env.pe_debug = m->m_debug;
+	env.pe_sslctx = m->m_sslctx;
 	for (i = 0; i < m->m_nlisten; i++)
 		if (m->m_listen[i].l_kind == LISTEN_API)
 			env.pe_api[env.pe_napi++] = m->m_listen[i].l_fd;
@@ -429,6 +435,7 @@ static void
 master_reload(struct master *m)
 {
 	struct config	*nc;
+	void		*ctx = NULL;
 	char		*errs = NULL, *line, *save = NULL;
 	size_t		 errlen = 0;
 	FILE		*ef;
@@ -451,6 +458,13 @@ master_reload(struct master *m)
 		    m->m_cfgpath, (unsigned long long)nc->c_max_conns);
 		bad++;
 	}
+	if (bad == 0 && strcmp(nc->c_user, m->m_cfg->c_user) != 0) {
+		fprintf(ef, "%s: user cannot change without a restart\n",
+		    m->m_cfgpath);
+		bad++;
+	}
+	if (bad == 0)
+		ctx = tls_load(nc, ef, &bad);
 	if (bad == 0 && listen_open(m, nc, ef) == -1)
 		bad++;
 	fclose(ef);
@@ -460,11 +474,14 @@ master_reload(struct master *m)
 	free(errs);
 	if (bad) {
 		log_warnx("reload failed, keeping the running configuration");
+		tls_free(ctx);
 		config_free(nc);
 		return;
 	}
 	config_free(m->m_cfg);
 	m->m_cfg = nc;
+	tls_free(m->m_sslctx);
+	m->m_sslctx = ctx;
 	log_setverbose(m->m_verbose || nc->c_verbose);
 	listen_enable(m);
 	master_roll_workers(m);

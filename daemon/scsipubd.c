@@ -27,68 +27,94 @@ usage(void)
 	exit(1);
 }
 
+/*
+ * The pidfile, in state-dir, where the children may create files: never
+ * through a link one of them left under its name.  Returns -1 if it
+ * could not be written.
+ */
 static int
-check_state_dir(const struct config *c)
+write_pidfile(const char *path, pid_t pid)
 {
-	char	 path[CFG_PATH_MAX + 16];
-	int	 fd;
+	char	 buf[32];
+	int	 fd, n;
 
-	if (mkdir(c->c_state_dir, 0750) == -1 && errno != EEXIST) {
-		fprintf(stderr, "scsipubd: state-dir %s: %s\n", c->c_state_dir,
-		    strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/.probe", c->c_state_dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
-		fprintf(stderr, "scsipubd: state-dir %s is not writable: %s\n",
-		    c->c_state_dir, strerror(errno));
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	if (fd == -1 || write(fd, buf, n) != n) {
+		log_warn("%s: %s", __func__, path);
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	close(fd);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/overlays", c->c_state_dir);
-	if (mkdir(path, 0750) == -1 && errno != EEXIST) {
-		fprintf(stderr, "scsipubd: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
+/*
+ * Detach from the terminal, unless -d.  The parent writes the pidfile
+ * with the new master's pid and only then exits, so that whoever started
+ * scsipubd (an init script, systemd's PIDFile=) finds it on our return.
+ */
 static void
-write_pidfile(struct master *m)
+master_detach(struct master *m)
 {
-	FILE	*f;
+	pid_t	 pid;
+	int	 fd;
 
 	snprintf(m->m_pidfile, sizeof(m->m_pidfile), "%s/scsipubd.pid",
 	    m->m_cfg->c_state_dir);
-	if ((f = fopen(m->m_pidfile, "w")) == NULL) {
-		log_warn("%s: %s", __func__, m->m_pidfile);
-		m->m_pidfile[0] = '\0';
+	if (m->m_debug) {
+		if (write_pidfile(m->m_pidfile, getpid()) == -1)
+			m->m_pidfile[0] = '\0';
 		return;
 	}
-	fprintf(f, "%d\n", (int)getpid());
-	fclose(f);
+	if ((pid = fork()) == -1)
+		fatal("%s: fork", __func__);
+	if (pid > 0) {
+		write_pidfile(m->m_pidfile, pid);
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("%s: setsid", __func__);
+	if (chdir("/") == -1)
+		fatal("%s: chdir", __func__);
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("%s: /dev/null", __func__);
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
 }
 
-static struct config *
-load_config(const char *path, int checkonly)
+/* The configuration and the TLS context, or exit: 0 after -n if good. */
+static void
+load_config(struct master *m, const char *path, int checkonly)
 {
 	struct config	*c;
+	int		 bad;
 
 	if ((c = config_new()) == NULL) {
 		fprintf(stderr, "scsipubd: out of memory\n");
 		exit(1);
 	}
-	if (config_load(c, path, stderr) != 0) {
+	bad = config_load(c, path, stderr);
+	if (bad == 0)
+		m->m_sslctx = tls_load(c, stderr, &bad);
+	if (bad != 0) {
 		config_free(c);
 		exit(1);
 	}
 	if (checkonly) {
 		printf("configuration OK\n");
+		tls_free(m->m_sslctx);
 		config_free(c);
 		exit(0);
 	}
-	return c;
+	m->m_cfg = c;
 }
 
 static void
@@ -148,16 +174,15 @@ main(int argc, char *argv[], char *envp[])
 	if (optind != argc)
 		usage();
 	m.m_cfgpath = path;
-	m.m_cfg = load_config(path, checkonly);
-	if (check_state_dir(m.m_cfg) == -1 ||
+	load_config(&m, path, checkonly);
+	if (priv_state_dir(m.m_cfg, stderr) == -1 ||
+	    priv_probe(m.m_cfg, stderr) == -1 ||
 	    listen_open(&m, m.m_cfg, stderr) == -1)
 		exit(1);
 	log_init(m.m_debug, m.m_verbose || m.m_cfg->c_verbose);
-	if (!m.m_debug && daemon(0, 0) == -1)
-		fatal("daemon");
+	master_detach(&m);
 	log_procinit("master");
 	setproctitle("master");
-	write_pidfile(&m);
 	raise_nofile();
 	master_init(&m);
 	log_info("scsipubd %s starting, %d workers", PACKAGE_VERSION,

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/ssl.h>
 
 #include "fdpass.h"
 #include "iscsi.h"
@@ -101,28 +100,6 @@ worker_drain(struct worker *w)
 	    &tv);
 }
 
-static void *
-worker_tls(const struct config *cfg)
-{
-	SSL_CTX	*ctx;
-
-	if (cfg->c_tls_cert[0] == '\0')
-		return NULL;
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->c_tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cfg->c_tls_key,
-	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		log_warnx("%s: cannot load %s / %s", __func__, cfg->c_tls_cert,
-		    cfg->c_tls_key);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
 static void
 worker_nopin_config(struct worker *w)
 {
@@ -157,9 +134,7 @@ worker_init(struct worker *w, struct proc_env *env)
 	worker_nopin_config(w);
 	if (target_catalog_load(w) == -1)
 		return EXIT_CONFIG;
-	w->w_sslctx = worker_tls(w->w_cfg);
-	if (w->w_sslctx == NULL && w->w_cfg->c_tls_cert[0] != '\0')
-		return EXIT_CONFIG;
+	w->w_sslctx = env->pe_sslctx;	/* loaded by the master */
 	evutil_make_socket_nonblocking(w->w_ctl);
 	w->w_ctlev = event_new(w->w_base, w->w_ctl, EV_READ | EV_PERSIST,
 	    worker_ctl, w);

@@ -247,6 +247,38 @@ START_TEST(config__tls_needs_cert)
 }
 END_TEST
 
+START_TEST(config__user)
+{
+	struct config	*c;
+	char		 errs[1024] = "", want[256];
+
+	ck_assert_int_eq(load(&c, "image-dir %s\n", errs, sizeof(errs)), 0);
+	ck_assert_str_eq(c->c_user, "");
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nuser nobody\n", errs,
+	    sizeof(errs)), 0);
+	ck_assert_str_eq(c->c_user, "nobody");
+	ck_assert_uint_eq(c->c_uid, 65534);
+	ck_assert_uint_eq(c->c_gid, 65534);
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nuser no-such-user-x\n", errs,
+	    sizeof(errs)), 1);
+	snprintf(want, sizeof(want), "%s:2: user: no such user "
+	    "\"no-such-user-x\"", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	config_free(c);
+	errs[0] = '\0';
+	ck_assert_int_eq(load(&c, "image-dir %s\nuser root\n", errs,
+	    sizeof(errs)), 1);
+	ck_assert_ptr_nonnull(strstr(errs, "is root"));
+	ck_assert_str_eq(c->c_user, "");
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nuser nobody\nuser nobody\n",
+	    errs, sizeof(errs)), 1);
+	config_free(c);
+}
+END_TEST
+
 static const struct {
 	const char	*in;
 	int		 ok;
@@ -324,6 +356,7 @@ config_suite(void)
 	tcase_add_test(tc, config__target_with_unknown_image_or_tier);
 	tcase_add_test(tc, config__single_key_twice_is_error);
 	tcase_add_test(tc, config__tls_needs_cert);
+	tcase_add_test(tc, config__user);
 	tcase_add_loop_test(tv, config__sizes, 0,
 	    sizeof(sizes) / sizeof(sizes[0]));
 	tcase_add_loop_test(tv, config__durations, 0,

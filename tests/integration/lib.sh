@@ -12,9 +12,15 @@ SCSIPUBD=${SCSIPUBD:-$top_builddir/scsipubd}
 ISCTEST=${ISCTEST:-$top_builddir/tests/isctest}
 WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
 IQN_PREFIX=iqn.2025-01.pub.scsipub.test
-# four ports from a free range: past any that something listens on
-BASE=$((32000 + ($$ * 7) % 20000))
-for _ in $(seq 1 50); do
+# Four ports from 12000 below the kernel's ephemeral range (which starts
+# at 32768 by default): a client connection's TIME_WAIT on an ephemeral
+# port keeps a listener off it even with SO_REUSEADDR, and the tests
+# leave hundreds of those.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+    echo 32768)
+[ "$EPHEMERAL_LOW" -ge 16000 ] || EPHEMERAL_LOW=32768
+BASE=$((EPHEMERAL_LOW - 12000 + ($$ * 7) % 11996))
+for _ in $(seq 1 50); do	# past any port something listens on
 	_busy=
 	for _p in 0 1 2 3; do
 		(exec 3<>"/dev/tcp/127.0.0.1/$((BASE + _p))") 2>/dev/null &&
