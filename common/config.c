@@ -962,6 +962,23 @@ config_target(const struct config *c, const char *name)
 	return NULL;
 }
 
+/*
+ * The IQN under which a catalog image (or a static target) is served:
+ * <iqn-prefix>:NAME, lower case, '_' (not allowed in iSCSI names) as '-'.
+ */
+void
+config_image_iqn(const struct config *c, const char *name, char *dst,
+    size_t len)
+{
+	size_t	 i, n;
+
+	n = (size_t)snprintf(dst, len, "%s:", c->c_iqn_prefix);
+	for (i = 0; name[i] != '\0' && n + 1 < len; i++, n++)
+		dst[n] = name[i] == '_' ? '-' :
+		    (char)tolower((unsigned char)name[i]);
+	dst[n < len ? n : len - 1] = '\0';
+}
+
 int
 config_image_name_ok(const char *s)
 {

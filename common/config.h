@@ -124,5 +124,7 @@ int		 config_parse_addr(const char *, struct sockaddr_storage *,
 const struct cfg_tier *config_tier(const struct config *, const char *);
 const struct cfg_target *config_target(const struct config *, const char *);
 int		 config_image_name_ok(const char *);
+void		 config_image_iqn(const struct config *, const char *, char *,
+		    size_t);
 
 #endif /* SCSIPUB_CONFIG_H */

@@ -13,9 +13,7 @@
 #include <event2/event.h>
 
 #include "bytes.h"
-#include "cowmap.h"
-#include "hash.h"
-#include "iscsi.h"
+#include "worker.h"
 #include "log.h"
 #include "shmq.h"
 
@@ -33,6 +31,7 @@ struct ipc {
 	struct worker		*i_w;
 	struct event		*i_ev;
 	struct ipc_reqs		 i_reqs;	/* sent or waiting, in order */
+	ipc_cb			 i_unasked;	/* messages not answers */
 	uint64_t		 i_nextid;
 };
 
@@ -60,11 +59,9 @@ ipc_answer(struct ipc *ipc, const struct shmq_msg *m)
 {
 	struct ipc_req	*r;
 
-	if (m->m_type == SHMQ_SESSION_KICK && m->m_len >= 8) {
-		conn_kick(ipc->i_w, be64dec(m->m_data), m->m_len > 8 &&
-		    m->m_data[8] == SHMQ_KICK_TARGET_RESET ?
-		    "target cold reset by another session" :
-		    "session reinstated by a new login");
+	if (m->m_type == SHMQ_SESSION_KICK) {	/* nobody asked: the layer */
+		if (ipc->i_unasked != NULL)
+			ipc->i_unasked(ipc->i_w, m, NULL);
 		return;
 	}
 	TAILQ_FOREACH(r, &ipc->i_reqs, r_entry)
@@ -134,8 +131,9 @@ ipc_pong(struct worker *w, const struct shmq_msg *m, void *arg)
 	log_debug("coordinator answered %s", shmq_type_name(m->m_type));
 }
 
+/* Watch the ring; unasked gets what the coordinator sends unasked. */
 int
-ipc_start(struct worker *w)
+ipc_start(struct worker *w, ipc_cb unasked)
 {
 	struct ipc	*ipc;
 	struct shmq_msg	 m;
@@ -143,6 +141,7 @@ ipc_start(struct worker *w)
 	if ((ipc = calloc(1, sizeof(*ipc))) == NULL)
 		return -1;
 	ipc->i_w = w;
+	ipc->i_unasked = unasked;
 	TAILQ_INIT(&ipc->i_reqs);
 	ipc->i_ev = event_new(w->w_base, shmq_worker_fd(w->w_region,
 	    w->w_slot), EV_READ | EV_PERSIST, ipc_readable, ipc);
@@ -156,70 +155,3 @@ ipc_start(struct worker *w)
 	return ipc_request(w, &m, ipc_pong, NULL);
 }
 
-/*
- * A target that authenticates nobody: its sessions are told apart by
- * source address too, so that a stranger's login with someone else's
- * names never reinstates (ends) their session.
- */
-static int
-ipc_session_byaddr(const struct conn *c)
-{
-	const struct target *t = c->c_target;
-
-	return t == NULL || t->tg_cfg == NULL ||
-	    t->tg_cfg->tg_chap_user[0] == '\0';
-}
-
-/*
- * Tell the coordinator a session started (reinstating any twin) or
- * ended (SHMQ_SESSION_START or _END), or that it asked for a TARGET COLD
- * RESET (SHMQ_TARGET_RESET).
- */
-void
-ipc_session(struct conn *c, uint32_t type)
-{
-	const struct login *l = &c->c_login;
-	struct shmq_session ss;
-	struct shmq_msg	 m;
-
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_conn = c->c_id;
-	ss.ss_slot = (uint32_t)c->c_w->w_slot;
-	ss.ss_byaddr = (uint8_t)ipc_session_byaddr(c);
-	memcpy(ss.ss_isid, l->l_isid, sizeof(ss.ss_isid));
-	memcpy(ss.ss_addr, c->c_addr, sizeof(ss.ss_addr));
-	snprintf(ss.ss_initiator, sizeof(ss.ss_initiator), "%s",
-	    l->l_initiator);
-	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
-	memset(&m, 0, sizeof(m));
-	if (shmq_session_enc(&m, type, &ss) != 0 ||
-	    ipc_request(c->c_w, &m, NULL, NULL) != 0)
-		log_warnx("%s: cannot reach the coordinator", __func__);
-}
-
-/*
- * Tell the coordinator about a shared LU's map file, so that it keeps its
- * runs in LMDB and can rebuild the file from them.
- */
-uint64_t
-ipc_map_register(struct worker *w, struct lu_cow *cw, const char *name)
-{
-	struct shmq_msg	 m;
-	size_t		 n = strlen(name);
-	uint64_t	 id;
-
-	id = fnv1a(FNV1A_INIT, name, n) & ~COWMAP_ZLU;
-	if (n > SHMQ_DATA_MAX - 16) {
-		log_warnx("%s: %s: name too long", __func__, name);
-		return id;
-	}
-	memset(&m, 0, sizeof(m));
-	m.m_type = SHMQ_MAP_REGISTER;
-	be64enc(m.m_data, id);
-	be64enc(m.m_data + 8, cw->cw_nblocks);
-	memcpy(m.m_data + 16, name, n);
-	m.m_len = (uint32_t)(16 + n);
-	if (ipc_request(w, &m, NULL, NULL) != 0)
-		log_warnx("%s: cannot reach the coordinator", __func__);
-	return id;
-}

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "fdpass.h"
 #include "iscsi.h"
 #include "log.h"
@@ -132,16 +133,16 @@ worker_init(struct worker *w, struct proc_env *env)
 	if ((w->w_base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new", __func__);
 	worker_nopin_config(w);
-	if (target_catalog_load(w) == -1)
+	if (target_load(w) == -1)
 		return EXIT_CONFIG;
 	w->w_sslctx = env->pe_sslctx;	/* loaded by the master */
 	evutil_make_socket_nonblocking(w->w_ctl);
 	w->w_ctlev = event_new(w->w_base, w->w_ctl, EV_READ | EV_PERSIST,
 	    worker_ctl, w);
 	event_add(w->w_ctlev, NULL);
-	if (ipc_start(w) == -1)
+	if (ipc_start(w, conn_unasked) == -1)
 		fatalx("%s: cannot watch the coordinator ring", __func__);
-	if (psess_start(w) == -1 || stats_start(w, env->pe_index) == -1 ||
+	if (ptarget_start(w) == -1 || stats_start(w, env->pe_index) == -1 ||
 	    dataout_start(w) == -1)
 		fatalx("%s: cannot arm the timers", __func__);
 	if (api_start(w, env->pe_api, env->pe_napi) == -1)

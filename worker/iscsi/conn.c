@@ -177,7 +177,7 @@ conn_close(struct conn *c, const char *why)
 {
 	/* a logout or a cold reset has left CONN_FFP by now */
 	if (c->c_registered)
-		ipc_session(c, SHMQ_SESSION_END);
+		conn_register(c, SHMQ_SESSION_END);
 	if (c->c_state == CONN_FFP && c->c_type == LOGIN_SESSION_NORMAL)
 		log_info("session end: target %s initiator %s from %s tier %s: "
 		    "%s; read %llu bytes, wrote %llu bytes", c->c_login.l_target,
@@ -560,6 +560,22 @@ conn_drain_all(struct worker *w)
 	}
 }
 
+/*
+ * What the coordinator sends unasked: SESSION_KICK, a newer login
+ * reinstated a session of ours, or a cold reset of its target ended it.
+ */
+void
+conn_unasked(struct worker *w, const struct shmq_msg *m, void *arg)
+{
+	(void)arg;
+	if (m->m_type != SHMQ_SESSION_KICK || m->m_len < 8)
+		return;
+	conn_kick(w, be64dec(m->m_data), m->m_len > 8 &&
+	    m->m_data[8] == SHMQ_KICK_TARGET_RESET ?
+	    "target cold reset by another session" :
+	    "session reinstated by a new login");
+}
+
 /* The coordinator says a newer login reinstated this session. */
 void
 conn_kick(struct worker *w, uint64_t id, const char *why)
@@ -571,4 +587,45 @@ conn_kick(struct worker *w, uint64_t id, const char *why)
 			conn_close(c, why);
 			return;
 		}
+}
+
+/*
+ * A target that authenticates nobody: its sessions are told apart by
+ * source address too, so that a stranger's login with someone else's
+ * names never reinstates (ends) their session.
+ */
+static int
+conn_byaddr(const struct conn *c)
+{
+	const struct target *t = c->c_target;
+
+	return t == NULL || t->tg_cfg == NULL ||
+	    t->tg_cfg->tg_chap_user[0] == '\0';
+}
+
+/*
+ * Tell the coordinator a session started (reinstating any twin) or
+ * ended (SHMQ_SESSION_START or _END), or that it asked for a TARGET COLD
+ * RESET (SHMQ_TARGET_RESET).
+ */
+void
+conn_register(struct conn *c, uint32_t type)
+{
+	const struct login *l = &c->c_login;
+	struct shmq_session ss;
+	struct shmq_msg	 m;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_conn = c->c_id;
+	ss.ss_slot = (uint32_t)c->c_w->w_slot;
+	ss.ss_byaddr = (uint8_t)conn_byaddr(c);
+	memcpy(ss.ss_isid, l->l_isid, sizeof(ss.ss_isid));
+	memcpy(ss.ss_addr, c->c_addr, sizeof(ss.ss_addr));
+	snprintf(ss.ss_initiator, sizeof(ss.ss_initiator), "%s",
+	    l->l_initiator);
+	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
+	memset(&m, 0, sizeof(m));
+	if (shmq_session_enc(&m, type, &ss) != 0 ||
+	    ipc_request(c->c_w, &m, NULL, NULL) != 0)
+		log_warnx("%s: cannot reach the coordinator", __func__);
 }

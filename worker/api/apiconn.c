@@ -25,8 +25,8 @@
 #include <event2/listener.h>
 
 #include "api.h"
-#include "iscsi.h"
 #include "log.h"
+#include "worker.h"
 
 #define AC_NEW_MAX	64		/* connections accepted in one pass */
 #define AC_BACKOFF_MS	100		/* after EMFILE, at first */

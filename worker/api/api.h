@@ -33,13 +33,17 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct api_conns;
 
-/* worker/apiconn.c */
+/* worker/api/api.c */
+int	 api_start(struct worker *, const int *, int);
+void	 api_stop(struct worker *);
+
+/* worker/api/apiconn.c */
 struct api_conns *apiconn_start(struct worker *, struct evhttp *,
 	    struct evhttp_bound_socket **, int);
 void	 apiconn_stop(struct api_conns *);
 size_t	 apiconn_count(const struct api_conns *);
 
-/* worker/api.c */
+/* worker/api/api.c: the checks */
 int	 api_create_parse(const char *, size_t, struct api_create *, char *,
 	    size_t);
 int	 api_authorize(const struct config *, const char *, const char *,

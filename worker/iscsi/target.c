@@ -21,99 +21,6 @@
 #include "lu.h"
 #include "prstate.h"
 
-/* iSCSI names are lower case; '_' is not allowed and becomes '-'. */
-static void
-target_iqn(char *dst, size_t len, const char *prefix, const char *name)
-{
-	size_t	 i, n;
-
-	n = (size_t)snprintf(dst, len, "%s:", prefix);
-	for (i = 0; name[i] != '\0' && n + 1 < len; i++, n++)
-		dst[n] = name[i] == '_' ? '-' :
-		    (char)tolower((unsigned char)name[i]);
-	dst[n < len ? n : len - 1] = '\0';
-}
-
-static int
-image_cmp(const void *a, const void *b)
-{
-	const struct image *const *x = a, *const *y = b;
-
-	return strcmp((*x)->im_name, (*y)->im_name);
-}
-
-static struct image *
-image_open(const char *dir, const char *file)
-{
-	struct image	*im;
-	struct stat	 st;
-	size_t		 n = strlen(file) - 4;
-
-	if ((im = calloc(1, sizeof(*im))) == NULL)
-		return NULL;
-	snprintf(im->im_name, sizeof(im->im_name), "%.*s", (int)n, file);
-	snprintf(im->im_path, sizeof(im->im_path), "%s/%s", dir, file);
-	im->im_fd = open(im->im_path, O_RDONLY | O_CLOEXEC);
-	if (im->im_fd == -1 || fstat(im->im_fd, &st) == -1 ||
-	    !S_ISREG(st.st_mode) || st.st_size < 512) {
-		log_warnx("%s: %s: not a usable image", __func__, im->im_path);
-		if (im->im_fd != -1)
-			close(im->im_fd);
-		free(im);
-		return NULL;
-	}
-	im->im_size = (uint64_t)st.st_size & ~511ULL;
-	return im;
-}
-
-static int
-catalog_scan(struct worker *w)
-{
-	DIR		*d;
-	struct dirent	*de;
-	struct image	*im, **v;
-	size_t		 n;
-	char		 name[256];
-
-	if ((d = opendir(w->w_cfg->c_image_dir)) == NULL) {
-		log_warn("%s: %s", __func__, w->w_cfg->c_image_dir);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n <= 4 || n - 4 >= sizeof(im->im_name) ||
-		    strcmp(de->d_name + n - 4, ".img") != 0)
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
-		if (!config_image_name_ok(name) ||
-		    (im = image_open(w->w_cfg->c_image_dir, de->d_name)) ==
-		    NULL)
-			continue;
-		v = reallocarray(w->w_images, w->w_nimages + 1, sizeof(*v));
-		if (v == NULL) {
-			close(im->im_fd);
-			free(im);
-			break;
-		}
-		w->w_images = v;
-		w->w_images[w->w_nimages++] = im;
-	}
-	closedir(d);
-	qsort(w->w_images, w->w_nimages, sizeof(*w->w_images), image_cmp);
-	return 0;
-}
-
-static struct image *
-catalog_image(struct worker *w, const char *name)
-{
-	int	 i;
-
-	for (i = 0; i < w->w_nimages; i++)
-		if (strcmp(w->w_images[i]->im_name, name) == 0)
-			return w->w_images[i];
-	return NULL;
-}
-
 static struct target *
 target_new(struct worker *w, enum target_kind kind, const char *name)
 {
@@ -122,7 +29,7 @@ target_new(struct worker *w, enum target_kind kind, const char *name)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		fatal("%s", __func__);
 	t->tg_kind = kind;
-	target_iqn(t->tg_iqn, sizeof(t->tg_iqn), w->w_cfg->c_iqn_prefix, name);
+	config_image_iqn(w->w_cfg, name, t->tg_iqn, sizeof(t->tg_iqn));
 	t->tg_tier = config_tier(w->w_cfg, "anonymous");
 	TAILQ_INSERT_TAIL(&w->w_targets, t, tg_entry);
 	return t;
@@ -150,16 +57,15 @@ target_static(struct worker *w, const struct cfg_target *ct)
 	t->tg_nimages = ct->tg_nimages;
 }
 
+/* The catalog, and a target for each image, :multi, each static one. */
 int
-target_catalog_load(struct worker *w)
+target_load(struct worker *w)
 {
 	struct target	*t;
 	int		 i, luns;
 
 	TAILQ_INIT(&w->w_targets);
-	snprintf(w->w_ovldir, sizeof(w->w_ovldir), "%s/overlays",
-	    w->w_cfg->c_state_dir);
-	if (catalog_scan(w) == -1)
+	if (catalog_load(w) == -1)
 		return -1;
 	for (i = 0; i < w->w_nimages; i++) {
 		t = target_new(w, TARGET_PUBLIC, w->w_images[i]->im_name);
@@ -184,7 +90,7 @@ target_find(struct worker *w, const char *iqn)
 	TAILQ_FOREACH(t, &w->w_targets, tg_entry)
 		if (strcasecmp(t->tg_iqn, iqn) == 0)
 			return t;
-	return psess_target(w, iqn);
+	return ptarget_find(w, iqn);
 }
 
 static int
@@ -346,7 +252,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		lu->lu_cow = lu_cow_shared(im, path, w->w_cfg->c_block_size,
 		    t->tg_quota);
 		if (lu->lu_cow != NULL)
-			lu_cow_log_enable(lu->lu_cow, ipc_map_register(w,
+			lu_cow_log_enable(lu->lu_cow, commit_map_register(w,
 			    lu->lu_cow, strrchr(path, '/') + 1));
 	} else
 		lu->lu_cow = lu_cow_private(im, w->w_ovldir,
@@ -432,7 +338,7 @@ target_attach(struct conn *c)
 	c->c_target = t;
 	c->c_quota_acct.q_limit = t->tg_tier != NULL ? t->tg_tier->ct_quota :
 	    0;
-	if (t->tg_kind == TARGET_PSESS && psess_prepare(c) == -1) {
+	if (t->tg_kind == TARGET_PSESS && ptarget_prepare(c) == -1) {
 		c->c_state = CONN_CLOSING;
 		return -1;
 	}
@@ -444,7 +350,7 @@ target_attach(struct conn *c)
 		scsi_nexus_attach(c->c_nexus, i, &lu->lu_scsi);
 	}
 	if (t->tg_kind == TARGET_PSESS)
-		psess_attach(c);
+		ptarget_attach(c);
 	return 0;
 }
 
@@ -463,7 +369,7 @@ target_detach(struct conn *c)
 	free(c->c_nexus);
 	c->c_nexus = NULL;
 	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)
-		psess_detach(c);
+		ptarget_detach(c);
 }
 
 /* Drop the target's own references to its shared LUs. */

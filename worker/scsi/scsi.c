@@ -428,6 +428,8 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define PRW	(SCSI_PR_EA | SCSI_PR_WE)
 #define PRCDB	(PRW | SCSI_PR_CDB)
 #define PR	SCSI_CMD_PR
+#define SYNC	SCSI_CMD_SYNC
+#define FUA	SCSI_CMD_FUA
 
 #define CMD(nm, h, x, len, dir, fl, pr, ...)				\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -457,7 +459,8 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 
 static const struct scsi_cmd xcopy_cmds[] = {
 	SAL(SCSI_XCOPY_MAX_PARAM, 0x00, "extended-copy", spc_xcopy,
-	    spc_xfer_xcopy, 16, WR, 0, PRW, 0x83, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+	    spc_xfer_xcopy, 16, WR, SCSI_CMD_XLU, PRW, 0x83, 0, 0, 0, 0, 0,
+	    0, 0, 0, LEN32, 0, CTL),
 };
 
 static const struct scsi_cmd copyres_cmds[] = {
@@ -539,15 +542,15 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0, 0, 0x25, 0, LBA32, 0, 0, 0x01, CTL),
 	[0x28] = CMD("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
 	    0x28, 0x1a, LBA32, GRP, LEN16, CTL),
-	[0x2a] = CMD("write-10", sbc_write, sbc_xfer_rw, 10, WR, 0, PRW,
+	[0x2a] = CMD("write-10", sbc_write, sbc_xfer_rw, 10, WR, FUA, PRW,
 	    0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
 	[0x2e] = CMD("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
-	    10, WR, 0, PRW, 0x2e, 0x12, LBA32, GRP, LEN16, CTL),
+	    10, WR, SYNC, PRW, 0x2e, 0x12, LBA32, GRP, LEN16, CTL),
 	[0x2f] = CMD("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
 	    PRR, 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
 	[0x34] = CMD("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
 	    0x34, 0x02, LBA32, GRP, LEN16, CTL),
-	[0x35] = CMD("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO, 0,
+	[0x35] = CMD("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO, SYNC,
 	    PRW, 0x35, 0x06, LBA32, GRP, LEN16, CTL),
 	[0x37] = CMD("read-defect-data-10", sbc_read_defect, NULL, 10, RD, 0,
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
@@ -571,17 +574,17 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0x88, 0x1a, LBA64, LEN32, GRP, CTL),
 	[0x89] = CMD("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
 	    PRW, 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP, CTL),
-	[0x8a] = CMD("write-16", sbc_write, sbc_xfer_rw, 16, WR, 0, PRW,
+	[0x8a] = CMD("write-16", sbc_write, sbc_xfer_rw, 16, WR, FUA, PRW,
 	    0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
 	[0x8b] = CMD("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
 	    0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
 	[0x8e] = CMD("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
-	    16, WR, 0, PRW, 0x8e, 0x12, LBA64, LEN32, GRP, CTL),
+	    16, WR, SYNC, PRW, 0x8e, 0x12, LBA64, LEN32, GRP, CTL),
 	[0x8f] = CMD("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
 	    PRR, 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
 	[0x90] = CMD("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
 	    0x90, 0x02, LBA64, LEN32, GRP, CTL),
-	[0x91] = CMD("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO, 0,
+	[0x91] = CMD("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO, SYNC,
 	    PRW, 0x91, 0x06, LBA64, LEN32, GRP, CTL),
 	[0x93] = CMD("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
 	    PRW, 0x93, 0x09, LBA64, LEN32, GRP, CTL),
@@ -591,10 +594,10 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0xa3] = SATAB("maintenance-in", mtin_cmds, 12, RD),
 	[0xa8] = CMD("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
 	    0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
-	[0xaa] = CMD("write-12", sbc_write, sbc_xfer_rw, 12, WR, 0, PRW,
+	[0xaa] = CMD("write-12", sbc_write, sbc_xfer_rw, 12, WR, FUA, PRW,
 	    0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
 	[0xae] = CMD("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
-	    12, WR, 0, PRW, 0xae, 0x12, LBA32, LEN32, GRP, CTL),
+	    12, WR, SYNC, PRW, 0xae, 0x12, LBA32, LEN32, GRP, CTL),
 	[0xaf] = CMD("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
 	    PRR, 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
 	[0xb7] = CMD("read-defect-data-12", sbc_read_defect, NULL, 12, RD, 0,
@@ -765,5 +768,23 @@ scsi_cmd_exec(struct scsi_task *t)
 	t->t_senselen = 0;
 	t->t_dinlen = 0;
 	c->c_handler(t, task_lu(t));
+	t->t_cmdflags = c->c_flags;
 	t->t_cmd = NULL;
+}
+
+/* Must what the run command changed be durable before its status? */
+int
+scsi_task_durable(const struct scsi_task *t)
+{
+	if (t->t_cmdflags & SCSI_CMD_SYNC)
+		return 1;
+	return (t->t_cmdflags & SCSI_CMD_FUA) && t->t_cdb != NULL &&
+	    (t->t_cdb[1] & 0x08);
+}
+
+/* May the run command have changed other LUs than its own? */
+int
+scsi_task_xlu(const struct scsi_task *t)
+{
+	return (t->t_cmdflags & SCSI_CMD_XLU) != 0;
 }

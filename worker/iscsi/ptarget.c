@@ -49,54 +49,10 @@ TAILQ_HEAD(psess_tgts, psess_tgt);
 
 static struct {
 	struct worker		*ps_w;
-	struct psess_mirror	*ps_m;
 	struct psess_tgts	 ps_tgts;
 	struct event		*ps_timer;
 	struct psess_ment	 ps_ent;	/* scratch copy of an entry */
 } ps = { .ps_tgts = TAILQ_HEAD_INITIALIZER(ps.ps_tgts) };
-
-/* The coordinator's mirror, mapped at first use. */
-struct psess_mirror *
-psess_mirror(struct worker *w)
-{
-	char	 path[CFG_PATH_MAX + 32];
-
-	if (ps.ps_m != NULL)
-		return ps.ps_m;
-	snprintf(path, sizeof(path), "%s/%s", w->w_cfg->c_state_dir,
-	    PSESS_MIRROR_FILE);
-	if ((ps.ps_m = psess_mirror_open(path, 0)) == NULL)
-		log_debug("%s: %s: %s", __func__, path, strerror(errno));
-	return ps.ps_m;
-}
-
-static void
-psess_path(struct worker *w, uint64_t id, const char *suffix, char *buf,
-    size_t len)
-{
-	char	 ids[PSESS_IDSTR];
-
-	psess_id_fmt(id, ids);
-	snprintf(buf, len, "%s/overlays/psess-%s%s", w->w_cfg->c_state_dir,
-	    ids, suffix);
-}
-
-/* Bytes the session's LUs hold in their overlays, as the quota counts. */
-uint64_t
-psess_used_bytes(struct worker *w, uint64_t id)
-{
-	char	 path[CFG_PATH_MAX + 64];
-	uint64_t used = 0;
-	int	 fd;
-
-	psess_path(w, id, ".quota", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	if (pread(fd, &used, sizeof(used), 0) != (ssize_t)sizeof(used))
-		used = 0;
-	close(fd);
-	return used;
-}
 
 static int
 psess_quota_map(struct worker *w, struct psess_tgt *pt)
@@ -108,25 +64,6 @@ psess_quota_map(struct worker *w, struct psess_tgt *pt)
 		return -1;
 	pt->pt_quota.q_shared = pt->pt_used;
 	return 0;
-}
-
-/* The catalog image called name (the catalog is sorted), or NULL. */
-struct image *
-psess_image(struct worker *w, const char *name)
-{
-	int	 lo = 0, hi = w->w_nimages - 1, mid, c;
-
-	while (lo <= hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(w->w_images[mid]->im_name, name);
-		if (c == 0)
-			return w->w_images[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
 }
 
 static struct psess_tgt *
@@ -155,7 +92,7 @@ psess_build(struct worker *w, int idx, const struct psess_ment *e)
 	t->tg_cfg = &pt->pt_cfg;
 	t->tg_tier = config_tier(w->w_cfg, r->ps_tier);
 	for (i = 0; i < r->ps_nluns && i < SCSI_MAX_LUNS; i++)
-		if ((t->tg_images[i] = psess_image(w, r->ps_images[i])) == NULL)
+		if ((t->tg_images[i] = catalog_image(w, r->ps_images[i])) == NULL)
 			log_warnx("session %s: image %s missing, LUN %d absent",
 			    pt->pt_cfg.tg_name, r->ps_images[i], i);
 	t->tg_nimages = i;
@@ -181,7 +118,7 @@ psess_free(struct psess_tgt *pt)
  * (<iqn-prefix>:<suffix>), or NULL.
  */
 struct target *
-psess_target(struct worker *w, const char *iqn)
+ptarget_find(struct worker *w, const char *iqn)
 {
 	const char		*pfx = w->w_cfg->c_iqn_prefix;
 	struct psess_mirror	*m;
@@ -278,7 +215,7 @@ psess_touch(struct conn *c, const struct psess_tgt *pt, int start)
  * the quota page mapped before its LUs are made.
  */
 int
-psess_prepare(struct conn *c)
+ptarget_prepare(struct conn *c)
 {
 	struct psess_tgt	*pt = (struct psess_tgt *)c->c_target;
 
@@ -293,7 +230,7 @@ psess_prepare(struct conn *c)
  * ending meanwhile has its files removed after they were made).
  */
 void
-psess_attach(struct conn *c)
+ptarget_attach(struct conn *c)
 {
 	struct psess_tgt	*pt = (struct psess_tgt *)c->c_target;
 
@@ -304,7 +241,7 @@ psess_attach(struct conn *c)
 
 /* That connection is going away: the last one frees the target. */
 void
-psess_detach(struct conn *c)
+ptarget_detach(struct conn *c)
 {
 	struct psess_tgt	*pt = (struct psess_tgt *)c->c_target;
 
@@ -329,7 +266,7 @@ psess_check(evutil_socket_t fd, short ev, void *arg)
 			psess_free(pt);
 			continue;
 		}
-		if (pt->pt_dead || (psess_mirror_peek(ps.ps_m, pt->pt_idx,
+		if (pt->pt_dead || (psess_mirror_peek(psess_mirror(w), pt->pt_idx,
 		    &id) && id == pt->pt_id))
 			continue;
 		pt->pt_dead = 1;
@@ -342,7 +279,7 @@ psess_check(evutil_socket_t fd, short ev, void *arg)
 }
 
 int
-psess_start(struct worker *w)
+ptarget_start(struct worker *w)
 {
 	struct timeval	 tv = { 1, 0 };
 
@@ -353,69 +290,3 @@ psess_start(struct worker *w)
 	return 0;
 }
 
-/* Random characters from alphabet (rejection sampling: no bias). */
-static int
-psess_random(char *out, size_t n, const char *alphabet)
-{
-	size_t		 alen = strlen(alphabet), i = 0, j;
-	unsigned	 lim = 256 - 256 % alen;
-	uint8_t		 b[64];
-
-	while (i < n) {
-		if (RAND_bytes(b, sizeof(b)) != 1)
-			return -1;
-		for (j = 0; j < sizeof(b) && i < n; j++)
-			if (b[j] < lim)
-				out[i++] = alphabet[b[j] % alen];
-	}
-	out[n] = '\0';
-	return 0;
-}
-
-/* Fresh random identity: id, IQN suffix, CHAP user and secret. */
-int
-psess_identity(struct psess_rec *r)
-{
-	static const char hex[] = "0123456789abcdef";
-	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789";
-
-	do {
-		if (RAND_bytes((unsigned char *)&r->ps_id,
-		    sizeof(r->ps_id)) != 1)
-			return -1;
-	} while (r->ps_id == 0);
-	memcpy(r->ps_iqn, "p-", 2);
-	memcpy(r->ps_user, "u-", 2);
-	if (psess_random(r->ps_iqn + 2, 24, hex) != 0 ||
-	    psess_random(r->ps_user + 2, 16, hex) != 0 ||
-	    psess_random(r->ps_secret, 24, alnum) != 0)
-		return -1;
-	return 0;
-}
-
-/* Stage the LUNs, then create: cb gets the CREATE's answer. */
-int
-psess_create(struct worker *w, const struct psess_rec *r,
-    const struct psess_limits *pl, ipc_cb cb, void *arg)
-{
-	struct shmq_msg	 m;
-	int		 lun = 0;
-
-	while (lun < r->ps_nluns) {
-		lun = psess_msg_luns(&m, r, lun);
-		if (ipc_request(w, &m, NULL, NULL) != 0)
-			return -1;
-	}
-	psess_msg_create(&m, r, pl);
-	return ipc_request(w, &m, cb, arg);
-}
-
-int
-psess_delete(struct worker *w, uint64_t id, ipc_cb cb, void *arg)
-{
-	struct shmq_msg	 m;
-
-	psess_msg_id(&m, SHMQ_PSESS_DELETE, id);
-	return ipc_request(w, &m, cb, arg);
-}

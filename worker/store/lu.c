@@ -26,7 +26,7 @@
 #include "cowmap.h"
 #include "log.h"
 #include "lu.h"
-#include "pr.h"
+#include "prstate.h"
 
 #define MAP_M	COWMAP_M
 #define MAP_Z	COWMAP_Z

@@ -10,23 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ISCSI_NAME_MAX		224
+#include "iscsiproto.h"
+
 #define LOGIN_TEXT_MAX		(64 * 1024)	/* accumulated key text limit */
 #define CHAP_SECRET_MAX		256
-
-/* Login Response Status-Class and Status-Detail (RFC 7143 11.13.5). */
-#define LOGIN_STATUS_SUCCESS		0x0000
-#define LOGIN_STATUS_INITIATOR_ERROR	0x0200
-#define LOGIN_STATUS_AUTH_FAILED	0x0201
-#define LOGIN_STATUS_FORBIDDEN		0x0202
-#define LOGIN_STATUS_NOT_FOUND		0x0203
-#define LOGIN_STATUS_BAD_VERSION	0x0205
-#define LOGIN_STATUS_MISSING_PARAM	0x0207
-#define LOGIN_STATUS_NO_SESSION_TYPE	0x0209
-#define LOGIN_STATUS_NO_SESSION		0x020a
-#define LOGIN_STATUS_INVALID_REQUEST	0x020b
-#define LOGIN_STATUS_TARGET_ERROR	0x0300
-#define LOGIN_STATUS_NO_RESOURCES	0x0302
 
 /* Negotiated operational parameters of one connection/session. */
 struct iscsi_params {

@@ -139,6 +139,9 @@ struct scsi_cmd {
 #define SCSI_CMD_NOUA		0x0002	/* never reports a unit attention */
 #define SCSI_CMD_RESV_OK	0x0004	/* allowed while another nexus holds RESERVE */
 #define SCSI_CMD_PR		0x0008	/* PERSISTENT RESERVE IN/OUT (worker/pr.c) */
+#define SCSI_CMD_SYNC		0x0010	/* its changes durable before GOOD */
+#define SCSI_CMD_FUA		0x0020	/* ... when FUA (byte 1, bit 3) is set */
+#define SCSI_CMD_XLU		0x0040	/* may change other LUs than its own */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
@@ -252,6 +255,7 @@ struct scsi_task {
 	uint8_t			 t_sense[SCSI_SENSE_MAX];
 	uint32_t		 t_senselen;
 	const struct scsi_cmd	*t_cmd;		/* set by scsi_cmd_decode; zero it first */
+	uint16_t		 t_cmdflags;	/* its SCSI_CMD_* once run */
 	/* A reservation change to commit before the status: pr_out. */
 	struct pr_lu		*t_pr;		/* NULL: none */
 	uint32_t		 t_prepoch;
@@ -289,6 +293,8 @@ size_t	 scsi_sense_build(uint8_t *, int, int, int, int, uint64_t, int,
 void	 scsi_din(struct scsi_task *, const void *, uint32_t, uint32_t);
 uint32_t scsi_ua_pop(struct scsi_lunex *, int *, int *);
 struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
+int	 scsi_task_durable(const struct scsi_task *);
+int	 scsi_task_xlu(const struct scsi_task *);
 struct scsi_mode *scsi_task_mode(struct scsi_task *);
 int	 scsi_lunex_wp(const struct scsi_lunex *);
 int	 scsi_wp(struct scsi_task *, const struct scsi_lu *);

@@ -26,11 +26,7 @@
 #include "chap.h"
 #include "login.h"
 
-#define ISCSI_OP_LOGIN_REQ	0x03
-#define ISCSI_OP_LOGIN_RSP	0x23
-#define ISCSI_OP_MASK		0x3f
 #define ISCSI_VERSION		0x00
-#define ISCSI_BHS_LEN		48
 
 #define LOGIN_F_TRANSIT		0x80
 #define LOGIN_F_CONTINUE	0x40
@@ -1035,7 +1031,7 @@ login_check(struct login *l, const struct login_req *rq)
 
 	l->l_itt = rq->rq_itt;
 	l->l_expcmdsn = rq->rq_cmdsn;	/* login is immediate: no advance */
-	if (rq->rq_opcode != ISCSI_OP_LOGIN_REQ)
+	if (rq->rq_opcode != OP_LOGIN_REQ)
 		return LOGIN_STATUS_INVALID_REQUEST;
 	/* We speak version 0 only; Version-max is always >= 0. */
 	if (rq->rq_vmin > ISCSI_VERSION)
@@ -1052,7 +1048,7 @@ login_rsp_hdr(struct login *l, const struct login_req *rq, uint8_t flags,
     uint16_t status, size_t dlen, uint8_t *rsp)
 {
 	memset(rsp, 0, ISCSI_BHS_LEN);
-	rsp[0] = ISCSI_OP_LOGIN_RSP;
+	rsp[0] = OP_LOGIN_RSP;
 	rsp[1] = flags;
 	rsp[2] = ISCSI_VERSION;		/* Version-max */
 	rsp[3] = ISCSI_VERSION;		/* Version-active */

@@ -17,9 +17,7 @@
 #include "bufpool.h"
 #include "bytes.h"
 #include "iscsi.h"
-#include "cowmap.h"
 #include "log.h"
-#include "prstate.h"
 #include "shmq.h"
 
 #define FLAG_READ		0x40
@@ -187,7 +185,7 @@ iscsi_login_done(struct conn *c)
 	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
 		return;
 	if (c->c_type == LOGIN_SESSION_NORMAL) {
-		ipc_session(c, SHMQ_SESSION_START);
+		conn_register(c, SHMQ_SESSION_START);
 		c->c_registered = 1;
 	}
 	conn_nopin_arm(c);
@@ -416,83 +414,18 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	buf_put(d);
 }
 
-static int
-iscsi_defer_push(struct conn *c, struct defer *d, struct shmq_msg *m)
-{
-	if (ipc_request(c->c_w, m, iscsi_defer_done, d) != 0)
-		return -1;
-	d->d_left++;
-	return 0;
-}
-
-static int
-iscsi_defer_send(struct conn *c, struct defer *d, uint32_t type,
-    uint64_t lu, uint64_t first, uint32_t count)
-{
-	struct shmq_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	shmq_msg_map(&m, type, lu, first, count);
-	return iscsi_defer_push(c, d, &m);
-}
-
-/* A reservation change: answered once the coordinator committed it. */
-static int
-iscsi_defer_pr(struct conn *c, struct defer *d, const struct scsi_task *t)
-{
-	struct shmq_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	if (shmq_msg_pr(&m, t->t_prepoch, t->t_prcommit,
-	    t->t_pr->pl_name) != 0)
-		return -1;
-	return iscsi_defer_push(c, d, &m);
-}
-
-/* The map changes of one LU since its last command, sent for commit. */
-static int
-iscsi_defer_lu(struct conn *c, struct defer *d, struct lu_cow *cw)
-{
-	static const uint32_t types[] = { SHMQ_MAP_SET, SHMQ_MAP_CLEAR,
-	    SHMQ_MAP_SET, SHMQ_MAP_CLEAR };
-	struct cow_logent *e;
-	ssize_t		 n, i;
-	uint64_t	 lu;
-	int		 rv = 0;
-
-	if ((n = lu_cow_log_take(cw, &e)) < 0)
-		rv = -1;
-	for (i = 0; i < n && rv == 0; i++) {
-		lu = cw->cw_luid | (e[i].le_op >= COW_SET_Z ? COWMAP_ZLU : 0);
-		rv = iscsi_defer_send(c, d, types[e[i].le_op], lu,
-		    e[i].le_first, e[i].le_count);
-	}
-	return rv;
-}
-
-static int
-iscsi_wants_sync(const uint8_t *cdb)
-{
-	switch (cdb[0]) {
-	case 0x35: case 0x91:			/* SYNCHRONIZE CACHE */
-		return 1;
-	case 0x2a: case 0xaa: case 0x8a:	/* WRITE 10/12/16: FUA */
-	case 0x2e: case 0xae: case 0x8e:	/* WRITE AND VERIFY */
-		return (cdb[1] & 0x08) != 0;
-	default:
-		return 0;
-	}
-}
-
+/*
+ * Hand the store what the command changed; its answer waits for the
+ * coordinator's.  -1: nothing to wait for (answer now).
+ */
 static int
 iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 {
+	struct lu_cow	*cws[SCSI_MAX_LUNS];
 	struct defer	*d;
-	struct lu_cow	*cw;
-	int		 i, first, last, shared = 0, failed = 0;
+	int		 i, n = 0, first, last, rv, due;
 
-	/* Only EXTENDED COPY writes to an LU other than its own. */
-	if (t->t_cdb[0] == 0x83) {
+	if (scsi_task_xlu(t)) {		/* it may touch every LU we see */
 		first = 0;
 		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
 	} else if (t->t_lun < SCSI_MAX_LUNS) {
@@ -500,22 +433,13 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 		last = first + 1;
 	} else
 		return -1;
+	for (i = first; i < last; i++)
+		cws[n++] = c->c_lus[i] != NULL ? c->c_lus[i]->lu_cow : NULL;
 	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
-	for (i = first; i < last; i++) {
-		if (c->c_lus[i] == NULL ||
-		    !(cw = c->c_lus[i]->lu_cow)->cw_logging)
-			continue;
-		shared = 1;
-		if (iscsi_defer_lu(c, d, cw) != 0)
-			failed = 1;
-	}
-	if (shared && !failed && iscsi_wants_sync(t->t_cdb) &&
-	    iscsi_defer_send(c, d, SHMQ_MAP_SYNC, 0, 0, 0) != 0)
-		failed = 1;
-	if (t->t_pr != NULL && iscsi_defer_pr(c, d, t) != 0)
-		failed = 1;
-	if (failed && t->t_status == SCSI_GOOD)
+	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
+	d->d_left = due;
+	if (rv == -1 && t->t_status == SCSI_GOOD)
 		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
 	if (d->d_left == 0) {
 		buf_put(d);
@@ -722,7 +646,7 @@ iscsi_tmf(struct conn *c)
 		 */
 		if (c->c_target != NULL && (c->c_target->tg_kind ==
 		    TARGET_STATIC || c->c_target->tg_kind == TARGET_PSESS))
-			ipc_session(c, SHMQ_TARGET_RESET);
+			conn_register(c, SHMQ_TARGET_RESET);
 		c->c_state = CONN_CLOSING;
 		return CONN_CLOSE;
 	}

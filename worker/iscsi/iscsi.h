@@ -1,7 +1,8 @@
 /*
  * The iSCSI transport of a worker (RFC 7143): connections, the PDU
  * receive state machine, full-feature phase, and the targets and logical
- * units a connection can reach.
+ * units a connection can reach.  It hands commands to the SCSI layer
+ * (scsi.h) and what they changed to the store (store.h).
  */
 #ifndef SCSIPUB_ISCSI_H
 #define SCSIPUB_ISCSI_H
@@ -13,11 +14,13 @@
 #include <event2/bufferevent.h>
 
 #include "config.h"
+#include "iscsiproto.h"
 #include "login.h"
 #include "lu.h"
 #include "scsi.h"
+#include "store.h"
+#include "worker.h"
 
-#define ISCSI_BHS_LEN		48
 #define ISCSI_OUR_MRDSL		(256 * 1024)	/* our MaxRecvDataSegmentLength */
 #define ISCSI_MAX_BURST		(16 * 1024 * 1024)
 #define ISCSI_MAX_XFER		(64 * 1024 * 1024)	/* per command */
@@ -25,42 +28,6 @@
 #define ISCSI_MAX_TASKS		256
 #define ISCSI_MAX_R2T		16	/* outstanding R2Ts per command */
 #define ISCSI_MAX_ALLOC_LEN	(1024 * 1024)	/* Data-In by allocation length */
-
-#define ISCSI_FLAG_FINAL	0x80	/* F, byte 1 */
-#define ISCSI_TTT_NONE		0xffffffffU
-
-/* Opcodes, initiator to target. */
-#define OP_NOP_OUT		0x00
-#define OP_SCSI_CMD		0x01
-#define OP_TMF_REQ		0x02
-#define OP_LOGIN_REQ		0x03
-#define OP_TEXT_REQ		0x04
-#define OP_DATA_OUT		0x05
-#define OP_LOGOUT_REQ		0x06
-#define OP_SNACK_REQ		0x10
-/* Target to initiator. */
-#define OP_NOP_IN		0x20
-#define OP_SCSI_RSP		0x21
-#define OP_TMF_RSP		0x22
-#define OP_LOGIN_RSP		0x23
-#define OP_TEXT_RSP		0x24
-#define OP_DATA_IN		0x25
-#define OP_LOGOUT_RSP		0x26
-#define OP_R2T			0x31
-#define OP_ASYNC		0x32
-#define OP_REJECT		0x3f
-
-/* Reject reasons (RFC 7143 11.17.1). */
-#define REJECT_DIGEST_ERROR	0x02
-#define REJECT_SNACK		0x03
-#define REJECT_PROTOCOL		0x04
-#define REJECT_NOT_SUPPORTED	0x05
-#define REJECT_IMMEDIATE	0x06
-#define REJECT_TASK_IN_PROGRESS	0x07
-#define REJECT_INVALID_DATA_ACK	0x08
-#define REJECT_INVALID_FIELD	0x09
-#define REJECT_OUT_OF_RESOURCES	0x0a
-#define REJECT_WAITING_LOGOUT	0x0c
 
 enum pdu_result {
 	PDU_OK = 0,
@@ -158,56 +125,7 @@ struct conn {
 	int			 c_draining;
 };
 
-TAILQ_HEAD(connlist, conn);
-TAILQ_HEAD(targetlist, target);
-
-struct worker {
-	struct event_base	*w_base;
-	struct config		*w_cfg;
-	struct connlist		 w_conns;
-	int			 w_nconns;
-	struct targetlist	 w_targets;
-	int			 w_ctl;
-	int			 w_draining;
-	int			 w_nofd;	/* out of descriptors, said so */
-	uint64_t		 w_nextid;
-	uint16_t		 w_tsih;
-	void			*w_sslctx;
-	uint64_t		 w_nopin_interval;
-	uint64_t		 w_nopin_timeout;
-	struct image		**w_images;	/* catalog, by name */
-	char			 w_ovldir[CFG_PATH_MAX + 16];	/* private overlays */
-	int			 w_nimages;
-	struct event		*w_ctlev;
-	struct shmq_region	*w_region;
-	int			 w_slot;
-	void			*w_api;
-	struct api_conns	*w_apiconns;
-	struct ipc		*w_ipc;
-	uint64_t		 w_pendbytes;	/* max-pending-data-worker */
-	TAILQ_HEAD(, task)	 w_waitq;	/* writes waiting for room */
-	struct event		*w_grantev;	/* room came back */
-};
-
-struct shmq_region;
-
-/* worker/worker.c */
-void	 worker_drain(struct worker *);
-
-/* worker/ipc.c */
-struct shmq_msg;
-typedef void (*ipc_cb)(struct worker *, const struct shmq_msg *, void *);
-int	 ipc_start(struct worker *);
-int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
-void	 ipc_cancel(struct worker *, void *);
-void	 ipc_session(struct conn *, uint32_t);
-uint64_t ipc_map_register(struct worker *, struct lu_cow *, const char *);
-
-/* worker/api.c */
-int	 api_start(struct worker *, const int *, int);
-void	 api_stop(struct worker *);
-
-/* worker/conn.c */
+/* worker/iscsi/conn.c */
 void	 conn_accept(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_close(struct conn *, const char *);
 void	 conn_notify_closed(struct worker *, uint32_t);
@@ -217,8 +135,10 @@ void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
 void	 conn_drain_all(struct worker *);
 void	 conn_nopin_arm(struct conn *);
 void	 conn_kick(struct worker *, uint64_t, const char *);
+void	 conn_register(struct conn *, uint32_t);
+void	 conn_unasked(struct worker *, const struct shmq_msg *, void *);
 
-/* worker/iscsi.c */
+/* worker/iscsi/iscsi.c */
 enum pdu_result iscsi_pdu(struct conn *);
 void	 iscsi_reject(struct conn *, int, const uint8_t *);
 uint32_t iscsi_next_ttt(struct conn *);
@@ -233,7 +153,7 @@ void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
 
-/* worker/dataout.c */
+/* worker/iscsi/dataout.c */
 int	 dataout_start(struct worker *);
 enum pdu_result dataout_cmd(struct conn *, const uint8_t *, uint32_t,
 	    uint32_t);
@@ -243,8 +163,8 @@ int	 dataout_abort_task(struct conn *, uint32_t);
 void	 dataout_abort_lun(struct conn *, uint64_t);
 int	 dataout_must_wait(struct conn *, int);
 
-/* worker/target.c */
-int	 target_catalog_load(struct worker *);
+/* worker/iscsi/target.c */
+int	 target_load(struct worker *);
 struct target *target_find(struct worker *, const char *);
 int	 target_attach(struct conn *);
 void	 target_detach(struct conn *);
@@ -253,24 +173,14 @@ int	 target_lookup(void *, const char *, const char *,
 size_t	 target_sendtargets(struct worker *, struct conn *, const char *, char **);
 void	 target_release_shared(struct target *);
 
-/* worker/psess.c */
-struct psess_mirror;
-struct psess_rec;
-struct psess_limits;
-int	 psess_start(struct worker *);
-struct psess_mirror *psess_mirror(struct worker *);
-struct target *psess_target(struct worker *, const char *);
-struct image *psess_image(struct worker *, const char *);
-int	 psess_prepare(struct conn *);
-void	 psess_attach(struct conn *);
-void	 psess_detach(struct conn *);
-uint64_t psess_used_bytes(struct worker *, uint64_t);
-int	 psess_identity(struct psess_rec *);
-int	 psess_create(struct worker *, const struct psess_rec *,
-	    const struct psess_limits *, ipc_cb, void *);
-int	 psess_delete(struct worker *, uint64_t, ipc_cb, void *);
+/* worker/iscsi/ptarget.c */
+int	 ptarget_start(struct worker *);
+struct target *ptarget_find(struct worker *, const char *);
+int	 ptarget_prepare(struct conn *);
+void	 ptarget_attach(struct conn *);
+void	 ptarget_detach(struct conn *);
 
-/* worker/stats.c */
+/* worker/iscsi/stats.c */
 int	 stats_start(struct worker *, int);
 void	 stats_conn_gone(const struct conn *);
 void	 stats_publish(struct worker *);

@@ -31,11 +31,14 @@
 #include <openssl/evp.h>
 
 #include "api.h"
-#include "iscsi.h"
+#include "iscsiproto.h"
 #include "log.h"
+#include "lu.h"
 #include "netaddr.h"
 #include "psess.h"
 #include "shmq.h"
+#include "store.h"
+#include "worker.h"
 
 #define API_BODY_HARD	(2 * API_BODY_MAX)	/* libevent cuts off beyond this */
 
@@ -339,15 +342,17 @@ static void
 api_images(struct api_req *ar)
 {
 	json_t		*a = json_array();
-	struct target	*t;
+	struct image	*im;
+	char		 iqn[ISCSI_NAME_MAX];
+	int		 i;
 
-	TAILQ_FOREACH(t, &ar->ar_w->w_targets, tg_entry) {
-		if (t->tg_kind != TARGET_PUBLIC)
-			continue;
+	for (i = 0; i < ar->ar_w->w_nimages; i++) {
+		im = ar->ar_w->w_images[i];
+		config_image_iqn(ar->ar_w->w_cfg, im->im_name, iqn,
+		    sizeof(iqn));
 		json_array_append_new(a, json_pack("{s:s, s:I, s:s}",
-		    "name", t->tg_images[0]->im_name,
-		    "size", (json_int_t)t->tg_images[0]->im_size,
-		    "iqn", t->tg_iqn));
+		    "name", im->im_name, "size", (json_int_t)im->im_size,
+		    "iqn", iqn));
 	}
 	api_json(ar->ar_req, 200, json_pack("{s:o}", "images", a));
 }
@@ -373,7 +378,7 @@ api_luns(struct worker *w, const struct psess_rec *r)
 	int		 i;
 
 	for (i = 0; i < r->ps_nluns; i++) {
-		im = psess_image(w, r->ps_images[i]);
+		im = catalog_image(w, r->ps_images[i]);
 		json_array_append_new(a, json_pack("{s:i, s:s, s:I}", "lun", i,
 		    "image", r->ps_images[i], "size",
 		    (json_int_t)(im != NULL ? im->im_size : 0)));
@@ -568,7 +573,7 @@ api_create_check(struct api_req *ar, const struct api_create *ac,
 		return 400;
 	}
 	for (i = 0; i < ac->ac_nimages; i++)
-		if (psess_image(ar->ar_w, ac->ac_images[i]) == NULL)
+		if (catalog_image(ar->ar_w, ac->ac_images[i]) == NULL)
 			return api_err(err, errlen, 400,
 			    "unknown image \"%.64s\"", ac->ac_images[i]);
 	return 0;

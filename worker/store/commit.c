@@ -1,0 +1,137 @@
+/*
+ * What makes a command's changes durable, sent to the coordinator: the
+ * map changes of the shared LUs it touched (their logs, as runs), its
+ * reservation change, and a sync when it asked for durability.  The
+ * transport answers the command once every one of these is answered
+ * (worker/iscsi/iscsi.c); the coordinator commits them to LMDB.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "cowmap.h"
+#include "hash.h"
+#include "log.h"
+#include "lu.h"
+#include "prstate.h"
+#include "scsi.h"
+#include "shmq.h"
+#include "store.h"
+
+struct commit {
+	struct worker	*cm_w;
+	ipc_cb		 cm_cb;
+	void		*cm_arg;
+	int		 cm_due;	/* answers due */
+};
+
+static int
+commit_push(struct commit *cm, struct shmq_msg *m)
+{
+	if (ipc_request(cm->cm_w, m, cm->cm_cb, cm->cm_arg) != 0)
+		return -1;
+	cm->cm_due++;
+	return 0;
+}
+
+static int
+commit_map(struct commit *cm, uint32_t type, uint64_t lu, uint64_t first,
+    uint32_t count)
+{
+	struct shmq_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	shmq_msg_map(&m, type, lu, first, count);
+	return commit_push(cm, &m);
+}
+
+/* The map changes of one LU since its last command. */
+static int
+commit_lu(struct commit *cm, struct lu_cow *cw)
+{
+	static const uint32_t types[] = { SHMQ_MAP_SET, SHMQ_MAP_CLEAR,
+	    SHMQ_MAP_SET, SHMQ_MAP_CLEAR };
+	struct cow_logent *e;
+	ssize_t		 n, i;
+	uint64_t	 lu;
+
+	if ((n = lu_cow_log_take(cw, &e)) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		lu = cw->cw_luid | (e[i].le_op >= COW_SET_Z ? COWMAP_ZLU : 0);
+		if (commit_map(cm, types[e[i].le_op], lu, e[i].le_first,
+		    e[i].le_count) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A reservation change, answered once LMDB has it. */
+static int
+commit_pr(struct commit *cm, const struct scsi_task *t)
+{
+	struct shmq_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	if (shmq_msg_pr(&m, t->t_prepoch, t->t_prcommit,
+	    t->t_pr->pl_name) != 0)
+		return -1;
+	return commit_push(cm, &m);
+}
+
+/*
+ * Send what task t changed on the LUs cws[0..n) (NULL: none there),
+ * each answer to cb(arg).  Returns the number of answers due, and -1
+ * when something could not be sent (*due are due all the same).
+ */
+int
+commit_send(struct worker *w, struct lu_cow *const *cws, int n,
+    const struct scsi_task *t, ipc_cb cb, void *arg, int *due)
+{
+	struct commit	 cm = { w, cb, arg, 0 };
+	int		 i, shared = 0, failed = 0;
+
+	for (i = 0; i < n; i++) {
+		if (cws[i] == NULL || !cws[i]->cw_logging)
+			continue;
+		shared = 1;
+		if (commit_lu(&cm, cws[i]) != 0)
+			failed = 1;
+	}
+	if (shared && !failed && scsi_task_durable(t) &&
+	    commit_map(&cm, SHMQ_MAP_SYNC, 0, 0, 0) != 0)
+		failed = 1;
+	if (t->t_pr != NULL && commit_pr(&cm, t) != 0)
+		failed = 1;
+	*due = cm.cm_due;
+	return failed ? -1 : cm.cm_due;
+}
+
+/*
+ * Tell the coordinator about a shared LU's map file, so that it keeps its
+ * runs in LMDB and can rebuild the file from them; its id.
+ */
+uint64_t
+commit_map_register(struct worker *w, struct lu_cow *cw, const char *name)
+{
+	struct shmq_msg	 m;
+	size_t		 n = strlen(name);
+	uint64_t	 id;
+
+	id = fnv1a(FNV1A_INIT, name, n) & ~COWMAP_ZLU;
+	if (n > SHMQ_DATA_MAX - 16) {
+		log_warnx("%s: %s: name too long", __func__, name);
+		return id;
+	}
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_MAP_REGISTER;
+	be64enc(m.m_data, id);
+	be64enc(m.m_data + 8, cw->cw_nblocks);
+	memcpy(m.m_data + 16, name, n);
+	m.m_len = (uint32_t)(16 + n);
+	if (ipc_request(w, &m, NULL, NULL) != 0)
+		log_warnx("%s: cannot reach the coordinator", __func__);
+	return id;
+}
