@@ -77,7 +77,7 @@ mirror_open(uint64_t id, uint64_t nblocks, const char *name,
     struct mirror *mi)
 {
 	char	 path[PATH_MAX];
-	size_t	 len = COWMAP_HDR + cowmap_bytes(nblocks);
+	size_t	 len = cowmap_file_len(nblocks);
 	struct stat st;
 	int	 fd;
 	void	*m;
@@ -116,7 +116,7 @@ mirror_fill_run(void *arg, uint64_t first, uint64_t count)
 	uint64_t	 b;
 
 	for (b = first; b < first + count && b < f->f_mi->mi_nblocks; b++)
-		cowmap_or(f->f_mi->mi_base + COWMAP_HDR, b, f->f_bits);
+		cowmap_or(f->f_mi->mi_base + COWMAP_BITS, b, f->f_bits);
 	return 0;
 }
 
@@ -250,9 +250,9 @@ coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
 		return -EINVAL;
 	end = first + count;
 	for (b = first; b < end; b += run) {
-		on = cowmap_get(mi->mi_base + COWMAP_HDR, b) & bit;
+		on = cowmap_get(mi->mi_base + COWMAP_BITS, b) & bit;
 		for (run = 1; b + run < end && (cowmap_get(mi->mi_base +
-		    COWMAP_HDR, b + run) & bit) == on; run++)
+		    COWMAP_BITS, b + run) & bit) == on; run++)
 			continue;
 		rv = on ? store_map_set(st, lu, b, run) :
 		    store_map_clear(st, lu, b, run);

@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "cowmap.h"
 #include "fuzzenv.h"
 #include "pr.h"
 #include "proc.h"
@@ -309,7 +310,7 @@ fz_overlay_written(struct fz_worker *fw, const char *name)
 	struct stat	 st;
 	char		 p[1024], buf[4096];
 	ssize_t		 n, i;
-	off_t		 off = 4096;	/* past the header page */
+	off_t		 off = COWMAP_BITS;
 	int		 fd;
 
 	snprintf(p, sizeof(p), "%s/state/overlays/%s.ovl", fw->fw_dir, name);

@@ -167,7 +167,7 @@ cow_lock(struct lu_cow *cw, uint64_t b, int type)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(4096 + b);	/* past the header page */
+	fl.l_start = (off_t)(COWMAP_LOCKS + b);
 	fl.l_len = 1;
 	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
 		if (errno != EINTR)
@@ -258,14 +258,14 @@ lu_cow_shared(struct image *im, const char *path, uint32_t bs,
 	snprintf(p, sizeof(p), "%s.map", path);
 	cw->cw_mapfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (cw->cw_ovl == -1 || cw->cw_mapfd == -1 ||
-	    ftruncate(cw->cw_mapfd, 4096 + cw->cw_maplen) == -1 ||
-	    (m = mmap(NULL, 4096 + cw->cw_maplen, PROT_READ | PROT_WRITE,
+	    ftruncate(cw->cw_mapfd, COWMAP_BITS + cw->cw_maplen) == -1 ||
+	    (m = mmap(NULL, COWMAP_BITS + cw->cw_maplen, PROT_READ | PROT_WRITE,
 	    MAP_SHARED, cw->cw_mapfd, 0)) == MAP_FAILED) {
 		log_warn("%s: %s", __func__, p);
 		lu_cow_free(cw);
 		return NULL;
 	}
-	cw->cw_map = (uint8_t *)m + 4096;
+	cw->cw_map = (uint8_t *)m + COWMAP_BITS;
 	snprintf(p, sizeof(p), "%s.pr", path);
 	if ((cw->cw_pr = pr_lu_open(p)) == NULL) {
 		lu_cow_free(cw);
@@ -284,7 +284,8 @@ lu_cow_free(struct lu_cow *cw)
 	free(cw->cw_log);
 	if (cw->cw_map != NULL) {
 		if (cw->cw_mapfd != -1)
-			munmap(cw->cw_map - 4096, 4096 + cw->cw_maplen);
+			munmap(cw->cw_map - COWMAP_BITS,
+			    COWMAP_BITS + cw->cw_maplen);
 		else
 			munmap(cw->cw_map, cw->cw_maplen);
 	}
@@ -332,7 +333,7 @@ lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 	int		 fd;
 
 	nblocks = (size + bs - 1) >> shift;
-	len = COWMAP_HDR + cowmap_bytes(nblocks);
+	len = cowmap_file_len(nblocks);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	if (fstat(fd, &sb) == -1 || (uint64_t)sb.st_size < len ||
@@ -341,7 +342,7 @@ lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 		return 0;
 	}
 	close(fd);
-	n = cow_count_written(m + COWMAP_HDR, nblocks);
+	n = cow_count_written(m + COWMAP_BITS, nblocks);
 	munmap(m, len);
 	return n << shift;
 }
@@ -595,8 +596,8 @@ cow_sync(void *arg)
 		return 0;
 	if (fdatasync(cw->cw_ovl) == -1)
 		return -errno;
-	if (cw->cw_mapfd != -1 && msync(cw->cw_map - 4096, 4096 +
-	    cw->cw_maplen, MS_SYNC) == -1)
+	if (cw->cw_mapfd != -1 && msync(cw->cw_map - COWMAP_BITS,
+	    COWMAP_BITS + cw->cw_maplen, MS_SYNC) == -1)
 		return -errno;
 	return 0;
 }
@@ -658,15 +659,16 @@ const struct lu_store_ops lu_cow_ops = {
 
 /*
  * The LUN reset counter of a shared LU, in the map file's header page
- * (its last 64 bytes are lu.c's; the rest of the page is free): every
- * worker mapping the LU sees it.  NULL for a private LU.
+ * (COWMAP_RESET_GEN): every worker mapping the LU sees it.  NULL for a
+ * private LU.
  */
 volatile uint32_t *
 lu_cow_reset_gen(struct lu_cow *cw)
 {
 	if (cw->cw_mapfd == -1)
 		return NULL;
-	return (volatile uint32_t *)(void *)(cw->cw_map - 64);
+	return (volatile uint32_t *)(void *)(cw->cw_map - COWMAP_BITS +
+	    COWMAP_RESET_GEN);
 }
 
 /* The LU's reservation state, shared like the map or private like it. */
