@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bytes.h"
 #include "coordinator.h"
 #include "log.h"
 #include "shmq.h"
@@ -115,18 +114,6 @@ coord_ping(struct store *st, const struct shmq_msg *req, struct shmq_msg *rsp)
 	return 0;
 }
 
-static int
-coord_map_args(const struct shmq_msg *req, uint64_t *lu, uint64_t *first,
-    uint32_t *count)
-{
-	if (req->m_len != SHMQ_MAP_LEN)
-		return -EINVAL;
-	*lu = be64dec(req->m_data);
-	*first = be64dec(req->m_data + 8);
-	*count = be32dec(req->m_data + 16);
-	return 0;
-}
-
 /*
  * MAP_SET, MAP_CLEAR: these blocks changed.  Committed as the map file
  * holds them now (coordinator/mirror.c); an LU without a file here gets
@@ -141,7 +128,7 @@ coord_map_change(struct store *st, const struct shmq_msg *req,
 	int		 rv;
 
 	(void)rsp;
-	if (coord_map_args(req, &lu, &first, &count) != 0)
+	if (shmq_map_dec(req, &lu, &first, &count) != 0)
 		return -EINVAL;
 	if ((rv = coord_mirror_commit(st, lu, first, count)) != -ENOENT)
 		return rv;
@@ -169,29 +156,11 @@ coord_map_lookup(struct store *st, const struct shmq_msg *req,
 	uint32_t	 unused;
 	int		 rv;
 
-	if (coord_map_args(req, &lu, &block, &unused) != 0)
+	if (shmq_map_dec(req, &lu, &block, &unused) != 0)
 		return -EINVAL;
 	if ((rv = store_map_lookup(st, lu, block, &first, &count)) != 0)
 		return rv;
-	be64enc(rsp->m_data, first);
-	be64enc(rsp->m_data + 8, count);
-	rsp->m_len = SHMQ_LOOKUP_LEN;
-	return 0;
-}
-
-/* Split a KV payload: u16 key length, key, value (the rest). */
-static int
-coord_kv_args(const struct shmq_msg *req, const uint8_t **key, size_t *klen,
-    const uint8_t **val, size_t *vlen)
-{
-	if (req->m_len < 2)
-		return -EINVAL;
-	*klen = be16dec(req->m_data);
-	if (*klen == 0 || 2 + *klen > req->m_len)
-		return -EINVAL;
-	*key = req->m_data + 2;
-	*val = *key + *klen;
-	*vlen = req->m_len - 2 - *klen;
+	shmq_lookup_enc(rsp, first, count);
 	return 0;
 }
 
@@ -203,7 +172,7 @@ coord_kv_put(struct store *st, const struct shmq_msg *req,
 	size_t		 klen, vlen;
 
 	(void)rsp;
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
 	return store_kv_put(st, key, klen, val, vlen);
 }
@@ -216,7 +185,7 @@ coord_kv_get(struct store *st, const struct shmq_msg *req,
 	size_t		 klen, vlen;
 	int		 rv;
 
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
 	rv = store_kv_get(st, key, klen, rsp->m_data, SHMQ_DATA_MAX, &vlen);
 	if (rv == 0)
@@ -232,7 +201,7 @@ coord_kv_del(struct store *st, const struct shmq_msg *req,
 	size_t		 klen, vlen;
 
 	(void)rsp;
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
 	return store_kv_del(st, key, klen);
 }

@@ -33,7 +33,8 @@
 #include "shmq.h"
 
 #define MIRROR_KEY	'L'		/* kv key: 'L' + be64 id */
-#define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - 16)
+#define MIRROR_KEYLEN	9
+#define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - SHMQ_REGISTER_LEN)
 
 struct mirror {
 	uint64_t	 mi_id;
@@ -161,18 +162,55 @@ mirror_add(struct store *st, uint64_t id, uint64_t nblocks, const char *name)
 	return 0;
 }
 
+/*
+ * The LMDB record of a registered LU: key 'L' + be64 id, value be64
+ * blocks + file name.
+ */
+static void
+mirror_key(uint8_t k[MIRROR_KEYLEN], uint64_t id)
+{
+	k[0] = MIRROR_KEY;
+	be64enc(k + 1, id);
+}
+
+static int
+mirror_rec_put(struct store *st, uint64_t id, uint64_t nblocks,
+    const char *name)
+{
+	uint8_t	 k[MIRROR_KEYLEN], v[8 + MIRROR_NAME_MAX];
+	size_t	 n = strlen(name);
+
+	if (n > MIRROR_NAME_MAX)
+		return -EINVAL;
+	mirror_key(k, id);
+	be64enc(v, nblocks);
+	memcpy(v + 8, name, n);
+	return store_kv_put(st, k, sizeof(k), v, 8 + n);
+}
+
+static int
+mirror_rec_dec(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+    uint64_t *id, uint64_t *nblocks, char name[MIRROR_NAME_MAX + 1])
+{
+	if (klen != MIRROR_KEYLEN || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
+	    !coord_mirror_name_ok((const char *)v + 8, vlen - 8))
+		return -EINVAL;
+	*id = be64dec(k + 1);
+	*nblocks = be64dec(v);
+	memcpy(name, v + 8, vlen - 8);
+	name[vlen - 8] = '\0';
+	return 0;
+}
+
 static int
 mirror_load_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
     size_t vlen)
 {
-	char	 name[MIRROR_NAME_MAX + 1];
+	char		 name[MIRROR_NAME_MAX + 1];
+	uint64_t	 id, nblocks;
 
-	if (klen != 9 || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
-	    !coord_mirror_name_ok((const char *)v + 8, vlen - 8))
-		return 0;
-	memcpy(name, v + 8, vlen - 8);
-	name[vlen - 8] = '\0';
-	mirror_add(arg, be64dec(k + 1), be64dec(v), name);
+	if (mirror_rec_dec(k, klen, v, vlen, &id, &nblocks, name) == 0)
+		mirror_add(arg, id, nblocks, name);
 	return 0;
 }
 
@@ -206,29 +244,22 @@ coord_mirror_fini(void)
 	nmirrors = 0;
 }
 
-/* MAP_REGISTER: be64 id, be64 blocks, file name (no "/"), in a write txn. */
+/* MAP_REGISTER: a shared LU and its map file (no "/"), in a write txn. */
 int
 coord_map_register(struct store *st, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
-	uint8_t		 key[9];
 	char		 name[MIRROR_NAME_MAX + 1];
-	size_t		 nlen;
+	uint64_t	 id, nblocks;
 	int		 rv;
 
 	(void)rsp;
-	if (req->m_len <= 16 || (nlen = req->m_len - 16) > MIRROR_NAME_MAX ||
-	    !coord_mirror_name_ok((const char *)req->m_data + 16, nlen))
+	if (shmq_register_dec(req, &id, &nblocks, name, sizeof(name)) != 0 ||
+	    !coord_mirror_name_ok(name, strlen(name)))
 		return -EINVAL;
-	key[0] = MIRROR_KEY;
-	memcpy(key + 1, req->m_data, 8);
-	rv = store_kv_put(st, key, sizeof(key), req->m_data + 8, 8 + nlen);
-	if (rv != 0)
+	if ((rv = mirror_rec_put(st, id, nblocks, name)) != 0)
 		return rv;
-	memcpy(name, req->m_data + 16, nlen);
-	name[nlen] = '\0';
-	return mirror_add(st, be64dec(req->m_data), be64dec(req->m_data + 8),
-	    name);
+	return mirror_add(st, id, nblocks, name);
 }
 
 /*
@@ -277,7 +308,7 @@ mirror_id_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 	size_t		 plen = strlen(f->mf_prefix);
 	uint64_t	*nv;
 
-	if (klen != 9 || vlen < 8 || vlen - 8 < plen ||
+	if (klen != MIRROR_KEYLEN || vlen < 8 || vlen - 8 < plen ||
 	    memcmp(v + 8, f->mf_prefix, plen) != 0)
 		return 0;
 	if ((nv = reallocarray(f->mf_v, 2 * (f->mf_n + 1), sizeof(*nv))) ==
@@ -309,7 +340,7 @@ int
 coord_mirror_forget(struct store *st, const char *prefix)
 {
 	struct mirror_ids f = { prefix, NULL, 0 };
-	uint8_t		 key[9];
+	uint8_t		 key[MIRROR_KEYLEN];
 	uint64_t	 id, nblocks;
 	size_t		 i;
 	int		 rv;
@@ -321,7 +352,7 @@ coord_mirror_forget(struct store *st, const char *prefix)
 		nblocks = f.mf_v[2 * i + 1];
 		if ((rv = store_map_clear(st, id, 0, nblocks)) == 0 &&
 		    (rv = store_map_clear(st, id | COWMAP_ZLU, 0, nblocks)) == 0) {
-			be64enc(key + 1, id);
+			mirror_key(key, id);
 			rv = store_kv_del(st, key, sizeof(key));
 		}
 		mirror_drop(id);

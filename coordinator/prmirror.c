@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
 #include "coordinator.h"
 #include "log.h"
 #include "prstate.h"
@@ -239,20 +238,17 @@ coord_pr_commit(struct store *st, const struct shmq_msg *req,
 	static struct pr_state cur;
 	char		 name[PR_FNAME_MAX + 1];
 	struct pr_lu	*pl;
-	size_t		 n;
+	uint64_t	 commit;
+	uint32_t	 epoch;
 
 	(void)rsp;
-	if (req->m_len <= SHMQ_PR_LEN ||
-	    (n = req->m_len - SHMQ_PR_LEN) > PR_FNAME_MAX ||
-	    !coord_mirror_name_ok((const char *)req->m_data + SHMQ_PR_LEN, n))
+	if (shmq_pr_dec(req, &epoch, &commit, name, sizeof(name)) != 0 ||
+	    !coord_mirror_name_ok(name, strlen(name)))
 		return -EINVAL;
-	memcpy(name, req->m_data + SHMQ_PR_LEN, n);
-	name[n] = '\0';
 	if ((pl = prm_get(name)) == NULL)
 		return -EIO;
 	pr_lu_snapshot(pl, &cur);
-	if (cur.ps_epoch != be32dec(req->m_data) ||
-	    cur.ps_commit < be64dec(req->m_data + 4))
+	if (cur.ps_epoch != epoch || cur.ps_commit < commit)
 		return -ESTALE;
 	return prm_put(st, name, &cur);
 }

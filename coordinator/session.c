@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bytes.h"
 #include "coordinator.h"
 #include "hash.h"
 #include "log.h"
@@ -252,11 +251,8 @@ coord_session_kicks(struct shmq_region *region)
 	reset_n = 0;
 	for (i = 0; i < kick_n; i++) {
 		memset(&m, 0, sizeof(m));
-		m.m_type = SHMQ_SESSION_KICK;
+		shmq_kick_enc(&m, kick_q[i].k_conn, kick_q[i].k_why);
 		m.m_gen = kick_q[i].k_gen;
-		m.m_len = 9;
-		be64enc(m.m_data, kick_q[i].k_conn);
-		m.m_data[8] = (uint8_t)kick_q[i].k_why;
 		if (shmq_response_push(region, kick_q[i].k_slot, &m) == 0)
 			shmq_worker_notify(region, kick_q[i].k_slot);
 		else

@@ -148,7 +148,7 @@ call_map(uint32_t type, uint64_t lu, uint64_t first, uint32_t count)
 {
 	struct shmq_msg	 req, rsp;
 
-	shmq_msg_map(&req, type, lu, first, count);
+	shmq_map_enc(&req, type, lu, first, count);
 	return call(&req, &rsp);
 }
 
@@ -159,12 +159,9 @@ call_lookup(uint64_t lu, uint64_t block, uint64_t *first, uint64_t *count)
 	struct shmq_msg	 req, rsp;
 	uint32_t	 status;
 
-	shmq_msg_map(&req, SHMQ_MAP_LOOKUP, lu, block, 0);
-	if ((status = call(&req, &rsp)) == 0) {
-		ck_assert_uint_eq(rsp.m_len, SHMQ_LOOKUP_LEN);
-		*first = be64dec(rsp.m_data);
-		*count = be64dec(rsp.m_data + 8);
-	}
+	shmq_map_enc(&req, SHMQ_MAP_LOOKUP, lu, block, 0);
+	if ((status = call(&req, &rsp)) == 0)
+		ck_assert_int_eq(shmq_lookup_dec(&rsp, first, count), 0);
 	return status;
 }
 
@@ -191,7 +188,7 @@ call_kv(uint32_t type, const char *key, const char *val, struct shmq_msg *rsp)
 {
 	struct shmq_msg	 req;
 
-	ck_assert_int_eq(shmq_msg_kv(&req, type, key, strlen(key), val,
+	ck_assert_int_eq(shmq_kv_enc(&req, type, key, strlen(key), val,
 	    val ? strlen(val) : 0), 0);
 	return call(&req, rsp);
 }
@@ -265,12 +262,12 @@ START_TEST(coordinator__bad_requests_get_einval)
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	req.m_type = SHMQ_NONE;
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
-	shmq_msg_map(&req, SHMQ_MAP_SET, 1, 0, 1);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 1, 0, 1);
 	req.m_len = 3;
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SET, 1, 0, 0), EINVAL);
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SET, 1, UINT64_MAX, 2), EINVAL);
-	ck_assert_int_eq(shmq_msg_kv(&req, SHMQ_KV_GET, "key", 3, NULL, 0), 0);
+	ck_assert_int_eq(shmq_kv_enc(&req, SHMQ_KV_GET, "key", 3, NULL, 0), 0);
 	be16enc(req.m_data, 200);
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	req.m_type = SHMQ_PING;
@@ -305,7 +302,7 @@ START_TEST(coordinator__group_commit_many_requests)
 
 	coord_start();
 	for (i = 0; i < n; i++) {
-		shmq_msg_map(&m, SHMQ_MAP_SET, 2, 2 * (uint64_t)i, 1);
+		shmq_map_enc(&m, SHMQ_MAP_SET, 2, 2 * (uint64_t)i, 1);
 		m.m_id = next_id++;
 		ck_assert_int_eq(shmq_request_push(rg, 0, &m), 0);
 	}
@@ -407,7 +404,7 @@ START_TEST(coordinator__requests_queued_while_down_are_answered)
 	coord_start();
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SYNC, 0, 0, 0), 0);
 	coord_stop(SIGKILL);
-	shmq_msg_map(&req, SHMQ_MAP_SET, 4, 0, 16);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 4, 0, 16);
 	send_on(0, &req);
 	coord_start();
 	recv_one(&rsp);
@@ -424,7 +421,7 @@ START_TEST(coordinator__dead_workers_requests_not_executed)
 	int		 i;
 
 	shmq_slot_claim(rg, 1, getppid());
-	shmq_msg_map(&req, SHMQ_MAP_SET, 5, 0, 16);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 5, 0, 16);
 	send_on(1, &req);
 	shmq_slot_release(rg, 1);	/* reaped before anyone ran it */
 	coord_start();

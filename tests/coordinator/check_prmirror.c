@@ -103,7 +103,7 @@ pr_commit_req(const char *name, uint32_t epoch, uint64_t commit)
 
 	memset(&req, 0, sizeof(req));
 	memset(&rsp, 0, sizeof(rsp));
-	ck_assert_int_eq(shmq_msg_pr(&req, epoch, commit, name), 0);
+	ck_assert_int_eq(shmq_pr_enc(&req, epoch, commit, name), 0);
 	ck_assert_int_eq(store_begin(st, 1), 0);
 	rv = coord_pr_commit(st, &req, &rsp);
 	if (rv == 0)
@@ -261,11 +261,11 @@ START_TEST(prm__bad_requests)
 
 	memset(&req, 0, sizeof(req));
 	memset(&rsp, 0, sizeof(rsp));
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, ""), -EMSGSIZE);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, ""), -EMSGSIZE);
 	ck_assert_int_eq(store_begin(st, 1), 0);
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, "../escape"), 0);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, "../escape"), 0);
 	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, ".hidden"), 0);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, ".hidden"), 0);
 	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
 	req.m_len = SHMQ_PR_LEN;
 	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
@@ -273,7 +273,7 @@ START_TEST(prm__bad_requests)
 	memset(req.m_data + SHMQ_PR_LEN, 'a', PR_FNAME_MAX + 1);
 	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
 	/* a fresh mirror is at commit 0: commit 1 was never made */
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, "static-new-0"), 0);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, "static-new-0"), 0);
 	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -ESTALE);
 	store_abort(st);
 }
@@ -299,10 +299,7 @@ START_TEST(prm__ended_session_leaves_lmdb)
 
 	/* its shared map registered, with a run */
 	memset(&req, 0, sizeof(req));
-	be64enc(req.m_data, 0x5000);
-	be64enc(req.m_data + 8, 1024);
-	memcpy(req.m_data + 16, name, strlen(name));
-	req.m_len = (uint32_t)(16 + strlen(name));
+	ck_assert_int_eq(shmq_register_enc(&req, 0x5000, 1024, name), 0);
 	ck_assert_int_eq(store_begin(st, 1), 0);
 	ck_assert_int_eq(coord_map_register(st, &req, &rsp), 0);
 	ck_assert_int_eq(store_map_set(st, 0x5000, 10, 5), 0);
