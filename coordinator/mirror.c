@@ -43,18 +43,14 @@ struct mirror {
 	size_t		 mi_len;
 };
 
-static struct mirror	*mirrors;
-static size_t		 nmirrors;
-static char		 mirror_dir[PATH_MAX];
-
 static struct mirror *
-mirror_find(uint64_t id)
+mirror_find(struct coord_mirrors *cm, uint64_t id)
 {
 	size_t	 i;
 
-	for (i = 0; i < nmirrors; i++)
-		if (mirrors[i].mi_id == id)
-			return &mirrors[i];
+	for (i = 0; i < cm->cm_n; i++)
+		if (cm->cm_v[i].mi_id == id)
+			return &cm->cm_v[i];
 	return NULL;
 }
 
@@ -74,7 +70,7 @@ coord_mirror_name_ok(const char *name, size_t len)
 
 /* Map file of one LU, created at its full size when it is missing. */
 static int
-mirror_open(uint64_t id, uint64_t nblocks, const char *name,
+mirror_open(const char *dir, uint64_t id, uint64_t nblocks, const char *name,
     struct mirror *mi)
 {
 	char	 path[PATH_MAX];
@@ -83,7 +79,7 @@ mirror_open(uint64_t id, uint64_t nblocks, const char *name,
 	int	 fd;
 	void	*m;
 
-	if (snprintf(path, sizeof(path), "%s/%s.map", mirror_dir, name) >=
+	if (snprintf(path, sizeof(path), "%s/%s.map", dir, name) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
@@ -139,24 +135,25 @@ mirror_rebuild(struct store *st, struct mirror *mi)
 }
 
 static int
-mirror_add(struct store *st, uint64_t id, uint64_t nblocks, const char *name)
+mirror_add(struct coord *c, uint64_t id, uint64_t nblocks, const char *name)
 {
+	struct coord_mirrors *cm = &c->c_mirror;
 	struct mirror	 mi, *v;
 	int		 rv;
 
-	if (mirror_find(id) != NULL)
+	if (mirror_find(cm, id) != NULL)
 		return 0;
-	if ((rv = mirror_open(id, nblocks, name, &mi)) != 0) {
+	if ((rv = mirror_open(c->c_ovldir, id, nblocks, name, &mi)) != 0) {
 		log_warnx("%s: %s: %s", __func__, name, strerror(-rv));
 		return rv;
 	}
-	if ((v = reallocarray(mirrors, nmirrors + 1, sizeof(*v))) == NULL) {
+	if ((v = reallocarray(cm->cm_v, cm->cm_n + 1, sizeof(*v))) == NULL) {
 		munmap(mi.mi_base, mi.mi_len);
 		return -ENOMEM;
 	}
-	mirrors = v;
-	mirrors[nmirrors++] = mi;
-	if ((rv = mirror_rebuild(st, &mirrors[nmirrors - 1])) != 0)
+	cm->cm_v = v;
+	cm->cm_v[cm->cm_n++] = mi;
+	if ((rv = mirror_rebuild(c->c_store, &cm->cm_v[cm->cm_n - 1])) != 0)
 		log_warnx("%s: rebuilding %s: %s", __func__, name,
 		    strerror(-rv));
 	return 0;
@@ -216,37 +213,37 @@ mirror_load_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 
 /* At start: every registered shared LU's map file rebuilt from LMDB. */
 int
-coord_mirror_init(struct store *st, const char *state_dir)
+coord_mirror_init(struct coord *c)
 {
 	uint8_t	 prefix = MIRROR_KEY;
 	int	 rv;
 
-	snprintf(mirror_dir, sizeof(mirror_dir), "%s/overlays", state_dir);
-	if ((rv = store_begin(st, 0)) != 0)
+	if ((rv = store_begin(c->c_store, 0)) != 0)
 		return rv;
-	rv = store_kv_foreach(st, &prefix, 1, mirror_load_one, st);
-	store_abort(st);
-	if (nmirrors > 0)
+	rv = store_kv_foreach(c->c_store, &prefix, 1, mirror_load_one, c);
+	store_abort(c->c_store);
+	if (c->c_mirror.cm_n > 0)
 		log_info("%s: %zu shared maps rebuilt from LMDB", __func__,
-		    nmirrors);
+		    c->c_mirror.cm_n);
 	return rv;
 }
 
 void
-coord_mirror_fini(void)
+coord_mirror_fini(struct coord *c)
 {
+	struct coord_mirrors *cm = &c->c_mirror;
 	size_t	 i;
 
-	for (i = 0; i < nmirrors; i++)
-		munmap(mirrors[i].mi_base, mirrors[i].mi_len);
-	free(mirrors);
-	mirrors = NULL;
-	nmirrors = 0;
+	for (i = 0; i < cm->cm_n; i++)
+		munmap(cm->cm_v[i].mi_base, cm->cm_v[i].mi_len);
+	free(cm->cm_v);
+	cm->cm_v = NULL;
+	cm->cm_n = 0;
 }
 
 /* MAP_REGISTER: a shared LU and its map file (no "/"), in a write txn. */
 int
-coord_map_register(struct store *st, const struct shmq_msg *req,
+coord_map_register(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	char		 name[MIRROR_NAME_MAX + 1];
@@ -257,9 +254,9 @@ coord_map_register(struct store *st, const struct shmq_msg *req,
 	if (shmq_register_dec(req, &id, &nblocks, name, sizeof(name)) != 0 ||
 	    !coord_mirror_name_ok(name, strlen(name)))
 		return -EINVAL;
-	if ((rv = mirror_rec_put(st, id, nblocks, name)) != 0)
+	if ((rv = mirror_rec_put(c->c_store, id, nblocks, name)) != 0)
 		return rv;
-	return mirror_add(st, id, nblocks, name);
+	return mirror_add(c, id, nblocks, name);
 }
 
 /*
@@ -268,10 +265,10 @@ coord_map_register(struct store *st, const struct shmq_msg *req,
  * for an LU without a file here.
  */
 int
-coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
+coord_mirror_commit(struct coord *c, uint64_t lu, uint64_t first,
     uint64_t count)
 {
-	struct mirror	*mi = mirror_find(lu & ~COWMAP_ZLU);
+	struct mirror	*mi = mirror_find(&c->c_mirror, lu & ~COWMAP_ZLU);
 	int		 bit = (lu & COWMAP_ZLU) ? COWMAP_Z : COWMAP_M, on, rv;
 	uint64_t	 b, end, run;
 
@@ -285,8 +282,8 @@ coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
 		for (run = 1; b + run < end && (cowmap_get(mi->mi_base +
 		    COWMAP_BITS, b + run) & bit) == on; run++)
 			continue;
-		rv = on ? store_map_set(st, lu, b, run) :
-		    store_map_clear(st, lu, b, run);
+		rv = on ? store_map_set(c->c_store, lu, b, run) :
+		    store_map_clear(c->c_store, lu, b, run);
 		if (rv != 0)
 			return rv;
 	}
@@ -322,14 +319,14 @@ mirror_id_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 }
 
 static void
-mirror_drop(uint64_t id)
+mirror_drop(struct coord_mirrors *cm, uint64_t id)
 {
-	struct mirror	*mi = mirror_find(id);
+	struct mirror	*mi = mirror_find(cm, id);
 
 	if (mi == NULL)
 		return;
 	munmap(mi->mi_base, mi->mi_len);
-	*mi = mirrors[--nmirrors];
+	*mi = cm->cm_v[--cm->cm_n];
 }
 
 /*
@@ -337,8 +334,9 @@ mirror_drop(uint64_t id)
  * LMDB (registration and runs) and this process, in the open write txn.
  */
 int
-coord_mirror_forget(struct store *st, const char *prefix)
+coord_mirror_forget(struct coord *c, const char *prefix)
 {
+	struct store	*st = c->c_store;
 	struct mirror_ids f = { prefix, NULL, 0 };
 	uint8_t		 key[MIRROR_KEYLEN];
 	uint64_t	 id, nblocks;
@@ -355,7 +353,7 @@ coord_mirror_forget(struct store *st, const char *prefix)
 			mirror_key(key, id);
 			rv = store_kv_del(st, key, sizeof(key));
 		}
-		mirror_drop(id);
+		mirror_drop(&c->c_mirror, id);
 	}
 	free(f.mf_v);
 	return rv;

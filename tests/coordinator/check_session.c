@@ -20,6 +20,7 @@
 #include "suites.h"
 
 static struct shmq_region	*rg;
+static struct coord		*c;
 
 static void
 sess_setup(void)
@@ -29,15 +30,13 @@ sess_setup(void)
 	ck_assert_ptr_nonnull(rg);
 	shmq_slot_claim(rg, 1, getpid());
 	shmq_slot_claim(rg, 2, getpid());
+	ck_assert_ptr_nonnull(c = coord_new("/nonexistent", rg, 4));
 }
 
 static void
 sess_teardown(void)
 {
-	int	 i;
-
-	for (i = 0; i < 4; i++)
-		coord_session_forget_slot(i);
+	coord_free(c);
 	shmq_region_destroy(rg);
 }
 
@@ -70,10 +69,10 @@ sess_call(uint32_t type, const struct shmq_session *ss)
 	ck_assert_int_eq(shmq_session_enc(&req, type, ss), 0);
 	req.m_gen = 0;
 	if (type == SHMQ_SESSION_START)
-		return coord_session_start(NULL, &req, &rsp);
+		return coord_session_start(c, &req, &rsp);
 	if (type == SHMQ_SESSION_END)
-		return coord_session_end(NULL, &req, &rsp);
-	return coord_target_reset(NULL, &req, &rsp);
+		return coord_session_end(c, &req, &rsp);
+	return coord_target_reset(c, &req, &rsp);
 }
 
 /* The connections kicked on slot, in order; returns how many. */
@@ -84,7 +83,7 @@ kicked(int slot, uint64_t *conns, int max)
 	uint64_t	 conn;
 	int		 n = 0, why;
 
-	coord_session_kicks(rg);
+	coord_session_kicks(c);
 	while (shmq_response_pop(rg, slot, &m) == 1) {
 		ck_assert_uint_eq(m.m_type, SHMQ_SESSION_KICK);
 		ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), 0);
