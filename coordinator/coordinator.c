@@ -21,6 +21,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "proc.h"
 #include "shmq.h"
 
 #define COORD_BATCH	256	/* requests per slot per round */
@@ -492,7 +493,7 @@ coord_schema(struct store *st)
 	else
 		log_warnx("%s: unreadable schema record: %s", __func__,
 		    strerror(-rv));
-	return rv == 0 || rv == -EPROTO ? COORD_EXIT_CONFIG : EXIT_FAILURE;
+	return rv == 0 || rv == -EPROTO ? EX_CONFIG : EXIT_FAILURE;
 }
 
 static int
@@ -504,7 +505,7 @@ coord_open(struct coord *c, const char *state_dir, size_t map_size)
 	if (rv == -ENOENT || rv == -EACCES || rv == -ENOTDIR) {
 		log_warnx("%s: state-dir %s: %s", __func__, state_dir,
 		    strerror(-rv));
-		return COORD_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	if (rv != 0)
 		return EXIT_FAILURE;
@@ -622,26 +623,23 @@ coord_stop(struct coord *c)
 
 /*
  * Entry point of the coordinator process, in the child the master
- * forked (after setproctitle).  Serves slots [0, nslots) of region until
- * SIGTERM, SIGINT or SIGQUIT, or until the master goes away.  Returns the
- * process's exit status: 0, EXIT_FAILURE (respawn), or COORD_EXIT_CONFIG
- * (78: wrong schema or unusable state-dir; do not respawn).
+ * forked: serves every slot of env's region, from the config's
+ * state-dir, until SIGTERM, SIGINT or SIGQUIT, or until the master goes
+ * away.  Returns the process's exit status: 0, EXIT_FAILURE (respawn),
+ * or EX_CONFIG (wrong schema or unusable state-dir; do not respawn).
  */
 int
-coordinator_main(const char *state_dir, size_t map_size,
-    struct shmq_region *region, int nslots)
+coordinator_main(struct proc_env *env)
 {
+	const char	*state_dir = env->pe_cfg->c_state_dir;
+	struct shmq_region *region = env->pe_region;
 	struct coord	*c;
-	int		 rv;
+	int		 rv, nslots = shmq_region_nslots(region);
 
-	log_procinit("coordinator");
 	coord_signals();
-	if (nslots < 1 || nslots > shmq_region_nslots(region))
-		fatalx("%s: %d slots, region has %d", __func__, nslots,
-		    shmq_region_nslots(region));
 	if ((c = coord_new(state_dir, region, nslots)) == NULL)
 		fatal("%s: %s", __func__, state_dir);
-	if ((rv = coord_start(c, map_size)) == 0) {
+	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0) {
 		shmq_coordinator_set(region, getpid());
 		log_info("%s: serving %d slots from %s", __func__, nslots,
 		    state_dir);

@@ -20,7 +20,6 @@
 #include "shmq.h"
 
 #define COORD_SCHEMA		1	/* layout of the named databases */
-#define COORD_EXIT_CONFIG	78	/* EX_CONFIG: do not respawn */
 
 #define STORE_MAPSIZE_DEFAULT	((size_t)1 << 30)
 #define STORE_KEY_MAX		255	/* KV keys */
@@ -28,6 +27,7 @@
 struct coord_slot;
 struct mirror;
 struct pr_lu;
+struct proc_env;
 struct psess_mirror;
 struct shmq_msg;
 struct shmq_region;
@@ -128,8 +128,7 @@ typedef int (*coord_fn)(struct coord *, const struct shmq_msg *,
     struct shmq_msg *);
 
 /* coordinator/coordinator.c */
-int		 coordinator_main(const char *, size_t, struct shmq_region *,
-		    int);
+int		 coordinator_main(struct proc_env *);
 struct coord	*coord_new(const char *, struct shmq_region *, int);
 void		 coord_free(struct coord *);
 

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "proc.h"
 
 #define MASTER_BACKOFF_MIN_MS	100
 #define MASTER_BACKOFF_MAX_MS	30000
@@ -19,9 +20,23 @@
 #define LISTEN_BACKOFF_MIN_MS	100	/* accepts paused after EMFILE */
 #define LISTEN_BACKOFF_MAX_MS	2000
 
+/* The kinds of child, an index of procs[] (daemon/master.c). */
 enum child_kind {
 	CHILD_COORDINATOR = 0,
 	CHILD_WORKER,
+	CHILD_KINDS
+};
+
+/* What the master does for a kind of child: the topology as data. */
+#define PROC_F_CTL	0x1	/* a control socket: handed connections */
+#define PROC_F_SLOT	0x2	/* a ring slot of its own */
+#define PROC_F_API	0x4	/* keeps the api-listen sockets */
+
+struct proc {
+	const char	*p_name;	/* in logs */
+	const char	*p_title;	/* setproctitle format; %d: ch_index */
+	proc_main	 p_main;
+	int		 p_flags;	/* PROC_F_* */
 };
 
 enum child_state {

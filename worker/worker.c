@@ -116,7 +116,7 @@ worker_nopin_config(struct worker *w)
 /*
  * Set a worker up from what the master hands it: the event loop, the
  * catalog, TLS, the control socket, the coordinator's ring, the timers
- * and the API.  0, or EXIT_CONFIG.  The fuzzing harnesses (tests/fuzz)
+ * and the API.  0, or EX_CONFIG.  The fuzzing harnesses (tests/fuzz)
  * set their worker up here too.
  */
 int
@@ -134,7 +134,7 @@ worker_init(struct worker *w, struct proc_env *env)
 		fatalx("%s: event_base_new", __func__);
 	worker_nopin_config(w);
 	if (target_load(w) == -1)
-		return EXIT_CONFIG;
+		return EX_CONFIG;
 	w->w_sslctx = env->pe_sslctx;	/* loaded by the master */
 	evutil_make_socket_nonblocking(w->w_ctl);
 	w->w_ctlev = event_new(w->w_base, w->w_ctl, EV_READ | EV_PERSIST,
@@ -146,7 +146,7 @@ worker_init(struct worker *w, struct proc_env *env)
 	    dataout_start(w) == -1)
 		fatalx("%s: cannot arm the timers", __func__);
 	if (api_start(w, env->pe_api, env->pe_napi) == -1)
-		return EXIT_CONFIG;
+		return EX_CONFIG;
 	return 0;
 }
 

@@ -21,7 +21,9 @@
 
 #include "bytes.h"
 #include "coordinator.h"
+#include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "shmq.h"
 #include "suites.h"
 
@@ -85,13 +87,32 @@ coord_teardown(void)
 	statedir_teardown();
 }
 
+/* The coordinator process as the master runs it, on region rg. */
+static int
+coord_main(size_t mapsize)
+{
+	struct proc_env	 env;
+	struct config	*cfg;
+
+	if ((cfg = config_new()) == NULL ||
+	    strlen(statedir) >= sizeof(cfg->c_state_dir))
+		return EXIT_FAILURE;
+	memcpy(cfg->c_state_dir, statedir, strlen(statedir) + 1);
+	cfg->c_map_size = mapsize;
+	memset(&env, 0, sizeof(env));
+	env.pe_cfg = cfg;
+	env.pe_region = rg;
+	env.pe_slot = env.pe_ctl = -1;
+	return coordinator_main(&env);
+}
+
 static pid_t
 coord_fork(size_t mapsize)
 {
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0)
-		_exit(coordinator_main(statedir, mapsize, rg, NSLOTS));
+		_exit(coord_main(mapsize));
 	ck_assert_int_ne(pid, -1);
 	return pid;
 }
@@ -364,7 +385,7 @@ START_TEST(coordinator__schema_mismatch_exits_78)
 	store_close(st);
 	status = coord_wait(coord_fork(MAPSIZE));
 	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), COORD_EXIT_CONFIG);
+	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
 END_TEST
 
@@ -375,7 +396,7 @@ START_TEST(coordinator__missing_state_dir_exits_78)
 	statedir_teardown();
 	status = coord_wait(coord_fork(MAPSIZE));
 	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), COORD_EXIT_CONFIG);
+	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
 END_TEST
 

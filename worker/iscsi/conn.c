@@ -77,9 +77,9 @@ conn_peername(int fd, char *buf, size_t len)
 void
 conn_notify_closed(struct worker *w, uint32_t mid)
 {
-	uint32_t	 msg[2] = { PROC_CONN_CLOSED, mid };
+	struct proc_ctlmsg msg = { PROC_CONN_CLOSED, mid };
 
-	(void)send(w->w_ctl, msg, sizeof(msg), MSG_DONTWAIT);
+	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
 }
 
 static struct bufferevent *
