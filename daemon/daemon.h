@@ -54,6 +54,7 @@ struct child {
 	int		 ch_slot;	/* shm slot */
 	int		 ch_ctl;	/* master end of the control socket */
 	int		 ch_conns;	/* connections handed and not closed */
+	int		 ch_ready;	/* said PROC_READY since its fork */
 	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
 	int		 ch_backoff_ms;
 	time_t		 ch_started;	/* for the backoff reset */
@@ -92,6 +93,7 @@ struct master {
 	time_t			 m_refused_said;
 	const char		*m_refused_why;
 	int			 m_backoff_ms;	/* accept paused: EMFILE */
+	int			 m_waitready;	/* accept paused: none ready */
 	struct event		*m_resume;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
 	void			*m_sslctx;	/* SSL_CTX workers inherit */
@@ -117,6 +119,7 @@ void	listen_disable(struct master *);
 void	master_run(struct master *);
 void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
+int	master_accepting(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind,
 	    const struct sockaddr *, socklen_t);
 

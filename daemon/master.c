@@ -128,6 +128,7 @@ master_child_started(struct master *m, struct child *ch, pid_t pid,
 	ch->ch_started = time(NULL);
 	ch->ch_state = CHILD_RUNNING;
 	ch->ch_conns = 0;
+	ch->ch_ready = 0;
 	ch->ch_master = m;
 	if (p->p_flags & PROC_F_SLOT)
 		shmq_slot_claim(m->m_region, ch->ch_slot, pid);
@@ -171,7 +172,40 @@ master_fork(struct master *m, struct child *ch)
 	return 0;
 }
 
-/* Control messages from a worker: connection closed (and its id). */
+/*
+ * Accepting was paused until a worker is ready: resume it (unless the
+ * listeners are backing off from EMFILE; their timer resumes them).
+ * master_accepting() pauses again if there is still nobody to take it.
+ */
+static void
+master_accept_resume(struct master *m)
+{
+	if (!m->m_waitready || m->m_stopping)
+		return;
+	m->m_waitready = 0;
+	if (m->m_resume == NULL || !evtimer_pending(m->m_resume, NULL))
+		listen_enable(m);
+}
+
+/* A worker says it is initialised: connections may go to it now. */
+static void
+master_child_ready(struct child *ch)
+{
+	ch->ch_ready = 1;
+	log_debug("%s: worker %d (pid %d) ready", __func__, ch->ch_index,
+	    (int)ch->ch_pid);
+	master_accept_resume(ch->ch_master);
+}
+
+static void
+master_child_closed(struct child *ch, uint32_t id)
+{
+	if (ch->ch_conns > 0)
+		ch->ch_conns--;
+	conns_closed(ch->ch_master->m_conns, ch->ch_slot, id);
+}
+
+/* Control messages from a worker (struct proc_ctlmsg, common/proc.h). */
 static void
 master_child_read(evutil_socket_t fd, short ev, void *arg)
 {
@@ -181,16 +215,22 @@ master_child_read(evutil_socket_t fd, short ev, void *arg)
 
 	(void)ev;
 	while ((n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
-		if (n != sizeof(msg) || msg.pc_type != PROC_CONN_CLOSED)
+		if (n != sizeof(msg))
 			continue;
-		if (ch->ch_conns > 0)
-			ch->ch_conns--;
-		conns_closed(ch->ch_master->m_conns, ch->ch_slot, msg.pc_arg);
+		switch (msg.pc_type) {
+		case PROC_CONN_CLOSED:
+			master_child_closed(ch, msg.pc_arg);
+			break;
+		case PROC_READY:
+			master_child_ready(ch);
+			break;
+		}
 	}
 	if (n == 0)
 		master_child_close(ch);
 }
 
+/* The least loaded worker that said it is ready, or -1. */
 int
 master_pick_worker(struct master *m)
 {
@@ -198,13 +238,38 @@ master_pick_worker(struct master *m)
 
 	for (i = 0; i < m->m_nslots; i++) {
 		if (m->m_workers[i].ch_state != CHILD_RUNNING ||
-		    m->m_workers[i].ch_ctl == -1)
+		    m->m_workers[i].ch_ctl == -1 || !m->m_workers[i].ch_ready)
 			continue;
 		if (best == -1 ||
 		    m->m_workers[i].ch_conns < m->m_workers[best].ch_conns)
 			best = i;
 	}
 	return best;
+}
+
+/*
+ * May the listeners accept a connection now?  Not while the workers
+ * that run are all still starting: accepting pauses (connections wait
+ * in the backlog, the master never waits) until one says PROC_READY.
+ * With no worker running at all they are accepted, and refused, as
+ * they always were.
+ */
+int
+master_accepting(struct master *m)
+{
+	int	 i;
+
+	if (master_pick_worker(m) != -1)
+		return 1;
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_state == CHILD_RUNNING &&
+		    m->m_workers[i].ch_ctl != -1)
+			break;
+	if (i == m->m_nslots)
+		return 1;
+	listen_disable(m);
+	m->m_waitready = 1;
+	return 0;
 }
 
 /*
@@ -366,6 +431,7 @@ master_reaped(struct master *m, struct child *ch, int status)
 		master_stop(m, 1);
 		return;
 	}
+	master_accept_resume(m);	/* it may have been the one awaited */
 	if (was == CHILD_DRAINING) {
 		ch->ch_state = CHILD_IDLE;
 		return;

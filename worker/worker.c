@@ -150,6 +150,22 @@ worker_init(struct worker *w, struct proc_env *env)
 	return 0;
 }
 
+/*
+ * Tell the master something on the control socket (common/proc.h);
+ * never blocks: a message the socket has no room for is lost.
+ */
+void
+worker_tell(struct worker *w, uint32_t type, uint32_t arg)
+{
+	struct proc_ctlmsg msg = { type, arg };
+
+	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+}
+
+/*
+ * The worker process: set up, tell the master it may hand connections
+ * over (PROC_READY), serve until drained.
+ */
 int
 worker_main(struct proc_env *env)
 {
@@ -158,6 +174,7 @@ worker_main(struct proc_env *env)
 
 	if ((rv = worker_init(&w, env)) != 0)
 		return rv;
+	worker_tell(&w, PROC_READY, 0);
 	log_info("worker %d ready (slot %d, %d images)", env->pe_index,
 	    env->pe_slot, w.w_nimages);
 	event_base_dispatch(w.w_base);

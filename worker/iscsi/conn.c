@@ -77,9 +77,7 @@ conn_peername(int fd, char *buf, size_t len)
 void
 conn_notify_closed(struct worker *w, uint32_t mid)
 {
-	struct proc_ctlmsg msg = { PROC_CONN_CLOSED, mid };
-
-	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+	worker_tell(w, PROC_CONN_CLOSED, mid);
 }
 
 static struct bufferevent *
