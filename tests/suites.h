@@ -15,7 +15,10 @@
 	X(netaddr)		\
 	X(shmq)			\
 	X(psess)		\
+	X(prstate)		\
 	X(coordinator)		\
+	X(coord_store)		\
+	X(coord_mirror)		\
 	X(coord_psess)		\
 	X(coord_prmirror)	\
 	X(session)		\

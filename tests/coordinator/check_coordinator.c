@@ -1,7 +1,7 @@
 /*
- * Tests for coordinator/coordinator.c and coordinator/store.c: the store
- * in-process, the coordinator as a real forked process with the test
- * playing the worker on slot 0.
+ * Tests for coordinator/coordinator.c: the coordinator as a real forked
+ * process with the test playing the worker on slot 0.  The store on its
+ * own: tests/coordinator/check_store.c.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -484,116 +484,11 @@ START_TEST(coordinator__full_store_reports_enospc)
 }
 END_TEST
 
-/* The store on its own, in this process. */
-static struct store	*st;
-
-static void
-store_setup(void)
-{
-	statedir_setup();
-	ck_assert_int_eq(store_open(&st, statedir, MAPSIZE), 0);
-	ck_assert_int_eq(store_begin(st, 1), 0);
-}
-
-static void
-store_teardown(void)
-{
-	store_close(st);
-	statedir_teardown();
-}
-
-static void
-store_assert_run(uint64_t lu, uint64_t block, uint64_t first, uint64_t count)
-{
-	uint64_t	 f = 0, c = 0;
-
-	ck_assert_int_eq(store_map_lookup(st, lu, block, &f, &c), 0);
-	ck_assert_uint_eq(f, first);
-	ck_assert_uint_eq(c, count);
-}
-
-START_TEST(store__runs_stay_per_lu_at_the_edges)
-{
-	uint64_t	 f, c;
-
-	ck_assert_int_eq(store_map_set(st, 1, UINT64_MAX - 4, 4), 0);
-	ck_assert_int_eq(store_map_set(st, 2, 0, 4), 0);
-	ck_assert_int_eq(store_map_set(st, 0, UINT64_MAX - 10, 3), 0);
-	store_assert_run(1, UINT64_MAX - 1, UINT64_MAX - 4, 4);
-	ck_assert_int_eq(store_map_lookup(st, 1, UINT64_MAX, &f, &c), -ENOENT);
-	ck_assert_int_eq(store_map_lookup(st, 2, 4, &f, &c), -ENOENT);
-	ck_assert_int_eq(store_map_lookup(st, 1, 0, &f, &c), -ENOENT);
-	store_assert_run(2, 0, 0, 4);
-	store_assert_run(0, UINT64_MAX - 8, UINT64_MAX - 10, 3);
-	ck_assert_int_eq(store_map_clear(st, 2, 0, 100), 0);
-	store_assert_run(1, UINT64_MAX - 4, UINT64_MAX - 4, 4);
-	ck_assert_int_eq(store_map_set(st, 3, 5, 0), -EINVAL);
-	ck_assert_int_eq(store_failed(st), 0);
-}
-END_TEST
-
-START_TEST(store__set_absorbs_several_runs)
-{
-	int	 i;
-
-	for (i = 0; i < 10; i++)
-		ck_assert_int_eq(store_map_set(st, 9, 10 * i, 5), 0);
-	ck_assert_int_eq(store_map_set(st, 9, 3, 60), 0);
-	store_assert_run(9, 0, 0, 65);
-	store_assert_run(9, 70, 70, 5);
-	ck_assert_int_eq(store_map_clear(st, 9, 10, 5), 0);
-	store_assert_run(9, 9, 0, 10);
-	store_assert_run(9, 15, 15, 50);
-	ck_assert_int_eq(store_commit(st), 0);
-	ck_assert_int_eq(store_begin(st, 0), 0);
-	store_assert_run(9, 64, 15, 50);
-}
-END_TEST
-
-START_TEST(store__kv_and_schema)
-{
-	char		 buf[16];
-	size_t		 len;
-	uint32_t	 v;
-
-	ck_assert_int_eq(store_schema_get(st, &v), -ENOENT);
-	ck_assert_int_eq(store_schema_put(st, 42), 0);
-	ck_assert_int_eq(store_schema_get(st, &v), 0);
-	ck_assert_uint_eq(v, 42);
-	ck_assert_int_eq(store_kv_put(st, "k", 1, "value", 5), 0);
-	ck_assert_int_eq(store_kv_get(st, "k", 1, buf, sizeof(buf), &len), 0);
-	ck_assert_uint_eq(len, 5);
-	ck_assert_mem_eq(buf, "value", 5);
-	ck_assert_int_eq(store_kv_get(st, "k", 1, buf, 2, &len), -EMSGSIZE);
-	ck_assert_int_eq(store_kv_put(st, "", 0, "x", 1), -EINVAL);
-	ck_assert_int_eq(store_kv_del(st, "nope", 4), -ENOENT);
-	ck_assert_int_eq(store_failed(st), 0);
-}
-END_TEST
-
-START_TEST(store__errno_mapping)
-{
-	ck_assert_int_eq(store_errno(0), 0);
-	ck_assert_int_eq(store_errno(-30792 /* MDB_MAP_FULL */), -ENOSPC);
-	ck_assert_int_eq(store_errno(-30798 /* MDB_NOTFOUND */), -ENOENT);
-	ck_assert_int_eq(store_errno(-30796 /* MDB_CORRUPTED */), -EIO);
-	ck_assert_int_eq(store_errno(EACCES), -EACCES);
-}
-END_TEST
-
 Suite *
 coordinator_suite(void)
 {
 	Suite	*s = suite_create("coordinator");
 	TCase	*tc;
-
-	tc = tcase_create("store");
-	tcase_add_checked_fixture(tc, store_setup, store_teardown);
-	tcase_add_test(tc, store__runs_stay_per_lu_at_the_edges);
-	tcase_add_test(tc, store__set_absorbs_several_runs);
-	tcase_add_test(tc, store__kv_and_schema);
-	tcase_add_test(tc, store__errno_mapping);
-	suite_add_tcase(s, tc);
 
 	tc = tcase_create("process");
 	tcase_add_checked_fixture(tc, coord_setup, coord_teardown);
