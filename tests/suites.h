@@ -23,6 +23,7 @@
 	X(bufpool)		\
 	X(chap)			\
 	X(login)		\
+	X(iscsi)		\
 	X(lu)			\
 	X(pr)			\
 	X(scsi)			\
