@@ -24,6 +24,7 @@
 	X(chap)			\
 	X(login)		\
 	X(iscsi)		\
+	X(dataout)		\
 	X(lu)			\
 	X(pr)			\
 	X(scsi)			\

@@ -498,7 +498,8 @@ START_TEST(iscsi__text_continues_past_initiator_mrdsl)
 		if (more)
 			text_req(0x80, be32dec(p.p_bhs + 20), NULL, 0);
 		else
-			ck_assert_uint_eq(be32dec(p.p_bhs + 20), ISCSI_TTT_NONE);
+			ck_assert_uint_eq(be32dec(p.p_bhs + 20),
+			    ISCSI_TTT_NONE);
 		parts++;
 		ti_pdu_free(&p);
 	} while (more);

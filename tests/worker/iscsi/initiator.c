@@ -176,7 +176,8 @@ ti_write(struct tini *ti, const void *buf, size_t len)
 		}
 		ck_assert_msg(n == -1 && errno == EAGAIN,
 		    "write to the worker: %s", strerror(errno));
-		ck_assert_msg(ti_now_ms() < deadline, "the worker reads no more");
+		ck_assert_msg(ti_now_ms() < deadline,
+		    "the worker reads no more");
 		ti_read_some(ti);
 		tw_pass(ti->i_tw, 1);
 	}
@@ -513,7 +514,7 @@ ti_response(struct tini *ti, uint32_t itt, struct tres *res)
 }
 
 /* Bytes [off, off + len) of buf as a Data-Out sequence of TTT ttt. */
-static void
+void
 ti_sequence(struct tini *ti, uint32_t itt, uint32_t ttt, const uint8_t *buf,
     uint32_t off, uint32_t len)
 {

@@ -88,6 +88,8 @@ uint32_t	 ti_cmd(struct tini *, uint8_t, uint64_t, const uint8_t *,
 		    uint32_t, const void *, uint32_t);
 void		 ti_dataout(struct tini *, uint32_t, uint32_t, uint32_t,
 		    uint32_t, const void *, uint32_t, int);
+void		 ti_sequence(struct tini *, uint32_t, uint32_t, const uint8_t *,
+		    uint32_t, uint32_t);
 void		 ti_response(struct tini *, uint32_t, struct tres *);
 void		 ti_scsi(struct tini *, uint64_t, const uint8_t *, void *,
 		    uint32_t, int, struct tres *);
