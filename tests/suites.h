@@ -23,6 +23,7 @@
 	X(bufpool)		\
 	X(chap)			\
 	X(login)		\
+	X(conn)			\
 	X(iscsi)		\
 	X(dataout)		\
 	X(lu)			\

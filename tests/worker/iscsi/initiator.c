@@ -183,29 +183,45 @@ ti_write(struct tini *ti, const void *buf, size_t len)
 	}
 }
 
-/* One PDU: its length filled in, padded, with the digests in force. */
+/*
+ * One PDU into out (room for the BHS, the data, padding and digests):
+ * its length filled in, padded, with the digests in force.  Its size.
+ */
+size_t
+ti_pdu(const struct tini *ti, uint8_t *bhs, const void *data, uint32_t dlen,
+    uint8_t *out)
+{
+	uint32_t	 pad = (4 - (dlen & 3)) & 3, crc;
+	size_t		 n = ISCSI_BHS_LEN;
+
+	be24enc(bhs + 5, dlen);
+	memcpy(out, bhs, ISCSI_BHS_LEN);
+	if (ti->i_hd) {
+		crc32c_le_enc(out + n, crc32c_sw(0, bhs, ISCSI_BHS_LEN));
+		n += 4;
+	}
+	if (dlen == 0)
+		return n;
+	memcpy(out + n, data, dlen);
+	memset(out + n + dlen, 0, pad);
+	crc = crc32c_sw(0, out + n, dlen + pad);
+	n += dlen + pad;
+	if (ti->i_dd) {
+		crc32c_le_enc(out + n, crc);
+		n += 4;
+	}
+	return n;
+}
+
+/* One PDU, as ti_pdu() makes it. */
 void
 ti_send(struct tini *ti, uint8_t *bhs, const void *data, uint32_t dlen)
 {
-	static const uint8_t zero[4];
-	uint8_t		 dig[4];
-	uint32_t	 pad = (4 - (dlen & 3)) & 3, crc;
+	uint8_t		*out;
 
-	be24enc(bhs + 5, dlen);
-	ti_write(ti, bhs, ISCSI_BHS_LEN);
-	if (ti->i_hd) {
-		crc32c_le_enc(dig, crc32c_sw(0, bhs, ISCSI_BHS_LEN));
-		ti_write(ti, dig, 4);
-	}
-	if (dlen == 0)
-		return;
-	ti_write(ti, data, dlen);
-	ti_write(ti, zero, pad);
-	if (ti->i_dd) {
-		crc = crc32c_sw(crc32c_sw(0, data, dlen), zero, pad);
-		crc32c_le_enc(dig, crc);
-		ti_write(ti, dig, 4);
-	}
+	ck_assert_ptr_nonnull(out = malloc(ISCSI_BHS_LEN + dlen + 12));
+	ti_write(ti, out, ti_pdu(ti, bhs, data, dlen, out));
+	free(out);
 }
 
 static uint32_t

@@ -74,6 +74,8 @@ void		 ti_open(struct tini *, struct tworker *, uint32_t);
 void		 ti_close(struct tini *);
 void		 ti_bhs(uint8_t *, uint8_t, uint8_t);
 void		 ti_write(struct tini *, const void *, size_t);
+size_t		 ti_pdu(const struct tini *, uint8_t *, const void *,
+		    uint32_t, uint8_t *);
 void		 ti_send(struct tini *, uint8_t *, const void *, uint32_t);
 int		 ti_recv(struct tini *, struct tpdu *, int);
 void		 ti_expect_any(struct tini *, struct tpdu *);
