@@ -26,6 +26,7 @@
 	X(conn)			\
 	X(iscsi)		\
 	X(dataout)		\
+	X(target)		\
 	X(lu)			\
 	X(pr)			\
 	X(scsi)			\

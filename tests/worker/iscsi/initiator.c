@@ -59,16 +59,12 @@ ti_image(struct tworker *tw, const char *name, size_t size)
 	free(b);
 }
 
-/*
- * A worker serving images alpha and beta under TI_PREFIX, listening (as
- * its configuration says) on 127.0.0.1:3260, with conf added to its
- * configuration; its files in a scratch directory named after tag.
- */
+/* A scratch directory named after tag, images alpha and beta in it. */
 void
-ti_worker(struct tworker *tw, const char *tag, const char *conf)
+ti_worker_dirs(struct tworker *tw, const char *tag)
 {
 	const char	*tmp = getenv("TMPDIR");
-	char		 dir[512], text[4096];
+	char		 dir[512];
 
 	snprintf(dir, sizeof(dir), "%s/check_%s.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", tag);
@@ -76,9 +72,25 @@ ti_worker(struct tworker *tw, const char *tag, const char *conf)
 	ck_assert_int_eq(tw_dirs(tw, dir), 0);
 	ti_image(tw, "alpha", TI_ALPHA_SIZE);
 	ti_image(tw, "beta", TI_BETA_SIZE);
+}
+
+/* Its configuration: TI_PREFIX, listen 127.0.0.1:3260, then conf. */
+void
+ti_worker_config(struct tworker *tw, const char *conf)
+{
+	char	 text[4096];
+
 	snprintf(text, sizeof(text), "iqn-prefix %s\nlisten 127.0.0.1:3260\n%s",
 	    TI_PREFIX, conf != NULL ? conf : "");
 	ck_assert_int_eq(tw_config(tw, text), 0);
+}
+
+/* A worker serving alpha and beta, with conf added to its configuration. */
+void
+ti_worker(struct tworker *tw, const char *tag, const char *conf)
+{
+	ti_worker_dirs(tw, tag);
+	ti_worker_config(tw, conf);
 	ck_assert_int_eq(tw_start(tw, NULL, 0), 0);
 }
 

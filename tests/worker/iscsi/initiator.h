@@ -67,6 +67,8 @@ struct tres {
 };
 
 /* tests/worker/iscsi/initiator.c */
+void		 ti_worker_dirs(struct tworker *, const char *);
+void		 ti_worker_config(struct tworker *, const char *);
 void		 ti_worker(struct tworker *, const char *, const char *);
 void		 ti_worker_done(struct tworker *);
 uint8_t		 ti_image_byte(const char *, uint64_t);
