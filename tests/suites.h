@@ -21,6 +21,7 @@
 	X(session)		\
 	X(api)			\
 	X(bufpool)		\
+	X(ipc)			\
 	X(chap)			\
 	X(login)		\
 	X(conn)			\
