@@ -19,6 +19,8 @@
 	X(coord_psess)		\
 	X(coord_prmirror)	\
 	X(session)		\
+	X(conns)		\
+	X(listen)		\
 	X(api)			\
 	X(bufpool)		\
 	X(ipc)			\
