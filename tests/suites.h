@@ -21,6 +21,7 @@
 	X(session)		\
 	X(conns)		\
 	X(listen)		\
+	X(scsipubctl)		\
 	X(api)			\
 	X(bufpool)		\
 	X(ipc)			\
