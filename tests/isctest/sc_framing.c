@@ -2,7 +2,7 @@
  * isctest scenarios on framing: login and digests, wrong header and
  * data digests, a lying DataSegmentLength, garbage, truncated PDUs,
  * full-feature PDUs before login, unknown opcodes, AHS, the CmdSN
- * window and a Text exchange that never ends.
+ * window, and login text that never ends.
  */
 #include <sys/types.h>
 

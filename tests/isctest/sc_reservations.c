@@ -2,7 +2,8 @@
  * isctest scenarios with two initiators on one shared LU, A (-i) and B
  * (-I): persistent reservations fencing and preempting, their state
  * after a restart, CLEAR; TARGET COLD RESET; COMPARE AND WRITE as a
- * counter; EXTENDED COPY answering to every LU it touches.
+ * counter; EXTENDED COPY answering to every LU it touches, and refusing
+ * a parameter list no copy needs.
  */
 #include <sys/types.h>
 
