@@ -1,5 +1,5 @@
 /*
- * worker/lu.c: copy-on-write overlays over a read-only base image.
+ * worker/store/lu.c: copy-on-write overlays over a read-only base image.
  */
 #include <sys/stat.h>
 
