@@ -1,5 +1,5 @@
 /*
- * worker/sbc.c: the read/write family over every CDB size, COMPARE AND
+ * worker/scsi/sbc.c: the read/write family over every CDB size, COMPARE AND
  * WRITE, WRITE SAME, UNMAP, GET LBA STATUS, capacity and store errors.
  */
 #include <sys/queue.h>

@@ -1,5 +1,5 @@
 /*
- * worker/spc.c: INQUIRY and VPD pages, REPORT LUNS, mode pages,
+ * worker/scsi/spc.c: INQUIRY and VPD pages, REPORT LUNS, mode pages,
  * REPORT SUPPORTED OPERATION CODES, EXTENDED COPY.
  */
 #include <sys/queue.h>
