@@ -2,11 +2,11 @@
  * Tests for daemon/listen.c and the hand-off it feeds (master_handoff
  * in daemon/master.c), with a master struct set up here, no children:
  * one "worker", as if it had said PROC_READY, is the test's end of a
- * control socket.  Listeners open
- * all or nothing and survive a reload; an accepted connection reaches
- * the worker with its id, or is closed by the master when a limit says
- * so or no worker runs; API listeners are the workers' to accept on;
- * out of descriptors, accepts pause and resume.
+ * control socket.  Listeners open all or nothing and survive a reload;
+ * an accepted connection reaches the worker with its id, or is closed
+ * by the master when a limit says so or no worker runs, or waits while
+ * none is ready; API listeners are the workers' to accept on; out of
+ * descriptors, accepts pause and resume.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -308,6 +308,35 @@ START_TEST(listen__no_worker_running_refuses)
 }
 END_TEST
 
+/*
+ * The only worker running has not said PROC_READY: the listeners pause
+ * and the connection waits in the backlog, neither handed nor closed;
+ * once the worker is ready and accepting resumes (master_child_ready()
+ * does both on PROC_READY), it is handed over.
+ */
+START_TEST(listen__waits_for_a_ready_worker)
+{
+	struct fdpass_msg fm;
+	int		 c, s;
+
+	worker.ch_ready = 0;
+	ck_assert_int_eq(listen_open(&m, cfg, stderr), 0);
+	listen_enable(&m);
+	ck_assert_int_ge(c = dial(port[0]), 0);
+	ck_assert_int_eq(handed(&fm, 200), -1);
+	ck_assert(!closed_by_master(c));
+	ck_assert_int_eq(m.m_waitready, 1);
+	ck_assert_ptr_null(m.m_listen[0].l_ev);
+	ck_assert_uint_eq(conns_count(m.m_conns), 0);
+	worker.ch_ready = 1;
+	listen_enable(&m);
+	ck_assert_int_ge(s = handed(&fm, 2000), 0);
+	ck_assert_int_eq(worker.ch_conns, 1);
+	close(s);
+	close(c);
+}
+END_TEST
+
 /* The master never accepts on api-listen: the workers do. */
 START_TEST(listen__api_left_to_workers)
 {
@@ -380,6 +409,7 @@ listen_suite(void)
 	tcase_add_test(tc, listen__connection_handed_to_worker);
 	tcase_add_test(tc, listen__over_limit_closed_by_master);
 	tcase_add_test(tc, listen__no_worker_running_refuses);
+	tcase_add_test(tc, listen__waits_for_a_ready_worker);
 	tcase_add_test(tc, listen__api_left_to_workers);
 	tcase_add_test(tc, listen__emfile_pauses_accepts);
 	suite_add_tcase(s, tc);
