@@ -120,6 +120,7 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("api-timeout", c_api_timeout, CU_DURATION, 1, 3600, 30),
 	LIM("api-max-anonymous", c_api_max_anon, CU_COUNT, 0,
 	    CFG_PSESS_MAX, CFG_PSESS_MAX / 2),
+	LIM("anonymous-retain", c_anon_retain, CU_DURATION, 0, 24 * 3600, 60),
 };
 
 #define CFG_NLIMITS	(sizeof(cfg_limits) / sizeof(cfg_limits[0]))

@@ -108,6 +108,7 @@ struct config {
 	uint64_t	 c_api_max_header;	/* API request header bytes */
 	uint64_t	 c_api_timeout;		/* API connection idle, seconds */
 	uint64_t	 c_api_max_anon;	/* anonymous sessions in all */
+	uint64_t	 c_anon_retain;		/* a lost anonymous overlay kept */
 };
 
 /* common/config.c */

@@ -531,6 +531,7 @@ coord_periodic(struct coord *c)
 		log_reopen();
 	}
 	coord_psess_periodic(c);
+	coord_anon_periodic(c);
 	return 1;
 }
 
@@ -593,6 +594,7 @@ coord_free(struct coord *c)
 {
 	if (c == NULL)
 		return;
+	coord_anon_free(c);
 	free(c->c_slot);
 	free(c);
 }
@@ -639,6 +641,7 @@ coordinator_main(struct proc_env *env)
 	coord_signals();
 	if ((c = coord_new(state_dir, region, nslots)) == NULL)
 		fatal("%s: %s", __func__, state_dir);
+	c->c_anon.ca_retain = env->pe_cfg->c_anon_retain;
 	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0) {
 		shmq_coordinator_set(region, getpid());
 		log_info("%s: serving %d slots from %s", __func__, nslots,

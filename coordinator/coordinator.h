@@ -108,6 +108,20 @@ struct coord_prmirrors {
 	size_t		  cr_n;
 };
 
+/* coordinator/anon.c: anonymous overlays nobody holds, since when */
+struct anon_seen {
+	char		*as_name;	/* its counter file */
+	time_t		 as_since;
+};
+
+struct coord_anon {
+	struct anon_seen *ca_seen;
+	size_t		  ca_n;
+	size_t		  ca_cap;
+	uint64_t	  ca_retain;	/* anonymous-retain, seconds */
+	time_t		  ca_last;	/* last scan */
+};
+
 struct coord {
 	struct store		*c_store;
 	struct shmq_region	*c_region;
@@ -121,11 +135,16 @@ struct coord {
 	struct coord_psess	 c_psess;
 	struct coord_mirrors	 c_mirror;
 	struct coord_prmirrors	 c_prm;
+	struct coord_anon	 c_anon;
 };
 
 /* A request's handler: 0 or -errno; an answer's payload goes in rsp. */
 typedef int (*coord_fn)(struct coord *, const struct shmq_msg *,
     struct shmq_msg *);
+
+/* coordinator/anon.c */
+void		 coord_anon_periodic(struct coord *);
+void		 coord_anon_free(struct coord *);
 
 /* coordinator/coordinator.c */
 int		 coordinator_main(struct proc_env *);

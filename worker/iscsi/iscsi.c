@@ -278,6 +278,7 @@ iscsi_logout(struct conn *c)
 	conn_send(c, bhs, NULL, 0);
 	if (bhs[2] != 0)
 		return PDU_OK;
+	c->c_logged_out = reason != 2;	/* 2: kept for recovery */
 	c->c_state = CONN_CLOSING;
 	return CONN_CLOSE;
 }

@@ -49,6 +49,7 @@ struct lu {
 	struct image		*lu_image;
 	struct lu_cow		*lu_cow;
 	int			 lu_refs;
+	int			 lu_existed;	/* anonymous: its files were there */
 };
 
 enum target_kind {
@@ -112,6 +113,9 @@ struct conn {
 	int			 c_ntasks;
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
+	char			*c_anon;	/* their files: PATH-LUN.*, PATH.quota */
+	int			 c_logged_out;	/* the initiator ended the session */
+	int			 c_handedover;	/* came live from another worker */
 	uint64_t		 c_rbytes;
 	uint64_t		 c_wbytes;
 	uint64_t		 c_ncmds;	/* SCSI commands executed */

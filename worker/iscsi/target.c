@@ -4,6 +4,7 @@
  * targets of the configuration, whose overlays are shared.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "hash.h"
 #include "iscsi.h"
@@ -227,6 +230,130 @@ target_quota_open(struct worker *w, struct target *t)
 	return 0;
 }
 
+/*
+ * An anonymous session's files live in state-dir/overlays/anon-KEY/,
+ * KEY a digest of its initiator name, target and source address: its
+ * quota counter I-ISID.quota (held locked while the session lives) and
+ * each written LUN's I-ISID-LUN.ovl and .map; "lost" when the
+ * coordinator deleted a session nobody came back for.
+ */
+static char *
+target_anon_dir(struct conn *c)
+{
+	const struct login *l = &c->c_login;
+	unsigned char	 d[EVP_MAX_MD_SIZE];
+	unsigned int	 dlen = 0;
+	char		 hex[33], *p;
+	EVP_MD_CTX	*ctx;
+	int		 i, ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, l->l_initiator, strlen(l->l_initiator) + 1) &&
+	    EVP_DigestUpdate(ctx, c->c_target->tg_iqn,
+	    strlen(c->c_target->tg_iqn) + 1) &&
+	    EVP_DigestUpdate(ctx, c->c_addr, sizeof(c->c_addr)) &&
+	    EVP_DigestFinal_ex(ctx, d, &dlen) == 1 && dlen >= 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return NULL;
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	if (asprintf(&p, "%s/anon-%s", c->c_w->w_ovldir, hex) == -1)
+		return NULL;
+	return p;
+}
+
+/* Use the files of group (DIR/I-ISID): c_anon and the counter's path. */
+static int
+target_anon_use(struct conn *c, const char *dir, const char *group)
+{
+	free(c->c_anon);
+	free(c->c_quota_acct.q_page);
+	c->c_quota_acct.q_page = NULL;
+	if (asprintf(&c->c_anon, "%s/%s", dir, group) == -1) {
+		c->c_anon = NULL;
+		return -1;
+	}
+	if (asprintf(&c->c_quota_acct.q_page, "%s.quota", c->c_anon) == -1) {
+		c->c_quota_acct.q_page = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * No files of its own ISID: a group nobody holds, of the same initiator
+ * name, target and address, is taken over (libiscsi reconnects with a
+ * new ISID); an exclusive lock decides between two logins.  1 if one.
+ */
+static int
+target_anon_claim(struct conn *c, const char *dir)
+{
+	struct dirent	*de;
+	char		 group[64];
+	size_t		 n;
+	DIR		*d;
+	int		 got = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!got && (de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (strncmp(de->d_name, "I-", 2) != 0 || n < 8 || n > 40 ||
+		    strcmp(de->d_name + n - 6, ".quota") != 0)
+			continue;
+		snprintf(group, sizeof(group), "%.*s", (int)(n - 6),
+		    de->d_name);
+		if (target_anon_use(c, dir, group) == 0 &&
+		    lu_quota_claim(&c->c_quota_acct) == 0)
+			got = 1;
+	}
+	closedir(d);
+	return got;
+}
+
+/*
+ * Which files the anonymous session uses.  Its own ISID's, if a session
+ * of it left them; else a group nobody holds (target_anon_claim); else
+ * fresh ones under its ISID, made at its first write.  Returns 1 when
+ * it takes over files, 0 fresh, -1 on failure; *lost: a session of
+ * this identity was lost (its files deleted unclaimed).
+ */
+static int
+target_anon_open(struct conn *c, int *lost)
+{
+	const uint8_t	*isid = c->c_login.l_isid;
+	char		*dir, group[32], p[CFG_PATH_MAX + 200];
+	int		 rv = 0;
+
+	if ((dir = target_anon_dir(c)) == NULL)
+		return -1;
+	snprintf(group, sizeof(group), "I-%02x%02x%02x%02x%02x%02x",
+	    isid[0], isid[1], isid[2], isid[3], isid[4], isid[5]);
+	if (target_anon_use(c, dir, group) == -1)
+		rv = -1;
+	else if (access(c->c_quota_acct.q_page, F_OK) == 0 &&
+	    lu_quota_hold(&c->c_quota_acct) == 0)
+		rv = 1;
+	else if (target_anon_claim(c, dir))
+		rv = 1;
+	else if (target_anon_use(c, dir, group) == -1)
+		rv = -1;
+	snprintf(p, sizeof(p), "%s/lost", dir);
+	*lost = rv == 0 && unlink(p) == 0;
+	if (*lost)
+		log_info("%s (%s) from %s: its anonymous session was lost",
+		    c->c_login.l_initiator, c->c_login.l_target, c->c_peer);
+	else if (rv == 1)
+		log_info("%s (%s) from %s: the overlay of a session it lost "
+		    "is back (%s)", c->c_login.l_initiator,
+		    c->c_login.l_target, c->c_peer, strrchr(c->c_anon, '/') + 1);
+	free(dir);
+	return rv;
+}
+
 static struct lu *
 target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 {
@@ -254,9 +381,11 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		if (lu->lu_cow != NULL)
 			lu_cow_log_enable(lu->lu_cow, commit_map_register(w,
 			    lu->lu_cow, strrchr(path, '/') + 1));
-	} else
-		lu->lu_cow = lu_cow_private(im, w->w_ovldir,
-		    w->w_cfg->c_block_size, &c->c_quota_acct);
+	} else {
+		snprintf(path, sizeof(path), "%s-%d", c->c_anon, lun);
+		lu->lu_cow = lu_cow_anon(im, path, w->w_cfg->c_block_size,
+		    &c->c_quota_acct, &lu->lu_existed);
+	}
 	if (lu->lu_cow == NULL) {
 		free(lu);
 		return NULL;
@@ -322,13 +451,19 @@ target_nexus_init(struct conn *c, struct scsi_nexus *n)
 	n->n_relport = 1;
 }
 
-/* Full feature phase of a normal session: build the LUN table. */
+/*
+ * Full feature phase of a normal session: build the LUN table.  An
+ * anonymous session whose overlay a worker left (it died) gets its disk
+ * back with POWER ON, RESET (29h/00h), not when handed over live; one
+ * that was lost starts pristine with MEDIUM MAY HAVE CHANGED (28h/00h):
+ * never silently another disk under the same name.
+ */
 int
 target_attach(struct conn *c)
 {
 	struct target	*t;
 	struct lu	*lu;
-	int		 i;
+	int		 i, lost = 0, adopted = 0;
 
 	if ((t = target_find(c->c_w, c->c_login.l_target)) == NULL ||
 	    (c->c_nexus = calloc(1, sizeof(*c->c_nexus))) == NULL) {
@@ -342,12 +477,21 @@ target_attach(struct conn *c)
 		c->c_state = CONN_CLOSING;
 		return -1;
 	}
+	if (t->tg_kind != TARGET_STATIC && t->tg_kind != TARGET_PSESS &&
+	    (adopted = target_anon_open(c, &lost)) == -1) {
+		c->c_state = CONN_CLOSING;
+		return -1;
+	}
 	target_nexus_init(c, c->c_nexus);
 	for (i = 0; i < t->tg_nimages && i < SCSI_MAX_LUNS; i++) {
 		if ((lu = target_lu_get(c, i)) == NULL)
 			continue;
 		c->c_lus[i] = lu;
 		scsi_nexus_attach(c->c_nexus, i, &lu->lu_scsi);
+		if (lost)
+			scsi_ua_set(&lu->lu_scsi, NULL, UA_MEDIUM_CHANGED);
+		else if (adopted && !c->c_handedover)
+			scsi_ua_set(&lu->lu_scsi, NULL, UA_POWER_ON);
 	}
 	if (t->tg_kind == TARGET_PSESS)
 		ptarget_attach(c);
@@ -363,9 +507,16 @@ target_detach(struct conn *c)
 	if (c->c_nexus != NULL)
 		scsi_nexus_detach(c->c_nexus);
 	for (i = 0; i < SCSI_MAX_LUNS; i++) {
+		/* an anonymous overlay goes when its session is ended */
+		if (c->c_logged_out && c->c_lus[i] != NULL &&
+		    c->c_anon != NULL)
+			lu_cow_discard(c->c_lus[i]->lu_cow);
 		target_lu_put(c->c_lus[i]);
 		c->c_lus[i] = NULL;
 	}
+	lu_quota_release(&c->c_quota_acct, c->c_logged_out);
+	free(c->c_anon);
+	c->c_anon = NULL;
 	free(c->c_nexus);
 	c->c_nexus = NULL;
 	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)

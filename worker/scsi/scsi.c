@@ -183,6 +183,7 @@ static const struct {
 	{ UA_CAPACITY_CHANGED,	0x2a, 0x09 },
 	{ UA_LUNS_CHANGED,	0x3f, 0x0e },
 	{ UA_CMDS_CLEARED,	0x2f, 0x00 },
+	{ UA_MEDIUM_CHANGED,	0x28, 0x00 },
 };
 
 /* Take the highest-priority pending UA; 0 when none. */

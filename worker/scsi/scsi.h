@@ -66,6 +66,7 @@ enum scsi_dir {
 #define UA_CAPACITY_CHANGED	0x0080	/* 2Ah/09h */
 #define UA_LUNS_CHANGED		0x0100	/* 3Fh/0Eh */
 #define UA_CMDS_CLEARED		0x0200	/* 2Fh/00h commands cleared by another initiator */
+#define UA_MEDIUM_CHANGED	0x0400	/* 28h/00h: the medium may have changed */
 
 /*
  * Storage behind a logical unit.  Offsets and lengths are in bytes and

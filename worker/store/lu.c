@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cowmap.h"
 #include "log.h"
 #include "lu.h"
@@ -175,6 +176,8 @@ cow_lock(struct lu_cow *cw, uint64_t b, int type)
 	return 0;
 }
 
+static int	cow_anon_open(struct lu_cow *, int);
+
 static struct lu_cow *
 cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
 {
@@ -195,48 +198,211 @@ cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
 }
 
 /*
- * An overlay that vanishes with the connection, in directory dir (which
- * must outlive it).  Nothing is opened or mapped until the first write:
- * until then every block reads from the base, and a connection holds no
- * descriptor and no memory for the LUs it only reads.
+ * An anonymous session's overlay: PATH.ovl and PATH.map, made at its
+ * first write, so that a session that only reads holds no file, no
+ * descriptor and no map.  The files outlive the process serving the
+ * session: a worker that dies, or hands the connection to another,
+ * leaves them to whoever serves the session next, who finds them by its
+ * identity (PATH, worker/iscsi/target.c).  The session's quota counter
+ * (lu_quota_hold) is the lock that says the files are in use.
+ * *existed: the files were there already (and are open).
  */
 struct lu_cow *
-lu_cow_private(struct image *im, const char *dir, uint32_t bs,
-    struct lu_quota *q)
+lu_cow_anon(struct image *im, const char *path, uint32_t bs,
+    struct lu_quota *q, int *existed)
 {
 	struct lu_cow	*cw;
 
+	*existed = 0;
 	if ((cw = cow_new(im, bs, q)) == NULL)
 		return NULL;
-	cw->cw_dir = dir;
+	if ((cw->cw_path = strdup(path)) == NULL) {
+		free(cw);
+		return NULL;
+	}
+	if (lu_anon_exists(path) && cow_anon_open(cw, 0) == 0)
+		*existed = 1;
 	return cw;
 }
 
-/* A private overlay's first write: its unlinked file and its map. */
+/* Do PATH's files exist (a session left them)? */
+int
+lu_anon_exists(const char *path)
+{
+	char	 p[CFG_PATH_MAX + 200];
+
+	snprintf(p, sizeof(p), "%s.map", path);
+	return access(p, F_OK) == 0;
+}
+
+/* Open (or with create, make) the anonymous overlay's files and map. */
+static int
+cow_anon_open(struct lu_cow *cw, int create)
+{
+	char	 p[CFG_PATH_MAX + 200];
+	int	 flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), r = 0;
+	void	*m;
+
+	snprintf(p, sizeof(p), "%s.map", cw->cw_path);
+	if ((cw->cw_mapfd = open(p, flags, 0600)) == -1)
+		return -errno;
+	if (ftruncate(cw->cw_mapfd, COWMAP_BITS + cw->cw_maplen) == -1 ||
+	    (m = mmap(NULL, COWMAP_BITS + cw->cw_maplen, PROT_READ |
+	    PROT_WRITE, MAP_SHARED, cw->cw_mapfd, 0)) == MAP_FAILED) {
+		r = -errno;
+		close(cw->cw_mapfd);
+		cw->cw_mapfd = -1;
+		return r;
+	}
+	cw->cw_map = (uint8_t *)m + COWMAP_BITS;
+	snprintf(p, sizeof(p), "%s.ovl", cw->cw_path);
+	if ((cw->cw_ovl = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -errno;
+	return 0;
+}
+
+/* An anonymous overlay's first write: its session's counter, its files. */
 static int
 cow_materialize(struct lu_cow *cw)
 {
-	void	*m;
-	int	 fd, r;
+	int	 r;
 
-	if (cw->cw_map != NULL)
+	if (cw->cw_map != NULL && cw->cw_ovl != -1)
 		return 0;
-	if ((fd = open(cw->cw_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) ==
-	    -1) {
-		r = -errno;
-		log_warn("%s: overlay in %s", __func__, cw->cw_dir);
+	if (cw->cw_quota != NULL && cw->cw_quota->q_page != NULL &&
+	    (r = lu_quota_hold(cw->cw_quota)) != 0)
+		return r;
+	if (cw->cw_map == NULL && (r = cow_anon_open(cw, 1)) != 0) {
+		log_warnx("%s: %s: %s", __func__, cw->cw_path, strerror(-r));
 		return r;
 	}
-	m = mmap(NULL, cw->cw_maplen, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		r = -errno;
-		close(fd);
-		return r;
+	return cw->cw_ovl == -1 ? -EIO : 0;
+}
+
+/* The session logged out: its overlay goes with it. */
+void
+lu_cow_discard(struct lu_cow *cw)
+{
+	char	 p[CFG_PATH_MAX + 200];
+
+	if (cw == NULL || cw->cw_path == NULL || cw->cw_map == NULL)
+		return;
+	snprintf(p, sizeof(p), "%s.ovl", cw->cw_path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.map", cw->cw_path);
+	unlink(p);
+}
+
+/*
+ * An anonymous session's quota counter, the file q_page, made if need
+ * be, mapped, and held with a shared lock for as long as the session
+ * lives: nobody deletes the session's files while a process holds it
+ * (coordinator/anon.c tries an exclusive lock).  -ENOENT: the file was
+ * deleted as we came.
+ */
+static int
+quota_open(const char *path)
+{
+	char	*dir, *slash;
+	int	 fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1 ||
+	    errno != ENOENT || (dir = strdup(path)) == NULL)
+		return fd;
+	if ((slash = strrchr(dir, '/')) != NULL) {	/* its directory too */
+		*slash = '\0';
+		(void)mkdir(dir, 0700);
 	}
-	cw->cw_ovl = fd;
-	cw->cw_map = m;
+	free(dir);
+	return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+}
+
+static int
+quota_lock(int fd, int type, int wait)
+{
+	struct flock	 fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_len = 1;
+	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == -1)
+		if (errno != EINTR)
+			return -1;
 	return 0;
+}
+
+/* Map the held counter file fd as q's. */
+static int
+quota_map(struct lu_quota *q, int fd)
+{
+	struct stat	 sb;
+	void		*p;
+
+	if (fstat(fd, &sb) == -1 || sb.st_nlink == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (ftruncate(fd, LU_QUOTA_PAGE) == -1 || (p = mmap(NULL,
+	    LU_QUOTA_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+	    MAP_FAILED)
+		return -1;
+	q->q_shared = p;
+	q->q_fd = fd;
+	__atomic_add_fetch(q->q_shared, q->q_used, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+lu_quota_hold(struct lu_quota *q)
+{
+	int	 fd;
+
+	if (q->q_shared != NULL)
+		return 0;
+	if ((fd = quota_open(q->q_page)) == -1)
+		return -errno;
+	if (quota_lock(fd, F_RDLCK, 1) == 0 && quota_map(q, fd) == 0)
+		return 0;
+	close(fd);
+	return -errno;
+}
+
+/*
+ * The counter of another session's files, q_page, taken only if nobody
+ * holds it: an exclusive lock first, so that of two logins only one
+ * wins, then the shared one a holder keeps.  -EBUSY: somebody holds it.
+ */
+int
+lu_quota_claim(struct lu_quota *q)
+{
+	int	 fd;
+
+	if ((fd = open(q->q_page, O_RDWR | O_CLOEXEC)) == -1)
+		return -errno;
+	if (quota_lock(fd, F_WRLCK, 0) == -1) {
+		close(fd);
+		return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+	}
+	if (quota_lock(fd, F_RDLCK, 0) == 0 && quota_map(q, fd) == 0)
+		return 0;
+	close(fd);
+	return -errno;
+}
+
+/* Let go of a held counter; discard: the session ended, delete it. */
+void
+lu_quota_release(struct lu_quota *q, int discard)
+{
+	if (q->q_shared != NULL) {
+		if (discard)
+			unlink(q->q_page);
+		munmap(q->q_shared, LU_QUOTA_PAGE);
+		close(q->q_fd);
+	}
+	q->q_shared = NULL;
+	free(q->q_page);
+	q->q_page = NULL;
 }
 
 /*
@@ -282,13 +448,9 @@ lu_cow_free(struct lu_cow *cw)
 	if (cw == NULL)
 		return;
 	free(cw->cw_log);
-	if (cw->cw_map != NULL) {
-		if (cw->cw_mapfd != -1)
-			munmap(cw->cw_map - COWMAP_BITS,
-			    COWMAP_BITS + cw->cw_maplen);
-		else
-			munmap(cw->cw_map, cw->cw_maplen);
-	}
+	free(cw->cw_path);
+	if (cw->cw_map != NULL)
+		munmap(cw->cw_map - COWMAP_BITS, COWMAP_BITS + cw->cw_maplen);
 	if (cw->cw_ovl != -1)
 		close(cw->cw_ovl);
 	if (cw->cw_mapfd != -1)
@@ -659,13 +821,13 @@ const struct lu_store_ops lu_cow_ops = {
 
 /*
  * The LUN reset counter of a shared LU, in the map file's header page
- * (COWMAP_RESET_GEN): every worker mapping the LU sees it.  NULL for a
- * private LU.
+ * (COWMAP_RESET_GEN): every worker mapping the LU sees it.  NULL for an
+ * anonymous LU.
  */
 volatile uint32_t *
 lu_cow_reset_gen(struct lu_cow *cw)
 {
-	if (cw->cw_mapfd == -1)
+	if (cw->cw_mapfd == -1 || cw->cw_path != NULL)
 		return NULL;
 	return (volatile uint32_t *)(void *)(cw->cw_map - COWMAP_BITS +
 	    COWMAP_RESET_GEN);

@@ -29,6 +29,8 @@ struct lu_quota {
 	uint64_t	 q_limit;	/* bytes; 0 = unlimited */
 	uint64_t	 q_used;
 	uint64_t	*q_shared;	/* used instead of q_used when set */
+	char		*q_page;	/* anonymous: its file (lu_quota_hold) */
+	int		 q_fd;		/* ... open, locked */
 };
 
 #define LU_QUOTA_PAGE	4096	/* a shared counter's file: lu_quota_page */
@@ -49,11 +51,11 @@ struct cow_logent {
 
 struct lu_cow {
 	struct image	*cw_image;
-	const char	*cw_dir;	/* private: where its file will be */
+	char		*cw_path;	/* anonymous: PATH.ovl and PATH.map */
 	int		 cw_ovl;	/* overlay file, -1 until written */
-	int		 cw_mapfd;	/* map file, -1 when private */
+	int		 cw_mapfd;	/* map file */
 	uint8_t		*cw_map;	/* 2 bits per block: mapped, zeroed;
-					   private: NULL until written */
+					   anonymous: NULL until written */
 	size_t		 cw_maplen;
 	uint32_t	 cw_bs;		/* COW granularity */
 	uint32_t	 cw_shift;
@@ -71,8 +73,13 @@ struct lu_cow {
 extern const struct lu_store_ops lu_cow_ops;
 
 /* worker/lu.c */
-struct lu_cow	*lu_cow_private(struct image *, const char *, uint32_t,
-		    struct lu_quota *);
+struct lu_cow	*lu_cow_anon(struct image *, const char *, uint32_t,
+		    struct lu_quota *, int *);
+void		 lu_cow_discard(struct lu_cow *);
+int		 lu_anon_exists(const char *);
+int		 lu_quota_hold(struct lu_quota *);
+int		 lu_quota_claim(struct lu_quota *);
+void		 lu_quota_release(struct lu_quota *, int);
 struct lu_cow	*lu_cow_shared(struct image *, const char *, uint32_t,
 		    struct lu_quota *);
 void		 lu_cow_free(struct lu_cow *);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +61,24 @@ base_unchanged(void)
 	free(b);
 }
 
+/* A fresh anonymous overlay of its own (files dir/anon-N). */
+static struct lu_cow *
+anon(struct lu_quota *q)
+{
+	static int	 n;
+	char		 path[PATH_MAX];
+	int		 existed;
+	struct lu_cow	*cw;
+
+	snprintf(path, sizeof(path), "%s/anon-%d", dir, ++n);
+	cw = lu_cow_anon(&im, path, 4096, q, &existed);
+	ck_assert_int_eq(existed, 0);
+	return cw;
+}
+
 START_TEST(lu__reads_pristine_base)
 {
-	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, NULL);
+	struct lu_cow	*cw = anon(NULL);
 	uint8_t		 buf[8192];
 
 	ck_assert_ptr_nonnull(cw);
@@ -75,7 +91,7 @@ END_TEST
 /* A 512-byte write into an unmapped 4 KiB block keeps the other 3.5 KiB. */
 START_TEST(lu__partial_block_write_merges_base)
 {
-	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, NULL);
+	struct lu_cow	*cw = anon(NULL);
 	uint8_t		 data[512], buf[3 * 4096], want[3 * 4096];
 
 	memset(data, 0xab, sizeof(data));
@@ -91,7 +107,7 @@ END_TEST
 
 START_TEST(lu__unaligned_multiblock_write)
 {
-	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, NULL);
+	struct lu_cow	*cw = anon(NULL);
 	uint8_t		*data = malloc(5 * 4096), *buf = malloc(IMG_SIZE);
 	uint8_t		*want = malloc(IMG_SIZE);
 	size_t		 i;
@@ -114,8 +130,8 @@ END_TEST
 
 START_TEST(lu__private_overlays_are_isolated)
 {
-	struct lu_cow	*a = lu_cow_private(&im, dir, 4096, NULL);
-	struct lu_cow	*b = lu_cow_private(&im, dir, 4096, NULL);
+	struct lu_cow	*a = anon(NULL);
+	struct lu_cow	*b = anon(NULL);
 	uint8_t		 data[4096], buf[4096];
 
 	memset(data, 0x11, sizeof(data));
@@ -129,8 +145,8 @@ END_TEST
 
 START_TEST(lu__quota_refuses_and_keeps_data)
 {
-	struct lu_quota	 q = { 8192, 0, NULL };
-	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, &q);
+	struct lu_quota	 q = { .q_limit = 8192 };
+	struct lu_cow	*cw = anon(&q);
 	uint8_t		 data[3 * 4096], buf[3 * 4096];
 
 	memset(data, 0x22, sizeof(data));
@@ -151,8 +167,8 @@ END_TEST
 
 START_TEST(lu__unmap_reads_zero_and_credits)
 {
-	struct lu_quota	 q = { 0, 0, NULL };
-	struct lu_cow	*cw = lu_cow_private(&im, dir, 4096, &q);
+	struct lu_quota	 q = { .q_limit = 0 };
+	struct lu_cow	*cw = anon(&q);
 	uint8_t		 data[16384], zero[16384], buf[16384];
 	uint64_t	 len = 16384;
 	int		 mapped = -1;
@@ -211,6 +227,62 @@ START_TEST(lu__shared_overlay_seen_by_both_and_kept)
 }
 END_TEST
 
+/*
+ * An anonymous overlay outlives its process: opened again by its path
+ * it holds what was written (existed), until its session discards it.
+ */
+START_TEST(lu__anonymous_overlay_kept_until_discarded)
+{
+	char		 path[PATH_MAX];
+	uint8_t		 data[4096], buf[4096];
+	struct lu_cow	*cw;
+	int		 existed;
+
+	snprintf(path, sizeof(path), "%s/anon-kept", dir);
+	cw = lu_cow_anon(&im, path, 4096, NULL, &existed);
+	ck_assert_int_eq(existed, 0);
+	ck_assert_int_eq(lu_anon_exists(path), 0);	/* nothing until written */
+	memset(data, 0x6b, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write(cw, data, 4096, 8192), 0);
+	lu_cow_free(cw);
+	ck_assert_int_eq(lu_anon_exists(path), 1);
+	cw = lu_cow_anon(&im, path, 4096, NULL, &existed);
+	ck_assert_int_eq(existed, 1);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, buf, 4096, 8192), 0);
+	ck_assert_mem_eq(buf, data, 4096);
+	lu_cow_discard(cw);
+	lu_cow_free(cw);
+	ck_assert_int_eq(lu_anon_exists(path), 0);
+	base_unchanged();
+}
+END_TEST
+
+/*
+ * A session's counter held by one process cannot be claimed by another
+ * (a stranger never takes over a live session's files); once let go it
+ * can, and keeps its count.
+ */
+START_TEST(lu__quota_held_not_claimed)
+{
+	struct lu_quota	 a = { .q_limit = 0 }, b = { .q_limit = 0 };
+	char		 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/I-held.quota", dir);
+	a.q_page = strdup(path);
+	b.q_page = strdup(path);
+	a.q_used = 12288;
+	ck_assert_int_eq(lu_quota_hold(&a), 0);
+	ck_assert_uint_eq(*a.q_shared, 12288);
+	ck_assert_int_eq(lu_quota_claim(&b), -EBUSY);
+	lu_quota_release(&a, 0);
+	ck_assert_int_eq(access(path, F_OK), 0);	/* kept */
+	ck_assert_int_eq(lu_quota_claim(&b), 0);
+	ck_assert_uint_eq(*b.q_shared, 12288);
+	lu_quota_release(&b, 1);			/* discarded */
+	ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
 Suite *
 lu_suite(void)
 {
@@ -219,6 +291,8 @@ lu_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, lu__reads_pristine_base);
+	tcase_add_test(tc, lu__anonymous_overlay_kept_until_discarded);
+	tcase_add_test(tc, lu__quota_held_not_claimed);
 	tcase_add_test(tc, lu__partial_block_write_merges_base);
 	tcase_add_test(tc, lu__unaligned_multiblock_write);
 	tcase_add_test(tc, lu__private_overlays_are_isolated);
