@@ -13,6 +13,7 @@
 	X(crc32c)		\
 	X(fdpass)		\
 	X(netaddr)		\
+	X(pack)			\
 	X(shmq)			\
 	X(psess)		\
 	X(prstate)		\

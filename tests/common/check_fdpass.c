@@ -114,6 +114,77 @@ START_TEST(fdpass__eof_returns_zero)
 }
 END_TEST
 
+/* Two descriptors and a message of another size: both arrive, in order. */
+START_TEST(fdpass__several_fds_roundtrip)
+{
+	uint32_t	 out[3] = { 7, 8, 9 }, in[3];
+	int		 p1[2], p2[2], fds[2], got[FDPASS_MAX], eof;
+	char		 ch;
+
+	ck_assert_int_eq(pipe(p1), 0);
+	ck_assert_int_eq(pipe(p2), 0);
+	fds[0] = p1[1];
+	fds[1] = p2[1];
+	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out), fds, 2), 0);
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, FDPASS_MAX,
+	    &eof), 2);
+	ck_assert_int_eq(eof, 0);
+	ck_assert_mem_eq(in, out, sizeof(in));
+	ck_assert_int_eq(write(got[0], "a", 1), 1);
+	ck_assert_int_eq(write(got[1], "b", 1), 1);
+	ck_assert_int_eq(read(p1[0], &ch, 1), 1);
+	ck_assert_int_eq(ch, 'a');
+	ck_assert_int_eq(read(p2[0], &ch, 1), 1);
+	ck_assert_int_eq(ch, 'b');
+	close(got[0]);
+	close(got[1]);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+}
+END_TEST
+
+/* A message with none: 0 descriptors, not end of file. */
+START_TEST(fdpass__no_fds_is_a_message)
+{
+	uint32_t	 out[2] = { 1, 2 }, in[2];
+	int		 got[FDPASS_MAX], eof = 1;
+
+	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, FDPASS_MAX,
+	    &eof), 0);
+	ck_assert_int_eq(eof, 0);
+	ck_assert_mem_eq(in, out, sizeof(in));
+}
+END_TEST
+
+/* More descriptors than the receiver takes: EBADMSG, each one closed. */
+START_TEST(fdpass__more_than_asked_closed)
+{
+	uint32_t	 out[2] = { 1, 2 }, in[2];
+	int		 p1[2], fds[2], got[FDPASS_MAX], eof, before;
+
+	ck_assert_int_eq(pipe(p1), 0);
+	fds[0] = p1[0];
+	fds[1] = p1[1];
+	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out), fds, 2), 0);
+	close(p1[0]);
+	close(p1[1]);
+	before = count_fds();
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof),
+	    -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	ck_assert_int_eq(count_fds(), before);
+	/* and a message of the wrong size is one too */
+	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out) - 1, NULL, 0),
+	    0);
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof),
+	    -1);
+	ck_assert_int_eq(errno, EBADMSG);
+}
+END_TEST
+
 Suite *
 fdpass_suite(void)
 {
@@ -124,6 +195,9 @@ fdpass_suite(void)
 	tcase_add_test(tc, fdpass__roundtrip_keeps_tag);
 	tcase_add_test(tc, fdpass__message_without_fd_is_error);
 	tcase_add_test(tc, fdpass__extra_fds_closed_not_leaked);
+	tcase_add_test(tc, fdpass__several_fds_roundtrip);
+	tcase_add_test(tc, fdpass__no_fds_is_a_message);
+	tcase_add_test(tc, fdpass__more_than_asked_closed);
 	tcase_add_test(tc, fdpass__eof_returns_zero);
 	suite_add_tcase(s, tc);
 	return s;
