@@ -90,14 +90,15 @@ fdpass_close_all(struct msghdr *msg)
 
 /*
  * Receive one datagram of exactly len bytes into msg and its descriptors
- * (at most maxfds) into fds: the number of descriptors, or 0 ... maxfds
+ * (at most maxfds) into fds, recvmsg(2) flags (MSG_DONTWAIT) added: the number of descriptors, or 0 ... maxfds
  * with *eof set at end of file, or -1 on error (errno set; EBADMSG for a
  * malformed message, whose descriptors are closed; EMFILE when the
  * message came whole but its descriptors could not be taken, the
  * receiver being out of them: msg is good then).
  */
 int
-fdpass_recvv(int sock, void *msg, size_t len, int *fds, int maxfds, int *eof)
+fdpass_recvv(int sock, void *msg, size_t len, int *fds, int maxfds, int *eof,
+    int flags)
 {
 	struct msghdr	 mh;
 	struct iovec	 iov;
@@ -122,7 +123,7 @@ fdpass_recvv(int sock, void *msg, size_t len, int *fds, int maxfds, int *eof)
 	mh.msg_control = cm.buf;
 	mh.msg_controllen = sizeof(cm.buf);
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n == -1 && errno == EINTR);
 	if (n == 0)
 		*eof = 1;
@@ -160,8 +161,8 @@ fdpass_recv(int sock, int *fd, struct fdpass_msg *m)
 {
 	int	 fds[FDPASS_MAX], n, eof, i;
 
-	if ((n = fdpass_recvv(sock, m, sizeof(*m), fds, FDPASS_MAX,
-	    &eof)) == -1)
+	if ((n = fdpass_recvv(sock, m, sizeof(*m), fds, FDPASS_MAX, &eof,
+	    0)) == -1)
 		return -1;
 	if (eof)
 		return 0;

@@ -13,13 +13,13 @@
 
 /* What the master sends a worker with a connection (fdpass_send). */
 struct fdpass_msg {
-	uint32_t	fm_tag;		/* listen_kind of the socket */
+	uint32_t	fm_tag;		/* listen_kind, or PROC_TAG_* (proc.h) */
 	uint32_t	fm_seq;		/* master's connection number */
 };
 
 /* common/fdpass.c */
 int	fdpass_sendv(int, const void *, size_t, const int *, int);
-int	fdpass_recvv(int, void *, size_t, int *, int, int *);
+int	fdpass_recvv(int, void *, size_t, int *, int, int *, int);
 int	fdpass_send(int, int, const struct fdpass_msg *);
 int	fdpass_recv(int, int *, struct fdpass_msg *);
 

@@ -21,13 +21,26 @@ struct shmq_region;
  */
 /*
  * Worker to master on the control socket (SOCK_SEQPACKET), one struct
- * proc_ctlmsg a datagram, in the host's byte order (both ends are on
- * one machine, of one build).
+ * proc_ctlmsg a datagram (common/fdpass.c), in the host's byte order
+ * (both ends are on one machine).  The values never change and new ones
+ * are only appended: after a binary replacement the master is newer
+ * than the workers it hands connections from.
  */
 enum proc_ctltype {
 	PROC_CONN_CLOSED = 1,	/* pc_arg: the id of a connection that ended */
 	PROC_READY,		/* initialised: may be handed connections */
+	PROC_HANDOFF_CONN,	/* pc_arg: the id of a connection handed over,
+				   with its socket and its state (a memfd) */
 };
+
+/*
+ * Master to worker: a struct fdpass_msg, whose fm_tag is the listen_kind
+ * of a new connection (its socket with it, fm_seq its id), or one of
+ * these.
+ */
+#define PROC_TAG_HANDOFF	0x100	/* hand your connections over */
+#define PROC_TAG_ADOPT		0x101	/* one handed over: its socket and
+					   state, fm_seq its id */
 
 struct proc_ctlmsg {
 	uint32_t	 pc_type;	/* enum proc_ctltype */

@@ -6,7 +6,8 @@
  *
  * Each connection has a record; its number goes to the worker with the
  * socket (fdpass_msg fm_seq) and comes back when the worker closes it
- * (PROC_CONN_CLOSED).  A worker that dies takes its records with it.
+ * (PROC_CONN_CLOSED); one handed over to another worker moves with it
+ * (PROC_HANDOFF_CONN).  A worker that dies takes its records with it.
  * Addresses are counted in an open-addressed table of twice the
  * records, so that it never fills.
  */
@@ -224,6 +225,22 @@ conns_closed(struct conns *cn, int slot, uint32_t id)
 	    cn->cn_rec[n].mc_gen != id >> CONN_ID_BITS)
 		return;
 	conns_release(cn, n);
+}
+
+/*
+ * A connection handed live from the worker in slot from to the one in
+ * slot to: its record follows it.  0, or -1 when the id is not from's.
+ */
+int
+conns_moved(struct conns *cn, int from, int to, uint32_t id)
+{
+	uint32_t	 n = id & CONN_ID_MASK;
+
+	if (n >= cn->cn_cap || cn->cn_rec[n].mc_slot != from ||
+	    cn->cn_rec[n].mc_gen != id >> CONN_ID_BITS)
+		return -1;
+	cn->cn_rec[n].mc_slot = to;
+	return 0;
 }
 
 /* A worker is gone: so are its connections. */

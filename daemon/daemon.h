@@ -17,6 +17,8 @@
 #define MASTER_BACKOFF_MAX_MS	30000
 #define MASTER_DRAIN_SECS	30
 #define MASTER_STABLE_SECS	30	/* a child up this long resets backoff */
+#define MASTER_SLOTS_PER_WORKER	4	/* ring slots: old workers serving on */
+#define MASTER_HANDOFF_WAIT_MS	5000	/* new workers not all ready: go on */
 #define LISTEN_BACKOFF_MIN_MS	100	/* accepts paused after EMFILE */
 #define LISTEN_BACKOFF_MAX_MS	2000
 
@@ -42,9 +44,15 @@ struct proc {
 enum child_state {
 	CHILD_IDLE = 0,		/* slot unused */
 	CHILD_RUNNING,
-	CHILD_DRAINING,		/* old worker finishing its connections */
+	CHILD_DRAINING,		/* old worker handing over or finishing its
+				   connections */
 	CHILD_WAITING,		/* dead, respawn timer armed */
 };
+
+/* An old worker's hand-over (struct child ch_handoff). */
+#define HANDOFF_NONE	0	/* draining by logouts, or not draining */
+#define HANDOFF_PENDING	1	/* to be told once the new workers are ready */
+#define HANDOFF_TOLD	2
 
 struct child {
 	enum child_kind	 ch_kind;
@@ -55,6 +63,7 @@ struct child {
 	int		 ch_ctl;	/* master end of the control socket */
 	int		 ch_conns;	/* connections handed and not closed */
 	int		 ch_ready;	/* said PROC_READY since its fork */
+	int		 ch_handoff;	/* DRAINING: HANDOFF_* */
 	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
 	int		 ch_backoff_ms;
 	time_t		 ch_started;	/* for the backoff reset */
@@ -95,6 +104,7 @@ struct master {
 	int			 m_backoff_ms;	/* accept paused: EMFILE */
 	int			 m_waitready;	/* accept paused: none ready */
 	struct event		*m_resume;
+	struct event		*m_handoff_timer;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
 	void			*m_sslctx;	/* SSL_CTX workers inherit */
 };
@@ -107,6 +117,7 @@ uint32_t	 conns_count(const struct conns *);
 int64_t		 conns_add(struct conns *, const uint8_t *, int, uint64_t,
 		    uint64_t, const char **);
 void		 conns_closed(struct conns *, int, uint32_t);
+int		 conns_moved(struct conns *, int, int, uint32_t);
 void		 conns_slot_gone(struct conns *, int);
 
 /* daemon/listen.c */

@@ -28,6 +28,9 @@ static void	master_child_read(evutil_socket_t, short, void *);
 static void	master_stop(struct master *, int);
 static void	master_respawn_cb(evutil_socket_t, short, void *);
 static int	master_fork(struct master *, struct child *);
+static void	master_handoff_tell(struct master *, int);
+static void	master_start_worker(struct master *, int);
+static void	master_fill_workers(struct master *);
 
 /*
  * The children, by kind: what each runs and what the master gives it.
@@ -195,6 +198,7 @@ master_child_ready(struct child *ch)
 	log_debug("%s: worker %d (pid %d) ready", __func__, ch->ch_index,
 	    (int)ch->ch_pid);
 	master_accept_resume(ch->ch_master);
+	master_handoff_tell(ch->ch_master, 0);
 }
 
 static void
@@ -205,29 +209,84 @@ master_child_closed(struct child *ch, uint32_t id)
 	conns_closed(ch->ch_master->m_conns, ch->ch_slot, id);
 }
 
+/*
+ * A connection an old worker handed over, its socket and its state:
+ * to the least loaded new worker, its record moved with it.  With no
+ * worker to take it, its socket closes: the initiator reconnects, and an
+ * anonymous session finds its overlay again.
+ */
+static void
+master_child_handoff(struct child *from, uint32_t id, int fds[2])
+{
+	struct master		*m = from->ch_master;
+	struct fdpass_msg	 fm = { PROC_TAG_ADOPT, id };
+	struct child		*to;
+	int			 i;
+
+	if ((i = master_pick_worker(m)) == -1 ||
+	    fdpass_sendv(m->m_workers[i].ch_ctl, &fm, sizeof(fm), fds,
+	    2) == -1) {
+		log_warnx("%s: connection %u from worker %d: no worker took "
+		    "it, closed", __func__, id, from->ch_index);
+		master_child_closed(from, id);
+	} else {
+		to = &m->m_workers[i];
+		if (conns_moved(m->m_conns, from->ch_slot, to->ch_slot,
+		    id) == -1)
+			log_warnx("%s: connection %u was not worker %d's",
+			    __func__, id, from->ch_index);
+		if (from->ch_conns > 0)
+			from->ch_conns--;
+		to->ch_conns++;
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* One control message from a worker, with the descriptors it brought. */
+static void
+master_child_msg(struct child *ch, const struct proc_ctlmsg *msg, int *fds,
+    int nfds)
+{
+	int	 i;
+
+	if (msg->pc_type == PROC_HANDOFF_CONN && nfds == 2) {
+		master_child_handoff(ch, msg->pc_arg, fds);
+		return;
+	}
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	switch (msg->pc_type) {
+	case PROC_CONN_CLOSED:
+		master_child_closed(ch, msg->pc_arg);
+		break;
+	case PROC_READY:
+		master_child_ready(ch);
+		break;
+	}
+}
+
 /* Control messages from a worker (struct proc_ctlmsg, common/proc.h). */
 static void
 master_child_read(evutil_socket_t fd, short ev, void *arg)
 {
 	struct child		*ch = arg;
 	struct proc_ctlmsg	 msg;
-	ssize_t			 n;
+	int			 fds[FDPASS_MAX], n, eof;
 
 	(void)ev;
-	while ((n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
-		if (n != sizeof(msg))
-			continue;
-		switch (msg.pc_type) {
-		case PROC_CONN_CLOSED:
-			master_child_closed(ch, msg.pc_arg);
-			break;
-		case PROC_READY:
-			master_child_ready(ch);
-			break;
+	for (;;) {
+		n = fdpass_recvv(fd, &msg, sizeof(msg), fds, FDPASS_MAX, &eof,
+		    MSG_DONTWAIT);
+		if (eof) {
+			master_child_close(ch);
+			return;
 		}
+		if (n >= 0)
+			master_child_msg(ch, &msg, fds, n);
+		else if (errno != EBADMSG && errno != EMFILE)
+			return;
 	}
-	if (n == 0)
-		master_child_close(ch);
 }
 
 /* The least loaded worker that said it is ready, or -1. */
@@ -434,6 +493,8 @@ master_reaped(struct master *m, struct child *ch, int status)
 	master_accept_resume(m);	/* it may have been the one awaited */
 	if (was == CHILD_DRAINING) {
 		ch->ch_state = CHILD_IDLE;
+		ch->ch_handoff = HANDOFF_NONE;
+		master_fill_workers(m);	/* its slot may be the one missing */
 		return;
 	}
 	master_schedule_respawn(m, ch);
@@ -471,7 +532,8 @@ master_start_worker(struct master *m, int index)
 	int		 slot;
 
 	if ((slot = master_free_slot(m)) == -1) {
-		log_warnx("%s: no free slot for worker %d", __func__, index);
+		log_warnx("%s: no free slot for worker %d until an old one "
+		    "exits", __func__, index);
 		return;
 	}
 	ch = &m->m_workers[slot];
@@ -499,14 +561,89 @@ master_spawn_all(struct master *m)
 }
 
 /*
- * Replace every worker: the old ones lose their control socket, which
- * tells them to drain (ask initiators to log out, finish, exit); new
- * ones take new connections at once.
+ * Tell the old workers to hand their connections over (PROC_TAG_HANDOFF)
+ * once every new worker is ready, so that the connections are shared
+ * among all of them; or, when waited is set (MASTER_HANDOFF_WAIT_MS
+ * passed), once any is.  An old worker that cannot be told drains by
+ * logouts, as when the master stops.
+ */
+static void
+master_handoff_tell(struct master *m, int waited)
+{
+	struct fdpass_msg fm = { PROC_TAG_HANDOFF, 0 };
+	struct child	*ch;
+	int		 i, starting = 0;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		ch = &m->m_workers[i];
+		if (ch->ch_state == CHILD_RUNNING && !ch->ch_ready)
+			starting++;
+	}
+	if (master_pick_worker(m) == -1 || (starting > 0 && !waited))
+		return;
+	for (i = 0; i < m->m_nslots; i++) {
+		ch = &m->m_workers[i];
+		if (ch->ch_state != CHILD_DRAINING ||
+		    ch->ch_handoff != HANDOFF_PENDING)
+			continue;
+		ch->ch_handoff = HANDOFF_TOLD;
+		if (ch->ch_ctl == -1 ||
+		    fdpass_sendv(ch->ch_ctl, &fm, sizeof(fm), NULL, 0) == -1) {
+			log_warnx("%s: worker %d drains by logouts instead",
+			    __func__, ch->ch_index);
+			ch->ch_handoff = HANDOFF_NONE;
+			master_child_close(ch);
+		}
+	}
+}
+
+static void
+master_handoff_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct master	*m = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 i;
+
+	(void)fd;
+	(void)ev;
+	master_handoff_tell(m, 1);
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_state == CHILD_DRAINING &&
+		    m->m_workers[i].ch_handoff == HANDOFF_PENDING) {
+			evtimer_add(m->m_handoff_timer, &tv);	/* none ready */
+			return;
+		}
+}
+
+/* Start the workers that should run and do not (a slot came free). */
+static void
+master_fill_workers(struct master *m)
+{
+	int	 i, j;
+
+	for (i = 0; i < m->m_cfg->c_workers && !m->m_stopping; i++) {
+		for (j = 0; j < m->m_nslots; j++)
+			if (m->m_workers[j].ch_index == i &&
+			    (m->m_workers[j].ch_state == CHILD_RUNNING ||
+			    m->m_workers[j].ch_state == CHILD_WAITING))
+				break;
+		if (j == m->m_nslots)
+			master_start_worker(m, i);
+	}
+}
+
+/*
+ * Replace every worker, with no initiator seeing it: new workers start,
+ * and once they are ready the old ones hand them their connections live
+ * (worker/iscsi/handoff.c) and exit when the connections they keep (TLS)
+ * have ended.  The old ones take no new connections meanwhile.
  */
 static void
 master_roll_workers(struct master *m)
 {
-	int	 i;
+	struct timeval	 tv = { MASTER_HANDOFF_WAIT_MS / 1000,
+	    (MASTER_HANDOFF_WAIT_MS % 1000) * 1000 };
+	int		 i;
 
 	for (i = 0; i < m->m_nslots; i++) {
 		struct child *ch = &m->m_workers[i];
@@ -516,11 +653,16 @@ master_roll_workers(struct master *m)
 			ch->ch_state = CHILD_IDLE;
 		} else if (ch->ch_state == CHILD_RUNNING) {
 			ch->ch_state = CHILD_DRAINING;
-			master_child_close(ch);
+			ch->ch_handoff = HANDOFF_PENDING;
 		}
 	}
 	for (i = 0; i < m->m_cfg->c_workers; i++)
 		master_start_worker(m, i);
+	if (m->m_handoff_timer == NULL)
+		m->m_handoff_timer = evtimer_new(m->m_base,
+		    master_handoff_timeout, m);
+	if (m->m_handoff_timer != NULL)
+		evtimer_add(m->m_handoff_timer, &tv);
 	log_info("%s: workers replaced", __func__);
 }
 
@@ -541,9 +683,11 @@ master_reload(struct master *m)
 		return;
 	}
 	bad = config_load(nc, m->m_cfgpath, ef);
-	if (bad == 0 && nc->c_workers * 2 > m->m_nslots) {
+	if (bad == 0 &&
+	    nc->c_workers * MASTER_SLOTS_PER_WORKER > m->m_nslots) {
 		fprintf(ef, "%s: workers cannot grow beyond %d without a "
-		    "restart\n", m->m_cfgpath, m->m_nslots / 2);
+		    "restart\n", m->m_cfgpath,
+		    m->m_nslots / MASTER_SLOTS_PER_WORKER);
 		bad++;
 	}
 	if (bad == 0 && conns_grow(m->m_conns, nc->c_max_conns) == -1) {
@@ -614,6 +758,7 @@ master_stop(struct master *m, int now)
 			kill(ch->ch_pid, SIGTERM);
 		else if (ch->ch_pid > 0) {
 			ch->ch_state = CHILD_DRAINING;
+			ch->ch_handoff = HANDOFF_NONE;
 			master_child_close(ch);
 		}
 	}

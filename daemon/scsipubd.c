@@ -124,7 +124,9 @@ master_init(struct master *m)
 
 	if ((m->m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	m->m_nslots = m->m_cfg->c_workers * 2;
+	m->m_nslots = m->m_cfg->c_workers * MASTER_SLOTS_PER_WORKER;
+	if (m->m_nslots > SHMQ_SLOTS_MAX)
+		m->m_nslots = SHMQ_SLOTS_MAX;
 	if ((m->m_region = shmq_region_create(m->m_nslots)) == NULL)
 		fatal("shmq_region_create");
 	if ((m->m_workers = calloc(m->m_nslots, sizeof(struct child))) ==

@@ -38,29 +38,53 @@ worker_no_fd(struct worker *w, const struct fdpass_msg *m)
 	conn_notify_closed(w, m->fm_seq);
 }
 
+/* One message from the master: a connection, or what to do. */
+static void
+worker_ctl_msg(struct worker *w, const struct fdpass_msg *m, int *fds,
+    int nfds)
+{
+	int	 i;
+
+	if (m->fm_tag == PROC_TAG_HANDOFF && nfds == 0) {
+		api_stop(w);
+		handoff_start(w);
+		return;
+	}
+	if (m->fm_tag == PROC_TAG_ADOPT && nfds == 2) {
+		handoff_adopt(w, fds[0], fds[1], m->fm_seq);
+		return;
+	}
+	if (m->fm_tag < PROC_TAG_HANDOFF && nfds == 1) {
+		conn_accept(w, fds[0], (enum listen_kind)m->fm_tag, m->fm_seq);
+		return;
+	}
+	log_warnx("%s: malformed message from the master", __func__);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
 static void
 worker_ctl(evutil_socket_t fd, short ev, void *arg)
 {
 	struct worker		*w = arg;
 	struct fdpass_msg	 m;
-	int			 s, r;
+	int			 fds[FDPASS_MAX], n, eof;
 
 	(void)ev;
 	for (;;) {
-		r = fdpass_recv(fd, &s, &m);
-		if (r == 1) {
+		n = fdpass_recvv(fd, &m, sizeof(m), fds, FDPASS_MAX, &eof, 0);
+		if (n >= 0 && !eof) {
 			w->w_nofd = 0;
-			conn_accept(w, s, (enum listen_kind)m.fm_tag,
-			    m.fm_seq);
+			worker_ctl_msg(w, &m, fds, n);
 			continue;
 		}
-		if (r == -1 && errno == EMFILE) {
+		if (n == -1 && errno == EMFILE) {
 			worker_no_fd(w, &m);
 			continue;
 		}
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (r == -1 && errno == EBADMSG) {
+		if (n == -1 && errno == EBADMSG) {
 			log_warnx("%s: malformed message from the master",
 			    __func__);
 			continue;
@@ -68,8 +92,7 @@ worker_ctl(evutil_socket_t fd, short ev, void *arg)
 		break;
 	}
 	/* The master closed our control socket: drain and exit. */
-	if (!w->w_draining)
-		worker_drain(w);
+	worker_drain(w);
 }
 
 static void
@@ -88,6 +111,9 @@ worker_drain(struct worker *w)
 {
 	struct timeval	 tv = { WORKER_DRAIN_SECS, 0 };
 
+	if (w->w_drain_armed)
+		return;
+	w->w_drain_armed = 1;
 	log_info("draining %d connections", w->w_nconns);
 	w->w_draining = 1;
 	event_del(w->w_ctlev);

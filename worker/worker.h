@@ -36,6 +36,10 @@ struct worker {
 	int			 w_ctl;		/* control socket from the master */
 	struct event		*w_ctlev;
 	int			 w_draining;
+	int			 w_drain_armed;	/* logouts asked, timeout armed */
+	int			 w_handoff;	/* handing connections over */
+	struct event		*w_handoffev;
+	unsigned		 w_handedover;
 	int			 w_nofd;	/* out of descriptors, said so */
 	struct shmq_region	*w_region;
 	int			 w_slot;

@@ -127,7 +127,7 @@ START_TEST(fdpass__several_fds_roundtrip)
 	fds[1] = p2[1];
 	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out), fds, 2), 0);
 	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, FDPASS_MAX,
-	    &eof), 2);
+	    &eof, 0), 2);
 	ck_assert_int_eq(eof, 0);
 	ck_assert_mem_eq(in, out, sizeof(in));
 	ck_assert_int_eq(write(got[0], "a", 1), 1);
@@ -153,7 +153,7 @@ START_TEST(fdpass__no_fds_is_a_message)
 
 	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out), NULL, 0), 0);
 	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, FDPASS_MAX,
-	    &eof), 0);
+	    &eof, 0), 0);
 	ck_assert_int_eq(eof, 0);
 	ck_assert_mem_eq(in, out, sizeof(in));
 }
@@ -172,15 +172,15 @@ START_TEST(fdpass__more_than_asked_closed)
 	close(p1[0]);
 	close(p1[1]);
 	before = count_fds();
-	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof),
-	    -1);
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof,
+	    0), -1);
 	ck_assert_int_eq(errno, EBADMSG);
 	ck_assert_int_eq(count_fds(), before);
 	/* and a message of the wrong size is one too */
 	ck_assert_int_eq(fdpass_sendv(sp[0], out, sizeof(out) - 1, NULL, 0),
 	    0);
-	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof),
-	    -1);
+	ck_assert_int_eq(fdpass_recvv(sp[1], in, sizeof(in), got, 1, &eof,
+	    0), -1);
 	ck_assert_int_eq(errno, EBADMSG);
 }
 END_TEST

@@ -33,12 +33,6 @@
 #define CONN_WBUF_HIGH		(8 * 1024 * 1024)	/* queued output: stop reading */
 #define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
 
-enum rx_state {
-	RX_BHS = 0,	/* waiting for 48 bytes (plus header digest) */
-	RX_REST,	/* waiting for AHS, data segment, digests */
-};
-
-static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_flush_cb(evutil_socket_t, short, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
@@ -94,37 +88,39 @@ conn_bev(struct worker *w, int fd, enum listen_kind kind)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
-void
-conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
+/*
+ * A connection on socket fd (the master's id mid), reading and writing
+ * through a bufferevent, in no phase yet; NULL (fd closed, the master
+ * told) when it cannot be set up.
+ */
+struct conn *
+conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 {
 	struct conn	*c;
 	int		 on = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->c_bev = conn_bev(w, fd, kind)) == NULL) {
+	    (c->c_bev = conn_bev(w, fd, kind)) == NULL ||
+	    (c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c)) == NULL) {
 		log_warnx("%s: cannot set up connection", __func__);
+		if (c != NULL && c->c_bev != NULL)
+			bufferevent_free(c->c_bev);
+		else
+			close(fd);
 		free(c);
-		close(fd);
 		conn_notify_closed(w, mid);
-		return;
+		return NULL;
 	}
 	c->c_w = w;
 	c->c_fd = fd;
 	c->c_mid = mid;
 	c->c_kind = kind;
 	c->c_id = ++w->w_nextid;
-	c->c_state = CONN_LOGIN;
 	TAILQ_INIT(&c->c_tasks);
 	TAILQ_INIT(&c->c_defers);
 	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
 	netaddr_peer_key(fd, 128, c->c_addr);
-	iscsi_params_default(&c->c_p);
-	login_init(&c->c_login);
-	c->c_login.l_lookup = target_lookup;
-	c->c_login.l_lookup_arg = c;
-	c->c_login.l_our_mrdsl = ISCSI_OUR_MRDSL;
-	c->c_login.l_max_burst_cap = ISCSI_MAX_BURST;
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	w->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
@@ -138,22 +134,44 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	if (c->c_flushev != NULL)	/* enabled from birth in libevent */
 		bufferevent_disable(c->c_bev, EV_WRITE);
-	c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c);
-	if (c->c_nopin != NULL) {	/* first, the login must end in time */
-		struct timeval tv = { (time_t)w->w_cfg->c_login_timeout, 0 };
+	return c;
+}
 
-		evtimer_add(c->c_nopin, &tv);
-	}
+/* A connection the master accepted: its login begins. */
+void
+conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
+{
+	struct conn	*c;
+	struct timeval	 tv = { (time_t)w->w_cfg->c_login_timeout, 0 };
+
+	if ((c = conn_new(w, fd, kind, mid)) == NULL)
+		return;
+	c->c_state = CONN_LOGIN;
+	iscsi_params_default(&c->c_p);
+	login_init(&c->c_login);
+	c->c_login.l_lookup = target_lookup;
+	c->c_login.l_lookup_arg = c;
+	c->c_login.l_our_mrdsl = ISCSI_OUR_MRDSL;
+	c->c_login.l_max_burst_cap = ISCSI_MAX_BURST;
+	evtimer_add(c->c_nopin, &tv);	/* first, the login must end in time */
 	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
 	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
 }
 
-static void
-conn_free(struct conn *c)
+/*
+ * Free a connection.  One that went to another worker (moved) keeps
+ * what it leaves behind: its session stays registered, its anonymous
+ * overlay and its reservations stay, and the master, which moved its
+ * record, is not told of a close.
+ */
+void
+conn_release(struct conn *c, int moved)
 {
 	struct worker	*w = c->c_w;
 
 	iscsi_conn_free_tasks(c);
+	if (moved && c->c_nexus != NULL)
+		c->c_nexus->n_moving = 1;
 	target_detach(c);
 	login_free(&c->c_login);
 	if (c->c_nopin != NULL)
@@ -164,10 +182,17 @@ conn_free(struct conn *c)
 	free(c->c_data);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
-	conn_notify_closed(w, c->c_mid);
+	if (!moved)
+		conn_notify_closed(w, c->c_mid);
 	free(c);
 	if (w->w_draining && w->w_nconns == 0)
 		event_base_loopexit(w->w_base, NULL);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	conn_release(c, 0);
 }
 
 void
@@ -345,14 +370,15 @@ conn_rx_rest(struct conn *c, struct evbuffer *in)
 	return 1;
 }
 
-static void
+void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	int		 r;
 
-	while (c->c_state != CONN_CLOSING) {
+	/* one that is being handed over stops at this PDU boundary */
+	while (c->c_state != CONN_CLOSING && !c->c_moving) {
 		if (c->c_rxstate == RX_BHS &&
 		    (r = conn_rx_header(c, in)) <= 0) {
 			if (r < 0)
@@ -394,7 +420,7 @@ conn_drained(struct conn *c)
 			conn_close(c, "logged out");
 		return;
 	}
-	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+	if (!c->c_moving && !(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		conn_readcb(bev, c);
 	}

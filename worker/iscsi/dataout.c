@@ -31,6 +31,7 @@
 #include "bytes.h"
 #include "iscsi.h"
 #include "log.h"
+#include "pack.h"
 
 #define TTT_NONE	0xffffffffU
 
@@ -574,5 +575,141 @@ dataout_must_wait(struct conn *c, int attr)
 	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
 		if (tk->tk_attr == SCSI_ATTR_ORDERED)
 			return 1;
+	return 0;
+}
+
+/* ---- Handing tasks to another worker (handoff.c) ---- */
+
+/* Each waiting command as one section tagged tag, its buffer with it. */
+void
+dataout_save(struct conn *c, struct pack *pk, uint16_t tag)
+{
+	struct task	*tk;
+	size_t		 m;
+	int		 i;
+
+	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry) {
+		m = pack_section(pk, tag);
+		pack_u32(pk, tk->tk_itt);
+		pack_u32(pk, tk->tk_edtl);
+		pack_u64(pk, tk->tk_lun);
+		pack_u8(pk, (uint8_t)tk->tk_attr);
+		pack_bytes(pk, tk->tk_cdb, sizeof(tk->tk_cdb));
+		pack_u32(pk, tk->tk_want);
+		pack_u32(pk, tk->tk_got);
+		pack_u32(pk, tk->tk_xfer);
+		pack_u8(pk, (uint8_t)tk->tk_waiting);
+		pack_u32(pk, tk->tk_unsol);
+		pack_u32(pk, tk->tk_unsol_off);
+		pack_u32(pk, tk->tk_unsol_sn);
+		pack_u8(pk, (uint8_t)tk->tk_unsol_open);
+		pack_u32(pk, tk->tk_gap_off);
+		pack_u32(pk, tk->tk_gap_end);
+		pack_u32(pk, tk->tk_r2t_off);
+		pack_u32(pk, tk->tk_r2tsn);
+		pack_u32(pk, tk->tk_r2t_out);
+		for (i = 0; i < ISCSI_MAX_R2T; i++) {
+			pack_u32(pk, tk->tk_r2t[i].r_ttt);
+			pack_u32(pk, tk->tk_r2t[i].r_off);
+			pack_u32(pk, tk->tk_r2t[i].r_len);
+			pack_u32(pk, tk->tk_r2t[i].r_got);
+			pack_u32(pk, tk->tk_r2t[i].r_datasn);
+		}
+		pack_blob(pk, tk->tk_buf, tk->tk_bufcap);
+		pack_section_end(pk, m);
+	}
+}
+
+/*
+ * Is what another worker sent a task this one can go on with?  Every
+ * offset the Data-Out checks rely on must lie within the buffer, or a
+ * later store would run past it.
+ */
+static int
+dataout_task_sane(const struct conn *c, const struct task *tk, size_t buflen)
+{
+	uint32_t	 first, n = 0;
+	int		 i;
+
+	first = tk->tk_unsol < tk->tk_want ? tk->tk_unsol : tk->tk_want;
+	if (tk->tk_want > tk->tk_edtl || tk->tk_got > tk->tk_want ||
+	    tk->tk_want > c->c_w->w_cfg->c_max_pending ||
+	    buflen != (tk->tk_waiting ? first : tk->tk_want) ||
+	    tk->tk_unsol > tk->tk_edtl || tk->tk_unsol_off > tk->tk_unsol ||
+	    tk->tk_gap_off > tk->tk_gap_end || tk->tk_gap_end > tk->tk_want ||
+	    tk->tk_r2t_out > ISCSI_MAX_R2T ||
+	    tk->tk_lun >= SCSI_MAX_LUNS)
+		return 0;
+	for (i = 0; i < ISCSI_MAX_R2T; i++) {
+		const struct r2t *r = &tk->tk_r2t[i];
+
+		if (r->r_ttt == 0)
+			continue;
+		if (tk->tk_waiting || r->r_off > tk->tk_want ||
+		    r->r_len > tk->tk_want - r->r_off || r->r_got > r->r_len)
+			return 0;
+		n++;
+	}
+	return n == tk->tk_r2t_out;
+}
+
+/*
+ * One waiting command from another worker (a section dataout_save
+ * wrote): kept here as it was there, its buffer charged to the budgets
+ * (it is held already; a waiting one waits here).  0, or -1.
+ */
+int
+dataout_restore(struct conn *c, struct pack *sec)
+{
+	struct task	*tk;
+	const uint8_t	*buf;
+	size_t		 len;
+	int		 i;
+
+	if (c->c_ntasks >= ISCSI_MAX_TASKS ||
+	    (tk = buf_zget(sizeof(*tk))) == NULL)
+		return -1;
+	tk->tk_conn = c;
+	tk->tk_itt = unpack_u32(sec);
+	tk->tk_edtl = unpack_u32(sec);
+	tk->tk_lun = unpack_u64(sec);
+	tk->tk_attr = unpack_u8(sec);
+	unpack_bytes(sec, tk->tk_cdb, sizeof(tk->tk_cdb));
+	tk->tk_want = unpack_u32(sec);
+	tk->tk_got = unpack_u32(sec);
+	tk->tk_xfer = unpack_u32(sec);
+	tk->tk_waiting = unpack_u8(sec);
+	tk->tk_unsol = unpack_u32(sec);
+	tk->tk_unsol_off = unpack_u32(sec);
+	tk->tk_unsol_sn = unpack_u32(sec);
+	tk->tk_unsol_open = unpack_u8(sec);
+	tk->tk_gap_off = unpack_u32(sec);
+	tk->tk_gap_end = unpack_u32(sec);
+	tk->tk_r2t_off = unpack_u32(sec);
+	tk->tk_r2tsn = unpack_u32(sec);
+	tk->tk_r2t_out = unpack_u32(sec);
+	for (i = 0; i < ISCSI_MAX_R2T; i++) {
+		tk->tk_r2t[i].r_ttt = unpack_u32(sec);
+		tk->tk_r2t[i].r_off = unpack_u32(sec);
+		tk->tk_r2t[i].r_len = unpack_u32(sec);
+		tk->tk_r2t[i].r_got = unpack_u32(sec);
+		tk->tk_r2t[i].r_datasn = unpack_u32(sec);
+	}
+	buf = unpack_blob(sec, &len);
+	if (sec->pk_err || sec->pk_short || dataout_find(c, tk->tk_itt) ||
+	    !dataout_task_sane(c, tk, len) ||
+	    (len > 0 && (tk->tk_buf = buf_get(len)) == NULL)) {
+		buf_put(tk);
+		return -1;
+	}
+	memcpy(tk->tk_buf, buf, len);
+	tk->tk_bufcap = (uint32_t)len;
+	dataout_charge(c, tk->tk_bufcap);
+	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
+	c->c_ntasks++;
+	if (tk->tk_waiting) {
+		TAILQ_INSERT_TAIL(&c->c_w->w_waitq, tk, tk_wentry);
+		event_active(c->c_w->w_grantev, 0, 0);
+	}
 	return 0;
 }

@@ -197,6 +197,7 @@ iscsi_login_done(struct conn *c)
 		    c->c_target->tg_tier->ct_name : "-",
 		    c->c_p.ip_header_digest ? "crc32c" : "none",
 		    c->c_p.ip_data_digest ? "crc32c" : "none");
+	handoff_mark(c);	/* logged in to a worker handing over */
 }
 
 static enum pdu_result
@@ -413,6 +414,7 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	TAILQ_REMOVE(&c->c_defers, d, d_entry);
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
 	buf_put(d);
+	handoff_defer_done(c);
 }
 
 /*

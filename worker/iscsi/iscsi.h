@@ -35,6 +35,11 @@ enum pdu_result {
 	CONN_CLOSE,		/* close this connection */
 };
 
+enum rx_state {
+	RX_BHS = 0,	/* waiting for 48 bytes (plus header digest) */
+	RX_REST,	/* waiting for AHS, data segment, digests */
+};
+
 enum conn_state {
 	CONN_LOGIN = 0,
 	CONN_FFP,
@@ -72,6 +77,7 @@ struct target {
 	struct lu_quota		 tg_squota;	/* STATIC: its tier's quota */
 };
 
+struct pack;
 struct task;
 struct worker;
 
@@ -116,6 +122,9 @@ struct conn {
 	char			*c_anon;	/* their files: PATH-LUN.*, PATH.quota */
 	int			 c_logged_out;	/* the initiator ended the session */
 	int			 c_handedover;	/* came live from another worker */
+	int			 c_moving;	/* going to another worker */
+	int			 c_nomove;	/* its hand-over failed: stays */
+	uint64_t		 c_moving_since;	/* CLOCK_MONOTONIC ns */
 	uint64_t		 c_rbytes;
 	uint64_t		 c_wbytes;
 	uint64_t		 c_ncmds;	/* SCSI commands executed */
@@ -130,8 +139,11 @@ struct conn {
 };
 
 /* worker/iscsi/conn.c */
+struct conn *conn_new(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_accept(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_close(struct conn *, const char *);
+void	 conn_release(struct conn *, int);
+void	 conn_readcb(struct bufferevent *, void *);
 void	 conn_notify_closed(struct worker *, uint32_t);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
 void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
@@ -157,6 +169,12 @@ void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
 
+/* worker/iscsi/handoff.c */
+void	 handoff_start(struct worker *);
+void	 handoff_mark(struct conn *);
+void	 handoff_defer_done(struct conn *);
+void	 handoff_adopt(struct worker *, int, int, uint32_t);
+
 /* worker/iscsi/dataout.c */
 int	 dataout_start(struct worker *);
 enum pdu_result dataout_cmd(struct conn *, const uint8_t *, uint32_t,
@@ -166,6 +184,8 @@ void	 dataout_run(struct conn *, struct task *);
 int	 dataout_abort_task(struct conn *, uint32_t);
 void	 dataout_abort_lun(struct conn *, uint64_t);
 int	 dataout_must_wait(struct conn *, int);
+void	 dataout_save(struct conn *, struct pack *, uint16_t);
+int	 dataout_restore(struct conn *, struct pack *);
 
 /* worker/iscsi/target.c */
 int	 target_load(struct worker *);

@@ -531,6 +531,47 @@ pr_nexus_loss(struct scsi_lunex *ln)
 	pr_r6_release(ln->ln_lu->lu_pr, &id);
 }
 
+/*
+ * The nexus came live from another worker (handed over, not lost): a
+ * RESERVE it holds is held through this process from now on, so that
+ * the other's exit does not look like the holder's death.
+ */
+void
+pr_nexus_moved(struct scsi_lunex *ln)
+{
+	struct pr_lu	*pl = ln->ln_lu->lu_pr;
+	struct pr_state	*st;
+	struct pr_id	 id;
+
+	if (pl == NULL)
+		return;
+	pr_id_nexus(&id, ln->ln_nexus);
+	if ((st = pr_begin(pl)) == NULL)
+		return;
+	if (pr_r6_is(st, &id) && st->ps_r6pid != getpid()) {
+		st->ps_r6pid = getpid();
+		pr_commit(pl);
+	} else
+		pr_abort(pl);
+}
+
+/*
+ * A private LU's reservation state as another worker had it (len bytes
+ * of a struct pr_state): made this LU's.  0, or -1 (a state of another
+ * size, or no memory).
+ */
+int
+pr_anon_load(struct scsi_lu *lu, const void *st, size_t len)
+{
+	struct pr_state	 copy;
+
+	if (!lu->lu_pr_anon || len != sizeof(copy) ||
+	    (lu->lu_pr == NULL && (lu->lu_pr = pr_lu_anon()) == NULL))
+		return -1;
+	memcpy(&copy, st, sizeof(copy));
+	return pr_lu_replace(lu->lu_pr, &copy);
+}
+
 /* Logical unit reset: RESERVE is released, reservations are not. */
 void
 pr_lun_reset(struct scsi_lu *lu)

@@ -38,6 +38,8 @@ int		 pr_check(struct scsi_task *, const struct scsi_cmd *,
 		    struct scsi_lunex *);
 int		 pr_enabled(const struct scsi_lu *);
 void		 pr_nexus_loss(struct scsi_lunex *);
+void		 pr_nexus_moved(struct scsi_lunex *);
+int		 pr_anon_load(struct scsi_lu *, const void *, size_t);
 void		 pr_lun_reset(struct scsi_lu *);
 scsi_handler_t	 pr_reserve6, pr_release6,
 		 pr_in_read_keys, pr_in_read_resv, pr_in_caps, pr_in_full,

@@ -345,7 +345,10 @@ scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 		n->n_nlun = lun + 1;
 }
 
-/* Take the LU at lun away from the nexus: I_T nexus loss drops RESERVE. */
+/*
+ * Take the LU at lun away from the nexus: I_T nexus loss drops RESERVE,
+ * unless the nexus lives on in another worker (n_moving).
+ */
 void
 scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 {
@@ -353,7 +356,8 @@ scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 
 	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
 		return;
-	pr_nexus_loss(&n->n_lunex[lun]);
+	if (!n->n_moving)
+		pr_nexus_loss(&n->n_lunex[lun]);
 	LIST_REMOVE(&n->n_lunex[lun], ln_entry);
 	n->n_lu[lun] = NULL;
 	while (n->n_nlun > 0 && n->n_lu[n->n_nlun - 1] == NULL)

@@ -235,6 +235,8 @@ struct scsi_nexus {
 	int			 n_nlun;		/* luns in use: 0..n_nlun-1 */
 	struct scsi_copyres	 n_copyres[SCSI_COPYRES_MAX];	/* EXTENDED COPY results */
 	int			 n_copynext;
+	int			 n_moving;	/* going to another worker: its
+						   detach is no nexus loss */
 };
 
 struct scsi_task {
