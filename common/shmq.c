@@ -7,10 +7,12 @@
  */
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/futex.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -23,7 +25,11 @@
 #include "shmq.h"
 
 #define SHMQ_RING_MASK	(SHMQ_RING_SIZE - 1)
-#define SHMQ_MAGIC	0x73686d71	/* "shmq" */
+/*
+ * "shmq" and the layout's version: a master executed from a new binary
+ * maps its predecessor's region only if it lays it out the same way.
+ */
+#define SHMQ_MAGIC	(0x73686d71U ^ SHMQ_LAYOUT)
 #define SHMQ_CACHELINE	64
 
 _Static_assert(sizeof(struct shmq_msg) == 512, "shmq_msg is 512 bytes");
@@ -63,6 +69,7 @@ struct shmq_region {
 	_Atomic uint64_t	 rg_syncs;
 	_Atomic uint64_t	 rg_commit_ns;
 	time_t			 rg_started;
+	int			 rg_fd;		/* memfd, in the master */
 	struct shmq_slot	 rg_slot[];
 };
 
@@ -174,12 +181,16 @@ shmq_eventfds(struct shmq_region *rg)
 	return 0;
 }
 
+/*
+ * The region: shared pages of a memfd, so that a master executing a new
+ * binary maps the same one again (shmq_region_attach).
+ */
 struct shmq_region *
 shmq_region_create(int nslots)
 {
 	struct shmq_region	*rg;
 	size_t			 size, pg;
-	int			 saved;
+	int			 fd, saved;
 
 	if (nslots < 1 || nslots > SHMQ_SLOTS_MAX) {
 		errno = EINVAL;
@@ -188,16 +199,24 @@ shmq_region_create(int nslots)
 	pg = (size_t)sysconf(_SC_PAGESIZE);
 	size = sizeof(*rg) + (size_t)nslots * sizeof(struct shmq_slot);
 	size = (size + pg - 1) / pg * pg;
-	rg = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rg == MAP_FAILED)
+	if ((fd = memfd_create("scsipub-rings", MFD_CLOEXEC)) == -1)
 		return NULL;
+	if (ftruncate(fd, (off_t)size) == -1 ||
+	    (rg = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0)) == MAP_FAILED) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	rg->rg_fd = fd;
 	rg->rg_nslots = nslots;
 	rg->rg_size = size;
 	rg->rg_started = time(NULL);
 	if (shmq_eventfds(rg) == -1) {
 		saved = errno;
 		munmap(rg, size);
+		close(fd);
 		errno = saved;
 		return NULL;
 	}
@@ -205,17 +224,82 @@ shmq_region_create(int nslots)
 	return rg;
 }
 
+/*
+ * The region a master executed before this one made (its memfd, and
+ * its eventfds, kept open across the exec): mapped again, or NULL
+ * (EPROTO when it is not laid out as this build lays it out).
+ */
+struct shmq_region *
+shmq_region_attach(int fd)
+{
+	struct shmq_region	*rg;
+	struct stat		 st;
+	size_t			 size;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	if ((size_t)st.st_size < sizeof(*rg)) {
+		errno = EPROTO;
+		return NULL;
+	}
+	size = (size_t)st.st_size;
+	rg = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (rg == MAP_FAILED)
+		return NULL;
+	if (rg->rg_magic != SHMQ_MAGIC || rg->rg_size != size ||
+	    rg->rg_nslots < 1 || rg->rg_nslots > SHMQ_SLOTS_MAX ||
+	    sizeof(*rg) + (size_t)rg->rg_nslots * sizeof(struct shmq_slot) >
+	    size) {
+		munmap(rg, size);
+		errno = EPROTO;
+		return NULL;
+	}
+	rg->rg_fd = fd;
+	return rg;
+}
+
+/*
+ * Keep the region's descriptors (its memfd, the slots' eventfds) open
+ * across an exec (on), or close them there again.  0, or -1.
+ */
+int
+shmq_region_inherit(struct shmq_region *rg, int on)
+{
+	int	 i, rv = 0;
+
+	rv |= fcntl(rg->rg_fd, F_SETFD, on ? 0 : FD_CLOEXEC);
+	for (i = 0; i < rg->rg_nslots; i++)
+		rv |= fcntl(rg->rg_slot[i].s_efd, F_SETFD, on ? 0 :
+		    FD_CLOEXEC);
+	return rv == 0 ? 0 : -1;
+}
+
+int
+shmq_region_fd(const struct shmq_region *rg)
+{
+	return rg->rg_fd;
+}
+
+/* The slot's generation: what an unasked message to its owner carries. */
+uint32_t
+shmq_slot_gen(struct shmq_region *rg, int slot)
+{
+	return atomic_load(&shmq_slot(rg, slot)->s_gen);
+}
+
 void
 shmq_region_destroy(struct shmq_region *rg)
 {
-	int	 i;
+	int	 i, fd;
 
 	if (rg == NULL)
 		return;
 	for (i = 0; i < rg->rg_nslots; i++)
 		close(rg->rg_slot[i].s_efd);
 	rg->rg_magic = 0;
+	fd = rg->rg_fd;
 	munmap(rg, rg->rg_size);
+	close(fd);
 }
 
 int

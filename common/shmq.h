@@ -39,6 +39,7 @@
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
 #define SHMQ_DATA_MAX		488	/* payload bytes; message is 512 */
 #define SHMQ_SLOTS_MAX		256
+#define SHMQ_LAYOUT		2	/* up when a ring, slot or message changes */
 
 /*
  * Message types, and their payloads (all integers big-endian), each
@@ -71,6 +72,9 @@
  *			then the name; shmq_pr_enc/dec): a reservation change
  *			made in the mirror, answered once LMDB holds it
  *			durably, or ESTALE when the mirror was rebuilt under it
+ *	COORD_HELLO	coordinator to worker, unasked, empty: a coordinator
+ *			(re)started, knowing no session; the worker registers
+ *			its sessions again (SESSION_START)
  * A response echoes m_type and m_id; m_status is 0 or a positive errno
  * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
  * store is full).
@@ -93,7 +97,8 @@
 	X(PSESS_DELETE)		\
 	X(PSESS_TOUCH)		\
 	X(PR_COMMIT)		\
-	X(TARGET_RESET)
+	X(TARGET_RESET)		\
+	X(COORD_HELLO)
 
 enum shmq_type {
 	SHMQ_NONE = 0,
@@ -165,6 +170,10 @@ struct shmq_region;
 
 /* common/shmq.c */
 struct shmq_region	*shmq_region_create(int);
+struct shmq_region	*shmq_region_attach(int);
+int		 shmq_region_inherit(struct shmq_region *, int);
+int		 shmq_region_fd(const struct shmq_region *);
+uint32_t	 shmq_slot_gen(struct shmq_region *, int);
 void		 shmq_region_destroy(struct shmq_region *);
 int		 shmq_region_nslots(const struct shmq_region *);
 void		 shmq_slot_claim(struct shmq_region *, int, pid_t);

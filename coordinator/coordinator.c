@@ -644,6 +644,7 @@ coordinator_main(struct proc_env *env)
 	c->c_anon.ca_retain = env->pe_cfg->c_anon_retain;
 	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0) {
 		shmq_coordinator_set(region, getpid());
+		coord_session_hello(c);
 		log_info("%s: serving %d slots from %s", __func__, nslots,
 		    state_dir);
 		coord_loop(c);

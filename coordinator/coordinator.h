@@ -183,6 +183,7 @@ int	 store_psess_foreach(struct store *, int (*)(uint64_t, const void *,
 	    size_t, void *), void *);
 
 /* coordinator/session.c */
+void	 coord_session_hello(struct coord *);
 int	 coord_session_start(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
 int	 coord_session_end(struct coord *, const struct shmq_msg *,

@@ -239,3 +239,26 @@ coord_session_kicks(struct coord *c)
 	}
 	cs->cs_nkick = kept;
 }
+
+/*
+ * A coordinator that (re)starts knows no session: every worker is asked
+ * to register its own again (SHMQ_COORD_HELLO), so that a reinstating
+ * login or a TARGET COLD RESET still reaches the sessions that were
+ * there before it.
+ */
+void
+coord_session_hello(struct coord *c)
+{
+	struct shmq_msg	 m;
+	int		 i;
+
+	for (i = 0; i < shmq_region_nslots(c->c_region); i++) {
+		if (shmq_slot_pid(c->c_region, i) == 0)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.m_type = SHMQ_COORD_HELLO;
+		m.m_gen = shmq_slot_gen(c->c_region, i);
+		if (shmq_response_push(c->c_region, i, &m) == 0)
+			shmq_worker_notify(c->c_region, i);
+	}
+}

@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "log.h"
 #include "netaddr.h"
+#include "pack.h"
 
 #define CONN_ID_BITS	22		/* record number; the rest: generation */
 #define CONN_ID_MASK	((1u << CONN_ID_BITS) - 1)
@@ -252,4 +253,62 @@ conns_slot_gone(struct conns *cn, int slot)
 	for (n = 0; n < cn->cn_cap; n++)
 		if (cn->cn_rec[n].mc_slot == slot)
 			conns_release(cn, n);
+}
+
+/*
+ * The records in use, each one section tagged tag, for the master that
+ * a binary replacement executes next (daemon/upgrade.c).
+ */
+void
+conns_save(const struct conns *cn, struct pack *pk, uint16_t tag)
+{
+	const struct mconn *mc;
+	uint32_t	 n;
+	size_t		 m;
+
+	for (n = 0; n < cn->cn_cap; n++) {
+		mc = &cn->cn_rec[n];
+		if (mc->mc_slot == -1)
+			continue;
+		m = pack_section(pk, tag);
+		pack_u32(pk, n);
+		pack_u32(pk, mc->mc_gen);
+		pack_u32(pk, (uint32_t)mc->mc_slot);
+		pack_bytes(pk, mc->mc_addr, NETADDR_KEY_LEN);
+		pack_section_end(pk, m);
+	}
+}
+
+/*
+ * One record conns_save wrote, back under its number (the id a worker
+ * holds): 0, or -1 when it does not fit (a number past the records, one
+ * in use, a bad slot).
+ */
+int
+conns_load(struct conns *cn, struct pack *sec, int nslots)
+{
+	struct maddr	*ma;
+	struct mconn	*mc;
+	uint32_t	 n, gen, slot, i;
+
+	n = unpack_u32(sec);
+	gen = unpack_u32(sec);
+	slot = unpack_u32(sec);
+	if (sec->pk_short || n >= cn->cn_cap || slot >= (uint32_t)nslots ||
+	    cn->cn_rec[n].mc_slot != -1)
+		return -1;
+	mc = &cn->cn_rec[n];
+	unpack_bytes(sec, mc->mc_addr, NETADDR_KEY_LEN);
+	if ((ma = conns_addr(cn, mc->mc_addr, 1)) == NULL)
+		return -1;
+	ma->ma_count++;
+	mc->mc_slot = (int)slot;
+	mc->mc_gen = gen & (0xffffffffu >> CONN_ID_BITS);
+	cn->cn_used++;
+	for (i = 0; i < cn->cn_nfree; i++)	/* off the free stack */
+		if (cn->cn_free[i] == n) {
+			cn->cn_free[i] = cn->cn_free[--cn->cn_nfree];
+			break;
+		}
+	return 0;
 }

@@ -13,6 +13,9 @@
 #include "config.h"
 #include "proc.h"
 
+#define UPGRADE_ENV		"SCSIPUB_UPGRADE"	/* the old master's state */
+#define UPGRADE_CHECK_ENV	"SCSIPUB_UPGRADE_CHECK"	/* -n: can we take it? */
+
 #define MASTER_BACKOFF_MIN_MS	100
 #define MASTER_BACKOFF_MAX_MS	30000
 #define MASTER_DRAIN_SECS	30
@@ -73,6 +76,7 @@ struct child {
 };
 
 struct conns;
+struct pack;
 
 struct listener {
 	int		 l_fd;
@@ -106,6 +110,8 @@ struct master {
 	struct event		*m_resume;
 	struct event		*m_handoff_timer;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
+	char			 m_exe[CFG_PATH_MAX];	/* to execute on SIGUSR2 */
+	char			**m_argv;	/* as started */
 	void			*m_sslctx;	/* SSL_CTX workers inherit */
 };
 
@@ -118,6 +124,8 @@ int64_t		 conns_add(struct conns *, const uint8_t *, int, uint64_t,
 		    uint64_t, const char **);
 void		 conns_closed(struct conns *, int, uint32_t);
 int		 conns_moved(struct conns *, int, int, uint32_t);
+void		 conns_save(const struct conns *, struct pack *, uint16_t);
+int		 conns_load(struct conns *, struct pack *, int);
 void		 conns_slot_gone(struct conns *, int);
 
 /* daemon/listen.c */
@@ -127,12 +135,17 @@ void	listen_enable(struct master *);
 void	listen_disable(struct master *);
 
 /* daemon/master.c */
-void	master_run(struct master *);
+void	master_run(struct master *, int);
 void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
 int	master_accepting(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind,
 	    const struct sockaddr *, socklen_t);
+
+/* daemon/upgrade.c */
+void	upgrade_exec(struct master *);
+int	upgrade_can_take(const char *);
+int	upgrade_restore(struct master *, int);
 
 /* daemon/priv.c */
 int	 priv_state_dir(const struct config *, FILE *);

@@ -31,6 +31,7 @@ static int	master_fork(struct master *, struct child *);
 static void	master_handoff_tell(struct master *, int);
 static void	master_start_worker(struct master *, int);
 static void	master_fill_workers(struct master *);
+static void	master_roll_workers(struct master *);
 
 /*
  * The children, by kind: what each runs and what the master gives it.
@@ -491,6 +492,12 @@ master_reaped(struct master *m, struct child *ch, int status)
 		return;
 	}
 	master_accept_resume(m);	/* it may have been the one awaited */
+	if (was == CHILD_DRAINING && ch->ch_kind == CHILD_COORDINATOR) {
+		log_info("starting the new coordinator");
+		if (master_fork(m, ch) == -1)
+			master_schedule_respawn(m, ch);
+		return;
+	}
 	if (was == CHILD_DRAINING) {
 		ch->ch_state = CHILD_IDLE;
 		ch->ch_handoff = HANDOFF_NONE;
@@ -649,7 +656,8 @@ master_roll_workers(struct master *m)
 		struct child *ch = &m->m_workers[i];
 
 		if (ch->ch_state == CHILD_WAITING) {
-			evtimer_del(ch->ch_timer);
+			if (ch->ch_timer != NULL)
+				evtimer_del(ch->ch_timer);
 			ch->ch_state = CHILD_IDLE;
 		} else if (ch->ch_state == CHILD_RUNNING) {
 			ch->ch_state = CHILD_DRAINING;
@@ -778,13 +786,27 @@ master_stop(struct master *m, int now)
 }
 
 /*
+ * SIGUSR2: the binary on disk takes over (daemon/upgrade.c); if it
+ * cannot, this one goes on and only the workers are replaced.  Never
+ * while stopping.
+ */
+static void
+master_upgrade(struct master *m)
+{
+	if (m->m_stopping)
+		return;
+	upgrade_exec(m);
+	master_roll_workers(m);
+}
+
+/*
  * The signal table: it matches SIGNALS in scsipubd(8).  libevent turns
  * each signal into a callback in the loop, so no handler does work in
  * signal context.
  */
 static void	sig_hup(struct master *m)  { log_info("SIGHUP: reload"); master_reload(m); }
 static void	sig_usr1(struct master *m) { (void)m; log_reopen(); log_info("SIGUSR1: logs reopened"); }
-static void	sig_usr2(struct master *m) { log_info("SIGUSR2: replacing workers"); master_roll_workers(m); }
+static void	sig_usr2(struct master *m) { log_info("SIGUSR2: replacing the binary"); master_upgrade(m); }
 static void	sig_term(struct master *m) { log_info("stopping now"); master_stop(m, 1); }
 static void	sig_quit(struct master *m) { log_info("SIGQUIT: graceful stop"); master_stop(m, 0); }
 static void	sig_chld(struct master *m) { master_sigchld(m); }
@@ -820,8 +842,44 @@ master_signal(evutil_socket_t sig, short ev, void *arg)
 		kill(m->m_coord.ch_pid, SIGTERM);
 }
 
+/*
+ * The master a binary replacement executed (daemon/upgrade.c restored
+ * its children): watch their control sockets again, reap what died
+ * meanwhile, let the signals in, then replace the coordinator and the
+ * workers with ones running this binary.
+ */
+static void
+master_resume(struct master *m)
+{
+	struct child	*ch;
+	sigset_t	 all;
+	int		 i;
+
+	for (i = -1; i < m->m_nslots; i++) {
+		ch = i == -1 ? &m->m_coord : &m->m_workers[i];
+		if (ch->ch_ctl == -1)
+			continue;
+		ch->ch_ev = event_new(m->m_base, ch->ch_ctl, EV_READ |
+		    EV_PERSIST, master_child_read, ch);
+		event_add(ch->ch_ev, NULL);
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	master_sigchld(m);
+	ch = &m->m_coord;
+	ch->ch_kind = CHILD_COORDINATOR;
+	ch->ch_master = m;
+	if (ch->ch_pid > 0) {
+		ch->ch_state = CHILD_DRAINING;	/* master_reaped starts anew */
+		kill(ch->ch_pid, SIGTERM);
+	} else if (master_fork(m, ch) == -1)
+		fatalx("cannot start the coordinator");
+	master_roll_workers(m);
+}
+
+/* Run the master: its children forked, or (upgraded) taken over. */
 void
-master_run(struct master *m)
+master_run(struct master *m, int upgraded)
 {
 	struct event	*ev[NSIGNALS];
 	size_t		 i;
@@ -832,7 +890,10 @@ master_run(struct master *m)
 		    master_signal, m);
 		evsignal_add(ev[i], NULL);
 	}
-	master_spawn_all(m);
+	if (upgraded)
+		master_resume(m);
+	else
+		master_spawn_all(m);
 	listen_enable(m);
 	event_base_dispatch(m->m_base);
 	for (i = 0; i < NSIGNALS; i++)

@@ -108,6 +108,15 @@ load_config(struct master *m, const char *path, int checkonly)
 		config_free(c);
 		exit(1);
 	}
+	if (checkonly && getenv(UPGRADE_CHECK_ENV) != NULL &&
+	    !upgrade_can_take(getenv(UPGRADE_CHECK_ENV))) {
+		fprintf(stderr, "scsipubd: cannot take over a running master "
+		    "of another version (%s): restart instead\n",
+		    getenv(UPGRADE_CHECK_ENV));
+		tls_free(m->m_sslctx);
+		config_free(c);
+		exit(EX_CONFIG);
+	}
 	if (checkonly) {
 		printf("configuration OK\n");
 		tls_free(m->m_sslctx);
@@ -155,15 +164,78 @@ raise_nofile(void)
 		log_warn("%s: setrlimit", __func__);
 }
 
+/*
+ * Go on as the master that executed this binary in its place: its
+ * listeners, rings and children are ours (daemon/upgrade.c); the
+ * configuration is read anew, and listeners follow it as on SIGHUP.
+ */
+static int
+master_takeover(struct master *m, int fd)
+{
+	log_init(m->m_debug, m->m_verbose || m->m_cfg->c_verbose);
+	log_procinit("master");
+	setproctitle("master");
+	if (upgrade_restore(m, fd) == -1)
+		fatalx("cannot take over from the previous binary");
+	if (listen_open(m, m->m_cfg, stderr) == -1)
+		log_warnx("keeping the previous binary's listeners");
+	log_info("scsipubd %s took over from the previous binary, %d "
+	    "workers", PACKAGE_VERSION, m->m_cfg->c_workers);
+	master_run(m, 1);
+	if (m->m_pidfile[0] != '\0')
+		unlink(m->m_pidfile);
+	log_info("stopped");
+	return m->m_exitcode;
+}
+
+/*
+ * What SIGUSR2 executes: the binary we were started from, by its path
+ * (a new file there is the new build), with the same arguments.
+ */
+static void
+keep_exe(struct master *m, int argc, char *argv[])
+{
+	int	 i;
+
+	if (realpath("/proc/self/exe", m->m_exe) == NULL)
+		snprintf(m->m_exe, sizeof(m->m_exe), "%s", argv[0]);
+	if ((m->m_argv = calloc(argc + 1, sizeof(char *))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < argc; i++)
+		if ((m->m_argv[i] = strdup(argv[i])) == NULL)
+			fatal("strdup");
+}
+
+/*
+ * Started by a master that executed us in its place (SIGUSR2): its
+ * state's memfd, or -1.
+ */
+static int
+upgrade_fd(void)
+{
+	const char	*v = getenv(UPGRADE_ENV);
+	char		*ep;
+	long		 fd;
+
+	if (v == NULL)
+		return -1;
+	fd = strtol(v, &ep, 10);
+	unsetenv(UPGRADE_ENV);
+	return *v != '\0' && *ep == '\0' && fd >= 0 && fd < INT32_MAX ?
+	    (int)fd : -1;
+}
+
 int
 main(int argc, char *argv[], char *envp[])
 {
 	struct master	 m;
 	const char	*path = CFG_DEFAULT_PATH;
-	int		 ch, checkonly = 0;
+	int		 ch, checkonly = 0, up;
 
-	setproctitle_init(argc, argv, envp);
 	memset(&m, 0, sizeof(m));
+	keep_exe(&m, argc, argv);
+	up = upgrade_fd();
+	setproctitle_init(argc, argv, envp);
 	while ((ch = getopt(argc, argv, "df:hnv")) != -1) {
 		switch (ch) {
 		case 'd': m.m_debug = 1; break;
@@ -177,6 +249,8 @@ main(int argc, char *argv[], char *envp[])
 		usage();
 	m.m_cfgpath = path;
 	load_config(&m, path, checkonly);
+	if (up != -1)
+		return master_takeover(&m, up);
 	if (priv_state_dir(m.m_cfg, stderr) == -1 ||
 	    priv_probe(m.m_cfg, stderr) == -1 ||
 	    listen_open(&m, m.m_cfg, stderr) == -1)
@@ -189,7 +263,7 @@ main(int argc, char *argv[], char *envp[])
 	master_init(&m);
 	log_info("scsipubd %s starting, %d workers", PACKAGE_VERSION,
 	    m.m_cfg->c_workers);
-	master_run(&m);
+	master_run(&m, 0);
 	if (m.m_pidfile[0] != '\0')
 		unlink(m.m_pidfile);
 	log_info("stopped");

@@ -59,7 +59,8 @@ ipc_answer(struct ipc *ipc, const struct shmq_msg *m)
 {
 	struct ipc_req	*r;
 
-	if (m->m_type == SHMQ_SESSION_KICK) {	/* nobody asked: the layer */
+	if (m->m_type == SHMQ_SESSION_KICK ||
+	    m->m_type == SHMQ_COORD_HELLO) {	/* nobody asked: the layer */
 		if (ipc->i_unasked != NULL)
 			ipc->i_unasked(ipc->i_w, m, NULL);
 		return;

@@ -586,15 +586,26 @@ conn_drain_all(struct worker *w)
 
 /*
  * What the coordinator sends unasked: SESSION_KICK, a newer login
- * reinstated a session of ours, or a cold reset of its target ended it.
+ * reinstated a session of ours, or a cold reset of its target ended it;
+ * COORD_HELLO, a new coordinator knows none of our sessions yet.
  */
 void
 conn_unasked(struct worker *w, const struct shmq_msg *m, void *arg)
 {
+	struct conn	*c;
 	uint64_t	 id;
-	int		 why;
+	int		 why, n = 0;
 
 	(void)arg;
+	if (m->m_type == SHMQ_COORD_HELLO) {
+		TAILQ_FOREACH(c, &w->w_conns, c_entry)
+			if (c->c_registered) {
+				conn_register(c, SHMQ_SESSION_START);
+				n++;
+			}
+		log_debug("%s: %d sessions registered again", __func__, n);
+		return;
+	}
 	if (m->m_type != SHMQ_SESSION_KICK || shmq_kick_dec(m, &id, &why) != 0)
 		return;
 	conn_kick(w, id, why == SHMQ_KICK_TARGET_RESET ?

@@ -370,11 +370,14 @@ void
 handoff_start(struct worker *w)
 {
 	struct conn	*c, *next;
+	int		 tls = 0;
 
 	if (w->w_handoff)
 		return;
-	log_info("handing %d connections over to the new workers",
-	    w->w_nconns);
+	TAILQ_FOREACH(c, &w->w_conns, c_entry)
+		tls += c->c_kind == LISTEN_ISCSI_TLS;
+	log_info("handing %d connections over to the new workers; %d over "
+	    "TLS stay here until they end", w->w_nconns - tls, tls);
 	w->w_handoff = 1;
 	w->w_draining = 1;
 	if ((w->w_handoffev = event_new(w->w_base, -1, 0, handoff_run,

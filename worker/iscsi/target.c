@@ -346,7 +346,7 @@ target_anon_open(struct conn *c, int *lost)
 	if (*lost)
 		log_info("%s (%s) from %s: its anonymous session was lost",
 		    c->c_login.l_initiator, c->c_login.l_target, c->c_peer);
-	else if (rv == 1)
+	else if (rv == 1 && !c->c_handedover)
 		log_info("%s (%s) from %s: the overlay of a session it lost "
 		    "is back (%s)", c->c_login.l_initiator,
 		    c->c_login.l_target, c->c_peer, strrchr(c->c_anon, '/') + 1);
