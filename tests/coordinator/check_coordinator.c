@@ -35,6 +35,7 @@ static char			 statedir[PATH_MAX];
 static struct shmq_region	*rg;
 static pid_t			 coord_pid;
 static uint64_t			 next_id = 1;
+static int			 hellos;	/* COORD_HELLO seen */
 
 static void
 statedir_setup(void)
@@ -139,7 +140,10 @@ send_on(int slot, struct shmq_msg *m)
 	shmq_doorbell_ring(rg);
 }
 
-/* Next response on slot 0, as a worker's event loop would get it. */
+/*
+ * Next response on slot 0, as a worker's event loop would get it; what
+ * a starting coordinator says unasked (COORD_HELLO) is counted.
+ */
 static void
 recv_one(struct shmq_msg *m)
 {
@@ -147,8 +151,11 @@ recv_one(struct shmq_msg *m)
 
 	for (;;) {
 		shmq_worker_clear(rg, 0);
-		if (shmq_response_pop(rg, 0, m) == 1)
-			return;
+		while (shmq_response_pop(rg, 0, m) == 1) {
+			if (m->m_type != SHMQ_COORD_HELLO)
+				return;
+			hellos++;
+		}
 		ck_assert_msg(poll(&pfd, 1, TIMEOUT_MS) == 1,
 		    "no response within %d ms", TIMEOUT_MS);
 	}
@@ -349,12 +356,14 @@ START_TEST(coordinator__full_response_ring_keeps_answers)
 	struct shmq_stats	 st;
 	struct shmq_msg		 m;
 	struct timespec		 ts = { 0, 1000000 };
-	uint64_t		 first_id = next_id;
+	uint64_t		 first_id;
 	int			 i, n = SHMQ_RING_SIZE + 500;
 
 	coord_start();
 	memset(&m, 0, sizeof(m));
 	m.m_type = SHMQ_PING;
+	call(&m, &m);			/* its COORD_HELLO out of the ring */
+	first_id = next_id;
 	for (i = 0; i < n; i++)
 		send_on(0, &m);		/* waits while the request ring is full */
 	/* Wait until answers are owed beyond what the ring holds. */
@@ -415,6 +424,30 @@ START_TEST(coordinator__state_survives_kill9)
 	ck_assert_uint_eq(rsp.m_len, 11);
 	ck_assert_mem_eq(rsp.m_data, "hello world", 11);
 	assert_run(3, 1004, 1000, 8);
+}
+END_TEST
+
+/*
+ * A coordinator that starts asks every worker with a slot to register
+ * its sessions again, since it knows none: once each time it starts.
+ */
+START_TEST(coordinator__start_asks_for_sessions)
+{
+	struct shmq_msg	 m;
+
+	hellos = 0;
+	shmq_slot_claim(rg, 0, getpid());
+	coord_start();
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_PING;
+	ck_assert_uint_eq(call(&m, &m), 0);
+	ck_assert_int_eq(hellos, 1);
+	coord_stop(SIGKILL);
+	coord_start();
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_PING;
+	ck_assert_uint_eq(call(&m, &m), 0);
+	ck_assert_int_eq(hellos, 2);
 }
 END_TEST
 
@@ -503,6 +536,7 @@ coordinator_suite(void)
 	tcase_add_test(tc, coordinator__schema_mismatch_exits_78);
 	tcase_add_test(tc, coordinator__missing_state_dir_exits_78);
 	tcase_add_test(tc, coordinator__state_survives_kill9);
+	tcase_add_test(tc, coordinator__start_asks_for_sessions);
 	tcase_add_test(tc, coordinator__requests_queued_while_down_are_answered);
 	tcase_add_test(tc, coordinator__dead_workers_requests_not_executed);
 	tcase_add_test(tc, coordinator__full_store_reports_enospc);

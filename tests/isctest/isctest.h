@@ -114,6 +114,7 @@ struct conn {
 	int		 c_initial_r2t;
 	int		 c_nopin_answer;	/* answer target NOP-Ins */
 	unsigned	 c_nopins;	/* target NOP-Ins seen */
+	unsigned	 c_asyncs;	/* Async Messages seen */
 	unsigned	 c_hd_ok;	/* digests verified */
 	unsigned	 c_dd_ok;
 	uint64_t	 c_blocks;	/* from READ CAPACITY(10) */
@@ -251,6 +252,12 @@ uint32_t raw_write16(struct conn *, uint64_t, uint32_t, uint8_t,
 void	 data_out(struct conn *, uint32_t, uint32_t, uint32_t, uint32_t,
 	    const uint8_t *, uint32_t, int);
 void	 r2t_wait(struct conn *, uint32_t, struct pdu *);
+
+/* tests/isctest/sc_restart.c */
+void	 sc_live(void);
+void	 sc_drop_write(void);
+void	 sc_adopt_check(void);
+void	 sc_lost_check(void);
 
 /* tests/isctest/sc_framing.c */
 void	 sc_login(void);

@@ -80,6 +80,10 @@ static const struct scenario {
 	{ "cold-reset",		sc_cold_reset,		0 },
 	{ "caw-count",		sc_caw_count,		0 },
 	{ "caw-value",		sc_caw_value,		0 },
+	{ "live",		sc_live,		1 },
+	{ "drop-write",		sc_drop_write,		0 },
+	{ "adopt-check",	sc_adopt_check,		0 },
+	{ "lost-check",		sc_lost_check,		0 },
 };
 
 static void

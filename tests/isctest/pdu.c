@@ -414,6 +414,7 @@ pdu_wait(struct conn *c, struct pdu *p, int64_t deadline)
 			    be32dec(p->p_bhs + 20) != ISCSI_TTT_NONE)
 				nopin_answer(c, p);
 		} else if (pdu_op(p) == OP_ASYNC) {
+			c->c_asyncs++;
 			step("target sent Async Message, event %u",
 			    p->p_bhs[36]);
 		} else

@@ -1,0 +1,177 @@
+#!/bin/bash
+# No restart loses a write.  Sessions live through SIGUSR2 (a new binary
+# in place), SIGHUP (a reload) and a binary replaced on disk: the same
+# connection goes on, one login, the pattern reads back.  TLS sessions
+# stay on their old worker.  A worker killed with -9 gives its anonymous
+# initiator its disk back with a reset's unit attention; once given up,
+# the next login is told of a medium change.  Under qemu-img bench the
+# data written through SIGUSR2 compares equal.
+. "$(dirname "$0")/lib.sh"
+
+# The daemon runs from a copy, so that the test can replace its binary.
+mkdir -p "$WORK/bin"
+cp "$SCSIPUBD" "$WORK/bin/scsipubd"
+SCSIPUBD=$WORK/bin/scsipubd
+
+make_image disk 16
+make_image sdisk 128
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || fail "openssl req"
+write_config "target shared sdisk" "anonymous-retain 2s" \
+    "tls-listen 127.0.0.1:$TLS_PORT" "tls-cert $WORK/cert.pem" \
+    "tls-key $WORK/key.pem"
+start_daemon
+T=$IQN_PREFIX:disk
+QEMU_INI=iqn.2008-11.org.linux-kvm
+
+logins() {	# logins of initiator $1 so far
+	grep -c "session start: target .* initiator $1 " "$LOG"
+}
+
+# qemu-io writes a pattern, sleeps (the restart happens then), reads it
+# back; isctest's "live" runs writes and reads on one session meanwhile.
+# $1: a description; then the command that restarts.
+across() {
+	what=$1; shift
+	pat=$(printf '0x%02x' $((RANDOM % 200 + 16)))
+	q0=$(logins "$QEMU_INI")
+	i0=$(logins "iqn.2025-01.pub.scsipub:isctest")
+	h0=$(grep -c "taken over from pid" "$LOG")
+	qemu-io -f raw -c "write -P $pat 0 1M" -c "sleep 2500" \
+	    -c "read -P $pat 0 1M" "$URL/$T/0" > "$WORK/qio.out" 2>&1 & qp=$!
+	"$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" -w 4 live \
+	    > "$WORK/live.out" 2>&1 & ip=$!
+	for _ in $(seq 1 100); do
+		[ "$(logins "$QEMU_INI")" -gt "$q0" ] &&
+		    [ "$(logins "iqn.2025-01.pub.scsipub:isctest")" -gt "$i0" ] &&
+		    break
+		sleep 0.05
+	done
+	sleep 0.5
+	"$@"
+	wait $qp || fail "$what: qemu-io failed: $(cat "$WORK/qio.out")"
+	grep -q "Pattern verification failed" "$WORK/qio.out" &&
+	    fail "$what: the pattern did not read back: $(cat "$WORK/qio.out")"
+	wait $ip || fail "$what: the session did not live through it: $(cat "$WORK/live.out")"
+	[ $(($(logins "$QEMU_INI") - q0)) -eq 1 ] ||
+	    fail "$what: qemu-io logged in $(($(logins "$QEMU_INI") - q0)) times"
+	[ $(($(logins "iqn.2025-01.pub.scsipub:isctest") - i0)) -eq 1 ] ||
+	    fail "$what: isctest logged in more than once"
+	[ $(($(grep -c "taken over from pid" "$LOG") - h0)) -ge 2 ] ||
+	    fail "$what: the connections were not handed over"
+	grep "latency over" "$WORK/live.out" | sed "s/^live: /$what: /"
+}
+
+# ---- SIGUSR2: the binary (the same one) takes over in place ----
+old_workers=$(child_pids worker)
+old_coord=$(child_pids coordinator)
+across "SIGUSR2" kill -USR2 "$DAEMON_PID"
+wait_log "took over from the previous binary" || fail "no new master"
+[ "$(child_pids coordinator)" != "$old_coord" ] || fail "coordinator not replaced"
+for p in $old_workers; do
+	kill -0 "$p" 2>/dev/null && fail "old worker $p still running"
+done
+ok "SIGUSR2: one login each, every byte back, master $DAEMON_PID kept, coordinator and workers replaced"
+
+# ---- SIGHUP: a reload replaces the workers ----
+across "SIGHUP" kill -HUP "$DAEMON_PID"
+ok "SIGHUP: one login each, every byte back"
+
+# ---- A new binary on disk, then SIGUSR2 ----
+cp "$top_builddir/scsipubd" "$WORK/bin/scsipubd.new"
+mv "$WORK/bin/scsipubd.new" "$WORK/bin/scsipubd"
+readlink "/proc/$DAEMON_PID/exe" | grep -q "(deleted)" ||
+	fail "the running binary should show as replaced"
+n0=$(grep -c "took over from the previous binary" "$LOG")
+across "binary replaced" kill -USR2 "$DAEMON_PID"
+[ "$(grep -c "took over from the previous binary" "$LOG")" -gt "$n0" ] ||
+	fail "the new binary did not take over"
+readlink "/proc/$DAEMON_PID/exe" | grep -q "(deleted)" &&
+	fail "the master still runs the old binary"
+ok "binary replaced: the master runs the new file, one login each, every byte back"
+
+# ---- A binary that cannot take over: the running one stays ----
+mv "$WORK/bin/scsipubd" "$WORK/bin/scsipubd.good"
+printf '#!/bin/sh\necho "not this one" >&2\nexit 78\n' > "$WORK/bin/scsipubd"
+chmod +x "$WORK/bin/scsipubd"
+across "refused binary" kill -USR2 "$DAEMON_PID"
+grep -q "cannot take over: keeping this binary" "$LOG" ||
+	fail "a binary that refuses should be said so"
+kill -0 "$DAEMON_PID" || fail "the master died"
+mv "$WORK/bin/scsipubd.good" "$WORK/bin/scsipubd"
+ok "a binary that cannot take over leaves the daemon as it was; workers still replaced live"
+
+# ---- TLS: kept on the old worker until the session ends ----
+cat > "$WORK/stunnel.conf" <<CONF
+foreground = yes
+pid =
+[iscsi]
+client = yes
+accept = 127.0.0.1:$EXTRA_PORT
+connect = 127.0.0.1:$TLS_PORT
+CONF
+stunnel "$WORK/stunnel.conf" >"$WORK/stunnel.log" 2>&1 &
+EXTRA_PIDS=$!
+wait_port "$EXTRA_PORT" || fail "stunnel did not start"
+a0=$(grep -c "Async Message\|draining" "$LOG")
+qemu-io -f raw -c "write -P 0x77 0 1M" -c "sleep 2500" -c "read -P 0x77 0 1M" \
+    "iscsi://127.0.0.1:$EXTRA_PORT/$T/0" > "$WORK/tls.out" 2>&1 & qp=$!
+wait_log "(iscsi-tls)" || fail "no TLS connection"
+sleep 0.5
+tls_worker=$(grep "(iscsi-tls)" "$LOG" | tail -1 | sed 's/^worker\[\([0-9]*\)\].*/\1/')
+kill -USR2 "$DAEMON_PID"
+wait_log "1 over TLS stay here" || fail "the TLS session was not kept"
+sleep 1
+kill -0 "$tls_worker" || fail "the TLS session's worker left before it ended"
+wait $qp || fail "qemu-io over TLS: $(cat "$WORK/tls.out")"
+grep -q "Pattern verification failed" "$WORK/tls.out" && fail "TLS data lost"
+for _ in $(seq 1 100); do
+	kill -0 "$tls_worker" 2>/dev/null || break
+	sleep 0.05
+done
+kill -0 "$tls_worker" 2>/dev/null && fail "the old worker did not exit after its TLS session"
+[ "$(grep -c "draining" "$LOG")" -eq "$a0" ] || fail "the TLS session was asked to log out"
+ok "TLS: the session stays on its old worker, not asked to log out, which exits once it ends"
+
+# ---- kill -9 of the serving worker ----
+qemu-io -f raw -c "write -P 0x3c 0 1M" -c "sleep 2500" -c "read -P 0x3c 0 1M" \
+    "$URL/$T/0" > "$WORK/qio.out" 2>&1 & qp=$!
+sleep 1
+kill -9 $(child_pids worker)
+wait $qp || fail "qemu-io across kill -9: $(cat "$WORK/qio.out")"
+grep -q "Pattern verification failed" "$WORK/qio.out" &&
+	fail "kill -9 lost the data: $(cat "$WORK/qio.out")"
+ok "kill -9: the pattern reads back after the reconnect"
+
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" drop-write 2>&1) || fail "drop-write: $out"
+kill -9 $(child_pids worker)
+wait_log "ready" || true
+sleep 0.5
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" adopt-check 2>&1) ||
+	fail "after kill -9: $out"
+ok "kill -9: the same nexus gets its disk back, UNIT ATTENTION 29h/00h first"
+
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" drop-write 2>&1) || fail "drop-write: $out"
+sleep 5		# anonymous-retain 2s, and the coordinator's 2 s sweep
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" lost-check 2>&1) ||
+	fail "after the grace: $out"
+ok "an overlay given up: the next login is told MEDIUM MAY HAVE CHANGED (28h/00h), never served silently"
+
+# ---- Under load: qemu-img bench writes through SIGUSR2 ----
+S=$URL/$IQN_PREFIX:shared/0
+N=24000
+qemu-img bench -f raw -w -d 16 -s 4096 -c $N --pattern=165 "$S" \
+    > "$WORK/bench.out" 2>&1 & bp=$!
+"$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" -w 4 live > "$WORK/live.out" 2>&1 & ip=$!
+sleep 1
+kill -USR2 "$DAEMON_PID"
+wait $bp || fail "qemu-img bench across SIGUSR2: $(tail -3 "$WORK/bench.out")"
+wait $ip || fail "the session under load: $(cat "$WORK/live.out")"
+cp "$WORK/images/sdisk.img" "$WORK/expect.img"
+head -c $((N * 4096)) /dev/zero | tr '\0' '\245' |
+    dd of="$WORK/expect.img" conv=notrunc status=none
+qemu-img compare -f raw -F raw "$WORK/expect.img" "$S" ||
+	fail "what qemu-img bench wrote through SIGUSR2 does not compare equal"
+grep "paused" "$LOG" | tail -2
+grep "latency over" "$WORK/live.out" | sed "s/^live: /under load: /"
+ok "qemu-img bench through SIGUSR2: qemu-img compare equal"
