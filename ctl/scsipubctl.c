@@ -1,17 +1,21 @@
 /*
  * scsipubctl: the administrator's command line, a client of the HTTP API
- * and nothing more.  One HTTP/1.1 request per run over a plain TCP
- * socket ("Connection: close", the answer read to EOF), JSON through
- * jansson, tables for people and --json for scripts.
+ * (one HTTP/1.1 request per run over a plain TCP socket, "Connection:
+ * close", the answer read to EOF, JSON through jansson, tables for
+ * people and --json for scripts), and the daemon's signals by name:
+ * reload and upgrade signal the master whose pid is in the pidfile.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,7 @@ struct ctl {
 	const char	*c_token;
 	const char	*c_tier;
 	int		 c_json;
+	const char	*c_cfgpath;
 };
 
 struct reply {
@@ -49,7 +54,7 @@ usage(void)
 	fprintf(stderr, "usage: scsipubctl [-f config] [-u url] [-t token] "
 	    "[-T tier] [--json] command [argument ...]\n"
 	    "commands: status, images, sessions, create IMAGE..., show ID, "
-	    "delete ID\n");
+	    "delete ID, reload, upgrade\n");
 	exit(2);
 }
 
@@ -555,6 +560,112 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The master's pid, from the pidfile in the configuration's state-dir,
+ * and what the running master executes (its binary, by path).
+ */
+static pid_t
+ctl_daemon(const struct ctl *c, char *exe, size_t len)
+{
+	struct config	*cfg;
+	FILE		*f, *devnull;
+	char		 path[CFG_PATH_MAX + 32];
+	long		 pid = 0;
+	ssize_t		 n;
+
+	if ((cfg = config_new()) == NULL)
+		errx(1, "out of memory");
+	if ((devnull = fopen("/dev/null", "w")) != NULL) {
+		config_load(cfg, c->c_cfgpath, devnull);
+		fclose(devnull);
+	}
+	snprintf(path, sizeof(path), "%s/scsipubd.pid", cfg->c_state_dir);
+	config_free(cfg);
+	if ((f = fopen(path, "r")) == NULL)
+		err(1, "%s (is scsipubd running?)", path);
+	if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		errx(1, "%s: no process ID in it", path);
+	fclose(f);
+	if (kill((pid_t)pid, 0) == -1)
+		err(1, "scsipubd (pid %ld from %s)", pid, path);
+	snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	if ((n = readlink(path, exe, len - 1)) == -1)
+		err(1, "%s", path);
+	exe[n] = '\0';
+	return (pid_t)pid;
+}
+
+/* The inode the process runs, and the one its binary's path names. */
+static int
+ctl_exe_current(pid_t pid, const char *exe)
+{
+	struct stat	 run, disk;
+	char		 path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat(path, &run) == 0 && stat(exe, &disk) == 0 &&
+	    run.st_dev == disk.st_dev && run.st_ino == disk.st_ino;
+}
+
+static int
+cmd_reload(struct ctl *c, int argc, char **argv)
+{
+	char	 exe[CFG_PATH_MAX];
+	pid_t	 pid;
+
+	(void)argv;
+	if (argc != 0)
+		usage();
+	pid = ctl_daemon(c, exe, sizeof(exe));
+	if (kill(pid, SIGHUP) == -1)
+		err(1, "kill %d", (int)pid);
+	printf("scsipubd (pid %d): reloading %s; its log says whether the "
+	    "file was good\n", (int)pid, c->c_cfgpath);
+	return 0;
+}
+
+/*
+ * SIGUSR2: the binary on disk takes over; wait (10 s at most) until the
+ * master runs it.  A binary that was current already is replaced by
+ * itself (every process new); one that refuses leaves things as they
+ * were, and we say so.
+ */
+static int
+cmd_upgrade(struct ctl *c, int argc, char **argv)
+{
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	char		 exe[CFG_PATH_MAX];
+	pid_t		 pid;
+	int		 i, n, current;
+
+	(void)argv;
+	if (argc != 0)
+		usage();
+	pid = ctl_daemon(c, exe, sizeof(exe));
+	if ((n = (int)strlen(exe)) > 10 &&
+	    strcmp(exe + n - 10, " (deleted)") == 0)
+		exe[n - 10] = '\0';
+	current = ctl_exe_current(pid, exe);
+	if (kill(pid, SIGUSR2) == -1)
+		err(1, "kill %d", (int)pid);
+	if (current) {
+		printf("scsipubd (pid %d) runs %s already: every process is "
+		    "replaced by it, sessions moving live (see the log)\n",
+		    (int)pid, exe);
+		return 0;
+	}
+	for (i = 0; i < 200; i++) {
+		if (ctl_exe_current(pid, exe)) {
+			printf("scsipubd (pid %d) now runs %s; its sessions "
+			    "move to new workers live\n", (int)pid, exe);
+			return 0;
+		}
+		nanosleep(&ts, NULL);
+	}
+	errx(1, "scsipubd (pid %d) kept its binary: %s did not take over "
+	    "(see the log)", (int)pid, exe);
+}
+
 static const struct {
 	const char	*cc_name;
 	ctl_cmd_fn	 cc_fn;
@@ -565,6 +676,8 @@ static const struct {
 	{ "create",	cmd_create },
 	{ "show",	cmd_show },
 	{ "delete",	cmd_delete },
+	{ "reload",	cmd_reload },
+	{ "upgrade",	cmd_upgrade },
 };
 
 int
@@ -601,6 +714,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	c.c_cfgpath = cfgpath;
 	if (url == NULL && (url = ctl_config_url(cfgpath, buf,
 	    sizeof(buf))) == NULL)
 		url = CTL_DEFAULT_URL;

@@ -48,7 +48,7 @@ across() {
 		sleep 0.05
 	done
 	sleep 0.5
-	"$@"
+	"$@" > "$WORK/ctl.out" 2>&1 || fail "$what: $* failed: $(cat "$WORK/ctl.out")"
 	wait $qp || fail "$what: qemu-io failed: $(cat "$WORK/qio.out")"
 	grep -q "Pattern verification failed" "$WORK/qio.out" &&
 	    fail "$what: the pattern did not read back: $(cat "$WORK/qio.out")"
@@ -74,8 +74,8 @@ done
 ok "SIGUSR2: one login each, every byte back, master $DAEMON_PID kept, coordinator and workers replaced"
 
 # ---- SIGHUP: a reload replaces the workers ----
-across "SIGHUP" kill -HUP "$DAEMON_PID"
-ok "SIGHUP: one login each, every byte back"
+across "SIGHUP" "$top_builddir/scsipubctl" -f "$CONF" reload
+ok "SIGHUP (scsipubctl reload): one login each, every byte back"
 
 # ---- A new binary on disk, then SIGUSR2 ----
 cp "$top_builddir/scsipubd" "$WORK/bin/scsipubd.new"
@@ -83,18 +83,25 @@ mv "$WORK/bin/scsipubd.new" "$WORK/bin/scsipubd"
 readlink "/proc/$DAEMON_PID/exe" | grep -q "(deleted)" ||
 	fail "the running binary should show as replaced"
 n0=$(grep -c "took over from the previous binary" "$LOG")
-across "binary replaced" kill -USR2 "$DAEMON_PID"
+across "binary replaced" "$top_builddir/scsipubctl" -f "$CONF" upgrade
 [ "$(grep -c "took over from the previous binary" "$LOG")" -gt "$n0" ] ||
 	fail "the new binary did not take over"
 readlink "/proc/$DAEMON_PID/exe" | grep -q "(deleted)" &&
 	fail "the master still runs the old binary"
-ok "binary replaced: the master runs the new file, one login each, every byte back"
+grep -q "now runs $WORK/bin/scsipubd" "$WORK/ctl.out" ||
+	fail "scsipubctl upgrade: $(cat "$WORK/ctl.out")"
+ok "binary replaced (scsipubctl upgrade): the master runs the new file, one login each, every byte back"
 
 # ---- A binary that cannot take over: the running one stays ----
-mv "$WORK/bin/scsipubd" "$WORK/bin/scsipubd.good"
-printf '#!/bin/sh\necho "not this one" >&2\nexit 78\n' > "$WORK/bin/scsipubd"
-chmod +x "$WORK/bin/scsipubd"
+cp "$WORK/bin/scsipubd" "$WORK/bin/scsipubd.good"
+printf '#!/bin/sh\necho "not this one" >&2\nexit 78\n' > "$WORK/bin/scsipubd.new"
+chmod +x "$WORK/bin/scsipubd.new"
+mv "$WORK/bin/scsipubd.new" "$WORK/bin/scsipubd"
 across "refused binary" kill -USR2 "$DAEMON_PID"
+out=$("$top_builddir/scsipubctl" -f "$CONF" upgrade 2>&1) &&
+	fail "scsipubctl upgrade should fail when the binary refuses: $out"
+echo "$out" | grep -q "kept its binary" || fail "scsipubctl upgrade: $out"
+wait_log "workers replaced" || true
 grep -q "cannot take over: keeping this binary" "$LOG" ||
 	fail "a binary that refuses should be said so"
 kill -0 "$DAEMON_PID" || fail "the master died"
