@@ -30,7 +30,8 @@ enum proc_ctltype {
 	PROC_CONN_CLOSED = 1,	/* pc_arg: the id of a connection that ended */
 	PROC_READY,		/* initialised: may be handed connections */
 	PROC_HANDOFF_CONN,	/* pc_arg: the id of a connection handed over,
-				   with its socket and its state (a memfd) */
+				   with its socket, its state (a memfd) and
+				   the lock of its anonymous overlay, if any */
 };
 
 /*
@@ -39,8 +40,8 @@ enum proc_ctltype {
  * these.
  */
 #define PROC_TAG_HANDOFF	0x100	/* hand your connections over */
-#define PROC_TAG_ADOPT		0x101	/* one handed over: its socket and
-					   state, fm_seq its id */
+#define PROC_TAG_ADOPT		0x101	/* one handed over: as PROC_HANDOFF_CONN
+					   says, fm_seq its id */
 
 struct proc_ctlmsg {
 	uint32_t	 pc_type;	/* enum proc_ctltype */

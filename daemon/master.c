@@ -217,7 +217,7 @@ master_child_closed(struct child *ch, uint32_t id)
  * anonymous session finds its overlay again.
  */
 static void
-master_child_handoff(struct child *from, uint32_t id, int fds[2])
+master_child_handoff(struct child *from, uint32_t id, int *fds, int nfds)
 {
 	struct master		*m = from->ch_master;
 	struct fdpass_msg	 fm = { PROC_TAG_ADOPT, id };
@@ -226,7 +226,7 @@ master_child_handoff(struct child *from, uint32_t id, int fds[2])
 
 	if ((i = master_pick_worker(m)) == -1 ||
 	    fdpass_sendv(m->m_workers[i].ch_ctl, &fm, sizeof(fm), fds,
-	    2) == -1) {
+	    nfds) == -1) {
 		log_warnx("%s: connection %u from worker %d: no worker took "
 		    "it, closed", __func__, id, from->ch_index);
 		master_child_closed(from, id);
@@ -240,8 +240,8 @@ master_child_handoff(struct child *from, uint32_t id, int fds[2])
 			from->ch_conns--;
 		to->ch_conns++;
 	}
-	close(fds[0]);
-	close(fds[1]);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
 }
 
 /* One control message from a worker, with the descriptors it brought. */
@@ -251,8 +251,8 @@ master_child_msg(struct child *ch, const struct proc_ctlmsg *msg, int *fds,
 {
 	int	 i;
 
-	if (msg->pc_type == PROC_HANDOFF_CONN && nfds == 2) {
-		master_child_handoff(ch, msg->pc_arg, fds);
+	if (msg->pc_type == PROC_HANDOFF_CONN && (nfds == 2 || nfds == 3)) {
+		master_child_handoff(ch, msg->pc_arg, fds, nfds);
 		return;
 	}
 	for (i = 0; i < nfds; i++)

@@ -50,8 +50,9 @@ worker_ctl_msg(struct worker *w, const struct fdpass_msg *m, int *fds,
 		handoff_start(w);
 		return;
 	}
-	if (m->fm_tag == PROC_TAG_ADOPT && nfds == 2) {
-		handoff_adopt(w, fds[0], fds[1], m->fm_seq);
+	if (m->fm_tag == PROC_TAG_ADOPT && (nfds == 2 || nfds == 3)) {
+		handoff_adopt(w, fds[0], fds[1], nfds == 3 ? fds[2] : -1,
+		    m->fm_seq);
 		return;
 	}
 	if (m->fm_tag < PROC_TAG_HANDOFF && nfds == 1) {

@@ -279,7 +279,7 @@ handoff_send(struct conn *c)
 	struct worker		*w = c->c_w;
 	struct proc_ctlmsg	 msg = { PROC_HANDOFF_CONN, c->c_mid };
 	struct pack		 pk;
-	int			 fds[2], rv;
+	int			 fds[3], nfds = 2, rv;
 
 	if (handoff_save(c, &pk) == -1 || (fds[1] = handoff_memfd(&pk)) == -1) {
 		pack_free(&pk);
@@ -287,7 +287,13 @@ handoff_send(struct conn *c)
 		return -1;
 	}
 	fds[0] = c->c_fd;
-	rv = fdpass_sendv(w->w_ctl, &msg, sizeof(msg), fds, 2);
+	/*
+	 * An anonymous overlay's lock goes along (it is the open file's):
+	 * held without a gap until the new worker holds it too.
+	 */
+	if (c->c_anon != NULL && c->c_quota_acct.q_shared != NULL)
+		fds[nfds++] = c->c_quota_acct.q_fd;
+	rv = fdpass_sendv(w->w_ctl, &msg, sizeof(msg), fds, nfds);
 	close(fds[1]);
 	if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == ENOBUFS)) {
@@ -681,12 +687,13 @@ handoff_map(int memfd, size_t *len)
 
 /*
  * A connection another worker handed over (PROC_TAG_ADOPT): its socket,
- * the memfd holding its record, the master's id of it.  Resumed where
- * it stopped, or closed when that cannot be (its target is gone, say:
- * an anonymous overlay is kept for the initiator's reconnect then).
+ * the memfd holding its record, the lock on its anonymous overlay (or
+ * -1), the master's id of it.  Resumed where it stopped, or closed when
+ * that cannot be (its target is gone, say: an anonymous overlay is kept
+ * for the initiator's reconnect then).
  */
 void
-handoff_adopt(struct worker *w, int sock, int memfd, uint32_t mid)
+handoff_adopt(struct worker *w, int sock, int memfd, int held, uint32_t mid)
 {
 	struct conn	*c;
 	uint8_t		*rec;
@@ -700,6 +707,8 @@ handoff_adopt(struct worker *w, int sock, int memfd, uint32_t mid)
 	if ((c = conn_new(w, sock, LISTEN_ISCSI, mid)) == NULL) {
 		if (rec != NULL)
 			munmap(rec, len);
+		if (held != -1)
+			close(held);
 		return;
 	}
 	login_init(&c->c_login);
@@ -715,6 +724,8 @@ handoff_adopt(struct worker *w, int sock, int memfd, uint32_t mid)
 		why = "its state is not one this build reads";
 	if (rec != NULL)
 		munmap(rec, len);
+	if (held != -1)
+		close(held);	/* ours is taken by now, or never will be */
 	if (why != NULL) {
 		log_warnx("connection %llu from %s handed over from another "
 		    "worker: closed, %s", (unsigned long long)c->c_id,

@@ -173,7 +173,7 @@ uint32_t iscsi_maxcmdsn(struct conn *);
 void	 handoff_start(struct worker *);
 void	 handoff_mark(struct conn *);
 void	 handoff_defer_done(struct conn *);
-void	 handoff_adopt(struct worker *, int, int, uint32_t);
+void	 handoff_adopt(struct worker *, int, int, int, uint32_t);
 
 /* worker/iscsi/dataout.c */
 int	 dataout_start(struct worker *);
