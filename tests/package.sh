@@ -122,6 +122,23 @@ echo "iscsi-inq and qemu-io read hello.img; master root, children scsipub"
 /etc/init.d/scsipubd reload || fail "init script reload"
 out=$(iscsi-inq "$url" 2>&1) || fail "iscsi-inq after reload: $out"
 
+step "dpkg -i over the running daemon, then the init script's upgrade"
+qemu-io -f raw -c 'write -P 0x6b 0 64k' -c 'sleep 4000' \
+    -c 'read -P 0x6b 0 64k' "$url" >"$work/qio.out" 2>&1 & qp=$!
+sleep 1
+coord=$(ps -o pid=,args= --ppid "$pid" | awk '/coordinator/ { print $1 }')
+dpkg -i "$deb" >/dev/null || fail "dpkg -i over the running daemon"
+kill -0 "$pid" 2>/dev/null || fail "the package upgrade stopped the daemon"
+/etc/init.d/scsipubd upgrade || fail "init script upgrade"
+wait $qp || fail "qemu-io across the upgrade: $(cat "$work/qio.out")"
+grep -q "Pattern verification failed" "$work/qio.out" &&
+	fail "the upgrade lost a write: $(cat "$work/qio.out")"
+[ "$(cat /var/lib/scsipub/scsipubd.pid)" = "$pid" ] ||
+	fail "the master's pid changed"
+now=$(ps -o pid=,args= --ppid "$pid" | awk '/coordinator/ { print $1 }')
+[ -n "$now" ] && [ "$now" != "$coord" ] || fail "the coordinator was not replaced"
+echo "the new binary took over in place (master $pid); qemu-io's session lived through it"
+
 step "/etc/init.d/scsipubd stop"
 /etc/init.d/scsipubd stop || fail "init script stop"
 kill -0 "$pid" 2>/dev/null && fail "the master (pid $pid) is still running"
