@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,10 +196,13 @@ master_takeover(struct master *m, int fd)
 static void
 keep_exe(struct master *m, int argc, char *argv[])
 {
+	char	 path[PATH_MAX];
 	int	 i;
 
-	if (realpath("/proc/self/exe", m->m_exe) == NULL)
-		snprintf(m->m_exe, sizeof(m->m_exe), "%s", argv[0]);
+	if (realpath("/proc/self/exe", path) == NULL ||
+	    strlen(path) >= sizeof(m->m_exe))
+		snprintf(path, sizeof(path), "%s", argv[0]);
+	snprintf(m->m_exe, sizeof(m->m_exe), "%s", path);
 	if ((m->m_argv = calloc(argc + 1, sizeof(char *))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < argc; i++)
