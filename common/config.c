@@ -31,6 +31,7 @@ struct cfg_parse {
 	FILE		*p_err;
 	uint64_t	 p_seen;	/* bitmask of single keys seen */
 	uint64_t	 p_lseen;	/* of cfg_limits seen */
+	uint32_t	 p_cseen;	/* of cfg_cluster_keys seen */
 };
 
 typedef void (*cfg_handler)(struct cfg_parse *, char **, int);
@@ -57,6 +58,7 @@ static void	cfg_targetline(struct cfg_parse *, char **, int);
 static void	cfg_token(struct cfg_parse *, char **, int);
 static void	cfg_apirate(struct cfg_parse *, char **, int);
 static void	cfg_user(struct cfg_parse *, char **, int);
+static void	cfg_clusterline(struct cfg_parse *, char **, int);
 
 static const struct cfg_key cfg_keys[] = {
 	{ "listen",		cfg_listen,	1, 1, 1 },
@@ -80,6 +82,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "api-token",		cfg_token,	3, 3, 1 },
 	{ "api-rate",		cfg_apirate,	1, 1, 0 },
 	{ "user",		cfg_user,	1, 1, 0 },
+	{ "cluster",		cfg_clusterline, 2, 2, 1 },
 };
 
 /*
@@ -121,6 +124,8 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("api-max-anonymous", c_api_max_anon, CU_COUNT, 0,
 	    CFG_PSESS_MAX, CFG_PSESS_MAX / 2),
 	LIM("anonymous-retain", c_anon_retain, CU_DURATION, 0, 24 * 3600, 60),
+	LIM("cluster-timeout", c_cluster_timeout, CU_DURATION, 2, 300, 5),
+	LIM("cluster-balance", c_cluster_balance, CU_COUNT, 1, 1 << 20, 4),
 };
 
 #define CFG_NLIMITS	(sizeof(cfg_limits) / sizeof(cfg_limits[0]))
@@ -689,6 +694,116 @@ cfg_token(struct cfg_parse *p, char **w, int n)
 		c->c_ntokens++;
 }
 
+/*
+ * "cluster KEY VALUE": one line per key, each at most once; what they
+ * need of each other is checked with the whole file (cfg_check_cluster).
+ */
+enum cfg_ckind { CK_PATH, CK_NAME, CK_ADDR, CK_REDIRECT };
+
+static const struct cfg_ckey {
+	const char	*ck_name;
+	size_t		 ck_off;	/* of a char array in struct cfg_cluster */
+	size_t		 ck_len;
+	enum cfg_ckind	 ck_kind;
+} cfg_cluster_keys[] = {
+#define CK(name, field, kind)						\
+	{ name, offsetof(struct cfg_cluster, field),			\
+	    sizeof(((struct cfg_cluster *)0)->field), kind }
+	CK("ceph-conf",	cc_conf,	CK_PATH),
+	CK("keyring",	cc_keyring,	CK_PATH),
+	CK("client",	cc_client,	CK_NAME),
+	CK("pool",	cc_pool,	CK_NAME),
+	CK("node",	cc_node,	CK_NAME),
+	CK("address",	cc_addr,	CK_ADDR),
+	CK("snapshot",	cc_snap,	CK_NAME),
+	CK("redirect",	cc_redirect,	CK_REDIRECT),
+#undef CK
+};
+
+/* HOST:PORT or [ADDR6]:PORT, HOST a name or an IPv4 address. */
+static int
+cfg_hostport_ok(const char *s)
+{
+	const char	*colon, *ep;
+	uint64_t	 port;
+
+	if (s[0] == '[') {
+		if ((colon = strstr(s, "]:")) == NULL || colon == s + 1)
+			return 0;
+		colon++;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || colon == s)
+			return 0;
+		for (ep = s; ep < colon; ep++)
+			if (!isalnum((unsigned char)*ep) && *ep != '.' &&
+			    *ep != '-')
+				return 0;
+	}
+	return cfg_parse_u64(colon + 1, &port, &ep) == 0 && *ep == '\0' &&
+	    port >= 1 && port <= 65535;
+}
+
+static int
+cfg_cluster_value(struct cfg_parse *p, const struct cfg_ckey *k,
+    const char *v)
+{
+	struct cfg_cluster *cc = &p->p_cfg->c_cluster;
+	static const char *const redirects[] = { "off", "session", "load" };
+	size_t		 i;
+
+	switch (k->ck_kind) {
+	case CK_REDIRECT:
+		for (i = 0; i < 3; i++)
+			if (strcmp(v, redirects[i]) == 0) {
+				cc->cc_redirect = (enum cfg_redirect)i;
+				return 0;
+			}
+		cfg_error(p, "cluster redirect: want off, session or load");
+		return -1;
+	case CK_NAME:
+		if (!config_image_name_ok(v)) {
+			cfg_error(p, "cluster %s: bad name \"%s\" (letters, "
+			    "digits, '.', '_', '-')", k->ck_name, v);
+			return -1;
+		}
+		break;
+	case CK_ADDR:
+		if (!cfg_hostport_ok(v)) {
+			cfg_error(p, "cluster address: want HOST:PORT or "
+			    "[ADDR6]:PORT, not \"%s\"", v);
+			return -1;
+		}
+		break;
+	case CK_PATH:
+		break;
+	}
+	return cfg_copy(p, (char *)cc + k->ck_off, k->ck_len, v, k->ck_name);
+}
+
+static void
+cfg_clusterline(struct cfg_parse *p, char **w, int n)
+{
+	size_t	 i, nk = sizeof(cfg_cluster_keys) / sizeof(cfg_cluster_keys[0]);
+
+	(void)n;
+	for (i = 0; i < nk; i++)
+		if (strcmp(cfg_cluster_keys[i].ck_name, w[1]) == 0)
+			break;
+	if (i == nk) {
+		cfg_error(p, "cluster: unknown key \"%s\" (want ceph-conf, "
+		    "keyring, client, pool, node, address, snapshot or "
+		    "redirect)", w[1]);
+		return;
+	}
+	if (p->p_cseen & (1U << i)) {
+		cfg_error(p, "cluster %s: given twice", w[1]);
+		return;
+	}
+	p->p_cseen |= 1U << i;
+	p->p_cfg->c_cluster.cc_on = 1;
+	cfg_cluster_value(p, &cfg_cluster_keys[i], w[2]);
+}
+
 static int
 cfg_split(char *line, char **w)
 {
@@ -818,6 +933,13 @@ cfg_defaults(struct config *c)
 	t->ct_sessions = CFG_DEFAULT_SESSIONS;
 	c->c_ntiers = 1;
 	c->c_api_rate = CFG_DEFAULT_RATE;
+	snprintf(c->c_cluster.cc_conf, sizeof(c->c_cluster.cc_conf),
+	    "/etc/ceph/ceph.conf");
+	snprintf(c->c_cluster.cc_client, sizeof(c->c_cluster.cc_client),
+	    "admin");
+	snprintf(c->c_cluster.cc_snap, sizeof(c->c_cluster.cc_snap),
+	    "scsipub");
+	c->c_cluster.cc_redirect = CFG_REDIRECT_SESSION;
 	for (i = 0; i < CFG_NLIMITS; i++)
 		*cfg_limit_field(c, &cfg_limits[i]) = cfg_limits[i].cl_default;
 }
@@ -866,6 +988,8 @@ cfg_check_target(struct cfg_parse *p, const struct cfg_target *t)
 	if (tier != NULL && t->tg_nimages > tier->ct_luns)
 		cfg_error(p, "target %s: %d images but tier %s allows %d",
 		    t->tg_name, t->tg_nimages, tier->ct_name, tier->ct_luns);
+	if (p->p_cfg->c_cluster.cc_on)
+		return;		/* its images are RBD images: checked at start */
 	snprintf(path, sizeof(path), "%s/%s.img", p->p_cfg->c_image_dir,
 	    t->tg_name);
 	if (access(path, F_OK) == 0)
@@ -878,6 +1002,32 @@ cfg_check_target(struct cfg_parse *p, const struct cfg_target *t)
 			cfg_error(p, "target %s: image %s: %s", t->tg_name,
 			    path, strerror(errno));
 	}
+}
+
+/* What a cluster section must name, and what it may not. */
+static void
+cfg_check_cluster(struct cfg_parse *p)
+{
+	struct cfg_cluster *cc = &p->p_cfg->c_cluster;
+
+	if (!cc->cc_on)
+		return;
+#ifndef HAVE_CEPH
+	cfg_error(p, "cluster: %s", CFG_NO_CEPH);
+#endif
+	if (cc->cc_pool[0] == '\0')
+		cfg_error(p, "cluster: no pool (cluster pool NAME)");
+	if (cc->cc_node[0] == '\0')
+		cfg_error(p, "cluster: no node name (cluster node NAME)");
+	if (cc->cc_addr[0] == '\0')
+		cfg_error(p, "cluster: no address (cluster address HOST:PORT, "
+		    "where initiators reach this node)");
+	if (access(cc->cc_conf, R_OK) == -1)
+		cfg_error(p, "cluster ceph-conf %s: %s", cc->cc_conf,
+		    strerror(errno));
+	if (cc->cc_keyring[0] != '\0' && access(cc->cc_keyring, R_OK) == -1)
+		cfg_error(p, "cluster keyring %s: %s", cc->cc_keyring,
+		    strerror(errno));
 }
 
 static void
@@ -911,6 +1061,7 @@ cfg_check(struct cfg_parse *p)
 	if (c->c_max_pending_worker < c->c_max_pending)
 		cfg_error(p, "max-pending-data-worker is less than "
 		    "max-pending-data");
+	cfg_check_cluster(p);
 }
 
 int

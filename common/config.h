@@ -64,6 +64,31 @@ struct cfg_target {
 	int		 tg_readonly;	/* LUNs refuse writes */
 };
 
+/*
+ * cluster: this node's place among scsipub nodes sharing a Ceph cluster
+ * (README "Several machines"); cc_on 0: a single machine, as ever.
+ */
+enum cfg_redirect {
+	CFG_REDIRECT_OFF = 0,	/* serve every login here */
+	CFG_REDIRECT_SESSION,	/* to the node that already serves it */
+	CFG_REDIRECT_LOAD,	/* ... and new ones to the least loaded */
+};
+
+#define CFG_NO_CEPH	"this scsipubd was built without Ceph (configure " \
+			"found no librados-dev and librbd-dev)"
+
+struct cfg_cluster {
+	int		 cc_on;
+	char		 cc_conf[CFG_PATH_MAX];		/* ceph.conf */
+	char		 cc_keyring[CFG_PATH_MAX];	/* "": ceph.conf's */
+	char		 cc_client[CFG_NAME_MAX];	/* cephx id, no "client." */
+	char		 cc_pool[CFG_NAME_MAX];
+	char		 cc_node[CFG_NAME_MAX];		/* this node's name */
+	char		 cc_addr[80];			/* HOST:PORT initiators use */
+	char		 cc_snap[CFG_NAME_MAX];		/* base images' snapshot */
+	enum cfg_redirect cc_redirect;
+};
+
 struct cfg_token {
 	char		 tk_token[CFG_SECRET_MAX];
 	char		 tk_tier[CFG_NAME_MAX];
@@ -109,6 +134,10 @@ struct config {
 	uint64_t	 c_api_timeout;		/* API connection idle, seconds */
 	uint64_t	 c_api_max_anon;	/* anonymous sessions in all */
 	uint64_t	 c_anon_retain;		/* a lost anonymous overlay kept */
+	uint64_t	 c_cluster_timeout;	/* a silent node is dead, seconds */
+	uint64_t	 c_cluster_balance;	/* redirect load: connections apart */
+
+	struct cfg_cluster c_cluster;
 };
 
 /* common/config.c */
