@@ -48,6 +48,7 @@
 
 /* Login Response status (RFC 7143 11.13.5): class << 8 | detail. */
 #define LOGIN_STATUS_SUCCESS		0x0000
+#define LOGIN_STATUS_MOVED_TEMP		0x0101	/* with TargetAddress */
 #define LOGIN_STATUS_INITIATOR_ERROR	0x0200
 #define LOGIN_STATUS_AUTH_FAILED	0x0201
 #define LOGIN_STATUS_FORBIDDEN		0x0202

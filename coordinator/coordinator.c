@@ -119,6 +119,7 @@ coord_map_change(struct coord *c, const struct shmq_msg *req,
 	(void)rsp;
 	if (shmq_map_dec(req, &lu, &first, &count) != 0)
 		return -EINVAL;
+	coord_cluster_charge(c, lu, count, req->m_type == SHMQ_MAP_SET);
 	if ((rv = coord_mirror_commit(c, lu, first, count)) != -ENOENT)
 		return rv;
 	if (req->m_type == SHMQ_MAP_SET)
@@ -553,6 +554,7 @@ coord_loop(struct coord *c)
 		}
 		owed = coord_flush(c);
 		coord_session_kicks(c);
+		coord_cluster_work(c);	/* other nodes, the heartbeat */
 		if (fresh > 0)
 			continue;
 		shmq_doorbell_wait(c->c_region, seen,
@@ -616,6 +618,7 @@ coord_start(struct coord *c, size_t map_size)
 static void
 coord_stop(struct coord *c)
 {
+	coord_cluster_fini(c);
 	coord_psess_fini(c);
 	coord_mirror_fini(c);
 	coord_prmirror_fini(c);
@@ -642,7 +645,8 @@ coordinator_main(struct proc_env *env)
 	if ((c = coord_new(state_dir, region, nslots)) == NULL)
 		fatal("%s: %s", __func__, state_dir);
 	c->c_anon.ca_retain = env->pe_cfg->c_anon_retain;
-	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0) {
+	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0 &&
+	    (rv = coord_cluster_init(c, env->pe_cfg)) == 0) {
 		shmq_coordinator_set(region, getpid());
 		coord_session_hello(c);
 		log_info("%s: serving %d slots from %s", __func__, nslots,

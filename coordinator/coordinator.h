@@ -24,11 +24,14 @@
 #define STORE_MAPSIZE_DEFAULT	((size_t)1 << 30)
 #define STORE_KEY_MAX		255	/* KV keys */
 
+struct coord_cluster;
 struct coord_slot;
 struct mirror;
 struct pr_lu;
+struct pr_state;
 struct proc_env;
 struct psess_mirror;
+struct psess_rec;
 struct shmq_msg;
 struct shmq_region;
 struct store;
@@ -94,6 +97,7 @@ struct coord_psess {
 	struct coord_rate	 cp_rate[COORD_RATE_MAX];
 	uint64_t		 cp_purge[COORD_PURGE_MAX];	/* files to go */
 	int			 cp_npurge;
+	uint8_t			 cp_keep[CFG_PSESS_MAX];	/* coord_psess_sync_* */
 };
 
 /* coordinator/mirror.c: the shared LUs' map files, mapped */
@@ -136,6 +140,7 @@ struct coord {
 	struct coord_mirrors	 c_mirror;
 	struct coord_prmirrors	 c_prm;
 	struct coord_anon	 c_anon;
+	struct coord_cluster	*c_cluster;	/* rados.c; NULL: one machine */
 };
 
 /* A request's handler: 0 or -errno; an answer's payload goes in rsp. */
@@ -214,6 +219,24 @@ int	 coord_map_register(struct coord *, const struct shmq_msg *,
 int	 coord_mirror_commit(struct coord *, uint64_t, uint64_t, uint64_t);
 int	 coord_mirror_forget(struct coord *, const char *);
 int	 coord_mirror_name_ok(const char *, size_t);
+
+/* coordinator/psess.c: a node in a cluster, the table made RADOS's */
+int	 coord_psess_sync_begin(struct coord *);
+void	 coord_psess_sync_one(struct coord *, const struct psess_rec *);
+void	 coord_psess_sync_end(struct coord *, int);
+
+/* coordinator/rados*.c: a node sharing a Ceph cluster (no-ops without) */
+int	 coord_cluster_init(struct coord *, const struct config *);
+void	 coord_cluster_fini(struct coord *);
+void	 coord_cluster_work(struct coord *);
+int	 coord_cluster_pr(struct coord *, const char *,
+	    const struct pr_state *);
+int	 coord_cluster_psess_put(struct coord *, const struct psess_rec *);
+void	 coord_cluster_psess_gone(struct coord *, const struct psess_rec *);
+int	 coord_cluster_psess_elsewhere(struct coord *,
+	    const struct psess_rec *);
+void	 coord_cluster_register(struct coord *, uint64_t, const char *);
+void	 coord_cluster_charge(struct coord *, uint64_t, uint32_t, int);
 
 /* coordinator/prmirror.c */
 int	 coord_prmirror_init(struct coord *);

@@ -256,6 +256,7 @@ coord_map_register(struct coord *c, const struct shmq_msg *req,
 		return -EINVAL;
 	if ((rv = mirror_rec_put(c->c_store, id, nblocks, name)) != 0)
 		return rv;
+	coord_cluster_register(c, id, name);	/* its quota, in RADOS */
 	return mirror_add(c, id, nblocks, name);
 }
 

@@ -239,6 +239,7 @@ coord_pr_commit(struct coord *c, const struct shmq_msg *req,
 	struct pr_lu	*pl;
 	uint64_t	 commit;
 	uint32_t	 epoch;
+	int		 rv;
 
 	(void)rsp;
 	if (shmq_pr_dec(req, &epoch, &commit, name, sizeof(name)) != 0 ||
@@ -249,7 +250,9 @@ coord_pr_commit(struct coord *c, const struct shmq_msg *req,
 	pr_lu_snapshot(pl, &cur);
 	if (cur.ps_epoch != epoch || cur.ps_commit < commit)
 		return -ESTALE;
-	return prm_put(c->c_store, name, &cur);
+	if ((rv = prm_put(c->c_store, name, &cur)) != 0)
+		return rv;
+	return coord_cluster_pr(c, name, &cur);	/* and every node's */
 }
 
 /* A session ended: the records and mirrors of names under prefix go. */

@@ -183,6 +183,7 @@ cp_end(struct coord *c, int idx, const char *why)
 		return rv;
 	log_info("session %s (tier %s) ended: %s", ids, e->me_rec.ps_tier,
 	    why);
+	coord_cluster_psess_gone(c, &e->me_rec);	/* every node's */
 	cp_clear(cp, idx);
 	cp_purge(c, id);
 	return 0;
@@ -196,7 +197,8 @@ cp_last_closed(struct coord *c, int idx)
 	struct psess_rec	 r = e->me_rec;
 	int			 rv;
 
-	if (!(r.ps_flags & PSESS_F_PERSISTENT))
+	if (!(r.ps_flags & PSESS_F_PERSISTENT) &&
+	    !coord_cluster_psess_elsewhere(c, &r))
 		return cp_end(c, idx, "last connection closed");
 	r.ps_idle = (uint64_t)time(NULL);
 	if ((rv = cp_store_put(c->c_store, &r)) != 0)
@@ -351,7 +353,8 @@ coord_psess_create(struct coord *c, const struct shmq_msg *req,
 	r.ps_flags &= ~PSESS_F_LOGGED_IN;
 	r.ps_idle = 0;
 	if ((rv = cp_admit(cp, &r, &pl)) != 0 ||
-	    (rv = cp_store_put(st, &r)) != 0)
+	    (rv = cp_store_put(st, &r)) != 0 ||
+	    (rv = coord_cluster_psess_put(c, &r)) != 0)	/* every node's */
 		return rv;
 	idx = cp_free_entry(cp);
 	cp_publish(cp, idx, &r);
@@ -522,6 +525,8 @@ cp_age(struct coord *c, int idx, uint64_t now)
 			return -1;
 		return cp_last_closed(c, idx) == 0 ? 0 : -1;
 	}
+	if (coord_cluster_psess_elsewhere(c, &e->me_rec))
+		return 0;	/* another node serves it: it ends there */
 	if (e->me_nconns == 0 && cp_lost(&e->me_rec, now)) {
 		if (cp_txn(c) != 0)
 			return -1;
@@ -554,6 +559,61 @@ coord_psess_periodic(struct coord *c)
 	if (cp->cp_txn && store_commit(c->c_store) != 0)
 		log_warnx("%s: cannot record expired sessions", __func__);
 	cp->cp_txn = 0;
+	coord_psess_work(c);
+}
+
+/* ---- A node in a cluster: the table made what RADOS holds ---- */
+
+/* Start: nothing kept yet; a write transaction for what changes. */
+int
+coord_psess_sync_begin(struct coord *c)
+{
+	struct coord_psess	*cp = &c->c_psess;
+
+	if (cp->cp_m == NULL || store_begin(c->c_store, 1) != 0)
+		return -1;
+	memset(cp->cp_keep, 0, sizeof(cp->cp_keep));
+	return 0;
+}
+
+/* A session RADOS holds: kept, and published if another node made it. */
+void
+coord_psess_sync_one(struct coord *c, const struct psess_rec *r)
+{
+	struct coord_psess	*cp = &c->c_psess;
+	char			 ids[PSESS_IDSTR];
+	int			 idx;
+
+	if ((idx = cp_find(cp, r->ps_id)) == -1) {
+		if ((idx = cp_free_entry(cp)) == -1 ||
+		    cp_store_put(c->c_store, r) != 0) {
+			log_warnx("%s: no room for a session", __func__);
+			return;
+		}
+		cp_publish(cp, idx, r);
+		psess_id_fmt(r->ps_id, ids);
+		log_info("session %s (tier %s, %d LUNs) created on another "
+		    "node", ids, r->ps_tier, r->ps_nluns);
+	}
+	cp->cp_keep[idx] = 1;
+}
+
+/*
+ * The end: (when RADOS was read whole) the sessions it no longer holds
+ * end here too; committed, their files removed.
+ */
+void
+coord_psess_sync_end(struct coord *c, int whole)
+{
+	struct coord_psess	*cp = &c->c_psess;
+	int			 i;
+
+	for (i = 0; whole && i < PSESS_MAX; i++)
+		if (cp_ent(cp, i)->me_used && !cp->cp_keep[i])
+			(void)cp_end(c, i, "ended on another node");
+	if (store_commit(c->c_store) != 0)
+		log_warnx("%s: the sessions of the cluster not recorded",
+		    __func__);
 	coord_psess_work(c);
 }
 

@@ -144,7 +144,8 @@ worker_nopin_config(struct worker *w)
  * Set a worker up from what the master hands it: the event loop, the
  * catalog, TLS, the control socket, the coordinator's ring, the timers
  * and the API.  0, or EX_CONFIG.  The fuzzing harnesses (tests/fuzz)
- * set their worker up here too.
+ * set their worker up here too.  EXIT_FAILURE (respawned): the Ceph
+ * cluster of a "cluster" section could not be reached.
  */
 int
 worker_init(struct worker *w, struct proc_env *env)
@@ -160,6 +161,8 @@ worker_init(struct worker *w, struct proc_env *env)
 	if ((w->w_base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new", __func__);
 	worker_nopin_config(w);
+	if (w->w_cfg->c_cluster.cc_on && rbd_store_start(w) != 0)
+		return EXIT_FAILURE;	/* the cluster: tried again */
 	if (target_load(w) == -1)
 		return EX_CONFIG;
 	w->w_sslctx = env->pe_sslctx;	/* loaded by the master */

@@ -204,6 +204,10 @@ int	 ptarget_prepare(struct conn *);
 void	 ptarget_attach(struct conn *);
 void	 ptarget_detach(struct conn *);
 
+/* worker/iscsi/redirect.c */
+int	 redirect_portal(struct worker *, int, char *, size_t);
+int	 redirect_login(struct conn *, const struct target *, char *, size_t);
+
 /* worker/iscsi/stats.c */
 int	 stats_start(struct worker *, int);
 void	 stats_conn_gone(const struct conn *);

@@ -215,6 +215,7 @@ static const struct {
 	const char	*st_text;
 } login_statuses[] = {
 	{ LOGIN_STATUS_SUCCESS, "success" },
+	{ LOGIN_STATUS_MOVED_TEMP, "target moved temporarily" },
 	{ LOGIN_STATUS_INITIATOR_ERROR, "initiator error" },
 	{ LOGIN_STATUS_AUTH_FAILED, "authentication failure" },
 	{ LOGIN_STATUS_FORBIDDEN, "authorization failure" },
@@ -549,8 +550,11 @@ login_lookup(struct login *l)
 	l->l_tgt.lt_chap_secret[CHAP_SECRET_MAX - 1] = '\0';
 	l->l_tgt.lt_mchap_user[CHAP_SECRET_MAX - 1] = '\0';
 	l->l_tgt.lt_mchap_secret[CHAP_SECRET_MAX - 1] = '\0';
+	l->l_tgt.lt_redirect[LOGIN_ADDR_MAX - 1] = '\0';
 	if (normal && !l->l_tgt.lt_exists)
 		return LOGIN_STATUS_NOT_FOUND;
+	if (normal && l->l_tgt.lt_redirect[0] != '\0')
+		return LOGIN_STATUS_MOVED_TEMP;
 	return 0;
 }
 
@@ -1074,6 +1078,29 @@ login_fail(struct login *l, const struct login_req *rq, uint16_t status,
 	return LOGIN_FAIL;
 }
 
+/*
+ * Another portal serves the target (RFC 7143 11.13.5): "Target moved
+ * temporarily" with its TargetAddress, then the connection closes.
+ */
+static enum login_result
+login_redirect(struct login *l, const struct login_req *rq, uint8_t *rsp,
+    uint8_t **rdata, size_t *rdlen)
+{
+	char	*kv;
+	int	 n;
+
+	if ((n = asprintf(&kv, "TargetAddress=%s", l->l_tgt.lt_redirect)) ==
+	    -1)
+		return login_fail(l, rq, LOGIN_STATUS_NO_RESOURCES, rsp);
+	l->l_stage = LOGIN_ST_DEAD;
+	login_cleanup(l);
+	login_rsp_hdr(l, rq, (uint8_t)(l->l_csg << 2), LOGIN_STATUS_MOVED_TEMP,
+	    (size_t)n + 1, rsp);
+	*rdata = (uint8_t *)kv;
+	*rdlen = (size_t)n + 1;
+	return LOGIN_FAIL;
+}
+
 /* Enter the next stage; the full feature phase ends the login. */
 static enum login_result
 login_advance(struct login *l)
@@ -1158,6 +1185,8 @@ login_pdu(struct login *l, const uint8_t *hdr, const uint8_t *data,
 		return login_respond(l, &rq, rsp, rdata, rdlen);
 	status = login_text(l, &rq);
 	login_rx_clear(l);
+	if (status == LOGIN_STATUS_MOVED_TEMP)
+		return login_redirect(l, &rq, rsp, rdata, rdlen);
 	if (status != 0)
 		return login_fail(l, &rq, (uint16_t)status, rsp);
 	return login_respond(l, &rq, rsp, rdata, rdlen);

@@ -14,6 +14,7 @@
 
 #define LOGIN_TEXT_MAX		(64 * 1024)	/* accumulated key text limit */
 #define CHAP_SECRET_MAX		256
+#define LOGIN_ADDR_MAX		96	/* a TargetAddress value */
 
 /* Negotiated operational parameters of one connection/session. */
 struct iscsi_params {
@@ -48,6 +49,9 @@ struct login_target {
 	/* Target's own identity for mutual CHAP; empty: mutual refused. */
 	char		lt_mchap_user[CHAP_SECRET_MAX];
 	char		lt_mchap_secret[CHAP_SECRET_MAX];
+	/* Not served here: "Target moved temporarily" to this
+	 * TargetAddress (HOST:PORT,TPGT); "": served here. */
+	char		lt_redirect[LOGIN_ADDR_MAX];
 };
 
 /*

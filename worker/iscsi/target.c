@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "cluster.h"
 #include "hash.h"
 #include "iscsi.h"
 #include "log.h"
@@ -130,6 +131,9 @@ target_lookup(void *arg, const char *initiator, const char *name,
 	if ((t = target_find(w, name)) == NULL)
 		return 0;
 	lt->lt_exists = 1;
+	if (w->w_cfg->c_cluster.cc_on && redirect_login(c, t, lt->lt_redirect,
+	    sizeof(lt->lt_redirect)) == -1)
+		return -1;	/* not in the cluster yet: target error */
 	if ((t->tg_kind == TARGET_STATIC || t->tg_kind == TARGET_PSESS) &&
 	    t->tg_cfg->tg_chap_user[0] != '\0') {
 		lt->lt_chap = 1;
@@ -199,6 +203,10 @@ target_quota_init(uint64_t *p, void *arg)
 
 	if (__atomic_load_n(&p[1], __ATOMIC_ACQUIRE) == QUOTA_MAGIC)
 		return;
+	if (qi->qi_w->w_cfg->c_cluster.cc_on) {	/* the coordinator counts */
+		__atomic_store_n(&p[1], QUOTA_MAGIC, __ATOMIC_RELEASE);
+		return;
+	}
 	for (i = 0; i < t->tg_nimages; i++) {
 		if (t->tg_images[i] == NULL)
 			continue;
@@ -354,6 +362,22 @@ target_anon_open(struct conn *c, int *lost)
 	return rv;
 }
 
+/*
+ * A shared LU of a node in a cluster: the RBD clone of the target's or
+ * session's LUN (worker/store/rbd.c), this node's files for it at path.
+ */
+static struct lu_cow *
+target_lu_cluster(struct conn *c, struct image *im, int lun, const char *path)
+{
+	struct target	*t = c->c_target;
+	char		 clone[CLUSTER_CLONE_MAX];
+
+	if (cluster_clone_name(clone, sizeof(clone), t->tg_kind ==
+	    TARGET_PSESS ? 's' : 't', t->tg_cfg->tg_name, lun) == -1)
+		return NULL;
+	return rbd_lu_shared(c->c_w, im, clone, path, t->tg_quota);
+}
+
 static struct lu *
 target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 {
@@ -376,9 +400,10 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 		snprintf(path, sizeof(path), "%s/overlays/%s-%s-%d",
 		    w->w_cfg->c_state_dir, t->tg_kind == TARGET_PSESS ?
 		    "psess" : "static", t->tg_cfg->tg_name, lun);
-		lu->lu_cow = lu_cow_shared(im, path, w->w_cfg->c_block_size,
-		    t->tg_quota);
-		if (lu->lu_cow != NULL)
+		if (w->w_cfg->c_cluster.cc_on)	/* an RBD clone */
+			lu->lu_cow = target_lu_cluster(c, im, lun, path);
+		else if ((lu->lu_cow = lu_cow_shared(im, path,
+		    w->w_cfg->c_block_size, t->tg_quota)) != NULL)
 			lu_cow_log_enable(lu->lu_cow, commit_map_register(w,
 			    lu->lu_cow, strrchr(path, '/') + 1));
 	} else {
@@ -392,7 +417,8 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	}
 	im->im_refs++;
 	scsi_lu_init(&lu->lu_scsi, im->im_size / 512, 512, im->im_name,
-	    target_lu_id(t, im, lun), &lu_cow_ops, lu->lu_cow);
+	    target_lu_id(t, im, lun), shared && w->w_cfg->c_cluster.cc_on ?
+	    &lu_rbd_ops : &lu_cow_ops, lu->lu_cow);
 	if (t->tg_cfg != NULL && t->tg_cfg->tg_readonly)
 		lu->lu_scsi.lu_readonly = 1;
 	/* a write's data is buffered whole: no more than a connection may */
@@ -413,7 +439,10 @@ target_lu_put(struct lu *lu)
 	if (lu->lu_scsi.lu_pr_anon)
 		pr_lu_close(lu->lu_scsi.lu_pr);
 	lu->lu_image->im_refs--;
-	lu_cow_free(lu->lu_cow);
+	if (lu->lu_scsi.lu_ops == &lu_rbd_ops)
+		rbd_lu_free(lu->lu_cow);
+	else
+		lu_cow_free(lu->lu_cow);
 	free(lu);
 }
 
@@ -560,7 +589,11 @@ text_portals(struct worker *w, char **buf, size_t *len, size_t *cap)
 	char	 kv[128];
 	int	 i;
 
-	for (i = 0; i < w->w_cfg->c_nlisten; i++) {
+	for (i = 0; w->w_cfg->c_cluster.cc_on &&	/* every node's */
+	    redirect_portal(w, i, kv, sizeof(kv)) == 0; i++)
+		text_add(buf, len, cap, kv);
+	for (i = 0; !w->w_cfg->c_cluster.cc_on && i < w->w_cfg->c_nlisten;
+	    i++) {
 		if (w->w_cfg->c_listen[i].cl_kind != LISTEN_ISCSI)
 			continue;
 		snprintf(kv, sizeof(kv), "TargetAddress=%s,1",

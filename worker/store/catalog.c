@@ -105,13 +105,16 @@ catalog_image(struct worker *w, const char *name)
 }
 
 /*
- * The catalog: every NAME.img of image-dir, opened read-only, by name;
- * and where private overlays go.
+ * The catalog: every NAME.img of image-dir (in a cluster: the pool's
+ * base images), opened read-only, by name; and where private overlays
+ * go.
  */
 int
 catalog_load(struct worker *w)
 {
 	snprintf(w->w_ovldir, sizeof(w->w_ovldir), "%s/overlays",
 	    w->w_cfg->c_state_dir);
+	if (w->w_cfg->c_cluster.cc_on)		/* RBD images: rbd.c */
+		return rbd_catalog_load(w);
 	return catalog_scan(w);
 }

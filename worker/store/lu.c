@@ -584,6 +584,15 @@ cow_pwrite(int fd, const uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The base image's bytes: its file, or im_read (cluster: librbd). */
+static int
+cow_base_read(struct image *im, uint8_t *buf, size_t len, uint64_t off)
+{
+	if (im->im_read != NULL)
+		return im->im_read(im, buf, len, off);
+	return cow_pread(im->im_fd, buf, len, off);
+}
+
 /* Where block b is read from: 0 base, 1 overlay (zeros when punched). */
 static int
 cow_src(const struct lu_cow *cw, uint64_t b)
@@ -609,8 +618,8 @@ cow_read(void *arg, void *buf, size_t len, uint64_t off)
 			runend += cw->cw_bs;
 		if (runend > end)
 			runend = end;
-		r = cow_pread(src ? cw->cw_ovl : cw->cw_image->im_fd, p,
-		    runend - off, off);
+		r = src ? cow_pread(cw->cw_ovl, p, runend - off, off) :
+		    cow_base_read(cw->cw_image, p, runend - off, off);
 		if (r != 0)
 			return r;
 		p += runend - off;
@@ -655,7 +664,7 @@ cow_partial(struct lu_cow *cw, uint64_t b, const uint8_t *data,
 	if (cow_bits(cw, b) & MAP_Z)
 		memset(blk, 0, cw->cw_bs);
 	else
-		r = cow_pread(cw->cw_image->im_fd, blk, cw->cw_bs, bstart);
+		r = cow_base_read(cw->cw_image, blk, cw->cw_bs, bstart);
 	if (r == 0) {
 		memcpy(blk + (off - bstart), data, len);
 		r = cow_pwrite(cw->cw_ovl, blk, cw->cw_bs, bstart);

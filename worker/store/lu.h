@@ -18,6 +18,10 @@ struct image {
 	uint64_t	 im_size;
 	int		 im_refs;
 	int		 im_gone;	/* removed from the catalog */
+	/* Not a file (cluster: an RBD snapshot, worker/store/rbd.c):
+	 * read through im_read, im_fd -1. */
+	int		(*im_read)(struct image *, void *, size_t, uint64_t);
+	void		*im_rbd;
 };
 
 /*

@@ -15,6 +15,8 @@
 
 struct image;
 struct lu_cow;
+struct lu_quota;
+struct lu_store_ops;
 struct psess_limits;
 struct psess_mirror;
 struct psess_rec;
@@ -28,6 +30,14 @@ struct image *catalog_image(struct worker *, const char *);
 int	 commit_send(struct worker *, struct lu_cow *const *, int,
 	    const struct scsi_task *, ipc_cb, void *, int *);
 uint64_t commit_map_register(struct worker *, struct lu_cow *, const char *);
+
+/* worker/store/rbd.c: a node sharing a Ceph cluster */
+extern const struct lu_store_ops lu_rbd_ops;
+int	 rbd_store_start(struct worker *);
+int	 rbd_catalog_load(struct worker *);
+struct lu_cow *rbd_lu_shared(struct worker *, struct image *, const char *,
+	    const char *, struct lu_quota *);
+void	 rbd_lu_free(struct lu_cow *);
 
 /* worker/store/sessions.c */
 struct psess_mirror *psess_mirror(struct worker *);
