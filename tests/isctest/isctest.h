@@ -68,6 +68,8 @@
 struct options {
 	const char	*o_host;
 	const char	*o_port;
+	const char	*o_host_b;	/* -P: initiator B's portal */
+	const char	*o_port_b;
 	const char	*o_target;
 	const char	*o_initiator;
 	const char	*o_initiator_b;	/* -I: the second initiator (pr-*) */

@@ -411,14 +411,26 @@ const uint8_t pr_isid_a[6] = { 0x80, 0x00, 0x00, 0x00, 0x50, 0x0a };
 
 const uint8_t pr_isid_b[6] = { 0x80, 0x00, 0x00, 0x00, 0x50, 0x0b };
 
+/*
+ * Log in as initiator with isid, for the reservation scenarios: B's
+ * connection goes to -P's portal when one is given (another node of a
+ * cluster), A's to -p's.
+ */
 void
 pr_login(struct conn *c, const char *initiator, const uint8_t *isid)
 {
 	struct login_opts	lo = login_defaults();
+	const char		*host = opt.o_host, *port = opt.o_port;
 
 	lo.lo_initiator = initiator;
 	lo.lo_isid = isid;
+	if (isid == pr_isid_b && opt.o_host_b != NULL) {
+		opt.o_host = opt.o_host_b;
+		opt.o_port = opt.o_port_b;
+	}
 	login_ok(c, &lo);
+	opt.o_host = host;
+	opt.o_port = port;
 	do_tur(c);
 	do_readcap(c);
 }

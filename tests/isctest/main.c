@@ -136,8 +136,8 @@ usage(void)
 {
 	size_t	i;
 
-	fprintf(stderr, "usage: isctest -p HOST:PORT [-t TARGET_IQN] "
-	    "[-i INITIATOR_IQN] [-I INITIATOR2_IQN] "
+	fprintf(stderr, "usage: isctest -p HOST:PORT [-P B_HOST:PORT] "
+	    "[-t TARGET_IQN] [-i INITIATOR_IQN] [-I INITIATOR2_IQN] "
 	    "[-u CHAPUSER -s CHAPSECRET]\n"
 	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] "
 	    "[-n COUNT] [-T SECONDS] [-b STRANGER_ADDR] [-B SOURCE_ADDR] "
@@ -150,19 +150,19 @@ usage(void)
 }
 
 static void
-parse_portal(char *s)
+parse_portal(char *s, const char **host, const char **port)
 {
 	char	*colon = strrchr(s, ':');
 
 	if (colon == NULL || colon[1] == '\0')
 		usage();
 	*colon = '\0';
-	opt.o_port = colon + 1;
+	*port = colon + 1;
 	if (s[0] == '[' && colon > s + 1 && colon[-1] == ']') {
 		colon[-1] = '\0';
 		s++;
 	}
-	opt.o_host = s;
+	*host = s;
 }
 
 static int
@@ -182,12 +182,15 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "B:b:p:t:i:I:u:s:U:S:Dl:vw:n:T:")) !=
+	while ((ch = getopt(argc, argv, "B:b:p:P:t:i:I:u:s:U:S:Dl:vw:n:T:")) !=
 	    -1) {
 		switch (ch) {
 		case 'B': opt.o_bind_all = optarg; break;
 		case 'b': opt.o_bind = optarg; break;
-		case 'p': parse_portal(optarg); break;
+		case 'p': parse_portal(optarg, &opt.o_host, &opt.o_port); break;
+		case 'P':
+			parse_portal(optarg, &opt.o_host_b, &opt.o_port_b);
+			break;
 		case 't': opt.o_target = optarg; break;
 		case 'i': opt.o_initiator = optarg; break;
 		case 'I': opt.o_initiator_b = optarg; break;
