@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "iscsiproto.h"
 #include "log.h"
 #include "lu.h"
@@ -357,12 +358,34 @@ api_images(struct api_req *ar)
 	api_json(ar->ar_req, 200, json_pack("{s:o}", "images", a));
 }
 
+/* A node of a cluster: every live node's address, this one's first. */
+static json_t *
+api_cluster_portals(struct worker *w)
+{
+	static struct cluster_view v;
+	json_t		*a = json_array();
+	uint32_t	 i;
+
+	json_array_append_new(a, json_string(w->w_cfg->c_cluster.cc_addr));
+	if (cluster_page_view(cluster_page(w->w_cfg->c_state_dir), NULL,
+	    &v) != 0)
+		return a;
+	for (i = 0; i < v.cv_nnodes; i++)
+		if (i != v.cv_self && v.cv_nodes[i].cn_alive)
+			json_array_append_new(a,
+			    json_string(v.cv_nodes[i].cn_addr));
+	return a;
+}
+
 static json_t *
 api_portals(struct worker *w, enum listen_kind kind)
 {
-	json_t	*a = json_array();
+	json_t	*a;
 	int	 i;
 
+	if (kind == LISTEN_ISCSI && w->w_cfg->c_cluster.cc_on)
+		return api_cluster_portals(w);
+	a = json_array();
 	for (i = 0; i < w->w_cfg->c_nlisten; i++)
 		if (w->w_cfg->c_listen[i].cl_kind == kind)
 			json_array_append_new(a,
