@@ -206,6 +206,45 @@ cluster_page_view(struct cluster_page *pg, const char *iqn,
 	return -1;
 }
 
+/* The least loaded live node, if lighter than this one by margin. */
+static int
+cluster_lightest(const struct cluster_view *v, uint64_t margin)
+{
+	uint32_t	 n, self = v->cv_nodes[v->cv_self].cn_conns;
+	int		 best = -1;
+
+	for (n = 0; n < v->cv_nnodes; n++) {
+		if (n == v->cv_self || !v->cv_nodes[n].cn_alive ||
+		    (uint64_t)v->cv_nodes[n].cn_conns + margin > self)
+			continue;
+		if (best == -1 ||
+		    v->cv_nodes[n].cn_conns < v->cv_nodes[best].cn_conns)
+			best = (int)n;
+	}
+	return best;
+}
+
+/*
+ * Where a login to a shared target should go, by "cluster redirect"
+ * how and the view v of the target (cluster_page_view): the index of
+ * another node in v, or -1 to serve it here.  Served here already: here;
+ * by another live node: there (session, load); by none: the least loaded
+ * live node if this one serves margin sessions more (load).
+ */
+int
+cluster_redirect_pick(const struct cluster_view *v, enum cfg_redirect how,
+    uint64_t margin)
+{
+	if (how == CFG_REDIRECT_OFF || v->cv_self >= v->cv_nnodes ||
+	    v->cv_here > 0)
+		return -1;
+	if (v->cv_where >= 0)
+		return v->cv_where;
+	if (how == CFG_REDIRECT_LOAD)
+		return cluster_lightest(v, margin);
+	return -1;
+}
+
 /*
  * May this node serve shared LUs now: its coordinator reached the
  * cluster within cluster-timeout, so that no other node acknowledged a

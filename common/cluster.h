@@ -110,6 +110,8 @@ void		 cluster_page_end(struct cluster_page *);
 int		 cluster_page_view(struct cluster_page *, const char *,
 		    struct cluster_view *);
 int		 cluster_page_serving(struct cluster_page *);
+int		 cluster_redirect_pick(const struct cluster_view *,
+		    enum cfg_redirect, uint64_t);
 int		 cluster_connect(const struct cfg_cluster *, const char *,
 		    void **, void **);
 void		 cluster_disconnect(void *, void *);

@@ -10,6 +10,7 @@
 
 #define SCSIPUB_SUITES(X)	\
 	X(config)		\
+	X(cluster)		\
 	X(crc32c)		\
 	X(fdpass)		\
 	X(netaddr)		\

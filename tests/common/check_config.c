@@ -339,6 +339,96 @@ START_TEST(config__addresses)
 }
 END_TEST
 
+#ifdef HAVE_CEPH
+#define NO_CEPH	0	/* errors a cluster section adds in this build */
+#else
+#define NO_CEPH	1
+#endif
+
+START_TEST(config__cluster)
+{
+	struct config	*c;
+	char		 errs[1024] = "";
+
+	ck_assert_int_eq(load(&c, "image-dir %s\n"
+	    "target t nosuch\n"		/* an RBD image: checked at start */
+	    "cluster ceph-conf %s/scsipubd.conf\n"
+	    "cluster pool scsipub\n"
+	    "cluster node a-1\n"
+	    "cluster address node1.example:3260\n"
+	    "cluster redirect load\n"
+	    "cluster-timeout 10s\n", errs, sizeof(errs)), NO_CEPH);
+	ck_assert_int_eq(c->c_cluster.cc_on, 1);
+	ck_assert_str_eq(c->c_cluster.cc_pool, "scsipub");
+	ck_assert_str_eq(c->c_cluster.cc_node, "a-1");
+	ck_assert_str_eq(c->c_cluster.cc_addr, "node1.example:3260");
+	ck_assert_str_eq(c->c_cluster.cc_client, "admin");
+	ck_assert_str_eq(c->c_cluster.cc_snap, "scsipub");
+	ck_assert_str_eq(c->c_cluster.cc_keyring, "");
+	ck_assert_int_eq(c->c_cluster.cc_redirect, CFG_REDIRECT_LOAD);
+	ck_assert_uint_eq(c->c_cluster_timeout, 10);
+	ck_assert_uint_eq(c->c_cluster_balance, 4);
+	config_free(c);
+	/* no cluster section: one machine, the defaults untouched */
+	ck_assert_int_eq(load(&c, "image-dir %s\n", errs, sizeof(errs)), 0);
+	ck_assert_int_eq(c->c_cluster.cc_on, 0);
+	ck_assert_int_eq(c->c_cluster.cc_redirect, CFG_REDIRECT_SESSION);
+	ck_assert_uint_eq(c->c_cluster_timeout, 5);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(config__cluster_errors)
+{
+	struct config	*c;
+	char		 errs[2048] = "", want[256];
+
+	/* what a section needs */
+	ck_assert_int_eq(load(&c, "image-dir %s\n"
+	    "cluster ceph-conf %s/none.conf\n", errs, sizeof(errs)),
+	    4 + NO_CEPH);
+	ck_assert_ptr_nonnull(strstr(errs, "cluster: no pool"));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster: no node name"));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster: no address"));
+	ck_assert_ptr_nonnull(strstr(errs, "none.conf: No such file"));
+	config_free(c);
+	/* what its lines may not be */
+	errs[0] = '\0';
+	ck_assert_int_eq(load(&c, "image-dir %s\n"
+	    "cluster ceph-conf %s/scsipubd.conf\n"
+	    "cluster pool p\ncluster node n\ncluster address 10.0.0.1:3260\n"
+	    "cluster pool q\n"
+	    "cluster colour blue\n"
+	    "cluster redirect sometimes\n"
+	    "cluster node a/b\n"
+	    "cluster address 10.0.0.1\n"
+	    "cluster snapshot\n"
+	    "cluster-timeout 1s\n", errs, sizeof(errs)), 7 + NO_CEPH);
+	snprintf(want, sizeof(want), "%s:6: cluster pool: given twice", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	snprintf(want, sizeof(want), "%s:7: cluster: unknown key \"colour\"",
+	    path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	ck_assert_ptr_nonnull(strstr(errs, "redirect: want off, session or "
+	    "load"));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster node: given twice"));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster address: given twice"));
+	snprintf(want, sizeof(want), "%s:11: cluster: wrong number", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster-timeout: want a duration"));
+	config_free(c);
+	/* a bad value on a line of its own */
+	errs[0] = '\0';
+	ck_assert_int_eq(load(&c, "image-dir %s\n"
+	    "cluster ceph-conf %s/scsipubd.conf\n"
+	    "cluster pool p\ncluster node a/b\n"
+	    "cluster address 10.0.0.1\n", errs, sizeof(errs)), 4 + NO_CEPH);
+	ck_assert_ptr_nonnull(strstr(errs, "cluster node: bad name \"a/b\""));
+	ck_assert_ptr_nonnull(strstr(errs, "cluster address: want HOST:PORT"));
+	config_free(c);
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -357,6 +447,8 @@ config_suite(void)
 	tcase_add_test(tc, config__single_key_twice_is_error);
 	tcase_add_test(tc, config__tls_needs_cert);
 	tcase_add_test(tc, config__user);
+	tcase_add_test(tc, config__cluster);
+	tcase_add_test(tc, config__cluster_errors);
 	tcase_add_loop_test(tv, config__sizes, 0,
 	    sizeof(sizes) / sizeof(sizes[0]));
 	tcase_add_loop_test(tv, config__durations, 0,

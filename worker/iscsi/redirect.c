@@ -53,24 +53,6 @@ redirect_portal(struct worker *w, int i, char *kv, size_t len)
 	return -1;
 }
 
-/* The least loaded live node, if it is lighter than this one by margin. */
-static int
-redirect_lightest(const struct cluster_view *v, uint64_t margin)
-{
-	uint32_t	 n, self = v->cv_nodes[v->cv_self].cn_conns;
-	int		 best = -1;
-
-	for (n = 0; n < v->cv_nnodes; n++) {
-		if (n == v->cv_self || !v->cv_nodes[n].cn_alive ||
-		    (uint64_t)v->cv_nodes[n].cn_conns + margin > self)
-			continue;
-		if (best == -1 ||
-		    v->cv_nodes[n].cn_conns < v->cv_nodes[best].cn_conns)
-			best = (int)n;
-	}
-	return best;
-}
-
 /*
  * Where a login to t should go instead of here: 1 with addr set (a
  * TargetAddress), 0 to serve it here, -1 when this node cannot serve a
@@ -81,22 +63,16 @@ int
 redirect_login(struct conn *c, const struct target *t, char *addr, size_t len)
 {
 	struct worker	*w = c->c_w;
-	const struct cfg_cluster *cc = &w->w_cfg->c_cluster;
 	static struct cluster_view v;
-	int		 to = -1;
+	int		 to;
 
 	if (t->tg_kind != TARGET_STATIC && t->tg_kind != TARGET_PSESS)
 		return 0;
 	if (cluster_page_view(cluster_page(w->w_cfg->c_state_dir), t->tg_iqn,
 	    &v) != 0 || v.cv_self >= v.cv_nnodes)
 		return -1;
-	if (cc->cc_redirect == CFG_REDIRECT_OFF || v.cv_here > 0)
-		return 0;
-	if (v.cv_where >= 0)
-		to = v.cv_where;
-	else if (cc->cc_redirect == CFG_REDIRECT_LOAD)
-		to = redirect_lightest(&v, w->w_cfg->c_cluster_balance);
-	if (to < 0)
+	if ((to = cluster_redirect_pick(&v, w->w_cfg->c_cluster.cc_redirect,
+	    w->w_cfg->c_cluster_balance)) < 0)
 		return 0;
 	snprintf(addr, len, "%s,1", v.cv_nodes[to].cn_addr);
 	log_info("login from %s (%s) to %s: redirected to node %s (%s)",
