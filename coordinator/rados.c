@@ -258,10 +258,95 @@ cl_watch_err(void *arg, uint64_t cookie, int err)
 	cl_wake(cl);
 }
 
+static int	cl_node_put(struct coord_cluster *);
+
+/*
+ * The node's lease: it may serve until its watch on "events" could have
+ * expired at the OSD (cl_watch_secs after it was last confirmed, less a
+ * second for the confirmation's way back), for until then every other
+ * node's notification waits for this one.  A watch unconfirmed, lost,
+ * or a helper that does not come round (it renews) ends it.
+ */
+static void
+cl_lease(struct coord_cluster *cl, uint64_t now)
+{
+	uint64_t	 life = (uint64_t)(cl->cl_watch_secs - 1) * 1000000000ULL;
+	int		 ms = -1;
+
+	pthread_mutex_lock(&cl->cl_mtx);
+	if (cl->cl_watching && !cl->cl_watch_lost)
+		ms = rados_watch_check(cl->cl_io, cl->cl_watch);
+	pthread_mutex_unlock(&cl->cl_mtx);
+	if (ms >= 0 && (uint64_t)ms * 1000000 < life) {
+		atomic_store_explicit(&cl->cl_pg->cg_lease,
+		    now - (uint64_t)ms * 1000000 + life, memory_order_release);
+		cl->cl_lease_said = 0;
+	} else if (!cl->cl_lease_said++)
+		log_warnx("%s: the watch on %s is not confirmed: this node "
+		    "stops serving shared LUs", __func__, CLUSTER_OBJ_EVENTS);
+}
+
+/*
+ * The helper's beat, every cl_period whatever the main thread waits
+ * for: the node's record (others see it alive) and its lease.
+ */
+static void
+cl_beat(struct coord_cluster *cl)
+{
+	uint64_t	 now = cluster_now_ns();
+
+	if (now < cl->cl_next_beat)
+		return;
+	cl->cl_next_beat = now + cl->cl_period;
+	if (cl_node_put(cl) != 0)
+		log_warnx("%s: this node's heartbeat does not reach RADOS",
+		    __func__);
+	cl_lease(cl, now);
+}
+
+static void
+cl_timed_wait(struct coord_cluster *cl)
+{
+	struct timespec	 ts;
+	uint64_t	 ns = cl->cl_next_beat - cluster_now_ns();
+
+	if ((int64_t)ns <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ns / 1000000000ULL);
+	ts.tv_nsec += (long)(ns % 1000000000ULL);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&cl->cl_cv, &cl->cl_mtx, &ts);
+}
+
+/* One notification: applied (a reservation) or handed on (sessions). */
+static void
+cl_event(struct coord_cluster *cl, struct cl_event *ev)
+{
+	if (strcmp(ev->ev_kind, "sessions") == 0) {
+		pthread_mutex_lock(&cl->cl_mtx);
+		if (cl->cl_nacks < CL_EVENT_MAX) {
+			cl->cl_acks[cl->cl_nacks++] = *ev;
+			cl->cl_sessions_dirty = 1;
+			pthread_mutex_unlock(&cl->cl_mtx);
+			cl_wake(cl);
+			return;
+		}
+		cl->cl_sessions_dirty = 1;
+		pthread_mutex_unlock(&cl->cl_mtx);
+		cl_wake(cl);
+	} else if (strcmp(ev->ev_kind, "pr") == 0)
+		cl_pr_event(cl, ev->ev_arg);
+	cl_ack(cl, ev->ev_id, ev->ev_cookie);
+}
+
 /*
  * The helper: a reservation change goes into the mirror before it is
  * acknowledged; a change of the sessions is the main thread's to apply
- * and acknowledge (it owns the table).
+ * and acknowledge (it owns the table); and the beat.
  */
 static void *
 cl_helper(void *arg)
@@ -271,30 +356,18 @@ cl_helper(void *arg)
 
 	pthread_mutex_lock(&cl->cl_mtx);
 	while (!cl->cl_stop) {
+		pthread_mutex_unlock(&cl->cl_mtx);
+		cl_beat(cl);
+		pthread_mutex_lock(&cl->cl_mtx);
 		if (cl->cl_nq == 0) {
-			cl->cl_helper_busy = 0;
-			pthread_cond_wait(&cl->cl_cv, &cl->cl_mtx);
+			cl_timed_wait(cl);
 			continue;
 		}
 		ev = cl->cl_q[0];
 		memmove(&cl->cl_q[0], &cl->cl_q[1],
 		    --cl->cl_nq * sizeof(cl->cl_q[0]));
-		cl->cl_helper_busy = cluster_now_ns();
-		if (strcmp(ev.ev_kind, "sessions") == 0 &&
-		    cl->cl_nacks < CL_EVENT_MAX) {
-			cl->cl_acks[cl->cl_nacks++] = ev;
-			cl->cl_sessions_dirty = 1;
-			pthread_mutex_unlock(&cl->cl_mtx);
-			cl_wake(cl);
-			pthread_mutex_lock(&cl->cl_mtx);
-			continue;
-		}
 		pthread_mutex_unlock(&cl->cl_mtx);
-		if (strcmp(ev.ev_kind, "pr") == 0)
-			cl_pr_event(cl, ev.ev_arg);
-		else if (strcmp(ev.ev_kind, "sessions") == 0)
-			cl->cl_sessions_dirty = 1;
-		cl_ack(cl, ev.ev_id, ev.ev_cookie);
+		cl_event(cl, &ev);
 		pthread_mutex_lock(&cl->cl_mtx);
 	}
 	pthread_mutex_unlock(&cl->cl_mtx);
@@ -319,25 +392,35 @@ cl_helper_start(struct coord_cluster *cl)
 	return 0;
 }
 
+/*
+ * Watch "events" (again).  The watch lasts cluster-timeout less a
+ * second at the OSD once this node stops confirming it (librados does
+ * so every second here: cluster_connect): a node that dies holds up the
+ * others' notifications no longer, and is seen dead by then.
+ */
 static int
 cl_watch(struct coord_cluster *cl)
 {
-	uint32_t	 secs = (uint32_t)(cl->cl_timeout / 1000000000ULL);
+	uint64_t	 cookie;
 	int		 r;
 
-	if (cl->cl_watching) {
+	pthread_mutex_lock(&cl->cl_mtx);
+	if (cl->cl_watching)
 		(void)rados_unwatch2(cl->cl_io, cl->cl_watch);
-		cl->cl_watching = 0;
-	}
+	cl->cl_watching = 0;
 	cl->cl_watch_lost = 0;
-	r = rados_watch3(cl->cl_io, CLUSTER_OBJ_EVENTS, &cl->cl_watch,
-	    cl_watch_cb, cl_watch_err, secs, cl);
+	pthread_mutex_unlock(&cl->cl_mtx);
+	r = rados_watch3(cl->cl_io, CLUSTER_OBJ_EVENTS, &cookie, cl_watch_cb,
+	    cl_watch_err, (uint32_t)cl->cl_watch_secs, cl);
 	if (r < 0) {
 		log_warnx("%s: %s: %s", __func__, CLUSTER_OBJ_EVENTS,
 		    strerror(-r));
 		return r;
 	}
+	pthread_mutex_lock(&cl->cl_mtx);
+	cl->cl_watch = cookie;
 	cl->cl_watching = 1;
+	pthread_mutex_unlock(&cl->cl_mtx);
 	return 0;
 }
 
@@ -453,14 +536,16 @@ cl_count_here(struct coord *c)
 	return n;
 }
 
+/* The helper's: this node's record, its heartbeat moved on. */
 static int
-cl_node_put(struct coord_cluster *cl, uint32_t conns)
+cl_node_put(struct coord_cluster *cl)
 {
 	char	 rec[CLUSTER_ADDR_MAX + 48];
 	int	 n;
 
 	n = snprintf(rec, sizeof(rec), "%" PRIu64 " %u %s", ++cl->cl_beat,
-	    conns, cl->cl_cc->cc_addr);
+	    atomic_load_explicit(&cl->cl_conns, memory_order_relaxed),
+	    cl->cl_cc->cc_addr);
 	return cl_omap_put(cl, CLUSTER_OBJ_NODES, cl->cl_cc->cc_node, rec,
 	    (size_t)n);
 }
@@ -590,44 +675,30 @@ cl_publish(struct coord_cluster *cl)
 	return r == -ENOENT ? 0 : r;
 }
 
-/* May this node go on serving: contact, its watch, its helper? */
-static int
-cl_healthy(struct coord_cluster *cl, uint64_t now)
-{
-	int	 ms;
-
-	if (!cl->cl_watching || cl->cl_watch_lost)
-		return 0;
-	ms = rados_watch_check(cl->cl_io, cl->cl_watch);
-	if (ms < 0 || (uint64_t)ms * 1000000 > cl->cl_timeout)
-		return 0;
-	return cl->cl_helper_busy == 0 ||
-	    now - cl->cl_helper_busy < cl->cl_timeout / 2;
-}
-
+/*
+ * The main thread's heartbeat: what this node serves, the others and
+ * where they serve, into RADOS and the page; pushes of what needed no
+ * waiting; clones to remove.
+ */
 static void
 cl_heartbeat(struct coord_cluster *cl)
 {
-	struct coord	*c = cl->cl_coord;
 	uint64_t	 now = cluster_now_ns();
-	uint32_t	 conns;
 	int		 ok;
 
-	conns = cl_count_here(c);
-	ok = cl_node_put(cl, conns) == 0;
-	ok &= cl_nodes_read(cl) == 0;
+	atomic_store_explicit(&cl->cl_conns, cl_count_here(cl->cl_coord),
+	    memory_order_relaxed);
+	ok = cl_nodes_read(cl) == 0;
 	ok &= cl_place_put(cl) == 0;
 	ok &= cl_publish(cl) == 0;
+	if (!ok && !cl->cl_hb_said++)
+		log_warnx("%s: the cluster's nodes and placement could not be "
+		    "read or written", __func__);
+	else if (ok)
+		cl->cl_hb_said = 0;
 	cl_pr_heartbeat(cl);
 	cl_quota_heartbeat(cl);
 	cl_psess_heartbeat(cl);
-	if (ok && cl_healthy(cl, now))
-		atomic_store_explicit(&cl->cl_pg->cg_lease,
-		    now + cl->cl_timeout, memory_order_release);
-	else
-		log_warnx("%s: this node cannot reach the cluster: it stops "
-		    "serving shared LUs within %" PRIu64 " s", __func__,
-		    cl->cl_timeout / 1000000000);
 	cl->cl_next = now + cl->cl_period;
 }
 
@@ -722,18 +793,22 @@ coord_cluster_init(struct coord *c, const struct config *cfg)
 	cl->cl_cc = &cfg->c_cluster;
 	cl->cl_timeout = cfg->c_cluster_timeout * 1000000000ULL;
 	cl->cl_period = cl->cl_timeout / 5;
+	cl->cl_watch_secs = cfg->c_cluster_timeout - 1;
 	if ((cl->cl_pg = cluster_page_open(c->c_statedir, 1)) == NULL) {
 		log_warn("%s: %s/%s", __func__, c->c_statedir,
 		    CLUSTER_MIRROR_FILE);
 		return EXIT_FAILURE;
 	}
-	if (cl_helper_start(cl) != 0 || cl_open(cl) != 0 || cl_watch(cl) != 0)
+	if (cl_open(cl) != 0 || cl_watch(cl) != 0)
 		return EXIT_FAILURE;
 	snprintf(prefix, sizeof(prefix), "%s/", cl->cl_cc->cc_node);
 	r = cl_omap_foreach(cl, CLUSTER_OBJ_PLACEMENT, prefix, cl_place_mine,
 	    cl);
 	if ((r != 0 && r != -ENOENT) || cl_pr_load_all(cl) != 0 ||
 	    cl_psess_load(cl) != 0)
+		return EXIT_FAILURE;
+	cl_beat(cl);
+	if (cl_helper_start(cl) != 0)
 		return EXIT_FAILURE;
 	cl_heartbeat(cl);
 	if (!cluster_page_serving(cl->cl_pg))
@@ -759,8 +834,6 @@ coord_cluster_fini(struct coord *c)
 	if (cl->cl_pg != NULL)
 		atomic_store_explicit(&cl->cl_pg->cg_lease, 0,
 		    memory_order_release);
-	if (cl->cl_watching)
-		(void)rados_unwatch2(cl->cl_io, cl->cl_watch);
 	if (cl->cl_thread_on) {
 		pthread_mutex_lock(&cl->cl_mtx);
 		cl->cl_stop = 1;
@@ -768,6 +841,8 @@ coord_cluster_fini(struct coord *c)
 		pthread_mutex_unlock(&cl->cl_mtx);
 		pthread_join(cl->cl_thread, NULL);
 	}
+	if (cl->cl_watching)
+		(void)rados_unwatch2(cl->cl_io, cl->cl_watch);
 	cl_pr_fini(cl);
 	cl_psess_fini(cl);
 	if (cl->cl_io != NULL)

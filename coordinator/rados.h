@@ -4,13 +4,16 @@
  * shared state in RADOS is common/cluster.h's.
  *
  * Threads: the coordinator's own (the main one: its rounds, the
- * heartbeat, every change this node makes to RADOS) and one helper,
- * started here, that takes the other nodes' notifications (librados
- * calls back on a thread of its own, which only queues them): it puts a
- * reservation change into this node's mirror before acknowledging it,
- * and hands a change of the sessions to the main thread, acknowledging
- * it once that one has applied it.  cl_mtx guards the queue and the
- * reservation states (cl_prs).
+ * heartbeat, every change this node makes to RADOS, and the waits for
+ * the other nodes to apply them) and one helper, started here, that
+ * takes the other nodes' notifications (librados calls back on a thread
+ * of its own, which only queues them): it puts a reservation change
+ * into this node's mirror before acknowledging it, and hands a change of
+ * the sessions to the main thread, acknowledging it once that one has
+ * applied it.  The helper also keeps the node's beat in "nodes" and its
+ * lease, so that neither stops while the main thread waits for a node
+ * that died.  cl_mtx guards the queue, the watch and the reservation
+ * states (cl_prs).
  */
 #ifndef SCSIPUB_RADOS_H
 #define SCSIPUB_RADOS_H
@@ -87,7 +90,9 @@ struct coord_cluster {
 	uint64_t		 cl_timeout;	/* ns */
 	uint64_t		 cl_period;	/* ns between heartbeats */
 	uint64_t		 cl_next;	/* the next one, ns */
-	uint64_t		 cl_beat;
+	uint64_t		 cl_beat;	/* the helper's */
+	_Atomic uint32_t	 cl_conns;	/* sessions here, for the beat */
+	uint64_t		 cl_watch_secs;	/* of the watch at the OSD */
 	uint64_t		 cl_now;	/* of the nodes being read */
 	struct cl_node		 cl_nodes[CLUSTER_MAX_NODES];
 	int			 cl_nnodes;
@@ -104,7 +109,9 @@ struct coord_cluster {
 	int			 cl_nq;
 	struct cl_event		 cl_acks[CL_EVENT_MAX];	/* for the main one */
 	int			 cl_nacks;
-	uint64_t		 cl_helper_busy;	/* since, ns; 0 idle */
+	uint64_t		 cl_next_beat;	/* the helper's beat, ns */
+	int			 cl_lease_said;
+	int			 cl_hb_said;
 
 	struct cl_pr		**cl_prs;
 	size_t			 cl_nprs;
