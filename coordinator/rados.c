@@ -178,9 +178,10 @@ cl_notify_ms(const struct coord_cluster *cl)
 int
 cl_notify(struct coord_cluster *cl, const char *kind, const char *arg)
 {
-	char	 payload[CL_PAYLOAD_MAX + 32], *reply = NULL;
-	size_t	 rlen = 0;
-	int	 n, r;
+	char		 payload[CL_PAYLOAD_MAX + 32], *reply = NULL;
+	size_t		 rlen = 0;
+	uint64_t	 t0 = cluster_now_ns();
+	int		 n, r;
 
 	n = snprintf(payload, sizeof(payload), "%s %s %s", cl->cl_cc->cc_node,
 	    kind, arg);
@@ -188,6 +189,8 @@ cl_notify(struct coord_cluster *cl, const char *kind, const char *arg)
 	    cl_notify_ms(cl), &reply, &rlen);
 	if (reply != NULL)
 		rados_buffer_free(reply);
+	log_debug("%s: %s %s: every node has it in %" PRIu64 " us", __func__,
+	    kind, arg, (cluster_now_ns() - t0) / 1000);
 	if (r == -ETIMEDOUT) {
 		log_warnx("%s: %s %s: a node did not answer within %" PRIu64
 		    " ms: it has stopped serving", __func__, kind, arg,
