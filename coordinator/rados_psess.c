@@ -91,6 +91,7 @@ cl_gone_add(struct coord_cluster *cl, uint64_t id, int nluns)
 }
 
 static void	cl_acct_drop(struct coord_cluster *, const char *);
+static void	cl_quota_sync(struct coord_cluster *, struct cl_acct *);
 
 /*
  * Session r ended here (coordinator/psess.c cp_end): from RADOS too,
@@ -342,6 +343,7 @@ coord_cluster_register(struct coord *c, uint64_t id, const char *name)
 			return;
 		}
 		idx = cl->cl_naccts++;
+		cl_quota_sync(cl, a);	/* the others' writes, before ours */
 	}
 	if ((nl = reallocarray(cl->cl_lus, cl->cl_nlus + 1,
 	    sizeof(*nl))) == NULL)
@@ -429,26 +431,29 @@ cl_quota_fold(uint64_t *page, uint64_t total, int64_t mine)
 	__atomic_store_n(&page[2], total, __ATOMIC_RELAXED);
 }
 
+/* What this node counted into RADOS, what the others did into the page. */
+static void
+cl_quota_sync(struct coord_cluster *cl, struct cl_acct *a)
+{
+	uint64_t	 total = 0;
+	int64_t		 d = a->a_delta;
+	int		 r;
+
+	if ((r = cl_quota_add(cl, a->a_name, d, &total)) != 0) {
+		log_warnx("%s: %s: %s", __func__, a->a_name, strerror(-r));
+		return;
+	}
+	a->a_delta -= d;
+	cl_quota_fold(a->a_page, total, d);
+}
+
 void
 cl_quota_heartbeat(struct coord_cluster *cl)
 {
-	struct cl_acct	*a;
-	uint64_t	 total = 0;
-	int64_t		 d;
-	size_t		 i;
-	int		 r;
+	size_t	 i;
 
-	for (i = 0; i < cl->cl_naccts; i++) {
-		a = &cl->cl_accts[i];
-		d = a->a_delta;
-		if ((r = cl_quota_add(cl, a->a_name, d, &total)) != 0) {
-			log_warnx("%s: %s: %s", __func__, a->a_name,
-			    strerror(-r));
-			continue;
-		}
-		a->a_delta -= d;
-		cl_quota_fold(a->a_page, total, d);
-	}
+	for (i = 0; i < cl->cl_naccts; i++)
+		cl_quota_sync(cl, &cl->cl_accts[i]);
 }
 
 void

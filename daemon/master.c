@@ -708,6 +708,13 @@ master_reload(struct master *m)
 		    m->m_cfgpath);
 		bad++;
 	}
+	if (bad == 0 && (memcmp(&nc->c_cluster, &m->m_cfg->c_cluster,
+	    sizeof(nc->c_cluster)) != 0 || nc->c_cluster_timeout !=
+	    m->m_cfg->c_cluster_timeout)) {	/* the coordinator keeps it */
+		fprintf(ef, "%s: the cluster section cannot change without a "
+		    "restart\n", m->m_cfgpath);
+		bad++;
+	}
 	if (bad == 0)
 		ctx = tls_load(nc, ef, &bad);
 	if (bad == 0 && listen_open(m, nc, ef) == -1)

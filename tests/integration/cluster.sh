@@ -24,6 +24,7 @@ CEPH_DOWN=$top_srcdir/tests/ceph/ceph-down
 CEPHDIR=$WORK/ceph
 CTL=$top_builddir/scsipubctl
 GOLD=gold-token-0123456789
+TINY=tiny-token-0123456789
 NODE_PIDS=
 # The monitor's port (and the 100 above it for the OSD and the manager),
 # below lib.sh's range and the kernel's ephemeral ports.
@@ -76,7 +77,9 @@ workers 2
 target shared disk
 target prt blank
 tier gold quota 64M ttl 1h persistent yes pr yes luns 4
+tier tiny quota 1M ttl 1h persistent yes pr no luns 1
 api-token $GOLD tier gold
+api-token $TINY tier tiny
 cluster ceph-conf $CEPH_CONF
 cluster pool scsipub
 cluster node $1
@@ -191,6 +194,27 @@ done
 rbd ls scsipub | grep -q "^scsipub.s.$ID" && fail "the session's clones were not removed"
 ok "an API session created on A: listed by B, written on B, read on A; deleted through B: gone on A, clones removed"
 
+# A quota across nodes: what a session wrote through A counts on B.
+code=$(api $A POST /api/sessions -H "Authorization: Bearer $TINY" \
+    -d '{"images":["blank"]}')
+[ "$code" = 201 ] || fail "POST tiny on A: $code $(cat "$WORK/body")"
+QID=$(jget id); QI=$(jget iqn); QU=$(jget user); QS=$(jget secret)
+out=$(qemu-io -f raw -c 'write -P 0x3c 0 768k' "iscsi://$QU%$QS@$A:$PORT/$QI/0" 2>&1) ||
+	fail "768 KiB of 1 MiB through A: $out"
+for _ in $(seq 1 60); do	# A's coordinator counts it in RADOS
+	v=$(rados -p scsipub -N scsipub getomapval quota "psess-$QID" /dev/stdout 2>/dev/null)
+	[ -n "$v" ] && [ $((16#$v)) -ge $((768 * 1024)) ] && break
+	sleep 0.1
+done
+[ $((16#${v:-0})) -ge $((768 * 1024)) ] || fail "RADOS does not count A's writes: '$v'"
+out=$(qemu-io -f raw -c 'write -P 0x3d 1M 512k' "iscsi://$QU%$QS@$B:$PORT/$QI/0" 2>&1)
+echo "$out" | grep -q "write failed" || fail "B let the session past its quota: $out"
+out=$(qemu-io -f raw -c 'write -P 0x3d 1M 128k' -c 'read -P 0x3c 0 768k' \
+    "iscsi://$QU%$QS@$B:$PORT/$QI/0" 2>&1) || fail "within the quota on B: $out"
+echo "$out" | grep -q "Pattern verification failed\|write failed" &&
+	fail "B refused a write within the quota or lost A's: $out"
+ok "a 1 MiB quota across nodes: 768 KiB through A, then 512 KiB more through B refused, 128 KiB accepted"
+
 # A login to C for a target A serves goes to A.
 "$ISCTEST" -p "$A:$PORT" -t "$S" -i iqn.2025-01.test:holder -w 8 hold \
     > "$WORK/hold.out" 2>&1 & hp=$!
@@ -272,7 +296,7 @@ ok "kill -9 of node A under qemu-img bench: all $acked acknowledged qemu-io writ
 cpid=$(ps -o pid=,args= --ppid "$PID_b" | awk '/coordinator/ { print $1 }')
 kill -STOP "$cpid"
 sleep 6
-out=$(qemu-io -f raw -c 'read 0 4k' "iscsi://$B:$PORT/$S/0" 2>&1)
+out=$(timeout 4 qemu-io -f raw -c 'read 0 4k' "iscsi://$B:$PORT/$S/0" 2>&1)
 kill -CONT "$cpid"
 echo "$out" | grep -q "^read 4096" && fail "B served a shared LU without its coordinator: $out"
 grep -q "lost the cluster: commands on shared LUs fail" "$WORK/node-b.log" ||
@@ -284,3 +308,29 @@ for _ in $(seq 1 100); do
 done
 echo "$out" | grep -q "^read 4096" || fail "B did not serve again: $out"
 ok "a node whose coordinator stopped for 6 s failed its shared LUs' commands, and served again after"
+
+# SIGHUP on a node: its connections move to the new workers live, and
+# carry on reading and writing their clone.
+"$ISCTEST" -p "$B:$PORT" -t "$S" -i iqn.2025-01.test:live -w 4 live \
+    > "$WORK/live.out" 2>&1 & lp=$!
+EXTRA_PIDS="${EXTRA_PIDS:-} $lp"
+sleep 1.5
+kill -HUP "$PID_b"
+wait $lp || fail "isctest live across SIGHUP on B: $(tail -5 "$WORK/live.out")"
+grep -q "taken over from pid" "$WORK/node-b.log" || fail "no connection moved on B's SIGHUP"
+ok "SIGHUP on node B: its connection moved live to a new worker, every byte read back"
+
+# kill -9 of a node's coordinator: restarted, it reloads the cluster's
+# state (the reservation) before its node serves again.
+cpid=$(ps -o pid=,args= --ppid "$PID_b" | awk '/coordinator/ { print $1 }')
+n0=$(grep -c "coord_cluster_init: node b " "$WORK/node-b.log")
+kill -9 "$cpid"
+for _ in $(seq 1 200); do
+	[ "$(grep -c "coord_cluster_init: node b " "$WORK/node-b.log")" -gt "$n0" ] && break
+	sleep 0.05
+done
+[ "$(grep -c "coord_cluster_init: node b " "$WORK/node-b.log")" -gt "$n0" ] ||
+	fail "B's coordinator did not come back"
+out=$("$ISCTEST" -p "$B:$PORT" -t "$P" -i iqn.2025-01.test:alpha \
+    -I iqn.2025-01.test:bravo pr-check 2>&1) || fail "reservation after B's coordinator died: $out"
+ok "kill -9 of B's coordinator: back in the cluster, B enforces the reservation"

@@ -96,12 +96,17 @@ check_wp(struct scsi_task *t, const struct scsi_lu *lu)
 	return 0;
 }
 
-/* Store errors: space exhausted, else a medium error. */
+/*
+ * Store errors: space exhausted; not serving for now (a node of a
+ * cluster that lost it), which initiators retry; else a medium error.
+ */
 static void
 io_error(struct scsi_task *t, int rc, int write)
 {
 	if (rc == -ENOSPC || rc == -EDQUOT)
 		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x07);
+	else if (rc == -EAGAIN)
+		scsi_sense(t, SK_NOT_READY, 0x04, 0x01);
 	else if (write)
 		scsi_sense(t, SK_MEDIUM_ERROR, 0x0c, 0x00);
 	else

@@ -71,7 +71,8 @@ enum scsi_dir {
 /*
  * Storage behind a logical unit.  Offsets and lengths are in bytes and
  * always block aligned.  Each returns 0 or a negative errno; -ENOSPC and
- * -EDQUOT become SPACE ALLOCATION FAILED, anything else MEDIUM ERROR.
+ * -EDQUOT become SPACE ALLOCATION FAILED, -EAGAIN (not serving for now)
+ * NOT READY, BECOMING READY, anything else MEDIUM ERROR.
  */
 struct lu_store_ops {
 	int	(*so_read)(void *, void *, size_t, uint64_t);

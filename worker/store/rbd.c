@@ -17,9 +17,9 @@
  * a quota logs them for the coordinator (commit.c), which counts them in
  * RADOS.  COMPARE AND WRITE holds a RADOS lock on the LU for its
  * compare and write, on every node.  When the coordinator has lost the
- * cluster for cluster-timeout (its lease ran out) every command on a
- * shared LU fails: another node may hold a reservation this one has
- * not seen.
+ * cluster (its lease ran out) every command on a shared LU fails with
+ * NOT READY (-EAGAIN), which initiators retry: another node may hold a
+ * reservation this one has not seen.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -522,7 +522,7 @@ rbd_lu_read(void *arg, void *buf, size_t len, uint64_t off)
 	ssize_t		 r;
 
 	if (rbd_fenced())
-		return -EIO;
+		return -EAGAIN;
 	if ((r = rbd_read2(rb->rb_img, off, len, buf, 0)) == (ssize_t)len)
 		return 0;
 	return r < 0 ? (int)r : -EIO;
@@ -539,7 +539,7 @@ rbd_lu_write(void *arg, const void *buf, size_t len, uint64_t off)
 	if (len == 0)
 		return 0;
 	if (rbd_fenced())
-		return -EIO;
+		return -EAGAIN;
 	first = off >> cw->cw_shift;
 	last = (off + len - 1) >> cw->cw_shift;
 	for (b = first; b <= last && b < cw->cw_nblocks; b++)
@@ -567,7 +567,7 @@ rbd_lu_unmap(void *arg, uint64_t off, uint64_t len)
 	if (len == 0)
 		return 0;
 	if (rbd_fenced())
-		return -EIO;
+		return -EAGAIN;
 	if ((r = rbd_write_zeroes(rb->rb_img, off, len, 0, 0)) != (ssize_t)len)
 		return r < 0 ? (int)r : -EIO;
 	s = (off + cw->cw_bs - 1) >> cw->cw_shift;
@@ -583,7 +583,7 @@ rbd_lu_sync(void *arg)
 	struct lu_rbd	*rb = arg;
 
 	if (rbd_fenced())
-		return -EIO;
+		return -EAGAIN;
 	return rbd_flush(rb->rb_img);
 }
 

@@ -315,6 +315,8 @@ static const struct {
 	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
 	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, 0x2707 },
 	{ 0x41, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
+	{ 0x28, -EAGAIN, SK_NOT_READY, 0x0401 },
+	{ 0x2a, -EAGAIN, SK_NOT_READY, 0x0401 },
 };
 
 START_TEST(sbc__store_errors)
