@@ -11,11 +11,16 @@
 #     preemption reaches A (isctest pr-fence, A and B on two nodes);
 #   - an API session created on A is listed by B, used on B, read on A,
 #     deleted through B: gone on A, its clone removed;
+#   - a public target reads its RBD image whole, writes a private overlay;
+#   - a 1 MiB quota holds across nodes;
 #   - a login to C for a target A serves is redirected to A;
+#   - COMPARE AND WRITE through A and B at once loses no swap;
 #   - kill -9 of node A (every process) while qemu-img bench and qemu-io
 #     write through it: the initiator on B reads back every acknowledged
 #     write, and finds the reservation;
-#   - a node that loses its coordinator stops serving shared LUs.
+#   - a node that loses its coordinator stops serving shared LUs;
+#   - SIGHUP moves a node's connection live; a node's coordinator killed
+#     with -9 comes back with the reservation.
 # If Ceph cannot start, the test fails and says why.
 . "$(dirname "$0")/lib.sh"
 
@@ -152,6 +157,17 @@ echo "$out" | grep -q "Pattern verification failed" && fail "UNMAP through B doe
 ok "written through A, read through B (1 MiB, 512 bytes, the base around them);" \
     "UNMAP through B reads zeros on A; the LU is a clone of disk@scsipub"
 
+# A public target: the base read through librbd, writes into an
+# overlay of the node's own.
+D=$IQN_PREFIX:disk
+qemu-img convert -f raw -O raw "iscsi://$B:$PORT/$D/0" "$WORK/pub.img" || fail "convert public"
+cmp -s "$WORK/pub.img" "$WORK/images/disk.img" || fail "the public target is not the base image"
+out=$(qemu-io -f raw -c 'write -P 0x6b 4k 8k' -c 'read -P 0x6b 4k 8k' \
+    "iscsi://$B:$PORT/$D/0" 2>&1) || fail "public write: $out"
+echo "$out" | grep -q "Pattern verification failed" && fail "public overlay: $out"
+rbd ls scsipub | grep -q "scsipub.t.disk\|scsipub.s." && fail "a public target made a clone"
+ok "a public target reads the RBD image whole through librbd; its writes go to a private overlay"
+
 # A reservation taken through A fences the initiator on B.
 out=$("$ISCTEST" -p "$A:$PORT" -P "$B:$PORT" -t "$P" -i iqn.2025-01.test:alpha \
     -I iqn.2025-01.test:bravo pr-fence 2>&1) || fail "pr-fence across nodes: $out"
@@ -234,6 +250,21 @@ grep -q "session start: target $S initiator iqn.2007-10.com.github:sahlberg:libi
     "$WORK/node-c.log" && fail "C served the login it redirected"
 wait $hp || fail "hold: $(cat "$WORK/hold.out")"
 ok "a login to C for $S, served by A, is redirected to A (Target moved temporarily) and libiscsi follows"
+
+# COMPARE AND WRITE as a lock word, through A and B at once: no swap is
+# lost between one node's compare and the other's write.
+caw() {
+	"$ISCTEST" -p "$1:$PORT" -t "$S" -i "$2" "$3"
+}
+qemu-io -f raw -c "write -P 0 0 512" "iscsi://$A:$PORT/$S/0" > /dev/null || fail "zero LBA 0"
+caw $A iqn.2025-01.test:caw0 caw-count > "$WORK/cawa.out" 2>&1 & pa=$!
+caw $B iqn.2025-01.test:caw1 caw-count > "$WORK/cawb.out" 2>&1 & pb=$!
+wait $pa || fail "caw-count on A: $(tail -3 "$WORK/cawa.out")"
+wait $pb || fail "caw-count on B: $(tail -3 "$WORK/cawb.out")"
+c1=$(caw $B iqn.2025-01.test:caw0 caw-value | sed -n 's/.*counter \([0-9]*\)$/\1/p')
+[ "$c1" = 2000 ] || fail "counter $c1 after 2 x 1000 swaps through A and B: COMPARE AND WRITE not atomic across nodes"
+ok "COMPARE AND WRITE through A and B at once: 0 -> $c1," \
+    "$(grep -ho '[0-9]* miscompares' "$WORK/cawa.out" "$WORK/cawb.out" | paste -sd+)"
 
 # kill -9 of node A while qemu-img bench and qemu-io write through it.
 qemu-img bench -f raw -w -d 16 -s 4096 -S 4096 -o 16M -c 200000 --pattern=0x77 \
