@@ -267,8 +267,9 @@ static int	cl_node_put(struct coord_cluster *);
  * The node's lease: it may serve until its watch on "events" could have
  * expired at the OSD (cl_watch_secs after it was last confirmed, less a
  * second for the confirmation's way back), for until then every other
- * node's notification waits for this one.  A watch unconfirmed, lost,
- * or a helper that does not come round (it renews) ends it.
+ * node's notification waits for this one.  A watch unconfirmed, lost
+ * (until what it may have missed is reloaded), or a helper that does not
+ * come round (it renews) ends it.
  */
 static void
 cl_lease(struct coord_cluster *cl, uint64_t now)
@@ -277,7 +278,7 @@ cl_lease(struct coord_cluster *cl, uint64_t now)
 	int		 ms = -1;
 
 	pthread_mutex_lock(&cl->cl_mtx);
-	if (cl->cl_watching && !cl->cl_watch_lost)
+	if (cl->cl_watching && !cl->cl_watch_lost && !cl->cl_stale)
 		ms = rados_watch_check(cl->cl_io, cl->cl_watch);
 	pthread_mutex_unlock(&cl->cl_mtx);
 	if (ms >= 0 && (uint64_t)ms * 1000000 < life) {
@@ -718,11 +719,15 @@ coord_cluster_work(struct coord *c)
 
 	if (cl == NULL)
 		return;
-	if (cl->cl_watch_lost && cl_watch(cl) == 0) {
-		log_info("%s: watch on %s again: reloading the shared state",
-		    __func__, CLUSTER_OBJ_EVENTS);
-		cl_pr_load_all(cl);
-		cl->cl_sessions_dirty = 1;
+	if (cl->cl_watch_lost) {
+		cl->cl_stale = 1;	/* no lease till the reload is done */
+		if (cl_watch(cl) == 0) {
+			log_info("%s: watch on %s again: reloading the shared "
+			    "state", __func__, CLUSTER_OBJ_EVENTS);
+			if (cl_pr_load_all(cl) == 0)
+				cl->cl_stale = 0;
+			cl->cl_sessions_dirty = 1;
+		}
 	}
 	if (cl->cl_sessions_dirty) {
 		cl->cl_sessions_dirty = 0;

@@ -86,6 +86,7 @@ struct coord_cluster {
 	uint64_t		 cl_watch;
 	int			 cl_watching;
 	volatile int		 cl_watch_lost;	/* set by librados' thread */
+	volatile int		 cl_stale;	/* notifications may be missed */
 	struct cluster_page	*cl_pg;
 	uint64_t		 cl_timeout;	/* ns */
 	uint64_t		 cl_period;	/* ns between heartbeats */
