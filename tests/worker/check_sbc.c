@@ -126,7 +126,7 @@ assert_oob(int i, uint64_t lba, uint32_t n)
 	ck_assert_msg(run_rw(i, lba, n) == SCSI_CHECK_CONDITION,
 	    "%s lba %llu n %u", rw[i].name, (unsigned long long)lba, n);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 
 START_TEST(sbc__rw_beyond_end)
@@ -147,7 +147,7 @@ START_TEST(sbc__rw_zero_blocks)
 
 	if (rw[_i].kind == K_WSAME) {		/* to the end: too many */
 		ck_assert_int_eq(st, SCSI_CHECK_CONDITION);
-		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 		memset(buf, 'e', BS);
 		ck_assert_int_eq(run_rw(_i, BLOCKS - 3, 0), SCSI_GOOD);
 		ck_assert_uint_eq(m.mt_ms->ms_data[(BLOCKS - 3) * BS], 'e');
@@ -173,13 +173,13 @@ START_TEST(sbc__rw_reserved_bits)
 	mkcdb(cdb, rw[_i].op, 0, 1);
 	cdb[len - 1] = 0x04;			/* NACA */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	if (len == 6)
 		return;
 	mkcdb(cdb, rw[_i].op, 0, 1);
 	cdb[1] |= 0x20;
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -248,11 +248,11 @@ START_TEST(sbc__max_transfer_length)
 
 	mkcdb(cdb, 0x88, 0, SCSI_MAX_XFER_BYTES / BS + 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	mkcdb(cdb, 0x8a, 0, SCSI_MAX_XFER_BYTES / BS + 1);
 	mtest_cmd(&m, cdb, NULL, 0);
 	ck_assert_uint_eq(m.mt_len, 0);		/* transport takes none */
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -289,18 +289,18 @@ START_TEST(sbc__write_protected)
 		ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS),
 		    SCSI_CHECK_CONDITION);
 		ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
-		ck_assert_int_eq(mtest_asc(&m), 0x2700);
+		ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	}
 	mkcdb(cdb, 0x41, 0, 1);
 	cdb[1] = 0x08;				/* UNMAP, no Data-Out */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	memset(buf, 0, 24);
 	be16enc(buf, 22);
 	be16enc(buf + 2, 16);
 	be32enc(buf + 16, 1);
 	ck_assert_int_eq(mtest_cmd(&m, um, buf, 24), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	mkcdb(cdb, 0x28, 0, 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
 }
@@ -310,11 +310,11 @@ static const struct {
 	uint8_t	 op;
 	int	 rc, key, asc;
 } ioerr[] = {
-	{ 0x28, -EIO, SK_MEDIUM_ERROR, 0x1100 },
-	{ 0x2a, -EIO, SK_MEDIUM_ERROR, 0x0c00 },
-	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
-	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, 0x2707 },
-	{ 0x41, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
+	{ 0x28, -EIO, SK_MEDIUM_ERROR, ASC_READ_ERROR },
+	{ 0x2a, -EIO, SK_MEDIUM_ERROR, ASC_WRITE_ERROR },
+	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
+	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
+	{ 0x41, -ENOSPC, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
 };
 
 START_TEST(sbc__store_errors)
@@ -351,7 +351,7 @@ START_TEST(sbc__verify_miscompare_offset)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 4 * BS),
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
-	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MISCOMPARE_DURING_VERIFY);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 3 * BS + 27);
 	cdb[1] = 0x00;				/* no compare */
@@ -364,7 +364,7 @@ START_TEST(sbc__verify_miscompare_offset)
 	ck_assert_uint_eq(info, 2 * BS + 5);
 	cdb[1] = 0x04;				/* BYTCHK 10b reserved */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -407,7 +407,7 @@ START_TEST(sbc__compare_and_write)
 	buf[2 * BS - 27] = 'C';
 	ck_assert_int_eq(caw(8, 2, buf, 4 * BS, 4 * BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
-	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MISCOMPARE_DURING_VERIFY);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 0);
 	ck_assert_uint_eq(m.mt_ms->ms_data[8 * BS], 'B');
@@ -424,10 +424,10 @@ START_TEST(sbc__compare_and_write_bad_sizes)
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
 	ck_assert_int_eq(caw(0, 0, buf, BS, 256 * 2 * BS),
 	    SCSI_CHECK_CONDITION);		/* 256 blocks wrapped to 0 */
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(caw(BLOCKS - 1, 2, buf, 4 * BS, 4 * BS),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -484,11 +484,11 @@ START_TEST(sbc__write_same_rejects)
 	m.mt_edtl = 0;
 	cdb[1] = 0x18;				/* ANCHOR: not supported */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	m.mt_lu.lu_blocks = 1u << 24;		/* fails before any I/O */
 	mkcdb(cdb, 0x93, 0, sbc_max_ws(&m.mt_lu) + 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	m.mt_lu.lu_blocks = BLOCKS;
 }
 END_TEST
@@ -557,26 +557,26 @@ START_TEST(sbc__unmap_parameter_checks)
 
 	ck_assert_int_eq(unmap(0, 0), SCSI_GOOD);
 	ck_assert_int_eq(unmap(4, 4), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	ck_assert_int_eq(unmap(8, 8), SCSI_GOOD);	/* no descriptors */
 	len = unmap_list(2, lba, cnt);
 	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	ck_assert_int_eq(m.mt_ms->ms_unmaps, 0);	/* nothing done */
 	ck_assert_int_eq(unmap(len, len - 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	be16enc(buf + 2, 16 * (SCSI_MAX_UNMAP_DESC + 1));
 	len = 8 + 16 * (SCSI_MAX_UNMAP_DESC + 1);
 	memset(buf + 8, 0, len - 8);
 	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 }
 END_TEST
 
 START_TEST(sbc__get_lba_status_beyond_end)
 {
 	ck_assert_int_eq(gls(BLOCKS, 24), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	ck_assert_int_eq(gls(0xffffffffffffffffULL, 24), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(gls(BLOCKS - 1, 24), SCSI_GOOD);
 	ck_assert_uint_eq(be32dec(m.mt_din + 16), 1);
@@ -595,7 +595,7 @@ START_TEST(sbc__read_capacity)
 	ck_assert_uint_eq(be32dec(m.mt_din + 4), BS);
 	rc10[5] = 1;				/* LBA without PMI */
 	ck_assert_int_eq(mtest_cmd(&m, rc10, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	be32enc(rc16 + 10, 32);
 	ck_assert_int_eq(mtest_cmd(&m, rc16, NULL, 0), SCSI_GOOD);
 	ck_assert_uint_eq(m.mt_t.t_dinlen, 32);

@@ -46,7 +46,7 @@ START_TEST(scsi__unknown_opcode_is_invalid_opcode)
 		    SCSI_CHECK_CONDITION);
 		ck_assert_int_eq(m.mt_decode, -1);
 		ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-		ck_assert_int_eq(mtest_asc(&m), 0x2000);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 	}
 }
 END_TEST
@@ -65,7 +65,7 @@ START_TEST(scsi__bad_service_action)
 	cdb[1] = bad_sa[_i][1];
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks & 0xffff, 1);
 	ck_assert(sks & SCSI_SKS_CD);
@@ -92,7 +92,7 @@ check_unused_bits(const struct scsi_cmd *c, int op, int has_sa)
 			mtest_cmd(&m, cdb, NULL, 0);
 			ck_assert_msg(m.mt_decode == -1, "%s byte %d bit %d",
 			    c->c_name, i, bit);
-			ck_assert_int_eq(mtest_asc(&m), 0x2400);
+			ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 			ck_assert(mtest_sks(&m, &sks));
 			ck_assert_uint_eq(sks & 0xffff, (unsigned)i);
 			ck_assert_uint_eq((sks >> 16) & 0x0f, 0x08 | bit);
@@ -186,10 +186,10 @@ START_TEST(scsi__missing_lun_not_supported)
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(m.mt_decode, -1);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2500);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LUN_NOT_SUPPORTED);
 	ck_assert_int_eq(mtest_run(&m, m.mt_nx, 70000, cdb, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2500);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LUN_NOT_SUPPORTED);
 }
 END_TEST
 
@@ -235,7 +235,9 @@ END_TEST
 
 START_TEST(scsi__ua_reported_in_priority_order)
 {
-	static const int order[] = { 0x2900, 0x2903, 0x2a01, 0x2a09, 0x3f0e };
+	static const int order[] = { ASC_POWER_ON_RESET,
+	    ASC_BUS_DEVICE_RESET, ASC_MODE_PARAMS_CHANGED, ASC_CAPACITY_CHANGED,
+	    ASC_LUNS_DATA_CHANGED };
 	size_t	 i;
 
 	m.mt_nx->n_lunex[0].ln_ua = UA_LUNS_CHANGED | UA_CAPACITY_CHANGED |
@@ -259,7 +261,7 @@ START_TEST(scsi__ua_not_reported_to_inquiry_report_luns)
 	ck_assert_int_eq(mtest_cmd(&m, inq, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_cmd(&m, rl, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2a09);
+	ck_assert_int_eq(mtest_asc(&m), ASC_CAPACITY_CHANGED);
 	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0), SCSI_GOOD);
 }
 END_TEST
@@ -292,7 +294,7 @@ START_TEST(scsi__ua_set_skips_the_given_nexus)
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2a01);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MODE_PARAMS_CHANGED);
 	scsi_nexus_detach(nx);
 	free(nx);
 }
@@ -309,11 +311,11 @@ START_TEST(scsi__lun_reset_ua_on_every_nexus)
 	ck_assert_int_eq(mtest_run(&m, nx, 0, res, NULL, 0), SCSI_GOOD);
 	scsi_lun_reset(&m.mt_lu, m.mt_nx);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2903);
+	ck_assert_int_eq(mtest_asc(&m), ASC_BUS_DEVICE_RESET);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2903);
+	ck_assert_int_eq(mtest_asc(&m), ASC_BUS_DEVICE_RESET);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0), SCSI_GOOD);
 	/* the reset released nx's RESERVE */
 	ck_assert_int_eq(mtest_cmd(&m, res, NULL, 0), SCSI_GOOD);
@@ -330,7 +332,7 @@ START_TEST(scsi__ua_before_invalid_opcode)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_UNIT_ATTENTION);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2000);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 }
 END_TEST
 
@@ -345,7 +347,7 @@ START_TEST(scsi__sense_fixed_by_default)
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x70);
 	ck_assert_uint_eq(m.mt_t.t_senselen, 18);
 	ck_assert_uint_eq(m.mt_t.t_sense[7], 10);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -357,7 +359,7 @@ START_TEST(scsi__sense_descriptor_with_d_sense)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x72);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -374,7 +376,7 @@ START_TEST(scsi__sense_descriptor_beyond_2tb)
 	ck_assert_int_eq(mtest_run(&m, nx, 0, cdb, NULL, 0),
 	    SCSI_CHECK_CONDITION);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x72);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	scsi_nexus_detach(nx);
 	free(nx);
 }
@@ -385,18 +387,20 @@ START_TEST(scsi__sense_information_and_ili)
 	uint8_t	 b[64];
 	uint64_t info;
 
-	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, 0x1d, 0, 1234,
-	    SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0);
+	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+	    1234, SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0xf0);
 	ck_assert_uint_eq(m.mt_t.t_sense[2], 0x20 | SK_MISCOMPARE);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 1234);
 	/* 64-bit INFORMATION does not fit fixed format: VALID stays 0 */
-	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, 0x1d, 0, 1ULL << 40,
+	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+	    1ULL << 40,
 	    SCSI_SENSE_INFO, 0);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x70);
-	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_MISCOMPARE, 0x1d, 0,
-	    1ULL << 40, SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0), 8 + 12 + 4);
+	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_MISCOMPARE,
+	    ASC_MISCOMPARE_DURING_VERIFY, 1ULL << 40,
+	    SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0), 8 + 12 + 4);
 	ck_assert_uint_eq(b[8], 0x00);
 	ck_assert_uint_eq(b[10], 0x80);
 	ck_assert_uint_eq(be64dec(b + 12), 1ULL << 40);
@@ -417,9 +421,9 @@ START_TEST(scsi__sense_key_specific_pointer)
 	scsi_sense_param(&m.mt_t, 300, -1);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks, 0x800000 | 300);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
-	ck_assert_uint_eq(scsi_sense_build(b, 1, 5, 0x24, 0, 0,
-	    SCSI_SENSE_SKS, 7), 16);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
+	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_ILLEGAL_REQUEST,
+	    ASC_INVALID_FIELD_IN_CDB, 0, SCSI_SENSE_SKS, 7), 16);
 	ck_assert_uint_eq(b[8], 0x02);
 	ck_assert_uint_eq(b[12], 0x80);
 	ck_assert_uint_eq(b[14], 7);

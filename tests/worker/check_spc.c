@@ -76,7 +76,7 @@ END_TEST
 START_TEST(spc__inquiry_page_without_evpd)
 {
 	ck_assert_int_eq(inquiry(0, 0x80, 255), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -96,7 +96,7 @@ START_TEST(spc__inquiry_every_listed_vpd_page)
 		    m.mt_t.t_dinlen);
 	}
 	ck_assert_int_eq(inquiry(1, 0x81, 255), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -184,7 +184,7 @@ START_TEST(spc__report_luns_select_and_alloc)
 	ck_assert_uint_eq(be32dec(m.mt_din), 0);
 	cdb[2] = 3;
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	cdb[2] = 2;
 	cdb[8] = 0;
 	cdb[9] = 15;
@@ -249,11 +249,11 @@ START_TEST(spc__mode_sense_page_control)
 	ck_assert_uint_eq(m.mt_din[4 + 2], 0x04);	/* WCE default on */
 	ck_assert_int_eq(mode_sense(0, 0x08, 0xc0 | 0x08, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x3900);
+	ck_assert_int_eq(mtest_asc(&m), ASC_SAVING_PARAMS_UNSUPPORTED);
 	ck_assert_int_eq(mode_sense(0, 0x08, 0x19, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(mode_sense(0, 0x08, 0x0a, 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -299,7 +299,7 @@ START_TEST(spc__mode_select_swp_write_protects)
 	ck_assert_int_eq(m.mt_nx->n_lunex[0].ln_mode.md_swp, 1);
 	ck_assert_int_eq(mtest_cmd(&m, wr, blk, BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	ck_assert_int_eq(mode_sense(0, 0, 0x3f, 0), SCSI_GOOD);
 	ck_assert_uint_eq(m.mt_din[2] & 0x80, 0x80);
 	/* the other nexus may still write, and was told nothing */
@@ -330,20 +330,20 @@ START_TEST(spc__mode_select_rejects_bad_lists)
 
 	ck_assert_int_eq(select_control(0x02 | 0x80, 0, 0x0a),
 	    SCSI_CHECK_CONDITION);			/* TST 100b */
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks & 0xffff, 6);
 	ck_assert_int_eq(select_control(0x02, 0, 0x0b), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(mtest_cmd(&m, sp, p, 16), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(mtest_cmd(&m, shorter, p, 3), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	p[4] = 0x0a;				/* page cut short */
 	p[5] = 0x0a;
 	shorter[4] = 8;
 	ck_assert_int_eq(mtest_cmd(&m, shorter, p, 8), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 }
 END_TEST
 
@@ -400,7 +400,7 @@ START_TEST(spc__rsoc_one_command)
 		sa = all[off + 5] & 1;
 		ck_assert_int_eq(rsoc(sa ? 1 : 2, all[off],
 		    be16dec(all + off + 2)), SCSI_CHECK_CONDITION);
-		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 		ck_assert_int_eq(rsoc(sa ? 2 : 1, all[off],
 		    be16dec(all + off + 2)), SCSI_GOOD);
 		ck_assert_uint_eq(m.mt_din[1] & 7, 3);
@@ -440,7 +440,7 @@ START_TEST(spc__start_stop_and_prevent)
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_GOOD);
 	ssu[4] = 0x02;				/* eject a fixed disk */
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ssu[4] = 0x40;				/* reserved power condition */
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_cmd(&m, pa, NULL, 0), SCSI_GOOD);
@@ -525,7 +525,7 @@ START_TEST(spc__xcopy_between_luns_of_the_nexus)
 	ck_assert_uint_eq(be32dec(m.mt_din + 8), 40 * BS);
 	rcr[2] = 8;
 	ck_assert_int_eq(mtest_cmd(&m, rcr, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	scsi_nexus_detach_lun(m.mt_nx, 1);
 	memstore_free(ms2);
 }
@@ -550,7 +550,7 @@ START_TEST(spc__xcopy_refuses_foreign_lu)
 	xc_segment(p + 108, 0, 1, 8, 0, 0);		/* write theirs */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
-	ck_assert_int_eq(mtest_asc(&m), 0x0d02);
+	ck_assert_int_eq(mtest_asc(&m), ASC_COPY_TARGET_UNREACHABLE);
 	ck_assert_uint_eq(m.mt_ms->ms_data[0], 0);
 	ck_assert_uint_eq(ms2->ms_data[0], 'S');
 	scsi_nexus_detach(other);
@@ -570,21 +570,21 @@ START_TEST(spc__xcopy_parameter_list_errors)
 	xc_target(p + 16, &m.mt_lu);
 	xc_segment(p + 48, 0, 0, 8, 0, 100);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len - 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, 16 + 31), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	p[16] = 0xe0;				/* FC N_Port_Name target */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2607);
+	ck_assert_int_eq(mtest_asc(&m), ASC_UNSUPPORTED_TARGET_DESC);
 	p[16] = 0xe4;
 	p[48] = 0x03;				/* stream to stream */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2609);
+	ck_assert_int_eq(mtest_asc(&m), ASC_UNSUPPORTED_SEGMENT_DESC);
 	p[48] = 0x02;
 	be16enc(p + 48 + 6, 1);			/* no target descriptor 1 */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
-	ck_assert_int_eq(mtest_asc(&m), 0x0d02);
+	ck_assert_int_eq(mtest_asc(&m), ASC_COPY_TARGET_UNREACHABLE);
 	xc_segment(p + 48, 0, 0, 8, 0, BLOCKS - 7);	/* beyond the end */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
@@ -593,16 +593,16 @@ START_TEST(spc__xcopy_parameter_list_errors)
 		xc_target(p + 16 + 32 * i, &m.mt_lu);
 	xc_segment(p + 16 + 32 * 9, 0, 0, 1, 0, 1);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2606);
+	ck_assert_int_eq(mtest_asc(&m), ASC_TOO_MANY_TARGET_DESCS);
 	len = xc_list(p, 3, 1, 17);
 	xc_target(p + 16, &m.mt_lu);
 	for (i = 0; i < 17; i++)
 		xc_segment(p + 48 + 28 * i, 0, 0, 1, 0, 1);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2608);
+	ck_assert_int_eq(mtest_asc(&m), ASC_TOO_MANY_SEGMENT_DESCS);
 	len = xc_list(p, 4, 9, 27);		/* beyond the list length */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 }
 END_TEST
 

@@ -405,9 +405,9 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 		log_warnx("%s: commit failed: %s", __func__,
 		    strerror(d->d_err));
 		if (d->d_err == ENOSPC)
-			scsi_sense(&d->d_t, SK_DATA_PROTECT, 0x27, 0x07);
+			scsi_sense(&d->d_t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
 		else
-			scsi_sense(&d->d_t, SK_HARDWARE_ERROR, 0x44, 0x00);
+			scsi_sense(&d->d_t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 	}
 	TAILQ_REMOVE(&c->c_defers, d, d_entry);
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
@@ -440,7 +440,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
 	d->d_left = due;
 	if (rv == -1 && t->t_status == SCSI_GOOD)
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 	if (d->d_left == 0) {
 		buf_put(d);
 		return -1;
@@ -479,7 +479,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 		else if (xfer == 0 && cap > ISCSI_MAX_ALLOC_LEN)
 			cap = ISCSI_MAX_ALLOC_LEN;
 		if ((din = buf_get(cap)) == NULL) {
-			scsi_sense(&t, SK_ABORTED_COMMAND, 0x55, 0x03);
+			scsi_sense(&t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 			cap = 0;
 		}
 	}
@@ -556,7 +556,7 @@ iscsi_scsi_cmd(struct conn *c)
 	want = xfer < edtl ? xfer : edtl;
 	if (want > c->c_w->w_cfg->c_max_pending) {
 		/* more than a connection may buffer: never fits */
-		scsi_sense(&t, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		scsi_sense(&t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		iscsi_scsi_rsp(c, itt, &t, xfer);
 		return PDU_OK;
 	}

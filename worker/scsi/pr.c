@@ -545,14 +545,14 @@ pr_lun_reset(struct scsi_lu *lu)
 static void
 pr_fail(struct scsi_task *t)
 {
-	scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);	/* internal failure */
+	scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 }
 
 static void
 pr_no_opcode(struct scsi_task *t)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD);
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD);
 }
 
 /*
@@ -841,7 +841,7 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	uint32_t	 seq, n;
 
 	if (pr_state(lu) == NULL || (b = malloc(PR_FULL_MAX)) == NULL) {
-		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
+		scsi_sense(t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 		return;
 	}
 	do {
@@ -889,7 +889,7 @@ pr_xfer_out(const uint8_t *cdb, const struct scsi_lu *lu)
 static int
 pr_sense_plen(struct scsi_task *t)
 {
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);	/* PLL error */
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 	return -1;
 }
 
@@ -911,7 +911,7 @@ static int
 pr_sense_full(struct scsi_task *t)
 {
 	/* INSUFFICIENT REGISTRATION RESOURCES */
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x55, 0x04);
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_INSUFFICIENT_REG_RESOURCES);
 	return -1;
 }
 
@@ -1089,7 +1089,7 @@ pr_sa_release(struct pr_out *po)
 		return 0;
 	if (po->po_type != type || po->po_scope != st->ps_scope) {
 		/* INVALID RELEASE OF PERSISTENT RESERVATION */
-		scsi_sense(po->po_t, SK_ILLEGAL_REQUEST, 0x26, 0x04);
+		scsi_sense(po->po_t, SK_ILLEGAL_REQUEST, ASC_INVALID_RELEASE_OF_PR);
 		return -1;
 	}
 	pr_release_resv(st);
@@ -1230,7 +1230,7 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 	struct pr_out	 po;
 
 	if (pl == NULL) {
-		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
+		scsi_sense(t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 		return;
 	}
 	memset(&po, 0, sizeof(po));

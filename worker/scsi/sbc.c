@@ -70,7 +70,7 @@ check_range(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
     uint64_t n)
 {
 	if (lba > lu->lu_blocks || n > lu->lu_blocks - lba) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return -1;
 	}
 	return 0;
@@ -90,7 +90,7 @@ static int
 check_wp(struct scsi_task *t, const struct scsi_lu *lu)
 {
 	if (scsi_wp(t, lu)) {
-		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x00);
+		scsi_sense(t, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
 		return -1;
 	}
 	return 0;
@@ -101,11 +101,11 @@ static void
 io_error(struct scsi_task *t, int rc, int write)
 {
 	if (rc == -ENOSPC || rc == -EDQUOT)
-		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x07);
+		scsi_sense(t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
 	else if (write)
-		scsi_sense(t, SK_MEDIUM_ERROR, 0x0c, 0x00);
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
 	else
-		scsi_sense(t, SK_MEDIUM_ERROR, 0x11, 0x00);
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_READ_ERROR);
 }
 
 static int
@@ -213,7 +213,7 @@ read_din(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	if (part == 0)
 		return;
 	if ((tmp = malloc(bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	if (lu_read(t, lu, tmp, lba + full, 1) == 0)
@@ -301,7 +301,7 @@ compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	uint8_t	*buf;
 
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return -1;
 	}
 	for (done = 0; done < n; done += k) {
@@ -313,7 +313,7 @@ compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 			    data + (done + i) * bs, bs);
 			if (d == bs)
 				continue;
-			scsi_sense_info(t, SK_MISCOMPARE, 0x1d, 0x00,
+			scsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
 			    (done + i) * bs + d);
 			free(buf);
 			return -1;
@@ -368,7 +368,7 @@ sbc_orwrite(struct scsi_task *t, struct scsi_lu *lu)
 	if (n == 0)
 		return;
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (done = 0; done < n; done += k) {
@@ -474,7 +474,7 @@ ws_fill(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	uint8_t	*buf;
 
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (i = 0; i < MIN(per, n); i++)
@@ -493,7 +493,7 @@ ws_data(struct scsi_task *t, const struct scsi_lu *lu, uint8_t **zero)
 	*zero = NULL;
 	if (t->t_cdb[0] == 0x93 && (t->t_cdb[1] & 0x01)) {	/* NDOB */
 		if ((*zero = calloc(1, lu->lu_blksz)) == NULL)
-			scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+			scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return *zero;
 	}
 	if (t->t_edtl != lu->lu_blksz || t->t_doutlen < lu->lu_blksz) {
@@ -573,7 +573,7 @@ sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 	if (check_wp(t, lu) != 0)
 		return;
 	if (plen < 8 || t->t_doutlen < plen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return;
 	}
 	nd = MIN(be16dec(t->t_dout + 2), plen - 8) / 16;
@@ -629,7 +629,7 @@ sbc_get_lba_status(struct scsi_task *t, struct scsi_lu *lu)
 	uint32_t alloc = be32dec(t->t_cdb + 10), maxd, nd;
 
 	if (lba >= lu->lu_blocks) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return;
 	}
 	maxd = alloc > 24 ? (alloc - 8) / 16 : 1;

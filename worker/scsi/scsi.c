@@ -19,8 +19,8 @@
 /* Sense data */
 
 static size_t
-sense_fixed(uint8_t *b, int key, int asc, int ascq, uint64_t info,
-    int flags, uint32_t sks)
+sense_fixed(uint8_t *b, int key, uint16_t asc, uint64_t info, int flags,
+    uint32_t sks)
 {
 	memset(b, 0, 18);
 	b[0] = 0x70;
@@ -32,24 +32,24 @@ sense_fixed(uint8_t *b, int key, int asc, int ascq, uint64_t info,
 	if (flags & SCSI_SENSE_ILI)
 		b[2] |= 0x20;
 	b[7] = 10;
-	b[12] = asc;
-	b[13] = ascq;
+	b[12] = SENSE_ASC(asc);
+	b[13] = SENSE_ASCQ(asc);
 	if (flags & SCSI_SENSE_SKS)
 		be24enc(b + 15, sks | 0x800000);
 	return 18;
 }
 
 static size_t
-sense_desc(uint8_t *b, int key, int asc, int ascq, uint64_t info,
-    int flags, uint32_t sks)
+sense_desc(uint8_t *b, int key, uint16_t asc, uint64_t info, int flags,
+    uint32_t sks)
 {
 	size_t	 n = 8;
 
 	memset(b, 0, 8 + 12 + 8 + 4);
 	b[0] = 0x72;
 	b[1] = key & 0x0f;
-	b[2] = asc;
-	b[3] = ascq;
+	b[2] = SENSE_ASC(asc);
+	b[3] = SENSE_ASCQ(asc);
 	if (flags & SCSI_SENSE_INFO) {
 		b[n] = 0x00;		/* information descriptor */
 		b[n + 1] = 0x0a;
@@ -75,12 +75,12 @@ sense_desc(uint8_t *b, int key, int asc, int ascq, uint64_t info,
 
 /* Build sense data into b (at least 32 bytes); returns its length. */
 size_t
-scsi_sense_build(uint8_t *b, int desc, int key, int asc, int ascq,
-    uint64_t info, int flags, uint32_t sks)
+scsi_sense_build(uint8_t *b, int desc, int key, uint16_t asc, uint64_t info,
+    int flags, uint32_t sks)
 {
 	if (desc)
-		return sense_desc(b, key, asc, ascq, info, flags, sks);
-	return sense_fixed(b, key, asc, ascq, info, flags, sks);
+		return sense_desc(b, key, asc, info, flags, sks);
+	return sense_fixed(b, key, asc, info, flags, sks);
 }
 
 static struct scsi_lu *
@@ -101,27 +101,27 @@ task_dsense(struct scsi_task *t)
 	    lu->lu_blocks > ((uint64_t)1 << 32));
 }
 
+/* CHECK CONDITION with key and asc (ASC << 8 | ASCQ, sense.h). */
 void
-scsi_sense_ext(struct scsi_task *t, int key, int asc, int ascq,
-    uint64_t info, int flags, uint32_t sks)
+scsi_sense_ext(struct scsi_task *t, int key, uint16_t asc, uint64_t info,
+    int flags, uint32_t sks)
 {
 	t->t_status = SCSI_CHECK_CONDITION;
 	t->t_dinlen = 0;
 	t->t_senselen = (uint32_t)scsi_sense_build(t->t_sense,
-	    task_dsense(t), key, asc, ascq, info, flags, sks);
+	    task_dsense(t), key, asc, info, flags, sks);
 }
 
 void
-scsi_sense(struct scsi_task *t, int key, int asc, int ascq)
+scsi_sense(struct scsi_task *t, int key, uint16_t asc)
 {
-	scsi_sense_ext(t, key, asc, ascq, 0, 0, 0);
+	scsi_sense_ext(t, key, asc, 0, 0, 0);
 }
 
 void
-scsi_sense_info(struct scsi_task *t, int key, int asc, int ascq,
-    uint64_t info)
+scsi_sense_info(struct scsi_task *t, int key, uint16_t asc, uint64_t info)
 {
-	scsi_sense_ext(t, key, asc, ascq, info, SCSI_SENSE_INFO, 0);
+	scsi_sense_ext(t, key, asc, info, SCSI_SENSE_INFO, 0);
 }
 
 static uint32_t
@@ -138,16 +138,16 @@ sks_field(unsigned byte, int bit)
 void
 scsi_sense_cdb(struct scsi_task *t, unsigned byte, int bit)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x24, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD | sks_field(byte, bit));
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD | sks_field(byte, bit));
 }
 
 /* INVALID FIELD IN PARAMETER LIST, pointing at byte (and bit, or -1). */
 void
 scsi_sense_param(struct scsi_task *t, unsigned byte, int bit)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x26, 0x00, 0, SCSI_SENSE_SKS,
-	    sks_field(byte, bit));
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST,
+	    0, SCSI_SENSE_SKS, sks_field(byte, bit));
 }
 
 /*
@@ -171,23 +171,23 @@ scsi_din(struct scsi_task *t, const void *p, uint32_t len, uint32_t alloc)
 
 static const struct {
 	uint32_t	ua;
-	uint8_t		asc, ascq;
+	uint16_t	asc;
 } ua_codes[] = {
-	{ UA_POWER_ON,		0x29, 0x00 },
-	{ UA_BUS_RESET,		0x29, 0x03 },
-	{ UA_NEXUS_LOSS,	0x29, 0x07 },
-	{ UA_MODE_CHANGED,	0x2a, 0x01 },
-	{ UA_RESV_PREEMPTED,	0x2a, 0x03 },
-	{ UA_RESV_RELEASED,	0x2a, 0x04 },
-	{ UA_REG_PREEMPTED,	0x2a, 0x05 },
-	{ UA_CAPACITY_CHANGED,	0x2a, 0x09 },
-	{ UA_LUNS_CHANGED,	0x3f, 0x0e },
-	{ UA_CMDS_CLEARED,	0x2f, 0x00 },
+	{ UA_POWER_ON,		ASC_POWER_ON_RESET },
+	{ UA_BUS_RESET,		ASC_BUS_DEVICE_RESET },
+	{ UA_NEXUS_LOSS,	ASC_I_T_NEXUS_LOSS },
+	{ UA_MODE_CHANGED,	ASC_MODE_PARAMS_CHANGED },
+	{ UA_RESV_PREEMPTED,	ASC_RESERVATIONS_PREEMPTED },
+	{ UA_RESV_RELEASED,	ASC_RESERVATIONS_RELEASED },
+	{ UA_REG_PREEMPTED,	ASC_REGISTRATIONS_PREEMPTED },
+	{ UA_CAPACITY_CHANGED,	ASC_CAPACITY_CHANGED },
+	{ UA_LUNS_CHANGED,	ASC_LUNS_DATA_CHANGED },
+	{ UA_CMDS_CLEARED,	ASC_COMMANDS_CLEARED_BY_OTHER },
 };
 
 /* Take the highest-priority pending UA; 0 when none. */
 uint32_t
-scsi_ua_pop(struct scsi_lunex *ln, int *asc, int *ascq)
+scsi_ua_pop(struct scsi_lunex *ln, uint16_t *asc)
 {
 	size_t	 i;
 
@@ -196,7 +196,6 @@ scsi_ua_pop(struct scsi_lunex *ln, int *asc, int *ascq)
 			continue;
 		ln->ln_ua &= ~ua_codes[i].ua;
 		*asc = ua_codes[i].asc;
-		*ascq = ua_codes[i].ascq;
 		return ua_codes[i].ua;
 	}
 	ln->ln_ua = 0;
@@ -664,7 +663,7 @@ static int
 report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 {
 	struct scsi_lunex *ln = scsi_task_lunex(t);
-	int	 asc, ascq;
+	uint16_t asc;
 
 	if (ln != NULL)
 		shared_reset_ua(ln);
@@ -672,9 +671,9 @@ report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 		return 0;
 	if (c != NULL && (c->c_flags & SCSI_CMD_NOUA))
 		return 0;
-	if (scsi_ua_pop(ln, &asc, &ascq) == 0)
+	if (scsi_ua_pop(ln, &asc) == 0)
 		return 0;
-	scsi_sense(t, SK_UNIT_ATTENTION, asc, ascq);
+	scsi_sense(t, SK_UNIT_ATTENTION, asc);
 	return -1;
 }
 
@@ -685,8 +684,8 @@ check_pr_off(struct scsi_task *t, const struct scsi_lu *lu)
 	if (!(scsi_cmd_table()[t->t_cdb[0]].c_flags & SCSI_CMD_PR) ||
 	    lu == NULL || pr_enabled(lu))
 		return 0;
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD);
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD);
 	return -1;
 }
 
@@ -724,12 +723,13 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 		if (sa_bad)
 			scsi_sense_cdb(t, 1, 4);
 		else
-			scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0,
-			    SCSI_SENSE_SKS, SCSI_SKS_CD);
+			scsi_sense_ext(t, SK_ILLEGAL_REQUEST,
+			    ASC_INVALID_OPCODE, 0, SCSI_SENSE_SKS,
+			    SCSI_SKS_CD);
 		return -1;
 	}
 	if (lu == NULL && !(c->c_flags & SCSI_CMD_ANYLUN)) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x25, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
 		return -1;
 	}
 	if (pr_check(t, c, scsi_task_lunex(t)) != 0 ||
@@ -740,7 +740,7 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 	if (c->c_xferlen != NULL && lu != NULL)
 		*len = c->c_xferlen(t->t_cdb, lu);
 	if (c->c_maxlen != 0 && *len > c->c_maxlen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);	/* PLL error */
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		t->t_cmd = NULL;
 		*dir = SCSI_DIR_NONE;
 		*len = 0;

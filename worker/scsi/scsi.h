@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sense.h"
+
 #define SCSI_MAX_LUNS		256
 #define SCSI_SENSE_MAX		252
 
@@ -22,25 +24,6 @@
 #define SCSI_RESERVATION_CONFLICT 0x18
 #define SCSI_TASK_SET_FULL	0x28
 #define SCSI_TASK_ABORTED	0x40
-
-/* Sense keys. */
-#define SK_NO_SENSE		0x0
-#define SK_RECOVERED_ERROR	0x1
-#define SK_NOT_READY		0x2
-#define SK_MEDIUM_ERROR		0x3
-#define SK_HARDWARE_ERROR	0x4
-#define SK_ILLEGAL_REQUEST	0x5
-#define SK_UNIT_ATTENTION	0x6
-#define SK_DATA_PROTECT		0x7
-#define SK_COPY_ABORTED		0xa
-#define SK_ABORTED_COMMAND	0xb
-#define SK_MISCOMPARE		0xe
-
-/* Additional sense codes (SPC-4 annex D), with their qualifiers. */
-#define ASC_DATA_PHASE_ERROR	0x4b	/* ABORTED COMMAND, iSCSI data */
-#define ASCQ_INVALID_TTT	0x01	/* invalid target port transfer tag */
-#define ASCQ_TOO_MUCH_WRITE_DATA 0x02
-#define ASCQ_DATA_OFFSET_ERROR	0x05
 
 /* Task attributes as carried in the iSCSI SCSI Command PDU. */
 #define SCSI_ATTR_UNTAGGED	0
@@ -56,16 +39,16 @@ enum scsi_dir {
 };
 
 /* Unit attention conditions, one bit each, reported highest first. */
-#define UA_POWER_ON		0x0001	/* 29h/00h */
-#define UA_BUS_RESET		0x0002	/* 29h/03h after LOGICAL UNIT RESET etc */
-#define UA_NEXUS_LOSS		0x0004	/* 29h/07h */
-#define UA_MODE_CHANGED		0x0008	/* 2Ah/01h */
-#define UA_RESV_PREEMPTED	0x0010	/* 2Ah/03h */
-#define UA_RESV_RELEASED	0x0020	/* 2Ah/04h */
-#define UA_REG_PREEMPTED	0x0040	/* 2Ah/05h */
-#define UA_CAPACITY_CHANGED	0x0080	/* 2Ah/09h */
-#define UA_LUNS_CHANGED		0x0100	/* 3Fh/0Eh */
-#define UA_CMDS_CLEARED		0x0200	/* 2Fh/00h commands cleared by another initiator */
+#define UA_POWER_ON		0x0001	/* ASC_POWER_ON_RESET */
+#define UA_BUS_RESET		0x0002	/* ASC_BUS_DEVICE_RESET: LUN RESET etc */
+#define UA_NEXUS_LOSS		0x0004	/* ASC_I_T_NEXUS_LOSS */
+#define UA_MODE_CHANGED		0x0008	/* ASC_MODE_PARAMS_CHANGED */
+#define UA_RESV_PREEMPTED	0x0010	/* ASC_RESERVATIONS_PREEMPTED */
+#define UA_RESV_RELEASED	0x0020	/* ASC_RESERVATIONS_RELEASED */
+#define UA_REG_PREEMPTED	0x0040	/* ASC_REGISTRATIONS_PREEMPTED */
+#define UA_CAPACITY_CHANGED	0x0080	/* ASC_CAPACITY_CHANGED */
+#define UA_LUNS_CHANGED		0x0100	/* ASC_LUNS_DATA_CHANGED */
+#define UA_CMDS_CLEARED		0x0200	/* ASC_COMMANDS_CLEARED_BY_OTHER */
 
 /*
  * Storage behind a logical unit.  Offsets and lengths are in bytes and
@@ -279,19 +262,19 @@ void	 scsi_ua_set(struct scsi_lu *, struct scsi_nexus *, uint32_t);
 void	 scsi_ua_set_nexus(struct scsi_nexus *, uint32_t);
 int	 scsi_cmd_decode(struct scsi_task *, enum scsi_dir *, uint32_t *);
 void	 scsi_cmd_exec(struct scsi_task *);
-void	 scsi_sense(struct scsi_task *, int, int, int);
-void	 scsi_sense_info(struct scsi_task *, int, int, int, uint64_t);
+void	 scsi_sense(struct scsi_task *, int, uint16_t);
+void	 scsi_sense_info(struct scsi_task *, int, uint16_t, uint64_t);
 void	 scsi_lun_reset(struct scsi_lu *, struct scsi_nexus *);
 uint64_t scsi_lun_decode(const uint8_t *);
 void	 scsi_lun_encode(uint8_t *, uint64_t);
-void	 scsi_sense_ext(struct scsi_task *, int, int, int, uint64_t, int,
+void	 scsi_sense_ext(struct scsi_task *, int, uint16_t, uint64_t, int,
 	    uint32_t);
 void	 scsi_sense_cdb(struct scsi_task *, unsigned, int);
 void	 scsi_sense_param(struct scsi_task *, unsigned, int);
-size_t	 scsi_sense_build(uint8_t *, int, int, int, int, uint64_t, int,
+size_t	 scsi_sense_build(uint8_t *, int, int, uint16_t, uint64_t, int,
 	    uint32_t);
 void	 scsi_din(struct scsi_task *, const void *, uint32_t, uint32_t);
-uint32_t scsi_ua_pop(struct scsi_lunex *, int *, int *);
+uint32_t scsi_ua_pop(struct scsi_lunex *, uint16_t *);
 struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
 int	 scsi_task_durable(const struct scsi_task *);
 int	 scsi_task_xlu(const struct scsi_task *);

@@ -61,16 +61,17 @@ spc_request_sense(struct scsi_task *t, struct scsi_lu *lu)
 	struct scsi_lunex *ln = scsi_task_lunex(t);
 	uint8_t	 b[64];
 	size_t	 n;
-	int	 desc = t->t_cdb[1] & 0x01, asc, ascq;
+	uint16_t asc;
+	int	 desc = t->t_cdb[1] & 0x01;
 
 	if (lu == NULL)
-		n = scsi_sense_build(b, desc, SK_ILLEGAL_REQUEST, 0x25, 0x00,
-		    0, 0, 0);
-	else if (ln != NULL && scsi_ua_pop(ln, &asc, &ascq) != 0)
-		n = scsi_sense_build(b, desc, SK_UNIT_ATTENTION, asc, ascq,
-		    0, 0, 0);
+		n = scsi_sense_build(b, desc, SK_ILLEGAL_REQUEST,
+		    ASC_LUN_NOT_SUPPORTED, 0, 0, 0);
+	else if (ln != NULL && scsi_ua_pop(ln, &asc) != 0)
+		n = scsi_sense_build(b, desc, SK_UNIT_ATTENTION, asc, 0, 0, 0);
 	else
-		n = scsi_sense_build(b, desc, SK_NO_SENSE, 0, 0, 0, 0, 0);
+		n = scsi_sense_build(b, desc, SK_NO_SENSE,
+		    ASC_NO_ADDITIONAL_SENSE, 0, 0, 0);
 	scsi_din(t, b, (uint32_t)n, t->t_cdb[4]);
 }
 
@@ -463,7 +464,7 @@ spc_mode_sense(struct scsi_task *t, struct scsi_lu *lu)
 	size_t	 hdr = ten ? 8 : 4, bd = 0, n;
 
 	if (pc == PC_SAVED) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x39, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_SAVING_PARAMS_UNSUPPORTED);
 		return;
 	}
 	if (page != 0x3f && mpage_find(page) == NULL) {
@@ -539,7 +540,7 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 		return -1;
 	}
 	if (off + 1 >= end) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	if ((size_t)p[off + 1] + 2 != mp->len) {
@@ -547,7 +548,7 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 		return -1;
 	}
 	if (off + mp->len > end) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	memset(cur, 0, sizeof(cur));
@@ -589,7 +590,7 @@ msel_header(struct scsi_task *t, const struct scsi_lu *lu, uint32_t plen,
 	size_t	 hdr = t->t_cdb[0] == 0x55 ? 8 : 4, bd;
 
 	if (t->t_doutlen < plen || plen < hdr) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	bd = hdr == 8 ? be16dec(p + 6) : p[3];
@@ -598,7 +599,7 @@ msel_header(struct scsi_task *t, const struct scsi_lu *lu, uint32_t plen,
 		return -1;
 	}
 	if (hdr + bd > plen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	if (bd != 0 && msel_blockdesc(t, lu, p + hdr, bd) != 0)
@@ -846,13 +847,13 @@ xc_header(struct scsi_task *t, uint32_t plen, int *ntgt, int *nseg)
 		return -1;
 	}
 	if ((*ntgt = (int)(tdl / XC_TGT_LEN)) > XC_MAX_TGT) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x06);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_TOO_MANY_TARGET_DESCS);
 		return -1;
 	}
 	for (off = 16 + tdl; off + 4 <= 16 + tdl + sdl; n++)
 		off += 4 + be16dec(p + off + 2);
 	if ((*nseg = n) > XC_MAX_SEG) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x08);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_TOO_MANY_SEGMENT_DESCS);
 		return -1;
 	}
 	if (off != 16 + tdl + sdl) {
@@ -861,7 +862,7 @@ xc_header(struct scsi_task *t, uint32_t plen, int *ntgt, int *nseg)
 	}
 	return 0;
 lenerr:
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 	return -1;
 }
 
@@ -899,7 +900,7 @@ xc_targets(struct scsi_task *t, int ntgt, struct scsi_lunex **tgt)
 		off = 16 + (unsigned)i * XC_TGT_LEN;
 		d = t->t_dout + off;
 		if (d[0] != 0xe4) {
-			scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x07);
+			scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_UNSUPPORTED_TARGET_DESC);
 			return -1;
 		}
 		if ((d[1] & 0x1f) != 0) {	/* not a block device */
@@ -907,7 +908,7 @@ xc_targets(struct scsi_task *t, int ntgt, struct scsi_lunex **tgt)
 			return -1;
 		}
 		if ((tgt[i] = xc_find_lu(t->t_nexus, d)) == NULL) {
-			scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
+			scsi_sense(t, SK_COPY_ABORTED, ASC_COPY_TARGET_UNREACHABLE);
 			return -1;
 		}
 		if (be24dec(d + 29) != tgt[i]->ln_lu->lu_blksz) {
@@ -933,11 +934,11 @@ xc_segment_check(struct scsi_task *t, unsigned off, const struct xc_seg *s)
 	}
 	if (xc_range(s->xs_src, s->xs_slba, s->xs_n) ||
 	    xc_range(s->xs_dst, s->xs_dlba, s->xs_n)) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x00, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE);
 		return -1;
 	}
 	if (s->xs_n != 0 && scsi_lunex_wp(s->xs_dln)) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x27, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_WRITE_PROTECTED);
 		return -1;
 	}
 	return 0;
@@ -951,7 +952,7 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 	uint16_t si, di;
 
 	if (d[0] != 0x02) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x09);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_UNSUPPORTED_SEGMENT_DESC);
 		return -1;
 	}
 	if (be16dec(d + 2) != XC_SEG_LEN - 4) {
@@ -961,7 +962,7 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 	si = be16dec(d + 4);
 	di = be16dec(d + 6);
 	if (si >= ntgt || di >= ntgt) {		/* no such copy target */
-		scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_COPY_TARGET_UNREACHABLE);
 		return -1;
 	}
 	s->xs_sln = tgt[si];
@@ -1014,11 +1015,11 @@ static void
 xc_error(struct scsi_task *t, int rc, int wr)
 {
 	if (!wr)
-		scsi_sense(t, SK_COPY_ABORTED, 0x11, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_READ_ERROR);
 	else if (rc == -ENOSPC || rc == -EDQUOT)
-		scsi_sense(t, SK_COPY_ABORTED, 0x27, 0x07);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_SPACE_ALLOC_FAILED);
 	else
-		scsi_sense(t, SK_COPY_ABORTED, 0x0c, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_WRITE_ERROR);
 }
 
 static void
@@ -1102,7 +1103,7 @@ spc_xcopy(struct scsi_task *t, struct scsi_lu *lu)
 	if (xc_parse(t, segs, &nseg) != 0 || xc_access(t, segs, nseg) != 0)
 		return;
 	if (nseg > 0 && (buf = malloc(XC_BUF_BYTES)) == NULL) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x55, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (i = 0; i < nseg && rc == 0; i++)
