@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "hex.h"
 #include "log.h"
 #include "pr.h"
 
@@ -661,25 +662,13 @@ pr_tid_encode(const struct pr_nexus *pn, uint8_t *b)
 }
 
 static int
-pr_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 pr_hex_isid(const char *s, uint8_t *isid)
 {
 	int	 i, hi, lo;
 
 	for (i = 0; i < 6; i++) {
-		if ((hi = pr_nibble(s[2 * i])) == -1 ||
-		    (lo = pr_nibble(s[2 * i + 1])) == -1)
+		if ((hi = hex_digit((unsigned char)s[2 * i])) == -1 ||
+		    (lo = hex_digit((unsigned char)s[2 * i + 1])) == -1)
 			return -1;
 		isid[i] = (uint8_t)(hi << 4 | lo);
 	}
