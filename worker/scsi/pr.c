@@ -841,28 +841,25 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	free(b);
 }
 
-void
-pr_in_read_keys(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_in(t, lu, pr_in_keys);
-}
+/* PERSISTENT RESERVE IN: the CDB table's service actions. */
+static pr_in_fn *const pr_in_sa[] = {
+	[0x00] = pr_in_keys,		/* READ KEYS */
+	[0x01] = pr_in_resv,		/* READ RESERVATION */
+	[0x02] = pr_in_capabilities,	/* REPORT CAPABILITIES */
+	[0x03] = pr_in_full_status,	/* READ FULL STATUS */
+};
 
 void
-pr_in_read_resv(struct scsi_task *t, struct scsi_lu *lu)
+pr_in_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	pr_in(t, lu, pr_in_resv);
-}
+	unsigned sa = t->t_cdb[1] & 0x1f;
 
-void
-pr_in_caps(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_in(t, lu, pr_in_capabilities);
-}
-
-void
-pr_in_full(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_in(t, lu, pr_in_full_status);
+	if (sa >= sizeof(pr_in_sa) / sizeof(pr_in_sa[0]) ||
+	    pr_in_sa[sa] == NULL) {
+		scsi_sense_cdb(t, 1, 4);
+		return;
+	}
+	pr_in(t, lu, pr_in_sa[sa]);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1004,10 +1001,12 @@ pr_spec_i_pt(struct pr_out *po)
 
 /* REGISTER and REGISTER AND IGNORE EXISTING KEY (SPC-4 5.13.7). */
 static int
-pr_register(struct pr_out *po, int ignore)
+pr_sa_register(struct pr_out *po)
 {
 	struct pr_state	*st = po->po_st;
-	int		 s;
+	int		 ignore, s;
+
+	ignore = (po->po_t->t_cdb[1] & 0x1f) == PRO_REGISTER_IGNORE;
 
 	if (po->po_me == -1) {
 		if (!ignore && po->po_key != 0)
@@ -1031,18 +1030,6 @@ pr_register(struct pr_out *po, int ignore)
 	}
 	st->ps_aptpl = (uint8_t)po->po_aptpl;
 	return pr_changed(po, 1);
-}
-
-static int
-pr_sa_register(struct pr_out *po)
-{
-	return pr_register(po, 0);
-}
-
-static int
-pr_sa_register_ignore(struct pr_out *po)
-{
-	return pr_register(po, 1);
 }
 
 /* RESERVE (5.13.9): the holder asking again for the same is GOOD. */
@@ -1255,55 +1242,32 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 	pr_commit(pl);
 }
 
-void
-pr_out_register(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_register);
-}
-
-void
-pr_out_reserve(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_reserve);
-}
-
-void
-pr_out_release(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_release);
-}
-
-void
-pr_out_clear(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_clear);
-}
-
-void
-pr_out_preempt(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_preempt);
-}
-
 /*
- * PREEMPT AND ABORT: as PREEMPT.  The preempted nexuses' commands still
- * waiting for Data-Out are decoded again when it arrives, and meet
- * their REGISTRATIONS PREEMPTED and then the conflict.
+ * PERSISTENT RESERVE OUT: the CDB table's service actions.  PREEMPT AND
+ * ABORT is PREEMPT: the preempted nexuses' commands still waiting for
+ * Data-Out are decoded again when it arrives, and meet their
+ * REGISTRATIONS PREEMPTED and then the conflict.
  */
-void
-pr_out_preempt_abort(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_preempt);
-}
+static pr_out_fn *const pr_out_sa[] = {
+	[PRO_REGISTER] = pr_sa_register,
+	[PRO_RESERVE] = pr_sa_reserve,
+	[PRO_RELEASE] = pr_sa_release,
+	[PRO_CLEAR] = pr_sa_clear,
+	[PRO_PREEMPT] = pr_sa_preempt,
+	[PRO_PREEMPT_ABORT] = pr_sa_preempt,
+	[PRO_REGISTER_IGNORE] = pr_sa_register,
+	[PRO_REGISTER_MOVE] = pr_sa_register_move,
+};
 
 void
-pr_out_register_ignore(struct scsi_task *t, struct scsi_lu *lu)
+pr_out_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	pr_out(t, lu, pr_sa_register_ignore);
-}
+	unsigned sa = t->t_cdb[1] & 0x1f;
 
-void
-pr_out_register_move(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_register_move);
+	if (sa >= sizeof(pr_out_sa) / sizeof(pr_out_sa[0]) ||
+	    pr_out_sa[sa] == NULL) {
+		scsi_sense_cdb(t, 1, 4);
+		return;
+	}
+	pr_out(t, lu, pr_out_sa[sa]);
 }

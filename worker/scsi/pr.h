@@ -39,11 +39,7 @@ int		 pr_check(struct scsi_task *, const struct scsi_cmd *,
 int		 pr_enabled(const struct scsi_lu *);
 void		 pr_nexus_loss(struct scsi_lunex *);
 void		 pr_lun_reset(struct scsi_lu *);
-scsi_handler_t	 pr_reserve6, pr_release6,
-		 pr_in_read_keys, pr_in_read_resv, pr_in_caps, pr_in_full,
-		 pr_out_register, pr_out_reserve, pr_out_release, pr_out_clear,
-		 pr_out_preempt, pr_out_preempt_abort, pr_out_register_ignore,
-		 pr_out_register_move;
+scsi_handler_t	 pr_reserve6, pr_release6, pr_in_cmd, pr_out_cmd;
 scsi_xferlen_t	 pr_xfer_out;
 
 #endif /* SCSIPUB_PR_H */

@@ -483,35 +483,38 @@ static const struct scsi_cmd mtin_cmds[] = {
 	    RESVOK, PRR, 0xa3, 0x80, 0, 0, 0, LEN32, 0, CTL),
 };
 
-/* Reservations decide for themselves (worker/pr.c): class 0. */
+/*
+ * Reservations decide for themselves (worker/pr.c): class 0.  One
+ * handler each for IN and OUT, which goes by the service action.
+ */
 static const struct scsi_cmd prin_cmds[] = {
-	SA(0x00, "pr-in-read-keys", pr_in_read_keys, NULL, 10, RD, PR, 0,
+	SA(0x00, "pr-in-read-keys", pr_in_cmd, NULL, 10, RD, PR, 0,
 	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x01, "pr-in-read-reservation", pr_in_read_resv, NULL, 10, RD, PR,
-	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x02, "pr-in-report-capabilities", pr_in_caps, NULL, 10, RD, PR,
-	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x03, "pr-in-read-full-status", pr_in_full, NULL, 10, RD, PR, 0,
+	SA(0x01, "pr-in-read-reservation", pr_in_cmd, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x02, "pr-in-report-capabilities", pr_in_cmd, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x03, "pr-in-read-full-status", pr_in_cmd, NULL, 10, RD, PR, 0,
 	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
 };
 
 static const struct scsi_cmd prout_cmds[] = {
-	SAL(PRO, 0x00, "pr-out-register", pr_out_register, pr_xfer_out, 10,
+	SAL(PRO, 0x00, "pr-out-register", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x01, "pr-out-reserve", pr_out_reserve, pr_xfer_out, 10,
+	SAL(PRO, 0x01, "pr-out-reserve", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x02, "pr-out-release", pr_out_release, pr_xfer_out, 10,
+	SAL(PRO, 0x02, "pr-out-release", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x03, "pr-out-clear", pr_out_clear, pr_xfer_out, 10,
+	SAL(PRO, 0x03, "pr-out-clear", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x04, "pr-out-preempt", pr_out_preempt, pr_xfer_out, 10,
+	SAL(PRO, 0x04, "pr-out-preempt", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x05, "pr-out-preempt-and-abort", pr_out_preempt_abort,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x06, "pr-out-register-and-ignore", pr_out_register_ignore,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x07, "pr-out-register-and-move", pr_out_register_move,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x05, "pr-out-preempt-and-abort", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x06, "pr-out-register-and-ignore", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x07, "pr-out-register-and-move", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
 };
 
 static const struct scsi_cmd sbc_cmds[256] = {
