@@ -134,6 +134,39 @@ START_TEST(scsi__usage_byte0_is_opcode)
 }
 END_TEST
 
+/* A block command's LBA and TRANSFER LENGTH lie in bits it uses. */
+static void
+check_field(const struct scsi_cmd *c, struct scsi_field f)
+{
+	unsigned i;
+
+	ck_assert_msg(f.f_len == 1 || f.f_len == 2 || f.f_len == 3 ||
+	    f.f_len == 4 || f.f_len == 8, "%s: field size", c->c_name);
+	ck_assert_msg(f.f_off >= 1 && f.f_off + f.f_len < c->c_cdblen,
+	    "%s: field past the CDB", c->c_name);
+	for (i = f.f_off; i < (unsigned)f.f_off + f.f_len; i++)
+		ck_assert_msg(c->c_usage[i] != 0, "%s: byte %u unused",
+		    c->c_name, i);
+}
+
+START_TEST(scsi__block_fields_are_used_bits)
+{
+	const struct scsi_cmd *tab = scsi_cmd_table();
+	int	 op, n = 0;
+
+	for (op = 0; op < 256; op++) {
+		if (tab[op].c_lba.f_len == 0) {
+			ck_assert_uint_eq(tab[op].c_nblk.f_len, 0);
+			continue;
+		}
+		check_field(&tab[op], tab[op].c_lba);
+		check_field(&tab[op], tab[op].c_nblk);
+		n++;
+	}
+	ck_assert_int_ge(n, 20);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* Transfer lengths the transport is told */
 
@@ -516,6 +549,7 @@ scsi_suite(void)
 	tcase_add_loop_test(tc, scsi__reserved_bits_rejected_for_every_opcode,
 	    0, 256);
 	tcase_add_test(tc, scsi__usage_byte0_is_opcode);
+	tcase_add_test(tc, scsi__block_fields_are_used_bits);
 	tcase_add_loop_test(tc, scsi__decode_reports_direction_and_length, 0,
 	    sizeof(xfer_vec) / sizeof(xfer_vec[0]));
 	tcase_add_test(tc, scsi__missing_lun_not_supported);

@@ -18,50 +18,43 @@
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define CHUNK_BYTES	(1u << 20)
 
-/* LBA and block count of the read/write family; -1 if not one. */
+static uint64_t
+cdb_field(const uint8_t *cdb, struct scsi_field f)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < f.f_len; i++)
+		v = v << 8 | cdb[f.f_off + i];
+	return v;
+}
+
+/*
+ * LBA and block count of a block command, from where its entry in the
+ * CDB table says they are; -1 for a command without them.
+ */
 int
 sbc_rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n)
 {
-	switch (cdb[0]) {
-	case 0x08: case 0x0a:
-		*lba = be24dec(cdb + 1) & 0x1fffff;
-		*n = cdb[4] != 0 ? cdb[4] : 256;
-		return 0;
-	case 0x28: case 0x2a: case 0x2e: case 0x2f: case 0x34: case 0x35:
-	case 0x41:
-		*lba = be32dec(cdb + 2);
-		*n = be16dec(cdb + 7);
-		return 0;
-	case 0xa8: case 0xaa: case 0xae: case 0xaf:
-		*lba = be32dec(cdb + 2);
-		*n = be32dec(cdb + 6);
-		return 0;
-	case 0x88: case 0x8a: case 0x8b: case 0x8e: case 0x8f: case 0x90:
-	case 0x91: case 0x93:
-		*lba = be64dec(cdb + 2);
-		*n = be32dec(cdb + 10);
-		return 0;
-	case 0x89:
-		*lba = be64dec(cdb + 2);
-		*n = cdb[13];
-		return 0;
-	}
-	return -1;
+	const struct scsi_cmd *c;
+	int	 sa_bad;
+
+	if ((c = scsi_cmd_find(cdb, &sa_bad)) == NULL || c->c_lba.f_len == 0)
+		return -1;
+	*lba = cdb_field(cdb, c->c_lba);
+	if (c->c_lba.f_len == 3)
+		*lba &= 0x1fffff;	/* a 6-byte CDB's 21 bits */
+	*n = (uint32_t)cdb_field(cdb, c->c_nblk);
+	if (*n == 0 && (c->c_flags & SCSI_CMD_LEN256))
+		*n = 256;
+	return 0;
 }
 
-/* Offset of the transfer length field, for sense field pointers. */
+/* Offset of the running command's TRANSFER LENGTH, for sense pointers. */
 static unsigned
-len_off(const uint8_t *cdb)
+nblk_off(const struct scsi_task *t)
 {
-	switch (cdb[0] >> 5) {
-	case 0:
-		return 4;
-	case 1: case 2:
-		return 7;
-	case 5:
-		return 6;
-	}
-	return cdb[0] == 0x89 ? 13 : 10;
+	return t->t_cmd->c_nblk.f_off;
 }
 
 /* LBA OUT OF RANGE unless lba..lba+n-1 lies on the medium. */
@@ -80,7 +73,7 @@ static int
 check_xfer(struct scsi_task *t, const struct scsi_lu *lu, uint64_t n)
 {
 	if (n * lu->lu_blksz > lu->lu_max_xfer) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return -1;
 	}
 	return 0;
@@ -176,7 +169,12 @@ sbc_xfer_verify(const uint8_t *cdb, const struct scsi_lu *lu)
 uint32_t
 sbc_xfer_caw(const uint8_t *cdb, const struct scsi_lu *lu)
 {
-	return 2u * cdb[13] * lu->lu_blksz;
+	uint64_t lba;
+	uint32_t n;
+
+	if (sbc_rw_decode(cdb, &lba, &n) != 0)
+		return 0;
+	return 2u * n * lu->lu_blksz;
 }
 
 uint32_t
@@ -265,7 +263,8 @@ do_write(struct scsi_task *t, struct scsi_lu *lu, int fua)
 void
 sbc_write(struct scsi_task *t, struct scsi_lu *lu)
 {
-	do_write(t, lu, t->t_cdb[0] != 0x0a && (t->t_cdb[1] & 0x08));
+	do_write(t, lu, (t->t_cmd->c_flags & SCSI_CMD_FUA) &&
+	    (t->t_cdb[1] & 0x08));
 }
 
 /* The store is what was written; verification is durability. */
@@ -407,9 +406,11 @@ caw_hold(struct scsi_task *t, struct scsi_lu *lu, uint64_t lba, uint32_t n,
 void
 sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 {
-	uint64_t lba = be64dec(t->t_cdb + 2);
-	uint32_t n = t->t_cdb[13], half = n * lu->lu_blksz;
+	uint64_t lba;
+	uint32_t n, half;
 
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	half = n * lu->lu_blksz;
 	if (check_range(t, lu, lba, n) != 0)
 		return;
 	/*
@@ -497,7 +498,7 @@ ws_data(struct scsi_task *t, const struct scsi_lu *lu, uint8_t **zero)
 		return *zero;
 	}
 	if (t->t_edtl != lu->lu_blksz || t->t_doutlen < lu->lu_blksz) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return NULL;
 	}
 	return t->t_dout;
@@ -517,7 +518,7 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 	if (n == 0)				/* to the end of the medium */
 		n = (uint32_t)MIN(lu->lu_blocks - lba, UINT32_MAX);
 	if (n > sbc_max_ws(lu)) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return;
 	}
 	if (n == 0)

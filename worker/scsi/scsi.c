@@ -429,6 +429,7 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define PR	SCSI_CMD_PR
 #define SYNC	SCSI_CMD_SYNC
 #define FUA	SCSI_CMD_FUA
+#define L256	SCSI_CMD_LEN256
 
 #define CMD(nm, h, x, len, dir, fl, pr, ...)				\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -448,6 +449,17 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	  .c_maxlen = (max), .c_saval = (sa), .c_cdblen = (len),	\
 	  .c_dir = (dir), .c_flags = (fl), .c_pr = (pr),		\
 	  .c_usage = { op, sa, __VA_ARGS__ } }
+/*
+ * A block command, with where its LOGICAL BLOCK ADDRESS and TRANSFER
+ * LENGTH fields are: F(byte offset, size in bytes).  A 6-byte CDB's
+ * 3-byte LBA field holds 21 bits.
+ */
+#define BLK(nm, h, x, len, dir, fl, pr, lba, nblk, ...)			\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_cdblen = (len), .c_dir = (dir), .c_flags = (fl),		\
+	  .c_pr = (pr), .c_lba = lba, .c_nblk = nblk,			\
+	  .c_usage = { __VA_ARGS__ } }
+#define F(off, len)	{ (off), (len) }
 #define PRO	PR_OUT_MAX_PARAM
 #define SATAB(nm, tab, len, dir)					\
 	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
@@ -522,10 +534,10 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0, 0x00, 0, 0, 0, 0, CTL),
 	[0x03] = CMD("request-sense", spc_request_sense, NULL, 6, RD, NOUA,
 	    0, 0x03, 0x01, 0, 0, 0xff, CTL),
-	[0x08] = CMD("read-6", sbc_read, sbc_xfer_rw, 6, RD, 0, PRR,
-	    0x08, 0x1f, 0xff, 0xff, 0xff, CTL),
-	[0x0a] = CMD("write-6", sbc_write, sbc_xfer_rw, 6, WR, 0, PRW,
-	    0x0a, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x08] = BLK("read-6", sbc_read, sbc_xfer_rw, 6, RD, L256, PRR,
+	    F(1, 3), F(4, 1), 0x08, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x0a] = BLK("write-6", sbc_write, sbc_xfer_rw, 6, WR, L256, PRW,
+	    F(1, 3), F(4, 1), 0x0a, 0x1f, 0xff, 0xff, 0xff, CTL),
 	[0x12] = CMD("inquiry", spc_inquiry, NULL, 6, RD, NOUA, 0,
 	    0x12, 0x01, 0xff, LEN16, CTL),
 	[0x15] = CMD("mode-select-6", spc_mode_select, spc_xfer_mode_select,
@@ -542,22 +554,23 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    6, NO, 0, PRCDB, 0x1e, 0, 0, 0, 0x03, CTL),
 	[0x25] = CMD("read-capacity-10", sbc_read_capacity10, NULL, 10, RD,
 	    0, 0, 0x25, 0, LBA32, 0, 0, 0x01, CTL),
-	[0x28] = CMD("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
-	    0x28, 0x1a, LBA32, GRP, LEN16, CTL),
-	[0x2a] = CMD("write-10", sbc_write, sbc_xfer_rw, 10, WR, FUA, PRW,
-	    0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
-	[0x2e] = CMD("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
-	    10, WR, SYNC, PRW, 0x2e, 0x12, LBA32, GRP, LEN16, CTL),
-	[0x2f] = CMD("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
-	    PRR, 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
-	[0x34] = CMD("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
-	    0x34, 0x02, LBA32, GRP, LEN16, CTL),
-	[0x35] = CMD("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO, SYNC,
-	    PRW, 0x35, 0x06, LBA32, GRP, LEN16, CTL),
+	[0x28] = BLK("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
+	    F(2, 4), F(7, 2), 0x28, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2a] = BLK("write-10", sbc_write, sbc_xfer_rw, 10, WR, FUA, PRW,
+	    F(2, 4), F(7, 2), 0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2e] = BLK("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
+	    10, WR, SYNC, PRW, F(2, 4), F(7, 2),
+	    0x2e, 0x12, LBA32, GRP, LEN16, CTL),
+	[0x2f] = BLK("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
+	    PRR, F(2, 4), F(7, 2), 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
+	[0x34] = BLK("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
+	    F(2, 4), F(7, 2), 0x34, 0x02, LBA32, GRP, LEN16, CTL),
+	[0x35] = BLK("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO,
+	    SYNC, PRW, F(2, 4), F(7, 2), 0x35, 0x06, LBA32, GRP, LEN16, CTL),
 	[0x37] = CMD("read-defect-data-10", sbc_read_defect, NULL, 10, RD, 0,
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
-	[0x41] = CMD("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
-	    PRW, 0x41, 0x08, LBA32, GRP, LEN16, CTL),
+	[0x41] = BLK("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
+	    PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
 	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
 	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,
@@ -572,36 +585,39 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0x5f] = SATABF("persistent-reserve-out", prout_cmds, 10, WR, PR),
 	[0x83] = SATAB("extended-copy", xcopy_cmds, 16, WR),
 	[0x84] = SATAB("receive-copy-results", copyres_cmds, 16, RD),
-	[0x88] = CMD("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
-	    0x88, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x89] = CMD("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
-	    PRW, 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP, CTL),
-	[0x8a] = CMD("write-16", sbc_write, sbc_xfer_rw, 16, WR, FUA, PRW,
-	    0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x8b] = CMD("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
-	    0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x8e] = CMD("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
-	    16, WR, SYNC, PRW, 0x8e, 0x12, LBA64, LEN32, GRP, CTL),
-	[0x8f] = CMD("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
-	    PRR, 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
-	[0x90] = CMD("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
-	    0x90, 0x02, LBA64, LEN32, GRP, CTL),
-	[0x91] = CMD("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO, SYNC,
-	    PRW, 0x91, 0x06, LBA64, LEN32, GRP, CTL),
-	[0x93] = CMD("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
-	    PRW, 0x93, 0x09, LBA64, LEN32, GRP, CTL),
+	[0x88] = BLK("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
+	    F(2, 8), F(10, 4), 0x88, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x89] = BLK("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
+	    PRW, F(2, 8), F(13, 1), 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP,
+	    CTL),
+	[0x8a] = BLK("write-16", sbc_write, sbc_xfer_rw, 16, WR, FUA, PRW,
+	    F(2, 8), F(10, 4), 0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8b] = BLK("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
+	    F(2, 8), F(10, 4), 0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8e] = BLK("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
+	    16, WR, SYNC, PRW, F(2, 8), F(10, 4),
+	    0x8e, 0x12, LBA64, LEN32, GRP, CTL),
+	[0x8f] = BLK("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
+	    PRR, F(2, 8), F(10, 4), 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
+	[0x90] = BLK("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
+	    F(2, 8), F(10, 4), 0x90, 0x02, LBA64, LEN32, GRP, CTL),
+	[0x91] = BLK("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO,
+	    SYNC, PRW, F(2, 8), F(10, 4), 0x91, 0x06, LBA64, LEN32, GRP, CTL),
+	[0x93] = BLK("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
+	    PRW, F(2, 8), F(10, 4), 0x93, 0x09, LBA64, LEN32, GRP, CTL),
 	[0x9e] = SATAB("service-action-in-16", sai16_cmds, 16, RD),
 	[0xa0] = CMD("report-luns", spc_report_luns, NULL, 12, RD, NOUA, 0,
 	    0xa0, 0, 0xff, 0, 0, 0, LEN32, 0, CTL),
 	[0xa3] = SATAB("maintenance-in", mtin_cmds, 12, RD),
-	[0xa8] = CMD("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
-	    0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
-	[0xaa] = CMD("write-12", sbc_write, sbc_xfer_rw, 12, WR, FUA, PRW,
-	    0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
-	[0xae] = CMD("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
-	    12, WR, SYNC, PRW, 0xae, 0x12, LBA32, LEN32, GRP, CTL),
-	[0xaf] = CMD("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
-	    PRR, 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
+	[0xa8] = BLK("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
+	    F(2, 4), F(6, 4), 0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xaa] = BLK("write-12", sbc_write, sbc_xfer_rw, 12, WR, FUA, PRW,
+	    F(2, 4), F(6, 4), 0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xae] = BLK("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
+	    12, WR, SYNC, PRW, F(2, 4), F(6, 4),
+	    0xae, 0x12, LBA32, LEN32, GRP, CTL),
+	[0xaf] = BLK("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
+	    PRR, F(2, 4), F(6, 4), 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
 	[0xb7] = CMD("read-defect-data-12", sbc_read_defect, NULL, 12, RD, 0,
 	    PRR, 0xb7, 0x1f, LBA32, LEN32, 0, CTL),
 };

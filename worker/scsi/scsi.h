@@ -103,6 +103,12 @@ struct scsi_lu;
 typedef void	 scsi_handler_t(struct scsi_task *, struct scsi_lu *);
 typedef uint32_t scsi_xferlen_t(const uint8_t *, const struct scsi_lu *);
 
+/* A field of a CDB: its byte offset and its size in bytes (0: none). */
+struct scsi_field {
+	uint8_t			 f_off;
+	uint8_t			 f_len;
+};
+
 struct scsi_cmd {
 	const char		*c_name;
 	scsi_handler_t		*c_handler;
@@ -115,6 +121,8 @@ struct scsi_cmd {
 	uint16_t		 c_flags;	/* SCSI_CMD_* */
 	uint16_t		 c_pr;		/* SCSI_PR_* conflict classes */
 	uint32_t		 c_maxlen;	/* parameter list: most bytes, 0 none */
+	struct scsi_field	 c_lba;		/* block commands: LOGICAL BLOCK */
+	struct scsi_field	 c_nblk;	/* ADDRESS and TRANSFER LENGTH */
 	uint8_t			 c_usage[16];	/* CDB usage data, byte 0 = opcode */
 };
 
@@ -125,6 +133,7 @@ struct scsi_cmd {
 #define SCSI_CMD_SYNC		0x0010	/* its changes durable before GOOD */
 #define SCSI_CMD_FUA		0x0020	/* ... when FUA (byte 1, bit 3) is set */
 #define SCSI_CMD_XLU		0x0040	/* may change other LUs than its own */
+#define SCSI_CMD_LEN256		0x0080	/* TRANSFER LENGTH 0 is 256 blocks */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
