@@ -1,6 +1,7 @@
 /*
  * worker/spc.c: INQUIRY and VPD pages, REPORT LUNS, mode pages,
- * REPORT SUPPORTED OPERATION CODES, EXTENDED COPY.
+ * REPORT SUPPORTED OPERATION CODES and TASK MANAGEMENT FUNCTIONS (and
+ * that the transport runs exactly those), EXTENDED COPY.
  */
 #include <sys/queue.h>
 #include <check.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "iscsi.h"
 #include "memstore.h"
 #include "scsi.h"
 
@@ -432,6 +434,37 @@ START_TEST(spc__report_tmfs)
 }
 END_TEST
 
+/*
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS reports every function of
+ * the SCSI layer's table and nothing else; the transport runs every one
+ * of them, and every iSCSI function code it runs is one of them.
+ */
+START_TEST(spc__report_tmfs_is_what_the_transport_runs)
+{
+	uint8_t	 cdb[16] = { 0xa3, 0x0d, 0x80, 0, 0, 0, 0, 0, 0, 16 };
+	uint8_t	 want[16] = { 0 };
+	const struct scsi_tmf_desc *d;
+	int	 id, fn, reached;
+
+	for (id = 0; id < SCSI_TMF_COUNT; id++) {
+		ck_assert_ptr_nonnull(d = spc_tmf(id));
+		ck_assert_uint_lt(d->tm_byte, 4);
+		ck_assert_msg(iscsi_tmf_handled(id), "%s not run", d->tm_name);
+		want[d->tm_byte] |= (uint8_t)(1 << d->tm_bit);
+		for (reached = 0, fn = 0; fn < 128; fn++)
+			reached |= iscsi_tmf_id(fn) == id;
+		ck_assert_msg(reached, "%s: no iSCSI function", d->tm_name);
+	}
+	ck_assert_ptr_null(spc_tmf(SCSI_TMF_COUNT));
+	for (fn = 0; fn < 128; fn++) {
+		id = iscsi_tmf_id(fn);
+		ck_assert(id == -1 || (id >= 0 && id < SCSI_TMF_COUNT));
+	}
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_mem_eq(m.mt_din, want, 3);
+}
+END_TEST
+
 START_TEST(spc__start_stop_and_prevent)
 {
 	uint8_t	 ssu[16] = { 0x1b, 0, 0, 0, 0x01 };
@@ -643,6 +676,7 @@ spc_suite(void)
 	tcase_add_test(tc, spc__rsoc_all_lists_every_table_entry);
 	tcase_add_test(tc, spc__rsoc_one_command);
 	tcase_add_test(tc, spc__report_tmfs);
+	tcase_add_test(tc, spc__report_tmfs_is_what_the_transport_runs);
 	tcase_add_test(tc, spc__start_stop_and_prevent);
 	tcase_add_test(tc, spc__xcopy_between_luns_of_the_nexus);
 	tcase_add_test(tc, spc__xcopy_refuses_foreign_lu);

@@ -145,6 +145,28 @@ struct scsi_cmd {
 #define SCSI_PR_EA		0x0002	/* conflicts under the Exclusive Access types */
 #define SCSI_PR_CDB		0x0004	/* class depends on CDB fields (pr_class) */
 
+/*
+ * The task management functions (SAM-5 7) a logical unit here has.  The
+ * transport maps its own function codes to these ids and runs each
+ * (worker/iscsi/iscsi.c); REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS
+ * reports each where spc_tmf() says, and nothing else.
+ */
+enum scsi_tmf {
+	SCSI_TMF_ABORT_TASK = 0,
+	SCSI_TMF_ABORT_TASK_SET,
+	SCSI_TMF_CLEAR_ACA,
+	SCSI_TMF_CLEAR_TASK_SET,
+	SCSI_TMF_LUN_RESET,
+	SCSI_TMF_TARGET_RESET,
+	SCSI_TMF_COUNT
+};
+
+struct scsi_tmf_desc {
+	const char		*tm_name;
+	uint8_t			 tm_byte;	/* its bit in the REPORT SUPPORTED */
+	uint8_t			 tm_bit;	/* TMFs parameter data */
+};
+
 /* Result of an EXTENDED COPY kept for RECEIVE COPY RESULTS. */
 struct scsi_copyres {
 	uint8_t			 cr_valid;
@@ -301,6 +323,7 @@ scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
 		 spc_xcopy, spc_copy_results;
 scsi_xferlen_t	 spc_xfer_mode_select, spc_xfer_xcopy;
 void	 spc_lu_naa(const struct scsi_lu *, uint8_t *);
+const struct scsi_tmf_desc *spc_tmf(enum scsi_tmf);
 
 /* worker/sbc.c */
 scsi_handler_t	 sbc_read, sbc_write, sbc_write_verify, sbc_verify,

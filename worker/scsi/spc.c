@@ -783,16 +783,37 @@ spc_report_opcodes(struct scsi_task *t, struct scsi_lu *lu)
 	scsi_din(t, b, (uint32_t)n, be32dec(t->t_cdb + 6));
 }
 
-/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: what the transport does. */
+/*
+ * The task management functions a logical unit has, and the bit of
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 6.41) that says so.
+ */
+static const struct scsi_tmf_desc tmfs[SCSI_TMF_COUNT] = {
+	[SCSI_TMF_ABORT_TASK] =		{ "abort-task", 0, 7 },	/* ATS */
+	[SCSI_TMF_ABORT_TASK_SET] =	{ "abort-task-set", 0, 6 }, /* ATSS */
+	[SCSI_TMF_CLEAR_ACA] =		{ "clear-aca", 0, 5 },	/* CACAS */
+	[SCSI_TMF_CLEAR_TASK_SET] =	{ "clear-task-set", 0, 4 }, /* CTSS */
+	[SCSI_TMF_LUN_RESET] =		{ "lun-reset", 0, 3 },	/* LURS */
+	[SCSI_TMF_TARGET_RESET] =	{ "target-reset", 0, 1 }, /* TRS */
+};
+
+const struct scsi_tmf_desc *
+spc_tmf(enum scsi_tmf id)
+{
+	return (unsigned)id < SCSI_TMF_COUNT ? &tmfs[id] : NULL;
+}
+
+/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: every one of tmfs[]. */
 void
 spc_report_tmf(struct scsi_task *t, struct scsi_lu *lu)
 {
 	uint8_t	 b[16];
+	size_t	 i;
 
 	(void)lu;
 	memset(b, 0, sizeof(b));
-	b[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02; /* ATS ATSS CTSS LURS TRS */
-	if (t->t_cdb[2] & 0x80) {
+	for (i = 0; i < nitems(tmfs); i++)
+		b[tmfs[i].tm_byte] |= (uint8_t)(1 << tmfs[i].tm_bit);
+	if (t->t_cdb[2] & 0x80) {		/* REPD: extended format */
 		b[3] = 0x0c;
 		scsi_din(t, b, 16, be32dec(t->t_cdb + 6));
 	} else
