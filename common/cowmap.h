@@ -17,6 +17,14 @@
 #define COWMAP_Z	0x2
 #define COWMAP_ZLU	(1ULL << 63)	/* LMDB lu key of the Z runs */
 
+/*
+ * Where in the header page the workers keep the store's own state of
+ * the LU (WRITE ATOMIC's slot, SANITIZE's progress: struct lu_hdr in
+ * worker/store/lu.h), and the bytes from there on they lock against
+ * each other.  The coordinator leaves the header page alone.
+ */
+#define COWMAP_STORE	2048
+
 static inline size_t
 cowmap_bytes(uint64_t nblocks)
 {

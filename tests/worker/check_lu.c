@@ -1,5 +1,6 @@
 /*
- * worker/lu.c: copy-on-write overlays over a read-only base image.
+ * worker/lu.c: copy-on-write overlays over a read-only base image, and
+ * their atomic writes.
  */
 #include <sys/stat.h>
 
@@ -211,6 +212,101 @@ START_TEST(lu__shared_overlay_seen_by_both_and_kept)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC on a shared overlay */
+
+START_TEST(lu__atomic_write_seen_whole_by_the_other)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		*data = malloc(65536), *got = malloc(65536);
+	uint32_t	 unit, max;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	lu_cow_ops.so_atomic_limits(a, &unit, &max);
+	ck_assert_uint_eq(unit, 4096);
+	ck_assert_uint_eq(max, LU_ATOMIC_MAX);
+	memset(data, 0xa6, 65536);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 65536, 8192), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, 65536, 8192), 0);
+	ck_assert_mem_eq(got, data, 65536);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(b), 65536);
+	ck_assert_uint_eq(a->cw_hdr->h_aword, 2);	/* applied, closed */
+	/* whole COW blocks, no more than the slot */
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 4096, 512),
+	    -EINVAL);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 512, 0),
+	    -EINVAL);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data,
+	    LU_ATOMIC_MAX + 4096, 0), -EINVAL);
+	lu_cow_free(a);
+	lu_cow_free(b);
+	free(data);
+	free(got);
+	base_unchanged();
+}
+END_TEST
+
+/*
+ * A writer killed while applying (its slot left odd, half its blocks
+ * written in place): readers get all of the new data from the slot, and
+ * the next write over those bytes finishes the job first.
+ */
+START_TEST(lu__atomic_slot_of_a_dead_writer)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		 data[16384], got[16384], other[4096];
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	memset(data, 0x3c, sizeof(data));
+	/* what the dead writer did: staged, opened the slot, half applied */
+	ck_assert_int_eq(pwrite(a->cw_ovl, data, sizeof(data), IMG_SIZE),
+	    (ssize_t)sizeof(data));
+	a->cw_hdr->h_aoff = 16384;
+	a->cw_hdr->h_alen = sizeof(data);
+	a->cw_hdr->h_aword = 1;
+	ck_assert_int_eq(pwrite(a->cw_ovl, data, 8192, 16384), 8192);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, sizeof(got), 16384), 0);
+	ck_assert_mem_eq(got, data, sizeof(data));
+	/* a write elsewhere leaves it; one over it finishes it first */
+	memset(other, 0x77, sizeof(other));
+	ck_assert_int_eq(lu_cow_ops.so_write(b, other, 4096, 65536), 0);
+	ck_assert_uint_eq(b->cw_hdr->h_aword, 1);
+	ck_assert_int_eq(lu_cow_ops.so_write(b, other, 512, 16384 + 12288),
+	    0);
+	ck_assert_uint_eq(b->cw_hdr->h_aword, 2);
+	ck_assert_int_eq(lu_cow_ops.so_read(a, got, sizeof(got), 16384), 0);
+	ck_assert_mem_eq(got, data, 12288);
+	ck_assert_mem_eq(got + 12288, other, 512);
+	ck_assert_mem_eq(got + 12800, data, sizeof(data) - 12800);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(a), 16384 + 4096);
+	lu_cow_free(a);
+	lu_cow_free(b);
+	base_unchanged();
+}
+END_TEST
+
+/* A private overlay has one nexus in one process: a plain write. */
+START_TEST(lu__atomic_write_private)
+{
+	struct lu_cow	*cw;
+	uint8_t		 data[8192], got[8192];
+
+	ck_assert_ptr_nonnull(cw = lu_cow_private(&im, dir, 4096, NULL));
+	memset(data, 0x19, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(cw, data, 8192, 4096), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, 8192, 4096), 0);
+	ck_assert_mem_eq(got, data, 8192);
+	lu_cow_free(cw);
+	base_unchanged();
+}
+END_TEST
+
 Suite *
 lu_suite(void)
 {
@@ -225,6 +321,9 @@ lu_suite(void)
 	tcase_add_test(tc, lu__quota_refuses_and_keeps_data);
 	tcase_add_test(tc, lu__unmap_reads_zero_and_credits);
 	tcase_add_test(tc, lu__shared_overlay_seen_by_both_and_kept);
+	tcase_add_test(tc, lu__atomic_write_seen_whole_by_the_other);
+	tcase_add_test(tc, lu__atomic_slot_of_a_dead_writer);
+	tcase_add_test(tc, lu__atomic_write_private);
 	suite_add_tcase(s, tc);
 	return s;
 }

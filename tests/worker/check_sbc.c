@@ -1,6 +1,7 @@
 /*
  * worker/sbc.c: the read/write family over every CDB size, COMPARE AND
- * WRITE, WRITE SAME, UNMAP, GET LBA STATUS, capacity and store errors.
+ * WRITE, WRITE ATOMIC, WRITE SAME, UNMAP, GET LBA STATUS, capacity and
+ * store errors.
  */
 #include <sys/queue.h>
 #include <check.h>
@@ -303,6 +304,77 @@ START_TEST(sbc__write_protected)
 	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	mkcdb(cdb, 0x28, 0, 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC(16): the memstore's unit is 8 blocks, its most 512 */
+
+static int
+watomic(uint64_t lba, uint32_t n, uint32_t sent)
+{
+	uint8_t	 cdb[16] = { 0x9c };
+
+	be64enc(cdb + 2, lba);
+	be16enc(cdb + 12, (uint16_t)n);
+	return mtest_cmd(&m, cdb, buf, sent);
+}
+
+static void
+refused_at(int asc, unsigned byte)
+{
+	uint32_t sks;
+
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	ck_assert_int_eq(mtest_asc(&m), asc);
+	if (asc == ASC_INVALID_FIELD_IN_CDB) {
+		ck_assert(mtest_sks(&m, &sks));
+		ck_assert_uint_eq(sks & 0xffff, byte);
+	}
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 0);
+}
+
+START_TEST(sbc__write_atomic_writes_through_the_store)
+{
+	uint8_t	 cdb[16];
+
+	memset(buf, 0xa6, 512 * BS);
+	ck_assert_int_eq(watomic(8, 512, 512 * BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 1);
+	ck_assert(memcmp(m.mt_ms->ms_data + 8 * BS, buf, 512 * BS) == 0);
+	ck_assert_int_eq(watomic(BLOCKS - 8, 8, 8 * BS), SCSI_GOOD);
+	ck_assert_int_eq(watomic(0, 0, 0), SCSI_GOOD);	/* no blocks */
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 2);
+	/* FUA: written, then synchronized */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x9c;
+	cdb[1] = 0x08;
+	be16enc(cdb + 12, 8);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 8 * BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 1);
+}
+END_TEST
+
+START_TEST(sbc__write_atomic_refusals)
+{
+	ck_assert_int_eq(watomic(BLOCKS - 8, 16, 16 * BS),
+	    SCSI_CHECK_CONDITION);
+	refused_at(ASC_LBA_OUT_OF_RANGE, 0);
+	ck_assert_int_eq(watomic(1, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 2);	/* alignment */
+	ck_assert_int_eq(watomic(0, 1, BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* granularity */
+	ck_assert_int_eq(watomic(0, 520, 520 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* past the most */
+	ck_assert_int_eq(watomic(0, 16, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* short: nothing */
+	m.mt_lu.lu_readonly = 1;
+	ck_assert_int_eq(watomic(0, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
+	m.mt_lu.lu_readonly = 0;
+	m.mt_ms->ms_atomic_max = 0;			/* the store has none */
+	ck_assert_int_eq(watomic(0, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_OPCODE, 0);
 }
 END_TEST
 
@@ -644,6 +716,8 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__max_transfer_length);
 	tcase_add_test(tc, sbc__fua_and_write_cache);
 	tcase_add_test(tc, sbc__write_protected);
+	tcase_add_test(tc, sbc__write_atomic_writes_through_the_store);
+	tcase_add_test(tc, sbc__write_atomic_refusals);
 	tcase_add_loop_test(tc, sbc__store_errors, 0,
 	    sizeof(ioerr) / sizeof(ioerr[0]));
 	tcase_add_test(tc, sbc__verify_miscompare_offset);

@@ -157,6 +157,12 @@ START_TEST(spc__inquiry_block_limits_and_provisioning)
 	ck_assert_uint_eq(be32dec(d + 28), 8);
 	ck_assert_uint_eq(be64dec(d + 36), sbc_max_ws(&m.mt_lu));
 	ck_assert_uint_le(be64dec(d + 36) * BS, be32dec(d + 8) * BS);
+	/* WRITE ATOMIC: 256 KiB at most, in 4 KiB units (the memstore's) */
+	ck_assert_uint_eq(be32dec(d + 44), 512);
+	ck_assert_uint_le(be32dec(d + 44), be32dec(d + 8));
+	ck_assert_uint_eq(be32dec(d + 48), 8);
+	ck_assert_uint_eq(be32dec(d + 52), 8);
+	ck_assert_uint_eq(be64dec(d + 56), 0);		/* no boundaries */
 	ck_assert_int_eq(inquiry(1, 0xb2, 64), SCSI_GOOD);
 	ck_assert_uint_eq(d[5], 0xe4);
 	ck_assert_uint_eq(d[6] & 7, 2);
@@ -363,6 +369,25 @@ rsoc(uint8_t opts, uint8_t op, uint16_t sa)
 	be32enc(cdb + 6, 65535);
 	return mtest_cmd(&m, cdb, NULL, 0);
 }
+
+/* A store without atomic writes: no limits, WRITE ATOMIC not listed. */
+START_TEST(spc__no_atomic_write_without_the_store)
+{
+	const uint8_t *d = m.mt_din;
+
+	m.mt_ms->ms_atomic_max = 0;
+	ck_assert_int_eq(inquiry(1, 0xb0, 64), SCSI_GOOD);
+	ck_assert_uint_eq(be32dec(d + 44), 0);
+	ck_assert_uint_eq(be32dec(d + 48), 0);
+	ck_assert_uint_eq(be32dec(d + 52), 0);
+	ck_assert_int_eq(rsoc(1, 0x9c, 0), SCSI_GOOD);
+	ck_assert_uint_eq(d[1] & 0x07, 0x01);		/* not supported */
+	m.mt_ms->ms_atomic_max = 256 * 1024;
+	ck_assert_int_eq(rsoc(1, 0x9c, 0), SCSI_GOOD);
+	ck_assert_uint_eq(d[1] & 0x07, 0x03);
+	ck_assert_uint_eq(d[4 + 1], 0x18);		/* DPO FUA */
+}
+END_TEST
 
 START_TEST(spc__rsoc_all_lists_every_table_entry)
 {
@@ -676,6 +701,7 @@ spc_suite(void)
 	tcase_add_test(tc, spc__rsoc_all_lists_every_table_entry);
 	tcase_add_test(tc, spc__rsoc_one_command);
 	tcase_add_test(tc, spc__report_tmfs);
+	tcase_add_test(tc, spc__no_atomic_write_without_the_store);
 	tcase_add_test(tc, spc__report_tmfs_is_what_the_transport_runs);
 	tcase_add_test(tc, spc__start_stop_and_prevent);
 	tcase_add_test(tc, spc__xcopy_between_luns_of_the_nexus);

@@ -113,8 +113,33 @@ ms_status(void *p, uint64_t off, uint64_t *len, int *mapped)
 	return 0;
 }
 
+/* One process, one command at a time: a plain write is atomic. */
+static int
+ms_write_atomic(void *p, const void *buf, size_t len, uint64_t off)
+{
+	struct memstore *ms = p;
+
+	ms->ms_atomic_writes++;
+	return ms_write(p, buf, len, off);
+}
+
+static void
+ms_atomic_limits(void *p, uint32_t *unit, uint32_t *max)
+{
+	struct memstore *ms = p;
+
+	*unit = ms->ms_atomic_unit;
+	*max = ms->ms_atomic_max;
+}
+
 const struct lu_store_ops memstore_ops = {
-	ms_read, ms_write, ms_unmap, ms_sync, ms_status, NULL,
+	.so_read = ms_read,
+	.so_write = ms_write,
+	.so_unmap = ms_unmap,
+	.so_sync = ms_sync,
+	.so_status = ms_status,
+	.so_write_atomic = ms_write_atomic,
+	.so_atomic_limits = ms_atomic_limits,
 };
 
 struct memstore *
@@ -126,6 +151,8 @@ memstore_new(uint64_t blocks, uint32_t blksz)
 	ms->ms_blksz = blksz;
 	ms->ms_data = calloc(blocks, blksz);
 	ms->ms_map = calloc((blocks + 7) / 8, 1);
+	ms->ms_atomic_unit = 4096;
+	ms->ms_atomic_max = 256 * 1024;
 	return ms;
 }
 

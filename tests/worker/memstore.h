@@ -18,6 +18,9 @@ struct memstore {
 	int		 ms_fail_write;	/* ... write */
 	int		 ms_syncs;
 	int		 ms_unmaps;
+	int		 ms_atomic_writes;
+	uint32_t	 ms_atomic_unit;	/* bytes; max 0: no atomic write */
+	uint32_t	 ms_atomic_max;
 };
 
 extern const struct lu_store_ops memstore_ops;

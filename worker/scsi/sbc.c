@@ -2,8 +2,9 @@
  * SBC-3 block commands over a logical unit's store: READ/WRITE in all
  * sizes, VERIFY, WRITE AND VERIFY, ORWRITE, COMPARE AND WRITE, WRITE
  * SAME, UNMAP, GET LBA STATUS, PRE-FETCH, SYNCHRONIZE CACHE, READ
- * CAPACITY and READ DEFECT DATA.  A worker runs one command at a time,
- * so COMPARE AND WRITE and ORWRITE are atomic as they stand.
+ * CAPACITY and READ DEFECT DATA; SBC-4's WRITE ATOMIC(16).  A worker
+ * runs one command at a time, so COMPARE AND WRITE and ORWRITE are
+ * atomic as they stand.
  */
 #include <sys/queue.h>
 #include <errno.h>
@@ -272,6 +273,88 @@ void
 sbc_write_verify(struct scsi_task *t, struct scsi_lu *lu)
 {
 	do_write(t, lu, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC(16) (SBC-4) */
+
+/*
+ * The store's atomic unit and most in blocks, as Block Limits reports
+ * them (ATOMIC ALIGNMENT and TRANSFER LENGTH GRANULARITY are the unit);
+ * 0 and 0 when the store has no atomic write.
+ */
+void
+sbc_atomic_limits(const struct scsi_lu *lu, uint32_t *unit, uint32_t *max)
+{
+	uint32_t u = 0, m = 0, bs = lu->lu_blksz;
+
+	*unit = *max = 0;
+	if (bs == 0 || lu->lu_ops == NULL ||
+	    lu->lu_ops->so_write_atomic == NULL ||
+	    lu->lu_ops->so_atomic_limits == NULL)
+		return;
+	lu->lu_ops->so_atomic_limits(lu->lu_store, &u, &m);
+	u = u <= bs ? 1 : u / bs;
+	m = MIN(m, lu->lu_max_xfer) / bs;
+	m -= m % u;
+	if (m == 0)
+		return;
+	*unit = u;
+	*max = m;
+}
+
+static int
+check_atomic(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n)
+{
+	uint32_t unit, max;
+
+	sbc_atomic_limits(lu, &unit, &max);
+	if (max == 0) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return -1;
+	}
+	if (n > max || n % unit != 0) {
+		scsi_sense_cdb(t, nblk_off(t), -1);
+		return -1;
+	}
+	if (lba % unit != 0) {
+		scsi_sense_cdb(t, t->t_cmd->c_lba.f_off, -1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * All of its blocks or none, as every reader sees them and across the
+ * death of any process (the store's so_write_atomic); so a short
+ * Data-Out writes nothing.
+ */
+void
+sbc_write_atomic(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba, bytes;
+	uint32_t n;
+	int	 rc;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0 || n == 0)
+		return;
+	if (check_atomic(t, lu, lba, n) != 0 || check_wp(t, lu) != 0)
+		return;
+	bytes = (uint64_t)n * lu->lu_blksz;
+	if (t->t_doutlen < bytes) {
+		scsi_sense_cdb(t, nblk_off(t), -1);
+		return;
+	}
+	rc = lu->lu_ops->so_write_atomic(lu->lu_store, t->t_dout, bytes,
+	    lba * lu->lu_blksz);
+	if (rc != 0) {
+		io_error(t, rc, 1);
+		return;
+	}
+	if ((t->t_cdb[1] & 0x08) || !scsi_task_mode(t)->md_wce)
+		lu_sync(t, lu);
 }
 
 /* ---------------------------------------------------------------- */

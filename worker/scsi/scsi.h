@@ -68,6 +68,14 @@ struct lu_store_ops {
 	 * process serving the store; NULL when one process is all there is.
 	 * COMPARE AND WRITE holds its blocks. */
 	int	(*so_excl)(void *, uint64_t, uint64_t, int);
+	/*
+	 * WRITE ATOMIC: bytes [off, off + len) all written or none, as every
+	 * reader sees them and across the death of any process; NULL when
+	 * the store cannot promise it.  so_atomic_limits: the unit offsets
+	 * and lengths are multiples of, and the most one write may be.
+	 */
+	int	(*so_write_atomic)(void *, const void *, size_t, uint64_t);
+	void	(*so_atomic_limits)(void *, uint32_t *, uint32_t *);
 };
 
 struct pr_lu;
@@ -134,6 +142,7 @@ struct scsi_cmd {
 #define SCSI_CMD_FUA		0x0020	/* ... when FUA (byte 1, bit 3) is set */
 #define SCSI_CMD_XLU		0x0040	/* may change other LUs than its own */
 #define SCSI_CMD_LEN256		0x0080	/* TRANSFER LENGTH 0 is 256 blocks */
+#define SCSI_CMD_ATOMIC		0x0100	/* only where the store writes atomically */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
@@ -326,7 +335,8 @@ void	 spc_lu_naa(const struct scsi_lu *, uint8_t *);
 const struct scsi_tmf_desc *spc_tmf(enum scsi_tmf);
 
 /* worker/sbc.c */
-scsi_handler_t	 sbc_read, sbc_write, sbc_write_verify, sbc_verify,
+scsi_handler_t	 sbc_read, sbc_write, sbc_write_atomic, sbc_write_verify,
+		 sbc_verify,
 		 sbc_orwrite, sbc_prefetch, sbc_caw, sbc_write_same,
 		 sbc_unmap, sbc_get_lba_status, sbc_sync_cache,
 		 sbc_read_defect, sbc_read_capacity10, sbc_read_capacity16;
@@ -334,5 +344,6 @@ scsi_xferlen_t	 sbc_xfer_rw, sbc_xfer_verify, sbc_xfer_caw, sbc_xfer_ws,
 		 sbc_xfer_unmap;
 int	 sbc_rw_decode(const uint8_t *, uint64_t *, uint32_t *);
 uint32_t sbc_max_ws(const struct scsi_lu *);
+void	 sbc_atomic_limits(const struct scsi_lu *, uint32_t *, uint32_t *);
 
 #endif /* SCSIPUB_SCSI_H */

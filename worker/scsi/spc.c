@@ -213,7 +213,7 @@ gran_blocks(const struct scsi_lu *lu)
 static size_t
 vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 {
-	uint32_t bs = lu->lu_blksz != 0 ? lu->lu_blksz : 512;
+	uint32_t bs = lu->lu_blksz != 0 ? lu->lu_blksz : 512, unit, amax;
 
 	(void)t;
 	b[1] = 0xb0;
@@ -227,7 +227,11 @@ vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 	be32enc(b + 28, gran_blocks(lu));
 	be32enc(b + 32, 0x80000000);	/* UGAVALID, alignment 0 */
 	be64enc(b + 36, sbc_max_ws(lu));
-	return 64;
+	sbc_atomic_limits(lu, &unit, &amax);
+	be32enc(b + 44, amax);		/* MAXIMUM ATOMIC TRANSFER LENGTH */
+	be32enc(b + 48, unit);		/* ATOMIC ALIGNMENT */
+	be32enc(b + 52, unit);		/* ATOMIC TRANSFER LENGTH GRANULARITY */
+	return 64;			/* no atomic boundaries: 56-63 zero */
 }
 
 static size_t
@@ -690,11 +694,23 @@ rsoc_desc(uint8_t *p, uint8_t op, const struct scsi_cmd *c, int sa,
 	return 8 + (rctd ? rsoc_timeouts(p + 8) : 0);
 }
 
-/* PERSISTENT RESERVE IN/OUT exist only where reservations are on. */
+/*
+ * PERSISTENT RESERVE IN/OUT exist only where reservations are on, WRITE
+ * ATOMIC only where the store writes atomically.
+ */
 static int
 rsoc_hidden(const struct scsi_cmd *c, const struct scsi_lu *lu)
 {
-	return (c->c_flags & SCSI_CMD_PR) && (lu == NULL || !pr_enabled(lu));
+	uint32_t unit, max = 0;
+
+	if (c->c_flags & SCSI_CMD_PR)
+		return lu == NULL || !pr_enabled(lu);
+	if (c->c_flags & SCSI_CMD_ATOMIC) {
+		if (lu != NULL)
+			sbc_atomic_limits(lu, &unit, &max);
+		return max == 0;
+	}
+	return 0;
 }
 
 static size_t

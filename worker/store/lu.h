@@ -47,6 +47,39 @@ struct cow_logent {
 	uint8_t		 le_op;		/* enum cow_logop */
 };
 
+/*
+ * What an LU keeps beside its map for WRITE ATOMIC and SANITIZE: a
+ * shared LU in its map file's header page (at COWMAP_STORE), where every
+ * process serving it sees it and the death of none loses it; a private
+ * LU in memory.  The layout is the file's: fixed width, never reordered.
+ */
+#define LU_PATTERN_MAX	512		/* SANITIZE OVERWRITE pattern */
+
+struct lu_hdr {
+	/*
+	 * WRITE ATOMIC (lu.c): the slot past the LU's end in the overlay
+	 * holds the new data of bytes [h_aoff, h_aoff + h_alen) while
+	 * h_aword is odd; it moves by one at each change.
+	 */
+	uint64_t	 h_aword;
+	uint64_t	 h_aoff;
+	uint64_t	 h_alen;
+	/* SANITIZE (lu.c, sanitize.c) */
+	uint32_t	 h_sstate;	/* LU_SANITIZE_* */
+	uint8_t		 h_smethod;	/* LU_SANITIZE_ERASE, _OVERWRITE */
+	uint8_t		 h_sause;	/* a failure may be left by EXIT */
+	uint16_t	 h_spatlen;	/* OVERWRITE: pattern bytes */
+	uint64_t	 h_snext;	/* bytes of the LU done */
+	uint8_t		 h_spattern[LU_PATTERN_MAX];
+};
+
+/* The bytes of the header page locked (OFD) across processes. */
+#define LU_LOCK_ATOMIC	0	/* the atomic slot: staging, applying */
+#define LU_LOCK_SANITIZE 1	/* held by the process running SANITIZE */
+#define LU_LOCK_SWP	2	/* read-locked by processes whose nexuses set SWP */
+
+#define LU_ATOMIC_MAX	(256u << 10)	/* bytes one WRITE ATOMIC may move */
+
 struct lu_cow {
 	struct image	*cw_image;
 	const char	*cw_dir;	/* private: where its file will be */
@@ -66,6 +99,9 @@ struct lu_cow {
 	struct cow_logent *cw_log;
 	size_t		 cw_nlog;
 	size_t		 cw_logcap;
+	struct lu_hdr	*cw_hdr;	/* the map file's, or calloc'd */
+	struct lu_job	*cw_job;	/* SANITIZE this process runs */
+	int		 cw_swp;	/* nexuses here with SWP set */
 };
 
 extern const struct lu_store_ops lu_cow_ops;
