@@ -1,7 +1,7 @@
 /*
  * worker/sbc.c: the read/write family over every CDB size, COMPARE AND
  * WRITE, WRITE ATOMIC, WRITE SAME, UNMAP, GET LBA STATUS, capacity and
- * store errors.
+ * store errors; worker/scsi/sanitize.c: SANITIZE.
  */
 #include <sys/queue.h>
 #include <check.h>
@@ -698,6 +698,185 @@ START_TEST(sbc__read_defect_data)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* SANITIZE (worker/scsi/sanitize.c) over the memstore */
+
+#define SAN_IMMED	0x80
+#define SAN_AUSE	0x20
+
+static int
+sanitize(uint8_t b1, uint16_t plen, const uint8_t *p)
+{
+	uint8_t	 cdb[16] = { 0x48 };
+
+	cdb[1] = b1;
+	be16enc(cdb + 7, plen);
+	return mtest_cmd(&m, cdb, p, plen);
+}
+
+/* OVERWRITE's parameter list: count 1, ipl bytes of pattern c. */
+static uint16_t
+overwrite_list(uint8_t *p, uint16_t ipl, uint8_t c)
+{
+	memset(p, 0, 4 + ipl);
+	p[0] = 0x01;
+	be16enc(p + 2, ipl);
+	memset(p + 4, c, ipl);
+	return (uint16_t)(4 + ipl);
+}
+
+static void
+sense_is(int key, int asc)
+{
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), key);
+	ck_assert_int_eq(mtest_asc(&m), asc);
+}
+
+/*
+ * While it runs, commands end NOT READY with the progress, but INQUIRY,
+ * REPORT LUNS and REQUEST SENSE; after it, every block is the pattern.
+ */
+START_TEST(sbc__sanitize_overwrite_runs_in_the_background)
+{
+	uint8_t	 p[4 + BS], tur[16] = { 0 }, inq[16] = { 0x12, 0, 0, 0, 96 };
+	uint8_t	 rl[16] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	uint8_t	 rs[16] = { 0x03, 0, 0, 0, 64 }, cdb[16];
+	uint32_t sks;
+
+	ck_assert_int_eq(sanitize(0x01 | SAN_IMMED, overwrite_list(p, 3,
+	    0xaa), p), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_t.t_wait, 0);
+	ck_assert_int_eq(m.mt_ms->ms_san_state, SCSI_SANITIZE_RUNNING);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert(mtest_sks(&m, &sks));
+	ck_assert_uint_eq(sks & 0xffff, 0x8000);
+	mkcdb(cdb, 0x28, 0, 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert_int_eq(mtest_cmd(&m, inq, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, rl, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, rs, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_din[2] & 0x0f, SK_NOT_READY);
+	ck_assert_uint_eq(be16dec(m.mt_din + 12), ASC_NOT_READY_SANITIZE);
+	memstore_sanitize_end(m.mt_ms, 0);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+	/* the pattern starts again at each block */
+	ck_assert_uint_eq(m.mt_ms->ms_san_pattern[0], 0xaa);
+	ck_assert_uint_eq(m.mt_ms->ms_san_pattern[BS - 1], 0xaa);
+	ck_assert_uint_eq(m.mt_ms->ms_data[BLOCKS * BS - 1], 0xaa);
+	/* with IMMED clear, the status waits for the end */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_t.t_wait, 1);
+	ck_assert_int_eq(m.mt_ms->ms_san_method, SCSI_SANITIZE_ERASE);
+}
+END_TEST
+
+START_TEST(sbc__sanitize_parameter_checks)
+{
+	uint8_t	 p[8 + BS];
+	uint16_t n;
+	int	 sa;
+
+	for (n = 0; n <= 4; n++) {
+		ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+		sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	}
+	ck_assert_int_eq(sanitize(0x01, BS + 5, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	n = overwrite_list(p, BS, 0xaa);
+	p[0] = 0;				/* OVERWRITE COUNT 0 */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	n = overwrite_list(p, BS, 0xaa);
+	be16enc(p + 2, 0);			/* no pattern */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	be16enc(p + 2, BS + 4);			/* longer than a block */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	/* BLOCK ERASE and EXIT FAILURE MODE take no parameter list */
+	ck_assert_int_eq(sanitize(0x02, 8, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x1f, 8, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02 | 0x40, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* CRYPTO ERASE and the reserved service actions are not offered */
+	for (sa = 0; sa < 0x1f; sa++) {
+		if (sa == 0x01 || sa == 0x02)
+			continue;
+		ck_assert_int_eq(sanitize((uint8_t)sa, 0, NULL),
+		    SCSI_CHECK_CONDITION);
+		sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	}
+	ck_assert_int_eq(m.mt_ms->ms_sanitizes, 0);
+}
+END_TEST
+
+/*
+ * A failed sanitize: MEDIUM ERROR until EXIT FAILURE MODE (if it had
+ * AUSE) or another sanitize (with AUSE clear if it had it clear).
+ */
+START_TEST(sbc__sanitize_failure_mode)
+{
+	uint8_t	 tur[16] = { 0 };
+
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_GOOD);	/* no-op */
+	ck_assert_int_eq(sanitize(0x02 | SAN_AUSE, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 1);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+	/* restricted: EXIT refused, only a sanitize without AUSE */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 1);
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02 | SAN_AUSE, 0, NULL),
+	    SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 0);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+}
+END_TEST
+
+/* SANITIZE erases the LU for every nexus: any nexus's SWP stops it. */
+START_TEST(sbc__sanitize_honours_every_swp)
+{
+	struct scsi_nexus *nx = mtest_nexus("iqn.2025-01.test:other", 1);
+	uint8_t	 ms[16] = { 0x1a, 0x08, 0x0a, 0, 64 };
+	uint8_t	 sel[16] = { 0x15, 0x10, 0, 0, 16 }, p[16];
+
+	scsi_nexus_attach(nx, 0, &m.mt_lu);
+	mtest_clear_ua(&m, nx, 0);
+	ck_assert_int_eq(mtest_run(&m, nx, 0, ms, NULL, 0), SCSI_GOOD);
+	memcpy(p + 4, m.mt_din + 4, 12);
+	memset(p, 0, 4);
+	p[4 + 4] |= 0x08;			/* SWP, the other nexus's */
+	ck_assert_int_eq(mtest_run(&m, nx, 0, sel, p, 16), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_wp_holds, 1);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+	scsi_nexus_detach(nx);			/* its SWP goes with it */
+	free(nx);
+	ck_assert_int_eq(m.mt_ms->ms_wp_holds, 0);
+	m.mt_ms->ms_wp_elsewhere = 1;		/* a nexus of another worker */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+	m.mt_ms->ms_wp_elsewhere = 0;
+	m.mt_lu.lu_readonly = 1;
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	ck_assert_int_eq(m.mt_ms->ms_sanitizes, 0);
+}
+END_TEST
+
 Suite *
 sbc_suite(void)
 {
@@ -731,6 +910,13 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
 	tcase_add_test(tc, sbc__read_capacity);
 	tcase_add_test(tc, sbc__read_defect_data);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sanitize");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, sbc__sanitize_overwrite_runs_in_the_background);
+	tcase_add_test(tc, sbc__sanitize_parameter_checks);
+	tcase_add_test(tc, sbc__sanitize_failure_mode);
+	tcase_add_test(tc, sbc__sanitize_honours_every_swp);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -126,7 +126,7 @@ START_TEST(scsi__usage_byte0_is_opcode)
 		}
 		for (j = 0; tab[op].c_sa != NULL && j < tab[op].c_nsa; j++) {
 			ck_assert_int_eq(tab[op].c_sa[j].c_usage[0], op);
-			ck_assert_int_eq(tab[op].c_sa[j].c_usage[1],
+			ck_assert_int_eq(tab[op].c_sa[j].c_usage[1] & 0x1f,
 			    tab[op].c_sa[j].c_saval);
 			ck_assert_ptr_nonnull(tab[op].c_sa[j].c_handler);
 		}
@@ -403,7 +403,8 @@ START_TEST(scsi__sense_descriptor_beyond_2tb)
 	uint8_t	 cdb[16] = { 0x88, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	    0xff, 0xff, 0, 0, 0, 1 };
 
-	scsi_lu_init(&big, (1ULL << 33), BS, "big", 7, &memstore_ops, NULL);
+	scsi_lu_init(&big, (1ULL << 33), BS, "big", 7, &memstore_ops,
+	    m.mt_ms);
 	scsi_nexus_attach(nx, 0, &big);
 	mtest_clear_ua(&m, nx, 0);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, cdb, NULL, 0),

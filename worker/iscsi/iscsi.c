@@ -404,10 +404,7 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	if (d->d_err != 0 && d->d_t.t_status == SCSI_GOOD) {
 		log_warnx("%s: commit failed: %s", __func__,
 		    strerror(d->d_err));
-		if (d->d_err == ENOSPC)
-			scsi_sense(&d->d_t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
-		else
-			scsi_sense(&d->d_t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+		scsi_task_failed(&d->d_t, d->d_err);
 	}
 	TAILQ_REMOVE(&c->c_defers, d, d_entry);
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
@@ -440,7 +437,7 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
 	d->d_left = due;
 	if (rv == -1 && t->t_status == SCSI_GOOD)
-		scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+		scsi_task_failed(t, EIO);
 	if (d->d_left == 0) {
 		buf_put(d);
 		return -1;
@@ -505,7 +502,7 @@ iscsi_conn_free_tasks(struct conn *c)
 	dataout_abort_lun(c, UINT64_MAX);
 	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
 		TAILQ_REMOVE(&c->c_defers, d, d_entry);
-		ipc_cancel(c->c_w, d);
+		commit_cancel(c->c_w, d);
 		buf_put(d);
 	}
 }

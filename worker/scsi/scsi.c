@@ -5,6 +5,7 @@
  * worker/pr.c (reservations).
  */
 #include <sys/queue.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -256,6 +257,26 @@ scsi_lunex_wp(const struct scsi_lunex *ln)
 	return ln->ln_lu->lu_readonly || ln->ln_mode.md_swp;
 }
 
+/*
+ * This nexus's SWP on or off.  The LU counts the nexuses here with it
+ * on, and the store tells other processes while there is any: SANITIZE
+ * erases the LU for all of them.
+ */
+void
+scsi_lunex_swp(struct scsi_lunex *ln, int on)
+{
+	struct scsi_lu	*lu = ln->ln_lu;
+
+	on = on != 0;
+	if (ln->ln_mode.md_swp == on)
+		return;
+	ln->ln_mode.md_swp = (uint8_t)on;
+	lu->lu_nswp += on ? 1 : -1;
+	if (lu->lu_nswp == on && lu->lu_ops != NULL &&
+	    lu->lu_ops->so_wp_hold != NULL)
+		lu->lu_ops->so_wp_hold(lu->lu_store, on);
+}
+
 int
 scsi_wp(struct scsi_task *t, const struct scsi_lu *lu)
 {
@@ -352,6 +373,7 @@ scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
 		return;
 	pr_nexus_loss(&n->n_lunex[lun]);
+	scsi_lunex_swp(&n->n_lunex[lun], 0);
 	LIST_REMOVE(&n->n_lunex[lun], ln_entry);
 	n->n_lu[lun] = NULL;
 	while (n->n_nlun > 0 && n->n_lu[n->n_nlun - 1] == NULL)
@@ -421,7 +443,9 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define RD	SCSI_DIR_READ
 #define WR	SCSI_DIR_WRITE
 #define NO	SCSI_DIR_NONE
-#define NOUA	(SCSI_CMD_NOUA | SCSI_CMD_ANYLUN | SCSI_CMD_RESV_OK)
+#define NOUA	(SCSI_CMD_NOUA | SCSI_CMD_ANYLUN | SCSI_CMD_RESV_OK | \
+	    SCSI_CMD_SANOK)
+#define SAN	SCSI_CMD_SANITIZE
 #define RESVOK	SCSI_CMD_RESV_OK
 #define PRR	SCSI_PR_EA
 #define PRW	(SCSI_PR_EA | SCSI_PR_WE)
@@ -439,6 +463,12 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
 	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
 	  .c_flags = (fl), .c_pr = (pr), .c_usage = { op, sa, __VA_ARGS__ } }
+/* A service action whose byte 1 also holds flags: usage b1 there too. */
+#define SAB(sa, b1, nm, h, x, len, dir, fl, pr, op, ...)		\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
+	  .c_flags = (fl), .c_pr = (pr),				\
+	  .c_usage = { op, (sa) | (b1), __VA_ARGS__ } }
 /* The same for a command sending a parameter list of at most max bytes. */
 #define CMDL(nm, h, x, max, len, dir, fl, pr, ...)			\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -479,6 +509,17 @@ static const struct scsi_cmd copyres_cmds[] = {
 	    PRR, 0x84, 0xff, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
 	SA(0x03, "receive-copy-op-params", spc_copy_results, NULL, 16, RD,
 	    0, PRR, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
+};
+
+/* SANITIZE: IMMED, AUSE; CRYPTO ERASE (03h) is not offered. */
+static const struct scsi_cmd sanitize_cmds[] = {
+	SAB(0x01, 0xa0, "sanitize-overwrite", sbc_sanitize,
+	    sbc_xfer_sanitize, 10, WR, SAN, PRW, 0x48, 0, 0, 0, 0, 0, LEN16,
+	    CTL),
+	SAB(0x02, 0xa0, "sanitize-block-erase", sbc_sanitize, NULL, 10, NO,
+	    SAN, PRW, 0x48, 0, 0, 0, 0, 0, 0, 0, CTL),
+	SAB(0x1f, 0xa0, "sanitize-exit-failure-mode", sbc_sanitize, NULL, 10,
+	    NO, SAN, PRW, 0x48, 0, 0, 0, 0, 0, 0, 0, CTL),
 };
 
 static const struct scsi_cmd sai16_cmds[] = {
@@ -573,6 +614,7 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
 	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
+	[0x48] = SATABF("sanitize", sanitize_cmds, 10, WR, SAN),
 	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,
 	    SCSI_MSEL_MAX_PARAM, 10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
 	[0x56] = CMD("reserve-10", pr_reserve6, NULL, 10, NO, 0, 0,
@@ -718,6 +760,7 @@ task_reset(struct scsi_task *t)
 	t->t_senselen = 0;
 	t->t_dinlen = 0;
 	t->t_cmd = NULL;
+	t->t_wait = 0;
 }
 
 /*
@@ -754,7 +797,8 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
 		return -1;
 	}
-	if (pr_check(t, c, scsi_task_lunex(t)) != 0 ||
+	if ((lu != NULL && sbc_sanitize_gate(t, c, lu) != 0) ||
+	    pr_check(t, c, scsi_task_lunex(t)) != 0 ||
 	    check_usage(t, c) != 0)
 		return -1;
 	t->t_cmd = c;
@@ -792,6 +836,21 @@ scsi_cmd_exec(struct scsi_task *t)
 	c->c_handler(t, task_lu(t));
 	t->t_cmdflags = c->c_flags;
 	t->t_cmd = NULL;
+}
+
+/*
+ * What the store could not finish for a command after it ran (making
+ * its changes durable, or the SANITIZE it waited for): its sense.
+ */
+void
+scsi_task_failed(struct scsi_task *t, int err)
+{
+	if (t->t_wait)
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
+	else if (err == ENOSPC)
+		scsi_sense(t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	else
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 }
 
 /* Must what the run command changed be durable before its status? */

@@ -50,6 +50,8 @@ enum scsi_dir {
 #define UA_LUNS_CHANGED		0x0100	/* ASC_LUNS_DATA_CHANGED */
 #define UA_CMDS_CLEARED		0x0200	/* ASC_COMMANDS_CLEARED_BY_OTHER */
 
+struct scsi_sanitize;
+
 /*
  * Storage behind a logical unit.  Offsets and lengths are in bytes and
  * always block aligned.  Each returns 0 or a negative errno; -ENOSPC and
@@ -76,6 +78,41 @@ struct lu_store_ops {
 	 */
 	int	(*so_write_atomic)(void *, const void *, size_t, uint64_t);
 	void	(*so_atomic_limits)(void *, uint32_t *, uint32_t *);
+	/*
+	 * SANITIZE (worker/scsi/sanitize.c): start one, which the store
+	 * runs in the background (-EBUSY: one runs already); the LU's
+	 * state as every process serving it sees it; leave a failed one.
+	 * NULL: the store cannot sanitize.
+	 */
+	int	(*so_sanitize)(void *, const struct scsi_sanitize *);
+	void	(*so_sanitize_state)(void *, struct scsi_sanitize *);
+	void	(*so_sanitize_exit)(void *);
+	/*
+	 * A software write protect (SWP) that nexuses here hold on (1) or
+	 * let go of (0), and whether a nexus in another process holds one:
+	 * SANITIZE erases the LU for every nexus, so it honours them all.
+	 */
+	int	(*so_wp_hold)(void *, int);
+	int	(*so_wp_elsewhere)(void *);
+};
+
+/* What SANITIZE asks of the store, and the state it reports. */
+#define SCSI_SANITIZE_IDLE	0
+#define SCSI_SANITIZE_RUNNING	1
+#define SCSI_SANITIZE_FAILED	2
+
+#define SCSI_SANITIZE_ERASE	1	/* every block reads zeros after */
+#define SCSI_SANITIZE_OVERWRITE	2	/* every block reads sz_pattern after */
+
+#define SCSI_PATTERN_MAX	512	/* the largest logical block */
+
+struct scsi_sanitize {
+	int			 sz_state;	/* SCSI_SANITIZE_IDLE... */
+	int			 sz_method;	/* SCSI_SANITIZE_ERASE... */
+	int			 sz_ause;	/* a failure may be left by EXIT */
+	uint16_t		 sz_progress;	/* RUNNING: done, of 65536 */
+	uint32_t		 sz_blksz;	/* OVERWRITE: a logical block... */
+	const uint8_t		*sz_pattern;	/* ... of the pattern, repeated */
 };
 
 struct pr_lu;
@@ -143,6 +180,8 @@ struct scsi_cmd {
 #define SCSI_CMD_XLU		0x0040	/* may change other LUs than its own */
 #define SCSI_CMD_LEN256		0x0080	/* TRANSFER LENGTH 0 is 256 blocks */
 #define SCSI_CMD_ATOMIC		0x0100	/* only where the store writes atomically */
+#define SCSI_CMD_SANOK		0x0200	/* runs while the LU is being sanitized */
+#define SCSI_CMD_SANITIZE	0x0400	/* SANITIZE itself (worker/scsi/sanitize.c) */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
@@ -215,6 +254,7 @@ struct scsi_lu {
 						   needed, closed with the LU */
 
 	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
+	int			 lu_nswp;	/* of them, with SWP set */
 };
 
 /*
@@ -279,6 +319,7 @@ struct scsi_task {
 	uint32_t		 t_senselen;
 	const struct scsi_cmd	*t_cmd;		/* set by scsi_cmd_decode; zero it first */
 	uint16_t		 t_cmdflags;	/* its SCSI_CMD_* once run */
+	uint8_t			 t_wait;	/* status when the LU's SANITIZE ends */
 	/* A reservation change to commit before the status: pr_out. */
 	struct pr_lu		*t_pr;		/* NULL: none */
 	uint32_t		 t_prepoch;
@@ -292,7 +333,7 @@ struct scsi_task {
 #define SCSI_SKS_CD		0x400000 /* field pointer is into the CDB */
 #define SCSI_SKS_BPV		0x080000 /* bit pointer valid */
 
-/* worker/scsi.c */
+/* worker/scsi/scsi.c */
 void	 scsi_lu_init(struct scsi_lu *, uint64_t, uint32_t, const char *,
 	    uint64_t, const struct lu_store_ops *, void *);
 void	 scsi_nexus_attach(struct scsi_nexus *, int, struct scsi_lu *);
@@ -320,11 +361,13 @@ int	 scsi_task_durable(const struct scsi_task *);
 int	 scsi_task_xlu(const struct scsi_task *);
 struct scsi_mode *scsi_task_mode(struct scsi_task *);
 int	 scsi_lunex_wp(const struct scsi_lunex *);
+void	 scsi_lunex_swp(struct scsi_lunex *, int);
+void	 scsi_task_failed(struct scsi_task *, int);
 int	 scsi_wp(struct scsi_task *, const struct scsi_lu *);
 const struct scsi_cmd *scsi_cmd_table(void);
 const struct scsi_cmd *scsi_cmd_find(const uint8_t *, int *);
 
-/* worker/spc.c */
+/* worker/scsi/spc.c */
 scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
 		 spc_report_luns, spc_mode_sense, spc_mode_select,
 		 spc_report_opcodes,
@@ -334,7 +377,7 @@ scsi_xferlen_t	 spc_xfer_mode_select, spc_xfer_xcopy;
 void	 spc_lu_naa(const struct scsi_lu *, uint8_t *);
 const struct scsi_tmf_desc *spc_tmf(enum scsi_tmf);
 
-/* worker/sbc.c */
+/* worker/scsi/sbc.c */
 scsi_handler_t	 sbc_read, sbc_write, sbc_write_atomic, sbc_write_verify,
 		 sbc_verify,
 		 sbc_orwrite, sbc_prefetch, sbc_caw, sbc_write_same,
@@ -343,6 +386,14 @@ scsi_handler_t	 sbc_read, sbc_write, sbc_write_atomic, sbc_write_verify,
 scsi_xferlen_t	 sbc_xfer_rw, sbc_xfer_verify, sbc_xfer_caw, sbc_xfer_ws,
 		 sbc_xfer_unmap;
 int	 sbc_rw_decode(const uint8_t *, uint64_t *, uint32_t *);
+
+/* worker/scsi/sanitize.c */
+scsi_handler_t	 sbc_sanitize;
+scsi_xferlen_t	 sbc_xfer_sanitize;
+int	 sbc_sanitize_gate(struct scsi_task *, const struct scsi_cmd *,
+	    struct scsi_lu *);
+size_t	 sbc_sanitize_sense(struct scsi_lu *, uint8_t *, int);
+int	 sbc_sanitize_offered(const struct scsi_lu *);
 uint32_t sbc_max_ws(const struct scsi_lu *);
 void	 sbc_atomic_limits(const struct scsi_lu *, uint32_t *, uint32_t *);
 

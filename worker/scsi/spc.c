@@ -69,7 +69,7 @@ spc_request_sense(struct scsi_task *t, struct scsi_lu *lu)
 		    ASC_LUN_NOT_SUPPORTED, 0, 0, 0);
 	else if (ln != NULL && scsi_ua_pop(ln, &asc) != 0)
 		n = scsi_sense_build(b, desc, SK_UNIT_ATTENTION, asc, 0, 0, 0);
-	else
+	else if ((n = sbc_sanitize_sense(lu, b, desc)) == 0)
 		n = scsi_sense_build(b, desc, SK_NO_SENSE,
 		    ASC_NO_ADDITIONAL_SENSE, 0, 0, 0);
 	scsi_din(t, b, (uint32_t)n, t->t_cdb[4]);
@@ -238,10 +238,11 @@ static size_t
 vpd_bdc(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 {
 	(void)t;
-	(void)lu;
 	b[1] = 0xb1;
 	b[3] = 0x3c;
 	be16enc(b + 4, 0x0001);		/* non-rotating medium */
+	if (sbc_sanitize_offered(lu))	/* WABEREQ 01b: reads after BLOCK */
+		b[7] = 0x40;		/* ERASE succeed; WACEREQ 0 */
 	return 64;
 }
 
@@ -572,8 +573,11 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 
 /* The nexus's own values: nobody else's change, so no unit attention. */
 static void
-msel_apply(struct scsi_mode *md, const uint8_t *p)
+msel_apply(struct scsi_task *t, const uint8_t *p)
 {
+	struct scsi_mode *md = scsi_task_mode(t);
+	struct scsi_lunex *ln = scsi_task_lunex(t);
+
 	switch (p[0] & 0x3f) {
 	case 0x08:
 		md->md_wce = (p[2] & 0x04) != 0;
@@ -581,7 +585,8 @@ msel_apply(struct scsi_mode *md, const uint8_t *p)
 	case 0x0a:
 		md->md_tst = (p[2] >> 5) & 1;
 		md->md_dsense = (p[2] & 0x04) != 0;
-		md->md_swp = (p[4] & 0x08) != 0;
+		if (ln != NULL)
+			scsi_lunex_swp(ln, p[4] & 0x08);
 		break;
 	}
 }
@@ -632,7 +637,7 @@ spc_mode_select(struct scsi_task *t, struct scsi_lu *lu)
 			return;
 	}
 	for (off = start; off < plen; off += t->t_dout[off + 1] + 2)
-		msel_apply(scsi_task_mode(t), t->t_dout + off);
+		msel_apply(t, t->t_dout + off);
 }
 
 /* ---------------------------------------------------------------- */
@@ -696,7 +701,7 @@ rsoc_desc(uint8_t *p, uint8_t op, const struct scsi_cmd *c, int sa,
 
 /*
  * PERSISTENT RESERVE IN/OUT exist only where reservations are on, WRITE
- * ATOMIC only where the store writes atomically.
+ * ATOMIC and SANITIZE only where the store can do them.
  */
 static int
 rsoc_hidden(const struct scsi_cmd *c, const struct scsi_lu *lu)
@@ -710,6 +715,8 @@ rsoc_hidden(const struct scsi_cmd *c, const struct scsi_lu *lu)
 			sbc_atomic_limits(lu, &unit, &max);
 		return max == 0;
 	}
+	if (c->c_flags & SCSI_CMD_SANITIZE)
+		return lu == NULL || !sbc_sanitize_offered(lu);
 	return 0;
 }
 

@@ -296,6 +296,7 @@ lu_cow_free(struct lu_cow *cw)
 	if (cw->cw_mapfd != -1)
 		close(cw->cw_mapfd);
 	pr_lu_close(cw->cw_pr);
+	sanitize_gone(cw);
 	if (cw->cw_mapfd == -1)
 		free(cw->cw_hdr);
 	free(cw);
@@ -936,6 +937,223 @@ cow_read(void *arg, void *buf, size_t len, uint64_t off)
 	return r;
 }
 
+/* ---------------------------------------------------------------- */
+/* SANITIZE */
+
+/*
+ * A sanitize runs in the background, a chunk at a time
+ * (worker/store/sanitize.c calls lu_cow_sanitize_step), and keeps its
+ * state in the header: RUNNING with the method, the pattern and how far
+ * it got, while the process running it holds the sanitize lock.  A
+ * process that finds it RUNNING with the lock free (its process died)
+ * takes it over from where it got: each step can be done again.  BLOCK
+ * ERASE, and OVERWRITE with a pattern of zeros, punch the overlay out
+ * and leave every block deallocated (reads zeros, space reclaimed, the
+ * quota credited); OVERWRITE writes the pattern into every block of the
+ * overlay, charged to the quota (a quota too small fails the sanitize).
+ * Nothing ever writes the base.
+ */
+
+/* The header page on disk: a sanitize's state outlives a power loss. */
+static void
+hdr_durable(struct lu_cow *cw)
+{
+	if (cw->cw_mapfd != -1)
+		(void)msync(cw->cw_map - 4096, 4096, MS_SYNC);
+}
+
+static int
+san_zero(const uint8_t *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* The header's SANITIZE fields for a new sanitize; -EINVAL for a bad one. */
+static int
+san_setup(struct lu_cow *cw, const struct scsi_sanitize *sz)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	int		 erase = sz->sz_method != SCSI_SANITIZE_OVERWRITE;
+
+	if (!erase) {
+		if (sz->sz_blksz == 0 || sz->sz_blksz > LU_PATTERN_MAX ||
+		    cw->cw_bs % sz->sz_blksz != 0)
+			return -EINVAL;
+		memcpy(h->h_spattern, sz->sz_pattern, sz->sz_blksz);
+		h->h_spatlen = (uint16_t)sz->sz_blksz;
+		erase = san_zero(sz->sz_pattern, sz->sz_blksz);
+	}
+	h->h_smethod = erase ? SCSI_SANITIZE_ERASE : SCSI_SANITIZE_OVERWRITE;
+	h->h_sause = sz->sz_ause != 0;
+	__atomic_store_n(&h->h_snext, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int
+cow_sanitize(void *arg, const struct scsi_sanitize *sz)
+{
+	struct lu_cow	*cw = arg;
+	int		 r;
+
+	if (cw->cw_hdr == NULL &&
+	    (cw->cw_hdr = calloc(1, sizeof(*cw->cw_hdr))) == NULL)
+		return -ENOMEM;
+	if (__atomic_load_n(&cw->cw_hdr->h_sstate, __ATOMIC_ACQUIRE) ==
+	    SCSI_SANITIZE_RUNNING)
+		return -EBUSY;
+	if ((r = cow_materialize(cw)) != 0)
+		return r;
+	if (hdr_lock(cw, LU_LOCK_SANITIZE, F_WRLCK, 0) != 0)
+		return -EBUSY;		/* another process starts one */
+	if ((r = san_setup(cw, sz)) == 0) {
+		__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_RUNNING,
+		    __ATOMIC_RELEASE);
+		hdr_durable(cw);
+		if ((r = sanitize_start(cw)) == 0)
+			return 0;
+		__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_IDLE,
+		    __ATOMIC_RELEASE);
+	}
+	hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+	return r;
+}
+
+/* A sanitize whose process died: this one goes on with it. */
+static void
+san_adopt(struct lu_cow *cw)
+{
+	if (cw->cw_job != NULL || cw->cw_mapfd == -1 ||
+	    hdr_lock(cw, LU_LOCK_SANITIZE, F_WRLCK, 0) != 0)
+		return;
+	if (__atomic_load_n(&cw->cw_hdr->h_sstate, __ATOMIC_ACQUIRE) !=
+	    SCSI_SANITIZE_RUNNING || sanitize_start(cw) != 0) {
+		hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+		return;
+	}
+	log_info("%s: going on with a sanitize at %llu bytes", __func__,
+	    (unsigned long long)cw->cw_hdr->h_snext);
+}
+
+static void
+cow_sanitize_state(void *arg, struct scsi_sanitize *sz)
+{
+	struct lu_cow	*cw = arg;
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 size = cw->cw_nblocks << cw->cw_shift, next;
+
+	memset(sz, 0, sizeof(*sz));
+	if (h == NULL)
+		return;
+	sz->sz_state = (int)__atomic_load_n(&h->h_sstate, __ATOMIC_ACQUIRE);
+	sz->sz_method = h->h_smethod;
+	sz->sz_ause = h->h_sause;
+	if (sz->sz_state != SCSI_SANITIZE_RUNNING)
+		return;
+	san_adopt(cw);
+	next = __atomic_load_n(&h->h_snext, __ATOMIC_RELAXED);
+	next /= (size >> 16) + 1;
+	sz->sz_progress = (uint16_t)(next > 0xffff ? 0xffff : next);
+}
+
+static void
+cow_sanitize_exit(void *arg)
+{
+	struct lu_cow	*cw = arg;
+
+	if (cw->cw_hdr == NULL)
+		return;
+	__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_IDLE,
+	    __ATOMIC_RELEASE);
+	hdr_durable(cw);
+}
+
+/* The pattern over n bytes at off: whole blocks of it, through the map. */
+static int
+san_fill(struct lu_cow *cw, uint64_t off, uint64_t n)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint8_t		*buf;
+	uint64_t	 i;
+	int		 r;
+
+	if (h->h_spatlen == 0 || (buf = malloc(n)) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i += h->h_spatlen)
+		memcpy(buf + i, h->h_spattern, h->h_spatlen);
+	r = cow_write(cw, buf, n, off);
+	free(buf);
+	return r;
+}
+
+/*
+ * The next bytes (whole COW blocks) of a sanitize this process runs: 1
+ * while there is more, 0 once it is all done, or a negative errno.
+ */
+int
+lu_cow_sanitize_step(struct lu_cow *cw, uint64_t bytes)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 size = cw->cw_nblocks << cw->cw_shift, off, n;
+	int		 r;
+
+	off = __atomic_load_n(&h->h_snext, __ATOMIC_RELAXED);
+	if (off >= size)
+		return 0;
+	n = bytes & ~((uint64_t)cw->cw_bs - 1);
+	if (n == 0)
+		n = cw->cw_bs;
+	if (n > size - off)
+		n = size - off;
+	if (h->h_smethod == SCSI_SANITIZE_ERASE)
+		r = cow_unmap(cw, off, n);
+	else
+		r = san_fill(cw, off, n);
+	if (r != 0)
+		return r;
+	__atomic_store_n(&h->h_snext, off + n, __ATOMIC_RELAXED);
+	return off + n < size;
+}
+
+/* A sanitize this process ran is over: done (err 0) or failed. */
+void
+lu_cow_sanitize_end(struct lu_cow *cw, int err)
+{
+	__atomic_store_n(&cw->cw_hdr->h_sstate, err != 0 ?
+	    SCSI_SANITIZE_FAILED : SCSI_SANITIZE_IDLE, __ATOMIC_RELEASE);
+	hdr_durable(cw);
+	hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+}
+
+/* SWP of nexuses here: a read lock every other process can see. */
+static int
+cow_wp_hold(void *arg, int on)
+{
+	return hdr_lock(arg, LU_LOCK_SWP, on ? F_RDLCK : F_UNLCK, 0);
+}
+
+static int
+cow_wp_elsewhere(void *arg)
+{
+	struct lu_cow	*cw = arg;
+	struct flock	 fl;
+
+	if (cw->cw_mapfd == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = COWMAP_STORE + LU_LOCK_SWP;
+	fl.l_len = 1;
+	if (fcntl(cw->cw_mapfd, F_OFD_GETLK, &fl) == -1)
+		return 0;
+	return fl.l_type != F_UNLCK;
+}
+
 const struct lu_store_ops lu_cow_ops = {
 	.so_read = cow_read,
 	.so_write = cow_write,
@@ -945,6 +1163,11 @@ const struct lu_store_ops lu_cow_ops = {
 	.so_excl = cow_excl,
 	.so_write_atomic = cow_write_atomic,
 	.so_atomic_limits = cow_atomic_limits,
+	.so_sanitize = cow_sanitize,
+	.so_sanitize_state = cow_sanitize_state,
+	.so_sanitize_exit = cow_sanitize_exit,
+	.so_wp_hold = cow_wp_hold,
+	.so_wp_elsewhere = cow_wp_elsewhere,
 };
 
 /*

@@ -53,7 +53,7 @@ struct cow_logent {
  * process serving it sees it and the death of none loses it; a private
  * LU in memory.  The layout is the file's: fixed width, never reordered.
  */
-#define LU_PATTERN_MAX	512		/* SANITIZE OVERWRITE pattern */
+#define LU_PATTERN_MAX	SCSI_PATTERN_MAX	/* OVERWRITE: a block of it */
 
 struct lu_hdr {
 	/*
@@ -65,10 +65,10 @@ struct lu_hdr {
 	uint64_t	 h_aoff;
 	uint64_t	 h_alen;
 	/* SANITIZE (lu.c, sanitize.c) */
-	uint32_t	 h_sstate;	/* LU_SANITIZE_* */
-	uint8_t		 h_smethod;	/* LU_SANITIZE_ERASE, _OVERWRITE */
+	uint32_t	 h_sstate;	/* SCSI_SANITIZE_IDLE, _RUNNING, _FAILED */
+	uint8_t		 h_smethod;	/* SCSI_SANITIZE_ERASE, _OVERWRITE */
 	uint8_t		 h_sause;	/* a failure may be left by EXIT */
-	uint16_t	 h_spatlen;	/* OVERWRITE: pattern bytes */
+	uint16_t	 h_spatlen;	/* OVERWRITE: one logical block */
 	uint64_t	 h_snext;	/* bytes of the LU done */
 	uint8_t		 h_spattern[LU_PATTERN_MAX];
 };
@@ -79,6 +79,8 @@ struct lu_hdr {
 #define LU_LOCK_SWP	2	/* read-locked by processes whose nexuses set SWP */
 
 #define LU_ATOMIC_MAX	(256u << 10)	/* bytes one WRITE ATOMIC may move */
+
+struct lu_job;
 
 struct lu_cow {
 	struct image	*cw_image;
@@ -120,5 +122,11 @@ uint64_t	*lu_quota_page(const char *, void (*)(uint64_t *, void *),
 		    void *);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);
+int		 lu_cow_sanitize_step(struct lu_cow *, uint64_t);
+void		 lu_cow_sanitize_end(struct lu_cow *, int);
+
+/* worker/store/sanitize.c */
+int		 sanitize_start(struct lu_cow *);
+void		 sanitize_gone(struct lu_cow *);
 
 #endif /* SCSIPUB_LU_H */
