@@ -1,6 +1,6 @@
 /*
- * worker/lu.c: copy-on-write overlays over a read-only base image, and
- * their atomic writes.
+ * worker/lu.c: copy-on-write overlays over a read-only base image, their
+ * atomic writes and sanitizes.
  */
 #include <sys/stat.h>
 
@@ -307,6 +307,149 @@ START_TEST(lu__atomic_write_private)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* SANITIZE on an overlay, and SWP across processes */
+
+static int
+san_run(struct lu_cow *cw)
+{
+	int	 r;
+
+	while ((r = lu_cow_sanitize_step(cw, 100 * 1024)) > 0)
+		continue;
+	lu_cow_sanitize_end(cw, -r);
+	return r;
+}
+
+static void
+san_start(struct lu_cow *cw, int method, const uint8_t *blk)
+{
+	struct scsi_sanitize sz;
+
+	memset(&sz, 0, sizeof(sz));
+	sz.sz_method = method;
+	sz.sz_blksz = 512;
+	sz.sz_pattern = blk;
+	ck_assert_int_eq(lu_cow_ops.so_sanitize(cw, &sz), 0);
+}
+
+static int
+san_state(struct lu_cow *cw)
+{
+	struct scsi_sanitize sz;
+
+	lu_cow_ops.so_sanitize_state(cw, &sz);
+	return sz.sz_state;
+}
+
+START_TEST(lu__sanitize_erase_punches_the_overlay)
+{
+	char		 path[128];
+	struct lu_cow	*cw;
+	uint8_t		 data[8192], *got = malloc(IMG_SIZE), *zero;
+	uint64_t	 len = IMG_SIZE;
+	int		 mapped;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(cw = lu_cow_shared(&im, path, 4096, NULL));
+	memset(data, 0x5a, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write(cw, data, 8192, 4096), 0);
+	san_start(cw, SCSI_SANITIZE_ERASE, NULL);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_RUNNING);
+	ck_assert_int_eq(san_run(cw), 0);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_IDLE);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, IMG_SIZE, 0), 0);
+	zero = calloc(1, IMG_SIZE);
+	ck_assert_mem_eq(got, zero, IMG_SIZE);
+	ck_assert_int_eq(lu_cow_ops.so_status(cw, 0, &len, &mapped), 0);
+	ck_assert_int_eq(mapped, 0);			/* all deallocated */
+	ck_assert_uint_eq(len, IMG_SIZE);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(cw), 0);
+	lu_cow_free(cw);
+	free(got);
+	free(zero);
+	base_unchanged();
+}
+END_TEST
+
+START_TEST(lu__sanitize_overwrite_writes_the_pattern)
+{
+	struct lu_cow	*cw;
+	uint8_t		 blk[512], got[1536];
+	struct lu_quota	 q = { 0, 0, NULL };
+
+	ck_assert_ptr_nonnull(cw = lu_cow_private(&im, dir, 4096, &q));
+	memset(blk, 0xaa, sizeof(blk));
+	blk[0] = 0x01;
+	san_start(cw, SCSI_SANITIZE_OVERWRITE, blk);
+	ck_assert_int_eq(san_run(cw), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, 1536, IMG_SIZE - 1536),
+	    0);
+	ck_assert_mem_eq(got, blk, 512);
+	ck_assert_mem_eq(got + 1024, blk, 512);
+	ck_assert_uint_eq(q.q_used, IMG_SIZE);
+	lu_cow_free(cw);
+	/* a quota too small fails it, and says so */
+	q.q_limit = IMG_SIZE / 2;
+	q.q_used = 0;
+	ck_assert_ptr_nonnull(cw = lu_cow_private(&im, dir, 4096, &q));
+	san_start(cw, SCSI_SANITIZE_OVERWRITE, blk);
+	ck_assert_int_eq(san_run(cw), -EDQUOT);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_FAILED);
+	lu_cow_ops.so_sanitize_exit(cw);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_IDLE);
+	lu_cow_free(cw);
+	base_unchanged();
+}
+END_TEST
+
+/* The process running a sanitize dies: the next one to look goes on. */
+START_TEST(lu__sanitize_taken_over_from_a_dead_process)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		 got[4096], zero[4096] = { 0 };
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	san_start(a, SCSI_SANITIZE_ERASE, NULL);
+	ck_assert_int_eq(lu_cow_sanitize_step(a, 65536), 1);
+	ck_assert_int_eq(lu_cow_ops.so_sanitize(b, NULL), -EBUSY);
+	ck_assert_int_eq(san_state(b), SCSI_SANITIZE_RUNNING);
+	ck_assert_ptr_null(b->cw_job);		/* a runs it */
+	lu_cow_free(a);				/* as its death: lock gone */
+	ck_assert_int_eq(san_state(b), SCSI_SANITIZE_RUNNING);
+	ck_assert_ptr_nonnull(b->cw_job);	/* b took it over */
+	ck_assert_uint_eq(b->cw_hdr->h_snext, 65536);
+	ck_assert_int_eq(san_run(b), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, 4096, IMG_SIZE - 4096),
+	    0);
+	ck_assert_mem_eq(got, zero, 4096);
+	lu_cow_free(b);
+	base_unchanged();
+}
+END_TEST
+
+START_TEST(lu__swp_seen_by_another_process)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_hold(a, 1), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 1);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(a), 0);	/* its own */
+	ck_assert_int_eq(lu_cow_ops.so_wp_hold(a, 0), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 0);
+	lu_cow_free(a);
+	lu_cow_free(b);
+}
+END_TEST
+
 Suite *
 lu_suite(void)
 {
@@ -324,6 +467,10 @@ lu_suite(void)
 	tcase_add_test(tc, lu__atomic_write_seen_whole_by_the_other);
 	tcase_add_test(tc, lu__atomic_slot_of_a_dead_writer);
 	tcase_add_test(tc, lu__atomic_write_private);
+	tcase_add_test(tc, lu__sanitize_erase_punches_the_overlay);
+	tcase_add_test(tc, lu__sanitize_overwrite_writes_the_pattern);
+	tcase_add_test(tc, lu__sanitize_taken_over_from_a_dead_process);
+	tcase_add_test(tc, lu__swp_seen_by_another_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
