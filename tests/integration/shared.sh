@@ -139,7 +139,8 @@ done
 wait $pw || fail "atomic writer: $(tail -3 "$WORK/atomic.out")"
 wait $pr1 && wait $pr2 ||
 	fail "a read during atomic writes: $(cat "$WORK"/reader?.out)"
-[ "$(atomic_check 62464)" = 240 ] || fail "the last atomic write is not what reads back"
+[ "$(atomic_check 62464)" = 240 ] ||
+	fail "the last atomic write is not what reads back"
 ok "WRITE ATOMIC: 2 x 300 reads during 240 atomic writes, none mixed"
 # kill -9 VICTIM mid-stream, over blocks the overlay holds: what reads
 # back is the last acknowledged write or the one after.
@@ -171,8 +172,8 @@ atomic_crash worker 62464
 # the next write over a slot a killed writer left open finishes it first
 atomic write 63488 1 > /dev/null || fail "atomic write after the kills"
 [ "$(atomic_check 63488)" = 1 ] || fail "atomic write after the kills"
-ok "atomic writes after the kills" \
-    "($(grep -c 'finishing an atomic write' "$LOG") slot(s) a killed writer left open finished)"
+n=$(grep -c 'finishing an atomic write' "$LOG")
+ok "atomic writes after the kills ($n slot(s) a killed writer left open finished)"
 
 # The coordinator keeps every shared map in LMDB and rebuilds a lost map
 # file from it: write, stop, delete the map file, start, read back.

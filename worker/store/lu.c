@@ -177,6 +177,10 @@ cow_lock(struct lu_cow *cw, uint64_t b, int type)
 
 static int	aw_settle(struct lu_cow *, uint64_t, uint64_t);
 
+/* struct lu_hdr fits in the header page, before the LUN reset counter. */
+_Static_assert(COWMAP_STORE + sizeof(struct lu_hdr) <= COWMAP_HDR - 64,
+    "struct lu_hdr overlaps the LUN reset counter");
+
 static struct lu_cow *
 cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
 {
@@ -717,7 +721,7 @@ cow_lock_run(struct lu_cow *cw, uint64_t first, uint64_t last, int type)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(4096 + first);
+	fl.l_start = (off_t)(COWMAP_HDR + first);	/* as cow_lock's */
 	fl.l_len = (off_t)(last - first + 1);
 	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
 		if (errno != EINTR)
@@ -760,7 +764,8 @@ aw_durable(struct lu_cow *cw, int ovl)
 {
 	if (ovl && fdatasync(cw->cw_ovl) == -1)
 		return -errno;
-	if (msync(cw->cw_map - 4096, 4096 + cw->cw_maplen, MS_SYNC) == -1)
+	if (msync(cw->cw_map - COWMAP_HDR, COWMAP_HDR + cw->cw_maplen,
+	    MS_SYNC) == -1)
 		return -errno;
 	return 0;
 }
@@ -959,7 +964,7 @@ static void
 hdr_durable(struct lu_cow *cw)
 {
 	if (cw->cw_mapfd != -1)
-		(void)msync(cw->cw_map - 4096, 4096, MS_SYNC);
+		(void)msync(cw->cw_map - COWMAP_HDR, COWMAP_HDR, MS_SYNC);
 }
 
 static int
