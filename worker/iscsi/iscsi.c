@@ -631,15 +631,15 @@ iscsi_tmf_clear_aca(struct conn *c, uint64_t lun, uint32_t rtt)
 	return iscsi_lun_ok(c, lun) ? TMF_RSP_COMPLETE : TMF_RSP_NO_LUN;
 }
 
+/* LOGICAL UNIT RESET: its task set aborted, then the LU reset. */
 static int
 iscsi_tmf_lun_reset(struct conn *c, uint64_t lun, uint32_t rtt)
 {
-	(void)rtt;
-	if (!iscsi_lun_ok(c, lun))
-		return TMF_RSP_NO_LUN;
-	dataout_abort_lun(c, lun);
-	scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
-	return TMF_RSP_COMPLETE;
+	int		 rsp;
+
+	if ((rsp = iscsi_tmf_abort_set(c, lun, rtt)) == TMF_RSP_COMPLETE)
+		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
+	return rsp;
 }
 
 static int

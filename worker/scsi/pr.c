@@ -841,6 +841,22 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	free(b);
 }
 
+/*
+ * The service action of PERSISTENT RESERVE IN or OUT as an index into a
+ * table of n (the CDB table matched it already); -1 after sense.
+ */
+static int
+pr_sa(struct scsi_task *t, size_t n)
+{
+	unsigned sa = t->t_cdb[1] & 0x1f;
+
+	if (sa >= n) {
+		scsi_sense_cdb(t, 1, 4);
+		return -1;
+	}
+	return (int)sa;
+}
+
 /* PERSISTENT RESERVE IN: the CDB table's service actions. */
 static pr_in_fn *const pr_in_sa[] = {
 	[0x00] = pr_in_keys,		/* READ KEYS */
@@ -852,14 +868,10 @@ static pr_in_fn *const pr_in_sa[] = {
 void
 pr_in_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	unsigned sa = t->t_cdb[1] & 0x1f;
+	int	 sa;
 
-	if (sa >= sizeof(pr_in_sa) / sizeof(pr_in_sa[0]) ||
-	    pr_in_sa[sa] == NULL) {
-		scsi_sense_cdb(t, 1, 4);
-		return;
-	}
-	pr_in(t, lu, pr_in_sa[sa]);
+	if ((sa = pr_sa(t, sizeof(pr_in_sa) / sizeof(pr_in_sa[0]))) != -1)
+		pr_in(t, lu, pr_in_sa[sa]);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1262,12 +1274,8 @@ static pr_out_fn *const pr_out_sa[] = {
 void
 pr_out_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	unsigned sa = t->t_cdb[1] & 0x1f;
+	int	 sa;
 
-	if (sa >= sizeof(pr_out_sa) / sizeof(pr_out_sa[0]) ||
-	    pr_out_sa[sa] == NULL) {
-		scsi_sense_cdb(t, 1, 4);
-		return;
-	}
-	pr_out(t, lu, pr_out_sa[sa]);
+	if ((sa = pr_sa(t, sizeof(pr_out_sa) / sizeof(pr_out_sa[0]))) != -1)
+		pr_out(t, lu, pr_out_sa[sa]);
 }

@@ -157,22 +157,34 @@ cow_setbits(struct lu_cow *cw, uint64_t b, int bits, uint64_t *resv)
 		cow_log(cw, bits & MAP_Z ? COW_SET_Z : COW_CLEAR_Z, b);
 }
 
+/*
+ * An OFD lock of type on bytes [start, start + len) of fd, waiting for
+ * it or not (-EAGAIN): held by an open file, so let go when the process
+ * that took it dies.
+ */
 static int
-cow_lock(struct lu_cow *cw, uint64_t b, int type)
+ofd_lock(int fd, off_t start, off_t len, int type, int wait)
 {
 	struct flock	 fl;
 
-	if (cw->cw_mapfd == -1)
-		return 0;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(4096 + b);	/* past the header page */
-	fl.l_len = 1;
-	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
+	fl.l_start = start;
+	fl.l_len = len;
+	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == -1)
 		if (errno != EINTR)
 			return -errno;
 	return 0;
+}
+
+/* Block b's lock: a byte past the header page (COWMAP_HDR + b). */
+static int
+cow_lock(struct lu_cow *cw, uint64_t b, int type)
+{
+	if (cw->cw_mapfd == -1)
+		return 0;
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_HDR + b), 1, type, 1);
 }
 
 static int	aw_settle(struct lu_cow *, uint64_t, uint64_t);
@@ -642,20 +654,12 @@ static int
 cow_excl(void *arg, uint64_t off, uint64_t len, int on)
 {
 	struct lu_cow	*cw = arg;
-	struct flock	 fl;
 
 	if (cw->cw_mapfd == -1 || len == 0 || off > INT64_MAX ||
 	    len > INT64_MAX - off)
 		return 0;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = on ? F_WRLCK : F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)off;
-	fl.l_len = (off_t)len;
-	while (fcntl(cw->cw_ovl, F_OFD_SETLKW, &fl) == -1)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return ofd_lock(cw->cw_ovl, (off_t)off, (off_t)len,
+	    on ? F_WRLCK : F_UNLCK, 1);
 }
 
 /* ---------------------------------------------------------------- */
@@ -694,39 +698,19 @@ cow_excl(void *arg, uint64_t off, uint64_t len, int on)
 static int
 hdr_lock(struct lu_cow *cw, int byte, int type, int wait)
 {
-	struct flock	 fl;
-
 	if (cw->cw_mapfd == -1)
 		return 0;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = COWMAP_STORE + byte;
-	fl.l_len = 1;
-	while (fcntl(cw->cw_mapfd, wait ? F_OFD_SETLKW : F_OFD_SETLK,
-	    &fl) == -1)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return ofd_lock(cw->cw_mapfd, COWMAP_STORE + byte, 1, type, wait);
 }
 
-/* Lock (or unlock) the per-block locks of COW blocks [first, last]. */
+/* The per-block locks of COW blocks [first, last], as cow_lock's. */
 static int
 cow_lock_run(struct lu_cow *cw, uint64_t first, uint64_t last, int type)
 {
-	struct flock	 fl;
-
 	if (cw->cw_mapfd == -1)
 		return 0;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(COWMAP_HDR + first);	/* as cow_lock's */
-	fl.l_len = (off_t)(last - first + 1);
-	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_HDR + first),
+	    (off_t)(last - first + 1), type, 1);
 }
 
 static uint32_t
