@@ -29,9 +29,6 @@
 #define CFG_DEFAULT_PATH	SYSCONFDIR "/scsipubd.conf"
 #define CFG_DEFAULT_PREFIX	"iqn.2025-01.pub.scsipub"
 
-/* The exit status that tells the master not to respawn a child. */
-#define EXIT_CONFIG		78
-
 enum listen_kind {
 	LISTEN_ISCSI = 0,
 	LISTEN_ISCSI_TLS,

@@ -530,9 +530,27 @@ shmq_type_name(uint32_t type)
 	return shmq_names[type];
 }
 
-/* Build a MAP_SET, MAP_CLEAR or MAP_LOOKUP request (m_id is the caller's). */
+/*
+ * ---- The payloads: one encoder and one decoder per format, used by
+ * both processes.  An encoder sets m_type (requests), m_status and
+ * m_len; a decoder refuses with -EINVAL a payload whose length is not
+ * exactly what its format says.
+ */
+
+/* A name at the end of a payload: n bytes, none NUL, into out[size]. */
+static int
+shmq_name_dec(const uint8_t *p, size_t n, char *out, size_t size)
+{
+	if (n == 0 || n >= size || memchr(p, '\0', n) != NULL)
+		return -EINVAL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* MAP_SET, MAP_CLEAR, MAP_SYNC, MAP_LOOKUP: u64 lu, u64 first, u32 count. */
 void
-shmq_msg_map(struct shmq_msg *m, uint32_t type, uint64_t lu, uint64_t first,
+shmq_map_enc(struct shmq_msg *m, uint32_t type, uint64_t lu, uint64_t first,
     uint32_t count)
 {
 	m->m_type = type;
@@ -543,9 +561,72 @@ shmq_msg_map(struct shmq_msg *m, uint32_t type, uint64_t lu, uint64_t first,
 	be32enc(m->m_data + 16, count);
 }
 
-/* Build a KV_* request; vlen is 0 for KV_GET and KV_DEL. */
 int
-shmq_msg_kv(struct shmq_msg *m, uint32_t type, const void *key, size_t klen,
+shmq_map_dec(const struct shmq_msg *m, uint64_t *lu, uint64_t *first,
+    uint32_t *count)
+{
+	if (m->m_len != SHMQ_MAP_LEN)
+		return -EINVAL;
+	*lu = be64dec(m->m_data);
+	*first = be64dec(m->m_data + 8);
+	*count = be32dec(m->m_data + 16);
+	return 0;
+}
+
+/* The answer to MAP_LOOKUP: u64 first block, u64 count of the run. */
+void
+shmq_lookup_enc(struct shmq_msg *m, uint64_t first, uint64_t count)
+{
+	m->m_status = 0;
+	m->m_len = SHMQ_LOOKUP_LEN;
+	be64enc(m->m_data, first);
+	be64enc(m->m_data + 8, count);
+}
+
+int
+shmq_lookup_dec(const struct shmq_msg *m, uint64_t *first, uint64_t *count)
+{
+	if (m->m_len != SHMQ_LOOKUP_LEN)
+		return -EINVAL;
+	*first = be64dec(m->m_data);
+	*count = be64dec(m->m_data + 8);
+	return 0;
+}
+
+/* MAP_REGISTER: u64 id, u64 blocks, then the map file's name. */
+int
+shmq_register_enc(struct shmq_msg *m, uint64_t id, uint64_t nblocks,
+    const char *name)
+{
+	size_t	 n = strlen(name);
+
+	if (n == 0 || n > SHMQ_DATA_MAX - SHMQ_REGISTER_LEN)
+		return -EMSGSIZE;
+	m->m_type = SHMQ_MAP_REGISTER;
+	m->m_status = 0;
+	m->m_len = (uint32_t)(SHMQ_REGISTER_LEN + n);
+	be64enc(m->m_data, id);
+	be64enc(m->m_data + 8, nblocks);
+	memcpy(m->m_data + SHMQ_REGISTER_LEN, name, n);
+	return 0;
+}
+
+/* The name goes to name[size], NUL-terminated. */
+int
+shmq_register_dec(const struct shmq_msg *m, uint64_t *id, uint64_t *nblocks,
+    char *name, size_t size)
+{
+	if (m->m_len <= SHMQ_REGISTER_LEN || m->m_len > SHMQ_DATA_MAX)
+		return -EINVAL;
+	*id = be64dec(m->m_data);
+	*nblocks = be64dec(m->m_data + 8);
+	return shmq_name_dec(m->m_data + SHMQ_REGISTER_LEN,
+	    m->m_len - SHMQ_REGISTER_LEN, name, size);
+}
+
+/* KV_PUT, KV_GET, KV_DEL: u16 key length, key, value; vlen 0 but for PUT. */
+int
+shmq_kv_enc(struct shmq_msg *m, uint32_t type, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
 	if (klen == 0 || klen > UINT16_MAX || vlen > SHMQ_DATA_MAX ||
@@ -561,9 +642,25 @@ shmq_msg_kv(struct shmq_msg *m, uint32_t type, const void *key, size_t klen,
 	return 0;
 }
 
-/* Build a PR_COMMIT request for the mirror file name. */
+/* Key and value point into m: the value is whatever follows the key. */
 int
-shmq_msg_pr(struct shmq_msg *m, uint32_t epoch, uint64_t commit,
+shmq_kv_dec(const struct shmq_msg *m, const uint8_t **key, size_t *klen,
+    const uint8_t **val, size_t *vlen)
+{
+	if (m->m_len < 2 || m->m_len > SHMQ_DATA_MAX)
+		return -EINVAL;
+	*klen = be16dec(m->m_data);
+	if (*klen == 0 || 2 + *klen > m->m_len)
+		return -EINVAL;
+	*key = m->m_data + 2;
+	*val = *key + *klen;
+	*vlen = m->m_len - 2 - *klen;
+	return 0;
+}
+
+/* PR_COMMIT: u32 epoch, u64 commit, then the mirror file's name. */
+int
+shmq_pr_enc(struct shmq_msg *m, uint32_t epoch, uint64_t commit,
     const char *name)
 {
 	size_t	 n = strlen(name);
@@ -576,6 +673,43 @@ shmq_msg_pr(struct shmq_msg *m, uint32_t epoch, uint64_t commit,
 	be32enc(m->m_data, epoch);
 	be64enc(m->m_data + 4, commit);
 	memcpy(m->m_data + SHMQ_PR_LEN, name, n);
+	return 0;
+}
+
+/* The name goes to name[size], NUL-terminated. */
+int
+shmq_pr_dec(const struct shmq_msg *m, uint32_t *epoch, uint64_t *commit,
+    char *name, size_t size)
+{
+	if (m->m_len <= SHMQ_PR_LEN || m->m_len > SHMQ_DATA_MAX)
+		return -EINVAL;
+	*epoch = be32dec(m->m_data);
+	*commit = be64dec(m->m_data + 4);
+	return shmq_name_dec(m->m_data + SHMQ_PR_LEN, m->m_len - SHMQ_PR_LEN,
+	    name, size);
+}
+
+/* SESSION_KICK, unasked: u64 connection id, u8 SHMQ_KICK_* reason. */
+void
+shmq_kick_enc(struct shmq_msg *m, uint64_t conn, int why)
+{
+	m->m_type = SHMQ_SESSION_KICK;
+	m->m_status = 0;
+	m->m_len = SHMQ_KICK_LEN;
+	be64enc(m->m_data, conn);
+	m->m_data[8] = (uint8_t)why;
+}
+
+int
+shmq_kick_dec(const struct shmq_msg *m, uint64_t *conn, int *why)
+{
+	if (m->m_len != SHMQ_KICK_LEN)
+		return -EINVAL;
+	if (m->m_data[8] != SHMQ_KICK_REINSTATE &&
+	    m->m_data[8] != SHMQ_KICK_TARGET_RESET)
+		return -EINVAL;
+	*conn = be64dec(m->m_data);
+	*why = m->m_data[8];
 	return 0;
 }
 

@@ -41,14 +41,21 @@
 #define SHMQ_SLOTS_MAX		256
 
 /*
- * Message types, and their payloads (all integers big-endian):
+ * Message types, and their payloads (all integers big-endian), each
+ * written by one encoder and read by one decoder (common/shmq.c,
+ * common/psess.c), whichever process is on either side:
  *	PING		anything; echoed
- *	MAP_SET		u64 lu, u64 first block, u32 count (SHMQ_MAP_LEN)
+ *	MAP_SET		u64 lu, u64 first block, u32 count (SHMQ_MAP_LEN;
+ *			shmq_map_enc/dec)
  *	MAP_CLEAR	same as MAP_SET: the blocks become unmapped
- *	MAP_SYNC	empty; answered once the map is durable
+ *	MAP_SYNC	as MAP_SET, all zero; answered once the map is durable
  *	MAP_LOOKUP	as MAP_SET, count ignored; answer u64 first, u64 count
- *			of the run holding the block, or m_status ENOENT
- *	KV_PUT		u16 key length, key, value
+ *			of the run holding the block (SHMQ_LOOKUP_LEN;
+ *			shmq_lookup_enc/dec), or m_status ENOENT
+ *	MAP_REGISTER	u64 lu, u64 blocks, map file name (SHMQ_REGISTER_LEN
+ *			then the name; shmq_register_enc/dec): a shared LU
+ *			whose runs the coordinator keeps
+ *	KV_PUT		u16 key length, key, value (shmq_kv_enc/dec)
  *	KV_GET		u16 key length, key; answer the value or ENOENT
  *	KV_DEL		u16 key length, key; ENOENT when absent
  *	PSESS_*		provisioned sessions: see psess.h
@@ -56,13 +63,14 @@
  *			shmq_session_enc/dec): it began (reinstating its
  *			twin) or ended
  *	SESSION_KICK	coordinator to worker, unasked: u64 conn id, u8
- *			SHMQ_KICK_* reason; the worker closes that connection
+ *			SHMQ_KICK_* reason (SHMQ_KICK_LEN; shmq_kick_enc/dec);
+ *			the worker closes that connection
  *	TARGET_RESET	as SESSION_END: every other session of the target
  *			is kicked (TARGET COLD RESET)
  *	PR_COMMIT	u32 epoch, u64 commit, mirror file name (SHMQ_PR_LEN
- *			then the name): a reservation change made in the
- *			mirror, answered once LMDB holds it durably, or
- *			ESTALE when the mirror was rebuilt under it
+ *			then the name; shmq_pr_enc/dec): a reservation change
+ *			made in the mirror, answered once LMDB holds it
+ *			durably, or ESTALE when the mirror was rebuilt under it
  * A response echoes m_type and m_id; m_status is 0 or a positive errno
  * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
  * store is full).
@@ -96,9 +104,11 @@ enum shmq_type {
 };
 
 #define SHMQ_MAP_LEN		20	/* MAP_* request payload */
+#define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
+#define SHMQ_REGISTER_LEN	16	/* MAP_REGISTER, before the name */
+#define SHMQ_KICK_LEN		9	/* SESSION_KICK payload */
 #define SHMQ_KICK_REINSTATE	0	/* SESSION_KICK reasons */
 #define SHMQ_KICK_TARGET_RESET	1
-#define SHMQ_LOOKUP_LEN		16	/* MAP_LOOKUP response payload */
 #define SHMQ_PR_LEN		12	/* PR_COMMIT payload before the name */
 
 struct shmq_msg {
@@ -187,12 +197,27 @@ pid_t		 shmq_coordinator_pid(struct shmq_region *);
 uint32_t	 shmq_request_depth(struct shmq_region *, int);
 time_t		 shmq_region_started(const struct shmq_region *);
 const char	*shmq_type_name(uint32_t);
-void		 shmq_msg_map(struct shmq_msg *, uint32_t, uint64_t, uint64_t,
+void		 shmq_map_enc(struct shmq_msg *, uint32_t, uint64_t, uint64_t,
 		    uint32_t);
-int		 shmq_msg_pr(struct shmq_msg *, uint32_t, uint64_t,
+int		 shmq_map_dec(const struct shmq_msg *, uint64_t *, uint64_t *,
+		    uint32_t *);
+void		 shmq_lookup_enc(struct shmq_msg *, uint64_t, uint64_t);
+int		 shmq_lookup_dec(const struct shmq_msg *, uint64_t *,
+		    uint64_t *);
+int		 shmq_register_enc(struct shmq_msg *, uint64_t, uint64_t,
 		    const char *);
-int		 shmq_msg_kv(struct shmq_msg *, uint32_t, const void *, size_t,
+int		 shmq_register_dec(const struct shmq_msg *, uint64_t *,
+		    uint64_t *, char *, size_t);
+int		 shmq_kv_enc(struct shmq_msg *, uint32_t, const void *, size_t,
 		    const void *, size_t);
+int		 shmq_kv_dec(const struct shmq_msg *, const uint8_t **,
+		    size_t *, const uint8_t **, size_t *);
+int		 shmq_pr_enc(struct shmq_msg *, uint32_t, uint64_t,
+		    const char *);
+int		 shmq_pr_dec(const struct shmq_msg *, uint32_t *, uint64_t *,
+		    char *, size_t);
+void		 shmq_kick_enc(struct shmq_msg *, uint64_t, int);
+int		 shmq_kick_dec(const struct shmq_msg *, uint64_t *, int *);
 int		 shmq_session_enc(struct shmq_msg *, uint32_t,
 		    const struct shmq_session *);
 int		 shmq_session_dec(const struct shmq_msg *,

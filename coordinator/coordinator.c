@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bytes.h"
 #include "coordinator.h"
 #include "log.h"
+#include "proc.h"
 #include "shmq.h"
 
 #define COORD_BATCH	256	/* requests per slot per round */
@@ -42,37 +42,25 @@ struct coord_slot {
 	struct shmq_msg	 cs_rsp[COORD_BATCH];
 };
 
-struct coord {
-	struct store		*c_store;
-	struct shmq_region	*c_region;
-	int			 c_nslots;
-	struct coord_slot	*c_slot;
-	pid_t			 c_ppid;
-	time_t			 c_periodic;
-};
-
-typedef int (*coord_fn)(struct store *, const struct shmq_msg *,
-    struct shmq_msg *);
-
 struct coord_op {
 	coord_fn	 op_fn;
 	enum coord_txn	 op_txn;
 	int		 op_sync;	/* answer only once durable */
 };
 
-static int	coord_ping(struct store *, const struct shmq_msg *,
+static int	coord_ping(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_map_change(struct store *, const struct shmq_msg *,
+static int	coord_map_change(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_map_sync(struct store *, const struct shmq_msg *,
+static int	coord_map_sync(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_map_lookup(struct store *, const struct shmq_msg *,
+static int	coord_map_lookup(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_kv_put(struct store *, const struct shmq_msg *,
+static int	coord_kv_put(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_kv_get(struct store *, const struct shmq_msg *,
+static int	coord_kv_get(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
-static int	coord_kv_del(struct store *, const struct shmq_msg *,
+static int	coord_kv_del(struct coord *, const struct shmq_msg *,
 		    struct shmq_msg *);
 
 static const struct coord_op coord_ops[SHMQ_TYPE_MAX] = {
@@ -107,23 +95,11 @@ coord_op(uint32_t type)
 }
 
 static int
-coord_ping(struct store *st, const struct shmq_msg *req, struct shmq_msg *rsp)
+coord_ping(struct coord *c, const struct shmq_msg *req, struct shmq_msg *rsp)
 {
-	(void)st;
+	(void)c;
 	memcpy(rsp->m_data, req->m_data, req->m_len);
 	rsp->m_len = req->m_len;
-	return 0;
-}
-
-static int
-coord_map_args(const struct shmq_msg *req, uint64_t *lu, uint64_t *first,
-    uint32_t *count)
-{
-	if (req->m_len != SHMQ_MAP_LEN)
-		return -EINVAL;
-	*lu = be64dec(req->m_data);
-	*first = be64dec(req->m_data + 8);
-	*count = be32dec(req->m_data + 16);
 	return 0;
 }
 
@@ -133,7 +109,7 @@ coord_map_args(const struct shmq_msg *req, uint64_t *lu, uint64_t *first,
  * the change as sent.
  */
 static int
-coord_map_change(struct store *st, const struct shmq_msg *req,
+coord_map_change(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	uint64_t	 lu, first;
@@ -141,100 +117,84 @@ coord_map_change(struct store *st, const struct shmq_msg *req,
 	int		 rv;
 
 	(void)rsp;
-	if (coord_map_args(req, &lu, &first, &count) != 0)
+	if (shmq_map_dec(req, &lu, &first, &count) != 0)
 		return -EINVAL;
-	if ((rv = coord_mirror_commit(st, lu, first, count)) != -ENOENT)
+	if ((rv = coord_mirror_commit(c, lu, first, count)) != -ENOENT)
 		return rv;
 	if (req->m_type == SHMQ_MAP_SET)
-		return store_map_set(st, lu, first, count);
-	return store_map_clear(st, lu, first, count);
+		return store_map_set(c->c_store, lu, first, count);
+	return store_map_clear(c->c_store, lu, first, count);
 }
 
 /* Nothing to do here: the round syncs after its commit. */
 static int
-coord_map_sync(struct store *st, const struct shmq_msg *req,
+coord_map_sync(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
-	(void)st;
+	(void)c;
 	(void)req;
 	(void)rsp;
 	return 0;
 }
 
 static int
-coord_map_lookup(struct store *st, const struct shmq_msg *req,
+coord_map_lookup(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	uint64_t	 lu, block, first, count;
 	uint32_t	 unused;
 	int		 rv;
 
-	if (coord_map_args(req, &lu, &block, &unused) != 0)
+	if (shmq_map_dec(req, &lu, &block, &unused) != 0)
 		return -EINVAL;
-	if ((rv = store_map_lookup(st, lu, block, &first, &count)) != 0)
+	rv = store_map_lookup(c->c_store, lu, block, &first, &count);
+	if (rv != 0)
 		return rv;
-	be64enc(rsp->m_data, first);
-	be64enc(rsp->m_data + 8, count);
-	rsp->m_len = SHMQ_LOOKUP_LEN;
-	return 0;
-}
-
-/* Split a KV payload: u16 key length, key, value (the rest). */
-static int
-coord_kv_args(const struct shmq_msg *req, const uint8_t **key, size_t *klen,
-    const uint8_t **val, size_t *vlen)
-{
-	if (req->m_len < 2)
-		return -EINVAL;
-	*klen = be16dec(req->m_data);
-	if (*klen == 0 || 2 + *klen > req->m_len)
-		return -EINVAL;
-	*key = req->m_data + 2;
-	*val = *key + *klen;
-	*vlen = req->m_len - 2 - *klen;
+	shmq_lookup_enc(rsp, first, count);
 	return 0;
 }
 
 static int
-coord_kv_put(struct store *st, const struct shmq_msg *req,
+coord_kv_put(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	const uint8_t	*key, *val;
 	size_t		 klen, vlen;
 
 	(void)rsp;
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
-	return store_kv_put(st, key, klen, val, vlen);
+	return store_kv_put(c->c_store, key, klen, val, vlen);
 }
 
 static int
-coord_kv_get(struct store *st, const struct shmq_msg *req,
+coord_kv_get(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	const uint8_t	*key, *val;
 	size_t		 klen, vlen;
 	int		 rv;
 
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
-	rv = store_kv_get(st, key, klen, rsp->m_data, SHMQ_DATA_MAX, &vlen);
+	rv = store_kv_get(c->c_store, key, klen, rsp->m_data, SHMQ_DATA_MAX,
+	    &vlen);
 	if (rv == 0)
 		rsp->m_len = (uint32_t)vlen;
 	return rv;
 }
 
 static int
-coord_kv_del(struct store *st, const struct shmq_msg *req,
+coord_kv_del(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	const uint8_t	*key, *val;
 	size_t		 klen, vlen;
 
 	(void)rsp;
-	if (coord_kv_args(req, &key, &klen, &val, &vlen) != 0)
+	if (shmq_kv_dec(req, &key, &klen, &val, &vlen) != 0)
 		return -EINVAL;
-	return store_kv_del(st, key, klen);
+	return store_kv_del(c->c_store, key, klen);
 }
 
 /* Execute one request in the open transaction (if its type needs one). */
@@ -253,7 +213,7 @@ coord_dispatch(struct coord *c, const struct shmq_msg *req,
 		rsp->m_status = EINVAL;
 		return;
 	}
-	rv = op->op_fn(c->c_store, req, rsp);
+	rv = op->op_fn(c, req, rsp);
 	if (rv != 0)
 		rsp->m_len = 0;
 	rsp->m_status = (uint32_t)-rv;
@@ -533,7 +493,7 @@ coord_schema(struct store *st)
 	else
 		log_warnx("%s: unreadable schema record: %s", __func__,
 		    strerror(-rv));
-	return rv == 0 || rv == -EPROTO ? COORD_EXIT_CONFIG : EXIT_FAILURE;
+	return rv == 0 || rv == -EPROTO ? EX_CONFIG : EXIT_FAILURE;
 }
 
 static int
@@ -545,7 +505,7 @@ coord_open(struct coord *c, const char *state_dir, size_t map_size)
 	if (rv == -ENOENT || rv == -EACCES || rv == -ENOTDIR) {
 		log_warnx("%s: state-dir %s: %s", __func__, state_dir,
 		    strerror(-rv));
-		return COORD_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	if (rv != 0)
 		return EXIT_FAILURE;
@@ -570,7 +530,7 @@ coord_periodic(struct coord *c)
 		coord_reopen = 0;
 		log_reopen();
 	}
-	coord_psess_periodic(c->c_store);
+	coord_psess_periodic(c);
 	return 1;
 }
 
@@ -588,10 +548,10 @@ coord_loop(struct coord *c)
 			coord_execute(c, &stats);
 			stats.st_requests = fresh;
 			shmq_stats_add(c->c_region, &stats);
-			coord_psess_work();
+			coord_psess_work(c);
 		}
 		owed = coord_flush(c);
-		coord_session_kicks(c->c_region);
+		coord_session_kicks(c);
 		if (fresh > 0)
 			continue;
 		shmq_doorbell_wait(c->c_region, seen,
@@ -600,46 +560,93 @@ coord_loop(struct coord *c)
 }
 
 /*
+ * A coordinator's state, for state_dir and slots [0, nslots) of region:
+ * nothing open yet.  NULL, with errno set, if it cannot be made.
+ */
+struct coord *
+coord_new(const char *state_dir, struct shmq_region *region, int nslots)
+{
+	struct coord	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->c_statedir = state_dir;
+	if (snprintf(c->c_ovldir, sizeof(c->c_ovldir), "%s/overlays",
+	    state_dir) >= (int)sizeof(c->c_ovldir)) {
+		free(c);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	c->c_region = region;
+	c->c_nslots = nslots;
+	c->c_ppid = getppid();
+	if (nslots > 0 &&
+	    (c->c_slot = calloc(nslots, sizeof(*c->c_slot))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+coord_free(struct coord *c)
+{
+	if (c == NULL)
+		return;
+	free(c->c_slot);
+	free(c);
+}
+
+/* The store open, the mirrors made to agree with it: 0 or an exit status. */
+static int
+coord_start(struct coord *c, size_t map_size)
+{
+	int	 rv;
+
+	if ((rv = coord_open(c, c->c_statedir, map_size)) != 0)
+		return rv;
+	if (coord_psess_init(c) != 0 || coord_mirror_init(c) != 0 ||
+	    coord_prmirror_init(c) != 0)
+		return EXIT_FAILURE;
+	return 0;
+}
+
+static void
+coord_stop(struct coord *c)
+{
+	coord_psess_fini(c);
+	coord_mirror_fini(c);
+	coord_prmirror_fini(c);
+	store_close(c->c_store);
+	c->c_store = NULL;
+}
+
+/*
  * Entry point of the coordinator process, in the child the master
- * forked (after setproctitle).  Serves slots [0, nslots) of region until
- * SIGTERM, SIGINT or SIGQUIT, or until the master goes away.  Returns the
- * process's exit status: 0, EXIT_FAILURE (respawn), or COORD_EXIT_CONFIG
- * (78: wrong schema or unusable state-dir; do not respawn).
+ * forked: serves every slot of env's region, from the config's
+ * state-dir, until SIGTERM, SIGINT or SIGQUIT, or until the master goes
+ * away.  Returns the process's exit status: 0, EXIT_FAILURE (respawn),
+ * or EX_CONFIG (wrong schema or unusable state-dir; do not respawn).
  */
 int
-coordinator_main(const char *state_dir, size_t map_size,
-    struct shmq_region *region, int nslots)
+coordinator_main(struct proc_env *env)
 {
-	struct coord	 c;
-	int		 rv;
+	const char	*state_dir = env->pe_cfg->c_state_dir;
+	struct shmq_region *region = env->pe_region;
+	struct coord	*c;
+	int		 rv, nslots = shmq_region_nslots(region);
 
-	log_procinit("coordinator");
 	coord_signals();
-	if (nslots < 1 || nslots > shmq_region_nslots(region))
-		fatalx("%s: %d slots, region has %d", __func__, nslots,
-		    shmq_region_nslots(region));
-	memset(&c, 0, sizeof(c));
-	c.c_region = region;
-	c.c_nslots = nslots;
-	c.c_ppid = getppid();
-	if ((c.c_slot = calloc(nslots, sizeof(*c.c_slot))) == NULL)
-		fatal("%s: calloc", __func__);
-	if ((rv = coord_open(&c, state_dir, map_size)) == 0 &&
-	    (coord_psess_init(c.c_store, state_dir, region) != 0 ||
-	    coord_mirror_init(c.c_store, state_dir) != 0 ||
-	    coord_prmirror_init(c.c_store, state_dir) != 0))
-		rv = EXIT_FAILURE;
-	if (rv == 0) {
+	if ((c = coord_new(state_dir, region, nslots)) == NULL)
+		fatal("%s: %s", __func__, state_dir);
+	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0) {
 		shmq_coordinator_set(region, getpid());
 		log_info("%s: serving %d slots from %s", __func__, nslots,
 		    state_dir);
-		coord_loop(&c);
+		coord_loop(c);
 		shmq_coordinator_set(region, 0);
 	}
-	coord_psess_fini();
-	coord_mirror_fini();
-	coord_prmirror_fini();
-	store_close(c.c_store);
-	free(c.c_slot);
+	coord_stop(c);
+	coord_free(c);
 	return rv;
 }

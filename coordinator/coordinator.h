@@ -2,27 +2,135 @@
  * The coordinator: the only process that opens the LMDB environment.
  * It drains the workers' request rings, executes a whole batch of
  * requests in one write transaction, commits, then answers them all.
+ * Its state is one struct coord, which every handler is given: a part
+ * for each module, declared here, so that what the process remembers
+ * between requests can be read in one place.
  */
 #ifndef SCSIPUB_COORDINATOR_H
 #define SCSIPUB_COORDINATOR_H
 
+#include <sys/types.h>
+
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "config.h"
 #include "shmq.h"
 
 #define COORD_SCHEMA		1	/* layout of the named databases */
-#define COORD_EXIT_CONFIG	78	/* EX_CONFIG: do not respawn */
 
 #define STORE_MAPSIZE_DEFAULT	((size_t)1 << 30)
 #define STORE_KEY_MAX		255	/* KV keys */
 
-struct store;
+struct coord_slot;
+struct mirror;
+struct pr_lu;
+struct proc_env;
+struct psess_mirror;
 struct shmq_msg;
 struct shmq_region;
+struct store;
+
+/* ---- The coordinator's state: one struct coord, a part per module. */
+
+/* coordinator/session.c: the live sessions, by I_T nexus */
+#define COORD_SESS_MAX		8192	/* power of two */
+#define COORD_KICK_MAX		256
+#define COORD_RESET_MAX		64
+
+struct coord_sess {
+	struct shmq_session s_id;	/* s_id.ss_initiator[0] == 0: free */
+	uint64_t	 s_hash;
+	uint32_t	 s_gen;		/* the slot's generation at login */
+};
+
+struct coord_kick {
+	int		 k_slot;
+	int		 k_why;		/* SHMQ_KICK_* */
+	uint32_t	 k_gen;		/* dropped if the slot moved on */
+	uint64_t	 k_conn;
+};
+
+/* A TARGET COLD RESET, carried out once its round has run. */
+struct coord_reset {
+	char		 r_target[SHMQ_NAME_MAX];
+	uint64_t	 r_conn;	/* the asking session: spared */
+	int		 r_slot;
+};
+
+struct coord_sessions {
+	struct coord_sess  cs_tab[COORD_SESS_MAX];	/* open addressing */
+	uint64_t	   cs_seed;	/* so that nobody picks the buckets */
+	struct coord_kick  cs_kick[COORD_KICK_MAX];	/* to deliver */
+	int		   cs_nkick;
+	struct coord_reset cs_reset[COORD_RESET_MAX];	/* this round's */
+	int		   cs_nreset;
+};
+
+/* coordinator/psess.c: the provisioned sessions (their table: cp_m) */
+#define COORD_PEND_MAX		8	/* CREATEs being staged at once */
+#define COORD_RATE_MAX		256	/* owners tracked by the rate limit */
+#define COORD_PURGE_MAX		64
+
+struct coord_pending {
+	uint64_t	 pp_id;
+	time_t		 pp_when;
+	uint32_t	 pp_have[CFG_MAX_TARGET_LUNS / 32];
+	char		 pp_images[CFG_MAX_TARGET_LUNS][CFG_NAME_MAX];
+};
+
+struct coord_rate {
+	uint64_t	 pr_owner;
+	time_t		 pr_start;
+	uint32_t	 pr_n;
+};
+
+struct coord_psess {
+	struct psess_mirror	*cp_m;
+	int			 cp_txn;	/* periodic: own transaction */
+	struct coord_pending	 cp_pend[COORD_PEND_MAX];
+	struct coord_rate	 cp_rate[COORD_RATE_MAX];
+	uint64_t		 cp_purge[COORD_PURGE_MAX];	/* files to go */
+	int			 cp_npurge;
+};
+
+/* coordinator/mirror.c: the shared LUs' map files, mapped */
+struct coord_mirrors {
+	struct mirror	*cm_v;
+	size_t		 cm_n;
+};
+
+/* coordinator/prmirror.c: the shared LUs' reservation mirrors, mapped */
+struct coord_prmirrors {
+	struct pr_lu	**cr_v;
+	size_t		  cr_n;
+};
+
+struct coord {
+	struct store		*c_store;
+	struct shmq_region	*c_region;
+	int			 c_nslots;
+	struct coord_slot	*c_slot;	/* c_nslots: this round's work */
+	pid_t			 c_ppid;
+	time_t			 c_periodic;
+	const char		*c_statedir;
+	char			 c_ovldir[PATH_MAX];	/* state-dir/overlays */
+	struct coord_sessions	 c_sess;
+	struct coord_psess	 c_psess;
+	struct coord_mirrors	 c_mirror;
+	struct coord_prmirrors	 c_prm;
+};
+
+/* A request's handler: 0 or -errno; an answer's payload goes in rsp. */
+typedef int (*coord_fn)(struct coord *, const struct shmq_msg *,
+    struct shmq_msg *);
 
 /* coordinator/coordinator.c */
-int	 coordinator_main(const char *, size_t, struct shmq_region *, int);
+int		 coordinator_main(struct proc_env *);
+struct coord	*coord_new(const char *, struct shmq_region *, int);
+void		 coord_free(struct coord *);
 
 /* coordinator/store.c */
 int	 store_open(struct store **, const char *, size_t);
@@ -56,43 +164,42 @@ int	 store_psess_foreach(struct store *, int (*)(uint64_t, const void *,
 	    size_t, void *), void *);
 
 /* coordinator/session.c */
-int	 coord_session_start(struct store *, const struct shmq_msg *,
+int	 coord_session_start(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_session_end(struct store *, const struct shmq_msg *,
+int	 coord_session_end(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_target_reset(struct store *, const struct shmq_msg *,
+int	 coord_target_reset(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-void	 coord_session_kicks(struct shmq_region *);
-void	 coord_session_forget_slot(int);
+void	 coord_session_kicks(struct coord *);
 
 /* coordinator/psess.c */
-int	 coord_psess_init(struct store *, const char *, struct shmq_region *);
-void	 coord_psess_fini(void);
-void	 coord_psess_periodic(struct store *);
-void	 coord_psess_work(void);
-int	 coord_psess_luns(struct store *, const struct shmq_msg *,
+int	 coord_psess_init(struct coord *);
+void	 coord_psess_fini(struct coord *);
+void	 coord_psess_periodic(struct coord *);
+void	 coord_psess_work(struct coord *);
+int	 coord_psess_luns(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_psess_create(struct store *, const struct shmq_msg *,
+int	 coord_psess_create(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_psess_delete(struct store *, const struct shmq_msg *,
+int	 coord_psess_delete(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_psess_touch(struct store *, const struct shmq_msg *,
+int	 coord_psess_touch(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
 
 /* coordinator/mirror.c */
-int	 coord_mirror_init(struct store *, const char *);
-void	 coord_mirror_fini(void);
-int	 coord_map_register(struct store *, const struct shmq_msg *,
+int	 coord_mirror_init(struct coord *);
+void	 coord_mirror_fini(struct coord *);
+int	 coord_map_register(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_mirror_commit(struct store *, uint64_t, uint64_t, uint64_t);
-int	 coord_mirror_forget(struct store *, const char *);
+int	 coord_mirror_commit(struct coord *, uint64_t, uint64_t, uint64_t);
+int	 coord_mirror_forget(struct coord *, const char *);
 int	 coord_mirror_name_ok(const char *, size_t);
 
 /* coordinator/prmirror.c */
-int	 coord_prmirror_init(struct store *, const char *);
-void	 coord_prmirror_fini(void);
-int	 coord_pr_commit(struct store *, const struct shmq_msg *,
+int	 coord_prmirror_init(struct coord *);
+void	 coord_prmirror_fini(struct coord *);
+int	 coord_pr_commit(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
-int	 coord_prmirror_forget(struct store *, const char *);
+int	 coord_prmirror_forget(struct coord *, const char *);
 
 #endif /* SCSIPUB_COORDINATOR_H */

@@ -33,7 +33,8 @@
 #include "shmq.h"
 
 #define MIRROR_KEY	'L'		/* kv key: 'L' + be64 id */
-#define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - 16)
+#define MIRROR_KEYLEN	9
+#define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - SHMQ_REGISTER_LEN)
 
 struct mirror {
 	uint64_t	 mi_id;
@@ -42,18 +43,14 @@ struct mirror {
 	size_t		 mi_len;
 };
 
-static struct mirror	*mirrors;
-static size_t		 nmirrors;
-static char		 mirror_dir[PATH_MAX];
-
 static struct mirror *
-mirror_find(uint64_t id)
+mirror_find(struct coord_mirrors *cm, uint64_t id)
 {
 	size_t	 i;
 
-	for (i = 0; i < nmirrors; i++)
-		if (mirrors[i].mi_id == id)
-			return &mirrors[i];
+	for (i = 0; i < cm->cm_n; i++)
+		if (cm->cm_v[i].mi_id == id)
+			return &cm->cm_v[i];
 	return NULL;
 }
 
@@ -73,16 +70,16 @@ coord_mirror_name_ok(const char *name, size_t len)
 
 /* Map file of one LU, created at its full size when it is missing. */
 static int
-mirror_open(uint64_t id, uint64_t nblocks, const char *name,
+mirror_open(const char *dir, uint64_t id, uint64_t nblocks, const char *name,
     struct mirror *mi)
 {
 	char	 path[PATH_MAX];
-	size_t	 len = COWMAP_HDR + cowmap_bytes(nblocks);
+	size_t	 len = cowmap_file_len(nblocks);
 	struct stat st;
 	int	 fd;
 	void	*m;
 
-	if (snprintf(path, sizeof(path), "%s/%s.map", mirror_dir, name) >=
+	if (snprintf(path, sizeof(path), "%s/%s.map", dir, name) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
@@ -116,7 +113,7 @@ mirror_fill_run(void *arg, uint64_t first, uint64_t count)
 	uint64_t	 b;
 
 	for (b = first; b < first + count && b < f->f_mi->mi_nblocks; b++)
-		cowmap_or(f->f_mi->mi_base + COWMAP_HDR, b, f->f_bits);
+		cowmap_or(f->f_mi->mi_base + COWMAP_BITS, b, f->f_bits);
 	return 0;
 }
 
@@ -138,26 +135,67 @@ mirror_rebuild(struct store *st, struct mirror *mi)
 }
 
 static int
-mirror_add(struct store *st, uint64_t id, uint64_t nblocks, const char *name)
+mirror_add(struct coord *c, uint64_t id, uint64_t nblocks, const char *name)
 {
+	struct coord_mirrors *cm = &c->c_mirror;
 	struct mirror	 mi, *v;
 	int		 rv;
 
-	if (mirror_find(id) != NULL)
+	if (mirror_find(cm, id) != NULL)
 		return 0;
-	if ((rv = mirror_open(id, nblocks, name, &mi)) != 0) {
+	if ((rv = mirror_open(c->c_ovldir, id, nblocks, name, &mi)) != 0) {
 		log_warnx("%s: %s: %s", __func__, name, strerror(-rv));
 		return rv;
 	}
-	if ((v = reallocarray(mirrors, nmirrors + 1, sizeof(*v))) == NULL) {
+	if ((v = reallocarray(cm->cm_v, cm->cm_n + 1, sizeof(*v))) == NULL) {
 		munmap(mi.mi_base, mi.mi_len);
 		return -ENOMEM;
 	}
-	mirrors = v;
-	mirrors[nmirrors++] = mi;
-	if ((rv = mirror_rebuild(st, &mirrors[nmirrors - 1])) != 0)
+	cm->cm_v = v;
+	cm->cm_v[cm->cm_n++] = mi;
+	if ((rv = mirror_rebuild(c->c_store, &cm->cm_v[cm->cm_n - 1])) != 0)
 		log_warnx("%s: rebuilding %s: %s", __func__, name,
 		    strerror(-rv));
+	return 0;
+}
+
+/*
+ * The LMDB record of a registered LU: key 'L' + be64 id, value be64
+ * blocks + file name.
+ */
+static void
+mirror_key(uint8_t k[MIRROR_KEYLEN], uint64_t id)
+{
+	k[0] = MIRROR_KEY;
+	be64enc(k + 1, id);
+}
+
+static int
+mirror_rec_put(struct store *st, uint64_t id, uint64_t nblocks,
+    const char *name)
+{
+	uint8_t	 k[MIRROR_KEYLEN], v[8 + MIRROR_NAME_MAX];
+	size_t	 n = strlen(name);
+
+	if (n > MIRROR_NAME_MAX)
+		return -EINVAL;
+	mirror_key(k, id);
+	be64enc(v, nblocks);
+	memcpy(v + 8, name, n);
+	return store_kv_put(st, k, sizeof(k), v, 8 + n);
+}
+
+static int
+mirror_rec_dec(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+    uint64_t *id, uint64_t *nblocks, char name[MIRROR_NAME_MAX + 1])
+{
+	if (klen != MIRROR_KEYLEN || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
+	    !coord_mirror_name_ok((const char *)v + 8, vlen - 8))
+		return -EINVAL;
+	*id = be64dec(k + 1);
+	*nblocks = be64dec(v);
+	memcpy(name, v + 8, vlen - 8);
+	name[vlen - 8] = '\0';
 	return 0;
 }
 
@@ -165,70 +203,60 @@ static int
 mirror_load_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
     size_t vlen)
 {
-	char	 name[MIRROR_NAME_MAX + 1];
+	char		 name[MIRROR_NAME_MAX + 1];
+	uint64_t	 id, nblocks;
 
-	if (klen != 9 || vlen <= 8 || vlen - 8 > MIRROR_NAME_MAX ||
-	    !coord_mirror_name_ok((const char *)v + 8, vlen - 8))
-		return 0;
-	memcpy(name, v + 8, vlen - 8);
-	name[vlen - 8] = '\0';
-	mirror_add(arg, be64dec(k + 1), be64dec(v), name);
+	if (mirror_rec_dec(k, klen, v, vlen, &id, &nblocks, name) == 0)
+		mirror_add(arg, id, nblocks, name);
 	return 0;
 }
 
 /* At start: every registered shared LU's map file rebuilt from LMDB. */
 int
-coord_mirror_init(struct store *st, const char *state_dir)
+coord_mirror_init(struct coord *c)
 {
 	uint8_t	 prefix = MIRROR_KEY;
 	int	 rv;
 
-	snprintf(mirror_dir, sizeof(mirror_dir), "%s/overlays", state_dir);
-	if ((rv = store_begin(st, 0)) != 0)
+	if ((rv = store_begin(c->c_store, 0)) != 0)
 		return rv;
-	rv = store_kv_foreach(st, &prefix, 1, mirror_load_one, st);
-	store_abort(st);
-	if (nmirrors > 0)
+	rv = store_kv_foreach(c->c_store, &prefix, 1, mirror_load_one, c);
+	store_abort(c->c_store);
+	if (c->c_mirror.cm_n > 0)
 		log_info("%s: %zu shared maps rebuilt from LMDB", __func__,
-		    nmirrors);
+		    c->c_mirror.cm_n);
 	return rv;
 }
 
 void
-coord_mirror_fini(void)
+coord_mirror_fini(struct coord *c)
 {
+	struct coord_mirrors *cm = &c->c_mirror;
 	size_t	 i;
 
-	for (i = 0; i < nmirrors; i++)
-		munmap(mirrors[i].mi_base, mirrors[i].mi_len);
-	free(mirrors);
-	mirrors = NULL;
-	nmirrors = 0;
+	for (i = 0; i < cm->cm_n; i++)
+		munmap(cm->cm_v[i].mi_base, cm->cm_v[i].mi_len);
+	free(cm->cm_v);
+	cm->cm_v = NULL;
+	cm->cm_n = 0;
 }
 
-/* MAP_REGISTER: be64 id, be64 blocks, file name (no "/"), in a write txn. */
+/* MAP_REGISTER: a shared LU and its map file (no "/"), in a write txn. */
 int
-coord_map_register(struct store *st, const struct shmq_msg *req,
+coord_map_register(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
-	uint8_t		 key[9];
 	char		 name[MIRROR_NAME_MAX + 1];
-	size_t		 nlen;
+	uint64_t	 id, nblocks;
 	int		 rv;
 
 	(void)rsp;
-	if (req->m_len <= 16 || (nlen = req->m_len - 16) > MIRROR_NAME_MAX ||
-	    !coord_mirror_name_ok((const char *)req->m_data + 16, nlen))
+	if (shmq_register_dec(req, &id, &nblocks, name, sizeof(name)) != 0 ||
+	    !coord_mirror_name_ok(name, strlen(name)))
 		return -EINVAL;
-	key[0] = MIRROR_KEY;
-	memcpy(key + 1, req->m_data, 8);
-	rv = store_kv_put(st, key, sizeof(key), req->m_data + 8, 8 + nlen);
-	if (rv != 0)
+	if ((rv = mirror_rec_put(c->c_store, id, nblocks, name)) != 0)
 		return rv;
-	memcpy(name, req->m_data + 16, nlen);
-	name[nlen] = '\0';
-	return mirror_add(st, be64dec(req->m_data), be64dec(req->m_data + 8),
-	    name);
+	return mirror_add(c, id, nblocks, name);
 }
 
 /*
@@ -237,10 +265,10 @@ coord_map_register(struct store *st, const struct shmq_msg *req,
  * for an LU without a file here.
  */
 int
-coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
+coord_mirror_commit(struct coord *c, uint64_t lu, uint64_t first,
     uint64_t count)
 {
-	struct mirror	*mi = mirror_find(lu & ~COWMAP_ZLU);
+	struct mirror	*mi = mirror_find(&c->c_mirror, lu & ~COWMAP_ZLU);
 	int		 bit = (lu & COWMAP_ZLU) ? COWMAP_Z : COWMAP_M, on, rv;
 	uint64_t	 b, end, run;
 
@@ -250,12 +278,12 @@ coord_mirror_commit(struct store *st, uint64_t lu, uint64_t first,
 		return -EINVAL;
 	end = first + count;
 	for (b = first; b < end; b += run) {
-		on = cowmap_get(mi->mi_base + COWMAP_HDR, b) & bit;
+		on = cowmap_get(mi->mi_base + COWMAP_BITS, b) & bit;
 		for (run = 1; b + run < end && (cowmap_get(mi->mi_base +
-		    COWMAP_HDR, b + run) & bit) == on; run++)
+		    COWMAP_BITS, b + run) & bit) == on; run++)
 			continue;
-		rv = on ? store_map_set(st, lu, b, run) :
-		    store_map_clear(st, lu, b, run);
+		rv = on ? store_map_set(c->c_store, lu, b, run) :
+		    store_map_clear(c->c_store, lu, b, run);
 		if (rv != 0)
 			return rv;
 	}
@@ -277,7 +305,7 @@ mirror_id_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 	size_t		 plen = strlen(f->mf_prefix);
 	uint64_t	*nv;
 
-	if (klen != 9 || vlen < 8 || vlen - 8 < plen ||
+	if (klen != MIRROR_KEYLEN || vlen < 8 || vlen - 8 < plen ||
 	    memcmp(v + 8, f->mf_prefix, plen) != 0)
 		return 0;
 	if ((nv = reallocarray(f->mf_v, 2 * (f->mf_n + 1), sizeof(*nv))) ==
@@ -291,14 +319,14 @@ mirror_id_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
 }
 
 static void
-mirror_drop(uint64_t id)
+mirror_drop(struct coord_mirrors *cm, uint64_t id)
 {
-	struct mirror	*mi = mirror_find(id);
+	struct mirror	*mi = mirror_find(cm, id);
 
 	if (mi == NULL)
 		return;
 	munmap(mi->mi_base, mi->mi_len);
-	*mi = mirrors[--nmirrors];
+	*mi = cm->cm_v[--cm->cm_n];
 }
 
 /*
@@ -306,10 +334,11 @@ mirror_drop(uint64_t id)
  * LMDB (registration and runs) and this process, in the open write txn.
  */
 int
-coord_mirror_forget(struct store *st, const char *prefix)
+coord_mirror_forget(struct coord *c, const char *prefix)
 {
+	struct store	*st = c->c_store;
 	struct mirror_ids f = { prefix, NULL, 0 };
-	uint8_t		 key[9];
+	uint8_t		 key[MIRROR_KEYLEN];
 	uint64_t	 id, nblocks;
 	size_t		 i;
 	int		 rv;
@@ -321,10 +350,10 @@ coord_mirror_forget(struct store *st, const char *prefix)
 		nblocks = f.mf_v[2 * i + 1];
 		if ((rv = store_map_clear(st, id, 0, nblocks)) == 0 &&
 		    (rv = store_map_clear(st, id | COWMAP_ZLU, 0, nblocks)) == 0) {
-			be64enc(key + 1, id);
+			mirror_key(key, id);
 			rv = store_kv_del(st, key, sizeof(key));
 		}
-		mirror_drop(id);
+		mirror_drop(&c->c_mirror, id);
 	}
 	free(f.mf_v);
 	return rv;

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
 #include "coordinator.h"
 #include "log.h"
 #include "prstate.h"
@@ -33,40 +32,36 @@
 #define PRM_VFMT	1		/* value: format byte, struct pr_state */
 #define PRM_VLEN	(1 + sizeof(struct pr_state))
 
-static struct pr_lu	**prms;
-static size_t		  nprms;
-static char		  prm_dir[PATH_MAX];
-static uint8_t		  prm_val[PRM_VLEN];
-
 static struct pr_lu *
-prm_find(const char *name)
+prm_find(struct coord_prmirrors *cr, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < nprms; i++)
-		if (strcmp(prms[i]->pl_name, name) == 0)
-			return prms[i];
+	for (i = 0; i < cr->cr_n; i++)
+		if (strcmp(cr->cr_v[i]->pl_name, name) == 0)
+			return cr->cr_v[i];
 	return NULL;
 }
 
 /* The mirror of name, mapped (and made, blank, if missing). */
 static struct pr_lu *
-prm_get(const char *name)
+prm_get(struct coord *c, const char *name)
 {
+	struct coord_prmirrors *cr = &c->c_prm;
 	struct pr_lu	 *pl, **v;
 	char		  path[PATH_MAX];
 
-	if ((pl = prm_find(name)) != NULL)
+	if ((pl = prm_find(cr, name)) != NULL)
 		return pl;
-	if (snprintf(path, sizeof(path), "%s/%s.pr", prm_dir, name) >=
+	if (snprintf(path, sizeof(path), "%s/%s.pr", c->c_ovldir, name) >=
 	    (int)sizeof(path) || (pl = pr_lu_open(path)) == NULL)
 		return NULL;
-	if ((v = reallocarray(prms, nprms + 1, sizeof(*v))) == NULL) {
+	if ((v = reallocarray(cr->cr_v, cr->cr_n + 1, sizeof(*v))) == NULL) {
 		pr_lu_close(pl);
 		return NULL;
 	}
-	prms = v;
-	prms[nprms++] = pl;
+	cr->cr_v = v;
+	cr->cr_v[cr->cr_n++] = pl;
 	return pl;
 }
 
@@ -83,7 +78,8 @@ prm_key(uint8_t *k, const char *name)
 static int
 prm_put(struct store *st, const char *name, const struct pr_state *s)
 {
-	uint8_t	 k[1 + PR_FNAME_MAX];
+	static uint8_t	 prm_val[PRM_VLEN];
+	uint8_t		 k[1 + PR_FNAME_MAX];
 
 	prm_val[0] = PRM_VFMT;
 	memcpy(prm_val + 1, s, sizeof(*s));
@@ -94,9 +90,10 @@ prm_put(struct store *st, const char *name, const struct pr_state *s)
 static int
 prm_load(struct store *st, const char *name, struct pr_state *s)
 {
-	uint8_t	 k[1 + PR_FNAME_MAX];
-	size_t	 vlen;
-	int	 rv;
+	static uint8_t	 prm_val[PRM_VLEN];
+	uint8_t		 k[1 + PR_FNAME_MAX];
+	size_t		 vlen;
+	int		 rv;
 
 	rv = store_kv_get(st, k, prm_key(k, name), prm_val, PRM_VLEN, &vlen);
 	if (rv != 0)
@@ -182,15 +179,15 @@ prm_names(struct store *st, const char *prefix, struct prm_names *nm)
 
 /* At start: every recorded state and its mirror made to agree. */
 int
-coord_prmirror_init(struct store *st, const char *state_dir)
+coord_prmirror_init(struct coord *c)
 {
 	static struct pr_state rec;
+	struct store	*st = c->c_store;
 	struct prm_names nm;
 	struct pr_lu	*pl;
 	size_t		 i;
 	int		 rv;
 
-	snprintf(prm_dir, sizeof(prm_dir), "%s/overlays", state_dir);
 	if ((rv = store_begin(st, 1)) != 0)
 		return rv;
 	if ((rv = prm_names(st, "", &nm)) != 0) {
@@ -204,7 +201,7 @@ coord_prmirror_init(struct store *st, const char *state_dir)
 			    nm.pn_v[i], strerror(-rv));
 			continue;
 		}
-		if ((pl = prm_get(nm.pn_v[i])) == NULL ||
+		if ((pl = prm_get(c, nm.pn_v[i])) == NULL ||
 		    (rv = prm_reconcile(st, pl, &rec)) != 0)
 			log_warnx("%s: %s: reservations not restored",
 			    __func__, nm.pn_v[i]);
@@ -213,54 +210,54 @@ coord_prmirror_init(struct store *st, const char *state_dir)
 	if ((rv = store_commit(st)) != 0)	/* the mirrors agree all the same */
 		log_warnx("%s: recording the checked states: %s", __func__,
 		    strerror(-rv));
-	if (nprms > 0)
+	if (c->c_prm.cr_n > 0)
 		log_info("%s: reservations of %zu LUs checked against LMDB",
-		    __func__, nprms);
+		    __func__, c->c_prm.cr_n);
 	return 0;
 }
 
 void
-coord_prmirror_fini(void)
+coord_prmirror_fini(struct coord *c)
 {
+	struct coord_prmirrors *cr = &c->c_prm;
 	size_t	 i;
 
-	for (i = 0; i < nprms; i++)
-		pr_lu_close(prms[i]);
-	free(prms);
-	prms = NULL;
-	nprms = 0;
+	for (i = 0; i < cr->cr_n; i++)
+		pr_lu_close(cr->cr_v[i]);
+	free(cr->cr_v);
+	cr->cr_v = NULL;
+	cr->cr_n = 0;
 }
 
 /* PR_COMMIT: the mirror's current state into LMDB, in a write txn. */
 int
-coord_pr_commit(struct store *st, const struct shmq_msg *req,
+coord_pr_commit(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	static struct pr_state cur;
 	char		 name[PR_FNAME_MAX + 1];
 	struct pr_lu	*pl;
-	size_t		 n;
+	uint64_t	 commit;
+	uint32_t	 epoch;
 
 	(void)rsp;
-	if (req->m_len <= SHMQ_PR_LEN ||
-	    (n = req->m_len - SHMQ_PR_LEN) > PR_FNAME_MAX ||
-	    !coord_mirror_name_ok((const char *)req->m_data + SHMQ_PR_LEN, n))
+	if (shmq_pr_dec(req, &epoch, &commit, name, sizeof(name)) != 0 ||
+	    !coord_mirror_name_ok(name, strlen(name)))
 		return -EINVAL;
-	memcpy(name, req->m_data + SHMQ_PR_LEN, n);
-	name[n] = '\0';
-	if ((pl = prm_get(name)) == NULL)
+	if ((pl = prm_get(c, name)) == NULL)
 		return -EIO;
 	pr_lu_snapshot(pl, &cur);
-	if (cur.ps_epoch != be32dec(req->m_data) ||
-	    cur.ps_commit < be64dec(req->m_data + 4))
+	if (cur.ps_epoch != epoch || cur.ps_commit < commit)
 		return -ESTALE;
-	return prm_put(st, name, &cur);
+	return prm_put(c->c_store, name, &cur);
 }
 
 /* A session ended: the records and mirrors of names under prefix go. */
 int
-coord_prmirror_forget(struct store *st, const char *prefix)
+coord_prmirror_forget(struct coord *c, const char *prefix)
 {
+	struct coord_prmirrors *cr = &c->c_prm;
+	struct store	*st = c->c_store;
 	uint8_t		 k[1 + PR_FNAME_MAX];
 	struct prm_names nm;
 	struct pr_lu	*pl;
@@ -277,16 +274,16 @@ coord_prmirror_forget(struct store *st, const char *prefix)
 			rv = 0;
 	}
 	free(nm.pn_v);
-	for (i = 0; i < nprms; ) {
-		pl = prms[i];
+	for (i = 0; i < cr->cr_n; ) {
+		pl = cr->cr_v[i];
 		if (strncmp(pl->pl_name, prefix, strlen(prefix)) != 0) {
 			i++;
 			continue;
 		}
 		pr_lu_close(pl);
-		for (j = i + 1; j < nprms; j++)
-			prms[j - 1] = prms[j];
-		nprms--;
+		for (j = i + 1; j < cr->cr_n; j++)
+			cr->cr_v[j - 1] = cr->cr_v[j];
+		cr->cr_n--;
 	}
 	return rv;
 }

@@ -28,72 +28,46 @@
 #include "psess.h"
 #include "shmq.h"
 
-#define PEND_MAX	8	/* CREATEs being staged at once */
-#define RATE_MAX	256	/* owners tracked by the rate limit */
 #define RATE_WINDOW	60	/* seconds */
-#define PURGE_MAX	64
 #define LOST_GRACE	30	/* seconds for lost connections to return */
 
-struct cp_pending {
-	uint64_t	 pp_id;
-	time_t		 pp_when;
-	uint32_t	 pp_have[CFG_MAX_TARGET_LUNS / 32];
-	char		 pp_images[CFG_MAX_TARGET_LUNS][CFG_NAME_MAX];
-};
-
-struct cp_rate {
-	uint64_t	 pr_owner;
-	time_t		 pr_start;
-	uint32_t	 pr_n;
-};
-
-static struct {
-	struct psess_mirror	*cp_m;
-	struct shmq_region	*cp_rg;
-	char			 cp_dir[CFG_PATH_MAX];
-	int			 cp_txn;	/* periodic: own transaction */
-	struct cp_pending	 cp_pend[PEND_MAX];
-	struct cp_rate		 cp_rate[RATE_MAX];
-	uint64_t		 cp_purge[PURGE_MAX];
-	int			 cp_npurge;
-} cp;
-
-static void	cp_purge_now(uint64_t);
+static void	cp_purge_now(struct coord *, uint64_t);
 
 static struct psess_ment *
-cp_ent(int idx)
+cp_ent(struct coord_psess *cp, int idx)
 {
-	return psess_mirror_entry(cp.cp_m, idx);
+	return psess_mirror_entry(cp->cp_m, idx);
 }
 
 static int
-cp_find(uint64_t id)
+cp_find(struct coord_psess *cp, uint64_t id)
 {
 	int	 i;
 
-	for (i = 0; cp.cp_m != NULL && i < PSESS_MAX; i++)
-		if (cp_ent(i)->me_used && cp_ent(i)->me_rec.ps_id == id)
+	for (i = 0; cp->cp_m != NULL && i < PSESS_MAX; i++)
+		if (cp_ent(cp, i)->me_used && cp_ent(cp, i)->me_rec.ps_id == id)
 			return i;
 	return -1;
 }
 
 static int
-cp_count_owner(uint64_t owner)
+cp_count_owner(struct coord_psess *cp, uint64_t owner)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < PSESS_MAX; i++)
-		n += cp_ent(i)->me_used && cp_ent(i)->me_rec.ps_owner == owner;
+		n += cp_ent(cp, i)->me_used &&
+		    cp_ent(cp, i)->me_rec.ps_owner == owner;
 	return n;
 }
 
 static int
-cp_free_entry(void)
+cp_free_entry(struct coord_psess *cp)
 {
 	int	 i;
 
 	for (i = 0; i < PSESS_MAX; i++)
-		if (!cp_ent(i)->me_used)
+		if (!cp_ent(cp, i)->me_used)
 			return i;
 	return -1;
 }
@@ -110,39 +84,38 @@ cp_store_put(struct store *st, const struct psess_rec *r)
 }
 
 static void
-cp_purge(uint64_t id)
+cp_purge(struct coord *c, uint64_t id)
 {
-	int	 i;
+	struct coord_psess	*cp = &c->c_psess;
+	int			 i;
 
-	for (i = 0; i < cp.cp_npurge; i++)
-		if (cp.cp_purge[i] == id)
+	for (i = 0; i < cp->cp_npurge; i++)
+		if (cp->cp_purge[i] == id)
 			return;
-	if (cp.cp_npurge == PURGE_MAX)
-		cp_purge_now(id);
+	if (cp->cp_npurge == COORD_PURGE_MAX)
+		cp_purge_now(c, id);
 	else
-		cp.cp_purge[cp.cp_npurge++] = id;
+		cp->cp_purge[cp->cp_npurge++] = id;
 }
 
 /* Remove every file of session id from state-dir/overlays. */
 static void
-cp_purge_now(uint64_t id)
+cp_purge_now(struct coord *c, uint64_t id)
 {
-	char		 ids[PSESS_IDSTR], pfx[32], path[CFG_PATH_MAX + 300];
+	char		 ids[PSESS_IDSTR], pfx[32], path[PATH_MAX + 300];
 	struct dirent	*de;
 	DIR		*d;
 	size_t		 n;
 
 	psess_id_fmt(id, ids);
 	n = (size_t)snprintf(pfx, sizeof(pfx), "psess-%s", ids);
-	snprintf(path, sizeof(path), "%s/overlays", cp.cp_dir);
-	if ((d = opendir(path)) == NULL)
+	if ((d = opendir(c->c_ovldir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, pfx, n) != 0 ||
 		    (de->d_name[n] != '-' && de->d_name[n] != '.'))
 			continue;
-		snprintf(path, sizeof(path), "%s/overlays/%s", cp.cp_dir,
-		    de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", c->c_ovldir, de->d_name);
 		if (unlink(path) == -1)
 			log_warn("%s: %s", __func__, path);
 	}
@@ -151,19 +124,20 @@ cp_purge_now(uint64_t id)
 
 /* After the commit: the files of the sessions that ended. */
 void
-coord_psess_work(void)
+coord_psess_work(struct coord *c)
 {
-	int	 i;
+	struct coord_psess	*cp = &c->c_psess;
+	int			 i;
 
-	for (i = 0; i < cp.cp_npurge; i++)
-		cp_purge_now(cp.cp_purge[i]);
-	cp.cp_npurge = 0;
+	for (i = 0; i < cp->cp_npurge; i++)
+		cp_purge_now(c, cp->cp_purge[i]);
+	cp->cp_npurge = 0;
 }
 
 static void
-cp_clear(int idx)
+cp_clear(struct coord_psess *cp, int idx)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(cp, idx);
 
 	psess_mirror_begin(e);
 	e->me_used = 0;
@@ -175,9 +149,9 @@ cp_clear(int idx)
 
 /* Publish r in mirror entry idx, with no connections yet. */
 static void
-cp_publish(int idx, const struct psess_rec *r)
+cp_publish(struct coord_psess *cp, int idx, const struct psess_rec *r)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(cp, idx);
 
 	psess_mirror_begin(e);
 	e->me_rec = *r;
@@ -191,40 +165,41 @@ cp_publish(int idx, const struct psess_rec *r)
  * in LMDB, and (after the commit) its files.
  */
 static int
-cp_end(struct store *st, int idx, const char *why)
+cp_end(struct coord *c, int idx, const char *why)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct coord_psess	*cp = &c->c_psess;
+	struct psess_ment	*e = cp_ent(cp, idx);
 	char			 ids[PSESS_IDSTR], pfx[PSESS_IDSTR + 8];
 	uint64_t		 id = e->me_rec.ps_id;
 	int			 rv;
 
-	rv = store_psess_del(st, id);
+	rv = store_psess_del(c->c_store, id);
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
 	psess_id_fmt(id, ids);
 	snprintf(pfx, sizeof(pfx), "psess-%s-", ids);
-	if ((rv = coord_mirror_forget(st, pfx)) != 0 ||
-	    (rv = coord_prmirror_forget(st, pfx)) != 0)
+	if ((rv = coord_mirror_forget(c, pfx)) != 0 ||
+	    (rv = coord_prmirror_forget(c, pfx)) != 0)
 		return rv;
 	log_info("session %s (tier %s) ended: %s", ids, e->me_rec.ps_tier,
 	    why);
-	cp_clear(idx);
-	cp_purge(id);
+	cp_clear(cp, idx);
+	cp_purge(c, id);
 	return 0;
 }
 
 /* Its last connection went away. */
 static int
-cp_last_closed(struct store *st, int idx)
+cp_last_closed(struct coord *c, int idx)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(&c->c_psess, idx);
 	struct psess_rec	 r = e->me_rec;
 	int			 rv;
 
 	if (!(r.ps_flags & PSESS_F_PERSISTENT))
-		return cp_end(st, idx, "last connection closed");
+		return cp_end(c, idx, "last connection closed");
 	r.ps_idle = (uint64_t)time(NULL);
-	if ((rv = cp_store_put(st, &r)) != 0)
+	if ((rv = cp_store_put(c->c_store, &r)) != 0)
 		return rv;
 	psess_mirror_begin(e);
 	e->me_rec.ps_idle = r.ps_idle;
@@ -232,14 +207,14 @@ cp_last_closed(struct store *st, int idx)
 	return 0;
 }
 
-static struct cp_pending *
-cp_pending(uint64_t id, int create)
+static struct coord_pending *
+cp_pending(struct coord_psess *cp, uint64_t id, int create)
 {
-	struct cp_pending	*p, *old = &cp.cp_pend[0];
+	struct coord_pending	*p, *old = &cp->cp_pend[0];
 	int			 i;
 
-	for (i = 0; i < PEND_MAX; i++) {
-		p = &cp.cp_pend[i];
+	for (i = 0; i < COORD_PEND_MAX; i++) {
+		p = &cp->cp_pend[i];
 		if (p->pp_id == id)
 			return p;
 		if (p->pp_when < old->pp_when)
@@ -254,19 +229,18 @@ cp_pending(uint64_t id, int create)
 }
 
 int
-coord_psess_luns(struct store *st, const struct shmq_msg *req,
+coord_psess_luns(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	static char		 names[255][CFG_NAME_MAX];
-	struct cp_pending	*p;
+	struct coord_pending	*p;
 	uint64_t		 id;
 	int			 first, count, i;
 
-	(void)st;
 	(void)rsp;
 	if (psess_msg_luns_parse(req, &id, &first, &count, names) != 0)
 		return -EINVAL;
-	p = cp_pending(id, 1);
+	p = cp_pending(&c->c_psess, id, 1);
 	for (i = 0; i < count; i++) {
 		memcpy(p->pp_images[first + i], names[i], CFG_NAME_MAX);
 		p->pp_have[(first + i) / 32] |= 1U << ((first + i) % 32);
@@ -275,7 +249,7 @@ coord_psess_luns(struct store *st, const struct shmq_msg *req,
 }
 
 static int
-cp_staged(struct cp_pending *p, struct psess_rec *r)
+cp_staged(struct coord_pending *p, struct psess_rec *r)
 {
 	int	 i;
 
@@ -289,20 +263,20 @@ cp_staged(struct cp_pending *p, struct psess_rec *r)
 
 /* Another creation by owner within the limit per minute? */
 static int
-cp_rate_take(uint64_t owner, uint32_t limit)
+cp_rate_take(struct coord_psess *cp, uint64_t owner, uint32_t limit)
 {
-	struct cp_rate	*r, *old = &cp.cp_rate[0];
+	struct coord_rate	*r, *old = &cp->cp_rate[0];
 	time_t		 now = time(NULL);
 	int		 i;
 
-	for (i = 0; i < RATE_MAX; i++) {
-		r = &cp.cp_rate[i];
+	for (i = 0; i < COORD_RATE_MAX; i++) {
+		r = &cp->cp_rate[i];
 		if (r->pr_owner == owner)
 			break;
 		if (r->pr_start < old->pr_start)
 			old = r;
 	}
-	if (i == RATE_MAX) {
+	if (i == COORD_RATE_MAX) {
 		r = old;
 		r->pr_owner = owner;
 		r->pr_start = now;
@@ -320,13 +294,13 @@ cp_rate_take(uint64_t owner, uint32_t limit)
 
 /* Sessions made without a token, in all. */
 static int
-cp_count_anon(void)
+cp_count_anon(struct coord_psess *cp)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < PSESS_MAX; i++)
-		n += cp_ent(i)->me_used &&
-		    (cp_ent(i)->me_rec.ps_flags & PSESS_F_ANON);
+		n += cp_ent(cp, i)->me_used &&
+		    (cp_ent(cp, i)->me_rec.ps_flags & PSESS_F_ANON);
 	return n;
 }
 
@@ -336,47 +310,51 @@ cp_count_anon(void)
  * and a free entry.
  */
 static int
-cp_admit(const struct psess_rec *r, const struct psess_limits *pl)
+cp_admit(struct coord_psess *cp, const struct psess_rec *r,
+    const struct psess_limits *pl)
 {
 	if ((r->ps_flags & PSESS_F_ANON) &&
-	    cp_count_anon() >= pl->pl_anon_max)
+	    cp_count_anon(cp) >= pl->pl_anon_max)
 		return -EMLINK;
 	if (pl->pl_sessions != 0 &&
-	    cp_count_owner(r->ps_owner) >= pl->pl_sessions)
+	    cp_count_owner(cp, r->ps_owner) >= pl->pl_sessions)
 		return -EDQUOT;
-	if (pl->pl_rate != 0 && cp_rate_take(r->ps_owner, pl->pl_rate) != 0)
+	if (pl->pl_rate != 0 && cp_rate_take(cp, r->ps_owner, pl->pl_rate) != 0)
 		return -EBUSY;
-	return cp_free_entry() == -1 ? -ENOSPC : 0;
+	return cp_free_entry(cp) == -1 ? -ENOSPC : 0;
 }
 
 int
-coord_psess_create(struct store *st, const struct shmq_msg *req,
+coord_psess_create(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	static struct psess_rec	 r;
+	struct coord_psess	*cp = &c->c_psess;
+	struct store		*st = c->c_store;
 	struct psess_limits	 pl;
-	struct cp_pending	*p;
+	struct coord_pending	*p;
 	char			 ids[PSESS_IDSTR];
 	int			 idx, rv;
 
 	(void)rsp;
 	memset(&r, 0, sizeof(r));
-	if (cp.cp_m == NULL || psess_msg_create_parse(req, &r, &pl) != 0)
+	if (cp->cp_m == NULL || psess_msg_create_parse(req, &r, &pl) != 0)
 		return -EINVAL;
-	if ((p = cp_pending(r.ps_id, 0)) == NULL || cp_staged(p, &r) != 0) {
+	if ((p = cp_pending(cp, r.ps_id, 0)) == NULL || cp_staged(p, &r) != 0) {
 		/* Answered once already (a repeat), or the LUNs went missing. */
-		if ((idx = cp_find(r.ps_id)) != -1)
-			return cp_store_put(st, &cp_ent(idx)->me_rec);
+		if ((idx = cp_find(cp, r.ps_id)) != -1)
+			return cp_store_put(st, &cp_ent(cp, idx)->me_rec);
 		return -ENOENT;
 	}
-	if ((idx = cp_find(r.ps_id)) != -1)
-		return cp_store_put(st, &cp_ent(idx)->me_rec);
+	if ((idx = cp_find(cp, r.ps_id)) != -1)
+		return cp_store_put(st, &cp_ent(cp, idx)->me_rec);
 	r.ps_flags &= ~PSESS_F_LOGGED_IN;
 	r.ps_idle = 0;
-	if ((rv = cp_admit(&r, &pl)) != 0 || (rv = cp_store_put(st, &r)) != 0)
+	if ((rv = cp_admit(cp, &r, &pl)) != 0 ||
+	    (rv = cp_store_put(st, &r)) != 0)
 		return rv;
-	idx = cp_free_entry();
-	cp_publish(idx, &r);
+	idx = cp_free_entry(cp);
+	cp_publish(cp, idx, &r);
 	memset(p, 0, sizeof(*p));
 	psess_id_fmt(r.ps_id, ids);
 	log_info("session %s created: tier %s, %d LUNs, iqn suffix %s", ids,
@@ -385,7 +363,7 @@ coord_psess_create(struct store *st, const struct shmq_msg *req,
 }
 
 int
-coord_psess_delete(struct store *st, const struct shmq_msg *req,
+coord_psess_delete(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
 	uint64_t	 id;
@@ -394,11 +372,11 @@ coord_psess_delete(struct store *st, const struct shmq_msg *req,
 	(void)rsp;
 	if (psess_msg_id_parse(req, &id) != 0)
 		return -EINVAL;
-	if ((idx = cp_find(id)) == -1) {
-		cp_purge(id);
+	if ((idx = cp_find(&c->c_psess, id)) == -1) {
+		cp_purge(c, id);
 		return 0;
 	}
-	return cp_end(st, idx, "deleted");
+	return cp_end(c, idx, "deleted");
 }
 
 static int
@@ -413,9 +391,9 @@ cp_conn_find(const struct psess_ment *e, uint64_t conn)
 }
 
 static int
-cp_conn_start(struct store *st, int idx, const struct psess_touch *t)
+cp_conn_start(struct coord *c, int idx, const struct psess_touch *t)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(&c->c_psess, idx);
 	struct psess_rec	 r;
 	int			 rv;
 
@@ -426,7 +404,7 @@ cp_conn_start(struct store *st, int idx, const struct psess_touch *t)
 	if (!(e->me_rec.ps_flags & PSESS_F_LOGGED_IN)) {
 		r = e->me_rec;
 		r.ps_flags |= PSESS_F_LOGGED_IN;
-		if ((rv = cp_store_put(st, &r)) != 0)
+		if ((rv = cp_store_put(c->c_store, &r)) != 0)
 			return rv;
 	}
 	psess_mirror_begin(e);
@@ -449,9 +427,10 @@ cp_conn_remove(struct psess_ment *e, int i)
 }
 
 int
-coord_psess_touch(struct store *st, const struct shmq_msg *req,
+coord_psess_touch(struct coord *c, const struct shmq_msg *req,
     struct shmq_msg *rsp)
 {
+	struct coord_psess	*cp = &c->c_psess;
 	struct psess_touch	 t;
 	struct psess_ment	*e;
 	int			 idx, i;
@@ -459,27 +438,27 @@ coord_psess_touch(struct store *st, const struct shmq_msg *req,
 	(void)rsp;
 	if (psess_msg_touch_parse(req, &t) != 0)
 		return -EINVAL;
-	if ((idx = cp_find(t.pt_id)) == -1) {
+	if ((idx = cp_find(cp, t.pt_id)) == -1) {
 		/* Ended meanwhile: a late login may have made files again. */
-		cp_purge(t.pt_id);
+		cp_purge(c, t.pt_id);
 		return t.pt_start ? -ENOENT : 0;
 	}
 	if (t.pt_start)
-		return cp_conn_start(st, idx, &t);
-	e = cp_ent(idx);
+		return cp_conn_start(c, idx, &t);
+	e = cp_ent(cp, idx);
 	if ((i = cp_conn_find(e, t.pt_conn.pc_conn)) == -1)
 		return 0;
 	cp_conn_remove(e, i);
-	return e->me_nconns == 0 ? cp_last_closed(st, idx) : 0;
+	return e->me_nconns == 0 ? cp_last_closed(c, idx) : 0;
 }
 
 /* A connection whose worker is gone (pid no longer owns the slot). */
 static int
-cp_conn_dead(const struct psess_conn *pc)
+cp_conn_dead(struct coord *c, const struct psess_conn *pc)
 {
-	if (pc->pc_slot >= (uint32_t)shmq_region_nslots(cp.cp_rg))
+	if (pc->pc_slot >= (uint32_t)shmq_region_nslots(c->c_region))
 		return 1;
-	return (uint64_t)shmq_slot_pid(cp.cp_rg, (int)pc->pc_slot) !=
+	return (uint64_t)shmq_slot_pid(c->c_region, (int)pc->pc_slot) !=
 	    pc->pc_conn >> 32;
 }
 
@@ -488,13 +467,13 @@ cp_conn_dead(const struct psess_conn *pc)
  * session's idle time starts now, in the mirror only).
  */
 static int
-cp_prune(int idx)
+cp_prune(struct coord *c, int idx)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(&c->c_psess, idx);
 	int			 i, had = e->me_nconns > 0;
 
 	for (i = (int)e->me_nconns - 1; i >= 0; i--)
-		if (cp_conn_dead(&e->me_conns[i]))
+		if (cp_conn_dead(c, &e->me_conns[i]))
 			cp_conn_remove(e, i);
 	if (!had || e->me_nconns > 0)
 		return 0;
@@ -521,65 +500,67 @@ cp_lost(const struct psess_rec *r, uint64_t now)
 }
 
 static int
-cp_txn(struct store *st)
+cp_txn(struct coord *c)
 {
-	if (cp.cp_txn)
+	if (c->c_psess.cp_txn)
 		return 0;
-	if (store_begin(st, 1) != 0)
+	if (store_begin(c->c_store, 1) != 0)
 		return -1;
-	cp.cp_txn = 1;
+	c->c_psess.cp_txn = 1;
 	return 0;
 }
 
 /* What time does to session idx: 0, or -1 when the store failed. */
 static int
-cp_age(struct store *st, int idx, uint64_t now)
+cp_age(struct coord *c, int idx, uint64_t now)
 {
-	struct psess_ment	*e = cp_ent(idx);
+	struct psess_ment	*e = cp_ent(&c->c_psess, idx);
 	uint64_t		 exp;
 
-	if (cp_prune(idx) && (e->me_rec.ps_flags & PSESS_F_PERSISTENT)) {
-		if (cp_txn(st) != 0)
+	if (cp_prune(c, idx) && (e->me_rec.ps_flags & PSESS_F_PERSISTENT)) {
+		if (cp_txn(c) != 0)
 			return -1;
-		return cp_last_closed(st, idx) == 0 ? 0 : -1;
+		return cp_last_closed(c, idx) == 0 ? 0 : -1;
 	}
 	if (e->me_nconns == 0 && cp_lost(&e->me_rec, now)) {
-		if (cp_txn(st) != 0)
+		if (cp_txn(c) != 0)
 			return -1;
-		return cp_end(st, idx, "its connections were lost") == 0 ? 0 :
+		return cp_end(c, idx, "its connections were lost") == 0 ? 0 :
 		    -1;
 	}
 	exp = psess_expires(&e->me_rec, e->me_nconns);
 	if (exp != 0 && now >= exp) {
-		if (cp_txn(st) != 0)
+		if (cp_txn(c) != 0)
 			return -1;
-		return cp_end(st, idx, "expired") == 0 ? 0 : -1;
+		return cp_end(c, idx, "expired") == 0 ? 0 : -1;
 	}
 	return 0;
 }
 
 /* Once a second: dead workers' connections, expiry. */
 void
-coord_psess_periodic(struct store *st)
+coord_psess_periodic(struct coord *c)
 {
-	uint64_t	 now = (uint64_t)time(NULL);
-	int		 i;
+	struct coord_psess	*cp = &c->c_psess;
+	uint64_t		 now = (uint64_t)time(NULL);
+	int			 i;
 
-	if (cp.cp_m == NULL)
+	if (cp->cp_m == NULL)
 		return;
-	cp.cp_txn = 0;
+	cp->cp_txn = 0;
 	for (i = 0; i < PSESS_MAX; i++)
-		if (cp_ent(i)->me_used && cp_age(st, i, now) != 0)
+		if (cp_ent(cp, i)->me_used && cp_age(c, i, now) != 0)
 			break;
-	if (cp.cp_txn && store_commit(st) != 0)
+	if (cp->cp_txn && store_commit(c->c_store) != 0)
 		log_warnx("%s: cannot record expired sessions", __func__);
-	cp.cp_txn = 0;
-	coord_psess_work();
+	cp->cp_txn = 0;
+	coord_psess_work(c);
 }
 
 /* ---- Start: the mirror rebuilt from LMDB ---- */
 
 struct cp_load {
+	struct coord_psess *cl_cp;
 	uint8_t		 cl_seen[PSESS_MAX];
 	uint64_t	 cl_missing[PSESS_MAX];
 	int		 cl_nmissing;
@@ -591,6 +572,7 @@ cp_load_one(uint64_t id, const void *v, size_t len, void *arg)
 {
 	static struct psess_rec	 r;
 	struct cp_load		*cl = arg;
+	struct coord_psess	*cp = cl->cl_cp;
 	struct psess_ment	*e;
 	int			 idx;
 
@@ -599,12 +581,12 @@ cp_load_one(uint64_t id, const void *v, size_t len, void *arg)
 		return 0;
 	}
 	cl->cl_total++;
-	if ((idx = cp_find(id)) == -1) {
+	if ((idx = cp_find(cp, id)) == -1) {
 		if (cl->cl_nmissing < PSESS_MAX)
 			cl->cl_missing[cl->cl_nmissing++] = id;
 		return 0;
 	}
-	e = cp_ent(idx);
+	e = cp_ent(cp, idx);
 	cl->cl_seen[idx] = 1;
 	psess_mirror_begin(e);
 	e->me_rec = r;
@@ -613,7 +595,7 @@ cp_load_one(uint64_t id, const void *v, size_t len, void *arg)
 }
 
 static void
-cp_load_missing(struct store *st, struct cp_load *cl)
+cp_load_missing(struct coord *c, struct cp_load *cl)
 {
 	static uint8_t		 buf[PSESS_REC_MAX];
 	static struct psess_rec	 r;
@@ -621,35 +603,39 @@ cp_load_missing(struct store *st, struct cp_load *cl)
 	int			 i, idx;
 
 	for (i = 0; i < cl->cl_nmissing; i++) {
-		if (store_psess_get(st, cl->cl_missing[i], buf, sizeof(buf),
-		    &len) != 0 || psess_rec_decode(buf, len, &r) != 0)
+		if (store_psess_get(c->c_store, cl->cl_missing[i], buf,
+		    sizeof(buf), &len) != 0 ||
+		    psess_rec_decode(buf, len, &r) != 0)
 			continue;
-		if ((idx = cp_free_entry()) == -1) {
+		if ((idx = cp_free_entry(&c->c_psess)) == -1) {
 			log_warnx("%s: session table full", __func__);
 			return;
 		}
-		cp_publish(idx, &r);
+		cp_publish(&c->c_psess, idx, &r);
 	}
 }
 
 static int
-cp_load(struct store *st)
+cp_load(struct coord *c)
 {
 	static struct cp_load	 cl;
+	struct coord_psess	*cp = &c->c_psess;
+	struct store		*st = c->c_store;
 	int			 i, rv;
 
 	memset(&cl, 0, sizeof(cl));
+	cl.cl_cp = cp;
 	if ((rv = store_begin(st, 0)) != 0)
 		return rv;
 	rv = store_psess_foreach(st, cp_load_one, &cl);
 	for (i = 0; rv == 0 && i < PSESS_MAX; i++) {
-		if (cp_ent(i)->me_used && !cl.cl_seen[i])
-			cp_clear(i);
-		else if (cp_ent(i)->me_used)
-			cp_prune(i);
+		if (cp_ent(cp, i)->me_used && !cl.cl_seen[i])
+			cp_clear(cp, i);
+		else if (cp_ent(cp, i)->me_used)
+			cp_prune(c, i);
 	}
 	if (rv == 0)
-		cp_load_missing(st, &cl);
+		cp_load_missing(c, &cl);
 	store_abort(st);
 	if (rv == 0 && cl.cl_total > 0)
 		log_info("%s: %d provisioned sessions", __func__, cl.cl_total);
@@ -657,30 +643,29 @@ cp_load(struct store *st)
 }
 
 int
-coord_psess_init(struct store *st, const char *state_dir,
-    struct shmq_region *rg)
+coord_psess_init(struct coord *c)
 {
-	char	 path[CFG_PATH_MAX + 32];
+	struct coord_psess	*cp = &c->c_psess;
+	char			 path[PATH_MAX + 32];
 
-	memset(&cp, 0, sizeof(cp));
-	cp.cp_rg = rg;
-	snprintf(cp.cp_dir, sizeof(cp.cp_dir), "%s", state_dir);
-	snprintf(path, sizeof(path), "%s/%s", state_dir, PSESS_MIRROR_FILE);
-	if ((cp.cp_m = psess_mirror_open(path, 1)) == NULL) {
+	memset(cp, 0, sizeof(*cp));
+	snprintf(path, sizeof(path), "%s/%s", c->c_statedir,
+	    PSESS_MIRROR_FILE);
+	if ((cp->cp_m = psess_mirror_open(path, 1)) == NULL) {
 		log_warn("%s: %s", __func__, path);
 		return -1;
 	}
-	if (cp_load(st) != 0) {
+	if (cp_load(c) != 0) {
 		log_warnx("%s: cannot load the sessions", __func__);
 		return -1;
 	}
-	psess_mirror_publish(cp.cp_m);
+	psess_mirror_publish(cp->cp_m);
 	return 0;
 }
 
 void
-coord_psess_fini(void)
+coord_psess_fini(struct coord *c)
 {
-	psess_mirror_close(cp.cp_m);
-	cp.cp_m = NULL;
+	psess_mirror_close(c->c_psess.cp_m);
+	c->c_psess.cp_m = NULL;
 }

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "proc.h"
 
 #define MASTER_BACKOFF_MIN_MS	100
 #define MASTER_BACKOFF_MAX_MS	30000
@@ -19,9 +20,23 @@
 #define LISTEN_BACKOFF_MIN_MS	100	/* accepts paused after EMFILE */
 #define LISTEN_BACKOFF_MAX_MS	2000
 
+/* The kinds of child, an index of procs[] (daemon/master.c). */
 enum child_kind {
 	CHILD_COORDINATOR = 0,
 	CHILD_WORKER,
+	CHILD_KINDS
+};
+
+/* What the master does for a kind of child: the topology as data. */
+#define PROC_F_CTL	0x1	/* a control socket: handed connections */
+#define PROC_F_SLOT	0x2	/* a ring slot of its own */
+#define PROC_F_API	0x4	/* keeps the api-listen sockets */
+
+struct proc {
+	const char	*p_name;	/* in logs */
+	const char	*p_title;	/* setproctitle format; %d: ch_index */
+	proc_main	 p_main;
+	int		 p_flags;	/* PROC_F_* */
 };
 
 enum child_state {
@@ -39,6 +54,7 @@ struct child {
 	int		 ch_slot;	/* shm slot */
 	int		 ch_ctl;	/* master end of the control socket */
 	int		 ch_conns;	/* connections handed and not closed */
+	int		 ch_ready;	/* said PROC_READY since its fork */
 	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
 	int		 ch_backoff_ms;
 	time_t		 ch_started;	/* for the backoff reset */
@@ -77,6 +93,7 @@ struct master {
 	time_t			 m_refused_said;
 	const char		*m_refused_why;
 	int			 m_backoff_ms;	/* accept paused: EMFILE */
+	int			 m_waitready;	/* accept paused: none ready */
 	struct event		*m_resume;
 	char			 m_pidfile[CFG_PATH_MAX + 16];
 	void			*m_sslctx;	/* SSL_CTX workers inherit */
@@ -102,6 +119,7 @@ void	listen_disable(struct master *);
 void	master_run(struct master *);
 void	master_spawn_all(struct master *);
 int	master_pick_worker(struct master *);
+int	master_accepting(struct master *);
 void	master_handoff(struct master *, int, enum listen_kind,
 	    const struct sockaddr *, socklen_t);
 

@@ -143,7 +143,7 @@ listen_accept(evutil_socket_t fd, short ev, void *arg)
 	int			 s, n;
 
 	(void)ev;
-	for (n = 0; n < 64; n++) {
+	for (n = 0; n < 64 && master_accepting(l->l_master); n++) {
 		sl = sizeof(ss);
 		s = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);

@@ -22,11 +22,24 @@
 #include "netaddr.h"
 #include "proc.h"
 #include "shmq.h"
+#include "worker.h"
 
 static void	master_child_read(evutil_socket_t, short, void *);
 static void	master_stop(struct master *, int);
 static void	master_respawn_cb(evutil_socket_t, short, void *);
 static int	master_fork(struct master *, struct child *);
+
+/*
+ * The children, by kind: what each runs and what the master gives it.
+ * master_fork() and the reaper read this, and nothing else, to tell a
+ * coordinator from a worker.
+ */
+static const struct proc procs[CHILD_KINDS] = {
+	[CHILD_COORDINATOR] = { "coordinator", "coordinator",
+	    coordinator_main, 0 },
+	[CHILD_WORKER] = { "worker", "worker %d",
+	    worker_main, PROC_F_CTL | PROC_F_SLOT | PROC_F_API },
+};
 
 static void
 master_child_close(struct child *ch)
@@ -45,12 +58,13 @@ master_child_close(struct child *ch)
 static void
 master_child_setup(struct master *m, struct child *self)
 {
+	const struct proc *p = &procs[self->ch_kind];
 	const char	*what;
 	int		 i;
 
 	for (i = 0; i < m->m_nlisten; i++)
 		if (m->m_listen[i].l_kind != LISTEN_API ||
-		    self->ch_kind != CHILD_WORKER)
+		    !(p->p_flags & PROC_F_API))
 			close(m->m_listen[i].l_fd);
 	for (i = 0; i < m->m_nslots; i++)
 		if (&m->m_workers[i] != self && m->m_workers[i].ch_ctl != -1)
@@ -62,107 +76,161 @@ master_child_setup(struct master *m, struct child *self)
 			signal(i, SIG_DFL);
 	if (priv_drop(m->m_cfg, &what) == -1) {
 		log_warn("%s: user %s: %s", __func__, m->m_cfg->c_user, what);
-		_exit(EXIT_CONFIG);
+		_exit(EX_CONFIG);
 	}
 }
 
+/* What a child is given, as its procs[] entry says. */
 static void
-master_run_worker(struct master *m, struct child *ch, int ctl)
+master_child_env(struct master *m, struct child *ch, int ctl,
+    struct proc_env *env)
 {
-	struct proc_env	 env;
+	const struct proc *p = &procs[ch->ch_kind];
 	int		 i;
 
-	memset(&env, 0, sizeof(env));
-	env.pe_cfg = m->m_cfg;
-	env.pe_region = m->m_region;
-	env.pe_slot = ch->ch_slot;
-	env.pe_index = ch->ch_index;
-	env.pe_ctl = ctl;
-	env.pe_debug = m->m_debug;
-	env.pe_sslctx = m->m_sslctx;
-	for (i = 0; i < m->m_nlisten; i++)
+	memset(env, 0, sizeof(*env));
+	env->pe_cfg = m->m_cfg;
+	env->pe_region = m->m_region;
+	env->pe_slot = (p->p_flags & PROC_F_SLOT) ? ch->ch_slot : -1;
+	env->pe_index = ch->ch_index;
+	env->pe_ctl = ctl;
+	env->pe_debug = m->m_debug;
+	env->pe_sslctx = m->m_sslctx;
+	for (i = 0; i < m->m_nlisten && (p->p_flags & PROC_F_API); i++)
 		if (m->m_listen[i].l_kind == LISTEN_API)
-			env.pe_api[env.pe_napi++] = m->m_listen[i].l_fd;
-	setproctitle("worker %d", ch->ch_index);
-	log_procinit("worker");
-	exit(worker_main(&env));
+			env->pe_api[env->pe_napi++] = m->m_listen[i].l_fd;
 }
 
-static void
-master_run_coordinator(struct master *m)
+/* In the new child: become it, run its entry function, exit with it. */
+static void __attribute__((noreturn))
+master_child_run(struct master *m, struct child *ch, int sp[2])
 {
-	setproctitle("coordinator");
-	log_procinit("coordinator");
-	exit(coordinator_main(m->m_cfg->c_state_dir, m->m_cfg->c_map_size,
-	    m->m_region, m->m_nslots));
-}
+	const struct proc *p = &procs[ch->ch_kind];
+	struct proc_env	 env;
 
-static int
-master_fork(struct master *m, struct child *ch)
-{
-	int	 sp[2] = { -1, -1 };
-	pid_t	 pid;
-
-	if (ch->ch_kind == CHILD_WORKER &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_warn("%s: socketpair", __func__);
-		return -1;
-	}
-	if (ch->ch_kind == CHILD_WORKER)
-		shmq_slot_claim(m->m_region, ch->ch_slot, 0);
-	if ((pid = fork()) == -1) {
-		log_warn("%s: fork", __func__);
+	if (sp[0] != -1)
 		close(sp[0]);
-		close(sp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		if (ch->ch_kind == CHILD_WORKER)
-			close(sp[0]);
-		master_child_setup(m, ch);
-		if (ch->ch_kind == CHILD_WORKER)
-			master_run_worker(m, ch, sp[1]);
-		master_run_coordinator(m);
-	}
+	master_child_setup(m, ch);
+	master_child_env(m, ch, sp[1], &env);
+	setproctitle(p->p_title, ch->ch_index);
+	log_procinit(p->p_name);
+	exit(p->p_main(&env));
+}
+
+/* In the master: the child runs; its control socket watched if it has one. */
+static void
+master_child_started(struct master *m, struct child *ch, pid_t pid,
+    int sp[2])
+{
+	const struct proc *p = &procs[ch->ch_kind];
+
 	ch->ch_pid = pid;
 	ch->ch_started = time(NULL);
 	ch->ch_state = CHILD_RUNNING;
 	ch->ch_conns = 0;
+	ch->ch_ready = 0;
 	ch->ch_master = m;
-	if (ch->ch_kind == CHILD_WORKER) {
+	if (p->p_flags & PROC_F_SLOT)
 		shmq_slot_claim(m->m_region, ch->ch_slot, pid);
+	if (p->p_flags & PROC_F_CTL) {
 		close(sp[1]);
 		ch->ch_ctl = sp[0];
 		ch->ch_ev = event_new(m->m_base, ch->ch_ctl, EV_READ |
 		    EV_PERSIST, master_child_read, ch);
 		event_add(ch->ch_ev, NULL);
-		log_debug("%s: worker %d pid %d slot %d", __func__,
-		    ch->ch_index, (int)pid, ch->ch_slot);
-	} else
-		log_debug("%s: coordinator pid %d", __func__, (int)pid);
+	}
+	log_debug("%s: %s %d pid %d slot %d", __func__, p->p_name,
+	    ch->ch_index, (int)pid, (p->p_flags & PROC_F_SLOT) ?
+	    ch->ch_slot : -1);
+}
+
+static int
+master_fork(struct master *m, struct child *ch)
+{
+	const struct proc *p = &procs[ch->ch_kind];
+	int		 sp[2] = { -1, -1 };
+	pid_t		 pid;
+
+	if ((p->p_flags & PROC_F_CTL) &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if (p->p_flags & PROC_F_SLOT)
+		shmq_slot_claim(m->m_region, ch->ch_slot, 0);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", __func__);
+		if (sp[0] != -1) {
+			close(sp[0]);
+			close(sp[1]);
+		}
+		return -1;
+	}
+	if (pid == 0)
+		master_child_run(m, ch, sp);
+	master_child_started(m, ch, pid, sp);
 	return 0;
 }
 
-/* Control messages from a worker: connection closed (and its id). */
+/*
+ * Accepting was paused until a worker is ready: resume it (unless the
+ * listeners are backing off from EMFILE; their timer resumes them).
+ * master_accepting() pauses again if there is still nobody to take it.
+ */
+static void
+master_accept_resume(struct master *m)
+{
+	if (!m->m_waitready || m->m_stopping)
+		return;
+	m->m_waitready = 0;
+	if (m->m_resume == NULL || !evtimer_pending(m->m_resume, NULL))
+		listen_enable(m);
+}
+
+/* A worker says it is initialised: connections may go to it now. */
+static void
+master_child_ready(struct child *ch)
+{
+	ch->ch_ready = 1;
+	log_debug("%s: worker %d (pid %d) ready", __func__, ch->ch_index,
+	    (int)ch->ch_pid);
+	master_accept_resume(ch->ch_master);
+}
+
+static void
+master_child_closed(struct child *ch, uint32_t id)
+{
+	if (ch->ch_conns > 0)
+		ch->ch_conns--;
+	conns_closed(ch->ch_master->m_conns, ch->ch_slot, id);
+}
+
+/* Control messages from a worker (struct proc_ctlmsg, common/proc.h). */
 static void
 master_child_read(evutil_socket_t fd, short ev, void *arg)
 {
-	struct child	*ch = arg;
-	uint32_t	 msg[8];
-	ssize_t		 n;
+	struct child		*ch = arg;
+	struct proc_ctlmsg	 msg;
+	ssize_t			 n;
 
 	(void)ev;
-	while ((n = recv(fd, msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
-		if (n < 8 || msg[0] != PROC_CONN_CLOSED)
+	while ((n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
+		if (n != sizeof(msg))
 			continue;
-		if (ch->ch_conns > 0)
-			ch->ch_conns--;
-		conns_closed(ch->ch_master->m_conns, ch->ch_slot, msg[1]);
+		switch (msg.pc_type) {
+		case PROC_CONN_CLOSED:
+			master_child_closed(ch, msg.pc_arg);
+			break;
+		case PROC_READY:
+			master_child_ready(ch);
+			break;
+		}
 	}
 	if (n == 0)
 		master_child_close(ch);
 }
 
+/* The least loaded worker that said it is ready, or -1. */
 int
 master_pick_worker(struct master *m)
 {
@@ -170,13 +238,38 @@ master_pick_worker(struct master *m)
 
 	for (i = 0; i < m->m_nslots; i++) {
 		if (m->m_workers[i].ch_state != CHILD_RUNNING ||
-		    m->m_workers[i].ch_ctl == -1)
+		    m->m_workers[i].ch_ctl == -1 || !m->m_workers[i].ch_ready)
 			continue;
 		if (best == -1 ||
 		    m->m_workers[i].ch_conns < m->m_workers[best].ch_conns)
 			best = i;
 	}
 	return best;
+}
+
+/*
+ * May the listeners accept a connection now?  Not while the workers
+ * that run are all still starting: accepting pauses (connections wait
+ * in the backlog, the master never waits) until one says PROC_READY.
+ * With no worker running at all they are accepted, and refused, as
+ * they always were.
+ */
+int
+master_accepting(struct master *m)
+{
+	int	 i;
+
+	if (master_pick_worker(m) != -1)
+		return 1;
+	for (i = 0; i < m->m_nslots; i++)
+		if (m->m_workers[i].ch_state == CHILD_RUNNING &&
+		    m->m_workers[i].ch_ctl != -1)
+			break;
+	if (i == m->m_nslots)
+		return 1;
+	listen_disable(m);
+	m->m_waitready = 1;
+	return 0;
 }
 
 /*
@@ -253,8 +346,7 @@ master_find(struct master *m, pid_t pid)
 static void
 master_log_exit(struct child *ch, int status)
 {
-	const char	*what = ch->ch_kind == CHILD_COORDINATOR ?
-	    "coordinator" : "worker";
+	const char	*what = procs[ch->ch_kind].p_name;
 
 	if (WIFSIGNALED(status))
 		log_warnx("%s %d (pid %d) killed by signal %d", what,
@@ -322,23 +414,24 @@ master_reaped(struct master *m, struct child *ch, int status)
 	master_log_exit(ch, status);
 	ch->ch_pid = 0;
 	master_child_close(ch);
-	if (ch->ch_kind == CHILD_WORKER) {
+	if (procs[ch->ch_kind].p_flags & PROC_F_SLOT)
 		shmq_slot_release(m->m_region, ch->ch_slot);
+	if (procs[ch->ch_kind].p_flags & PROC_F_CTL)
 		conns_slot_gone(m->m_conns, ch->ch_slot);
-	}
 	if (m->m_stopping) {
 		ch->ch_state = CHILD_IDLE;
 		if (master_children_alive(m) == 0)
 			event_base_loopbreak(m->m_base);
 		return;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG) {
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG) {
 		log_warnx("%s: fatal setup error in a child, stopping",
 		    __func__);
-		m->m_exitcode = EXIT_CONFIG;
+		m->m_exitcode = EX_CONFIG;
 		master_stop(m, 1);
 		return;
 	}
+	master_accept_resume(m);	/* it may have been the one awaited */
 	if (was == CHILD_DRAINING) {
 		ch->ch_state = CHILD_IDLE;
 		return;

@@ -15,14 +15,25 @@
 	X(netaddr)		\
 	X(shmq)			\
 	X(psess)		\
+	X(prstate)		\
 	X(coordinator)		\
+	X(coord_store)		\
+	X(coord_mirror)		\
 	X(coord_psess)		\
 	X(coord_prmirror)	\
 	X(session)		\
+	X(conns)		\
+	X(listen)		\
+	X(scsipubctl)		\
 	X(api)			\
 	X(bufpool)		\
+	X(ipc)			\
 	X(chap)			\
 	X(login)		\
+	X(conn)			\
+	X(iscsi)		\
+	X(dataout)		\
+	X(target)		\
 	X(lu)			\
 	X(pr)			\
 	X(scsi)			\

@@ -116,7 +116,7 @@ worker_nopin_config(struct worker *w)
 /*
  * Set a worker up from what the master hands it: the event loop, the
  * catalog, TLS, the control socket, the coordinator's ring, the timers
- * and the API.  0, or EXIT_CONFIG.  The fuzzing harnesses (tests/fuzz)
+ * and the API.  0, or EX_CONFIG.  The fuzzing harnesses (tests/fuzz)
  * set their worker up here too.
  */
 int
@@ -134,7 +134,7 @@ worker_init(struct worker *w, struct proc_env *env)
 		fatalx("%s: event_base_new", __func__);
 	worker_nopin_config(w);
 	if (target_load(w) == -1)
-		return EXIT_CONFIG;
+		return EX_CONFIG;
 	w->w_sslctx = env->pe_sslctx;	/* loaded by the master */
 	evutil_make_socket_nonblocking(w->w_ctl);
 	w->w_ctlev = event_new(w->w_base, w->w_ctl, EV_READ | EV_PERSIST,
@@ -146,10 +146,26 @@ worker_init(struct worker *w, struct proc_env *env)
 	    dataout_start(w) == -1 || sanitize_init(w) == -1)
 		fatalx("%s: cannot arm the timers", __func__);
 	if (api_start(w, env->pe_api, env->pe_napi) == -1)
-		return EXIT_CONFIG;
+		return EX_CONFIG;
 	return 0;
 }
 
+/*
+ * Tell the master something on the control socket (common/proc.h);
+ * never blocks: a message the socket has no room for is lost.
+ */
+void
+worker_tell(struct worker *w, uint32_t type, uint32_t arg)
+{
+	struct proc_ctlmsg msg = { type, arg };
+
+	(void)send(w->w_ctl, &msg, sizeof(msg), MSG_DONTWAIT);
+}
+
+/*
+ * The worker process: set up, tell the master it may hand connections
+ * over (PROC_READY), serve until drained.
+ */
 int
 worker_main(struct proc_env *env)
 {
@@ -158,6 +174,7 @@ worker_main(struct proc_env *env)
 
 	if ((rv = worker_init(&w, env)) != 0)
 		return rv;
+	worker_tell(&w, PROC_READY, 0);
 	log_info("worker %d ready (slot %d, %d images)", env->pe_index,
 	    env->pe_slot, w.w_nimages);
 	event_base_dispatch(w.w_base);

@@ -68,6 +68,7 @@ struct worker {
 int	 worker_init(struct worker *, struct proc_env *);
 int	 worker_main(struct proc_env *);
 void	 worker_drain(struct worker *);
+void	 worker_tell(struct worker *, uint32_t, uint32_t);
 
 /* worker/iscsi/stats.c: what the API reports */
 void	 stats_publish(struct worker *);

@@ -1,5 +1,6 @@
 /*
- * Unit tests for common/shmq.c, across real processes where it matters.
+ * Unit tests for common/shmq.c, across real processes where it matters,
+ * and its payload codecs.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -188,12 +189,12 @@ START_TEST(shmq__oversized_message_refused)
 	m.m_len = SHMQ_DATA_MAX + 1;
 	ck_assert_int_eq(shmq_request_push(rg, 0, &m), -EMSGSIZE);
 	memset(big, 'x', sizeof(big));
-	ck_assert_int_eq(shmq_msg_kv(&m, SHMQ_KV_PUT, "k", 1, big,
+	ck_assert_int_eq(shmq_kv_enc(&m, SHMQ_KV_PUT, "k", 1, big,
 	    SHMQ_DATA_MAX - 3), 0);
 	ck_assert_uint_eq(m.m_len, SHMQ_DATA_MAX);
-	ck_assert_int_eq(shmq_msg_kv(&m, SHMQ_KV_PUT, "k", 1, big,
+	ck_assert_int_eq(shmq_kv_enc(&m, SHMQ_KV_PUT, "k", 1, big,
 	    SHMQ_DATA_MAX - 2), -EMSGSIZE);
-	ck_assert_int_eq(shmq_msg_kv(&m, SHMQ_KV_GET, "", 0, NULL, 0),
+	ck_assert_int_eq(shmq_kv_enc(&m, SHMQ_KV_GET, "", 0, NULL, 0),
 	    -EMSGSIZE);
 }
 END_TEST
@@ -404,6 +405,205 @@ START_TEST(shmq__stats_accumulate)
 }
 END_TEST
 
+/* ---- The payload codecs: round trips, and malformed lengths refused. */
+
+START_TEST(shmq__map_round_trip_and_bad_lengths)
+{
+	struct shmq_msg	 m;
+	uint64_t	 lu, first;
+	uint32_t	 count;
+
+	memset(&m, 0xee, sizeof(m));
+	shmq_map_enc(&m, SHMQ_MAP_CLEAR, UINT64_MAX - 1, 0x0102030405060708ULL,
+	    0xfffffffe);
+	ck_assert_uint_eq(m.m_type, SHMQ_MAP_CLEAR);
+	ck_assert_uint_eq(m.m_status, 0);
+	ck_assert_int_eq(shmq_map_dec(&m, &lu, &first, &count), 0);
+	ck_assert_uint_eq(lu, UINT64_MAX - 1);
+	ck_assert_uint_eq(first, 0x0102030405060708ULL);
+	ck_assert_uint_eq(count, 0xfffffffe);
+	ck_assert_uint_eq(m.m_data[0], 0xff);		/* big-endian */
+	m.m_len = SHMQ_MAP_LEN - 1;
+	ck_assert_int_eq(shmq_map_dec(&m, &lu, &first, &count), -EINVAL);
+	m.m_len = SHMQ_MAP_LEN + 1;
+	ck_assert_int_eq(shmq_map_dec(&m, &lu, &first, &count), -EINVAL);
+	m.m_len = 0;
+	ck_assert_int_eq(shmq_map_dec(&m, &lu, &first, &count), -EINVAL);
+}
+END_TEST
+
+START_TEST(shmq__lookup_round_trip_and_bad_lengths)
+{
+	struct shmq_msg	 m;
+	uint64_t	 first, count;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_MAP_LOOKUP;
+	shmq_lookup_enc(&m, 1ULL << 40, 77);
+	ck_assert_uint_eq(m.m_type, SHMQ_MAP_LOOKUP);	/* the answer's */
+	ck_assert_int_eq(shmq_lookup_dec(&m, &first, &count), 0);
+	ck_assert_uint_eq(first, 1ULL << 40);
+	ck_assert_uint_eq(count, 77);
+	m.m_len = 0;				/* an ENOENT answer */
+	ck_assert_int_eq(shmq_lookup_dec(&m, &first, &count), -EINVAL);
+	m.m_len = SHMQ_LOOKUP_LEN + 4;
+	ck_assert_int_eq(shmq_lookup_dec(&m, &first, &count), -EINVAL);
+}
+END_TEST
+
+START_TEST(shmq__register_round_trip_and_bad_names)
+{
+	struct shmq_msg	 m;
+	char		 name[SHMQ_DATA_MAX + 1], big[SHMQ_DATA_MAX + 2];
+	uint64_t	 id, nblocks;
+
+	ck_assert_int_eq(shmq_register_enc(&m, 0x1234, 1ULL << 33,
+	    "psess-00000000000000ab-0"), 0);
+	ck_assert_uint_eq(m.m_type, SHMQ_MAP_REGISTER);
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name,
+	    sizeof(name)), 0);
+	ck_assert_uint_eq(id, 0x1234);
+	ck_assert_uint_eq(nblocks, 1ULL << 33);
+	ck_assert_str_eq(name, "psess-00000000000000ab-0");
+	/* a buffer one byte short of the name and its NUL */
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name, 24),
+	    -EINVAL);
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name, 25), 0);
+	m.m_data[SHMQ_REGISTER_LEN + 3] = '\0';		/* a NUL inside */
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name,
+	    sizeof(name)), -EINVAL);
+	m.m_len = SHMQ_REGISTER_LEN;			/* no name */
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name,
+	    sizeof(name)), -EINVAL);
+	m.m_len = SHMQ_DATA_MAX + 1;
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name,
+	    sizeof(name)), -EINVAL);
+	ck_assert_int_eq(shmq_register_enc(&m, 1, 1, ""), -EMSGSIZE);
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[SHMQ_DATA_MAX - SHMQ_REGISTER_LEN + 1] = '\0';
+	ck_assert_int_eq(shmq_register_enc(&m, 1, 1, big), -EMSGSIZE);
+	big[SHMQ_DATA_MAX - SHMQ_REGISTER_LEN] = '\0';
+	ck_assert_int_eq(shmq_register_enc(&m, 1, 1, big), 0);
+	ck_assert_uint_eq(m.m_len, SHMQ_DATA_MAX);
+	ck_assert_int_eq(shmq_register_dec(&m, &id, &nblocks, name,
+	    sizeof(name)), 0);
+	ck_assert_str_eq(name, big);
+}
+END_TEST
+
+START_TEST(shmq__kv_round_trip_and_bad_lengths)
+{
+	struct shmq_msg	 m;
+	const uint8_t	*key, *val;
+	size_t		 klen, vlen;
+
+	ck_assert_int_eq(shmq_kv_enc(&m, SHMQ_KV_PUT, "key", 3, "value", 5),
+	    0);
+	ck_assert_uint_eq(m.m_type, SHMQ_KV_PUT);
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), 0);
+	ck_assert_uint_eq(klen, 3);
+	ck_assert_mem_eq(key, "key", 3);
+	ck_assert_uint_eq(vlen, 5);
+	ck_assert_mem_eq(val, "value", 5);
+	ck_assert_int_eq(shmq_kv_enc(&m, SHMQ_KV_GET, "k", 1, NULL, 0), 0);
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), 0);
+	ck_assert_uint_eq(klen, 1);
+	ck_assert_uint_eq(vlen, 0);
+	be16enc(m.m_data, 2);			/* a key longer than sent */
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), -EINVAL);
+	be16enc(m.m_data, 0);			/* no key */
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), -EINVAL);
+	m.m_len = 1;				/* not even a length */
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), -EINVAL);
+	m.m_len = SHMQ_DATA_MAX + 1;
+	be16enc(m.m_data, 1);
+	ck_assert_int_eq(shmq_kv_dec(&m, &key, &klen, &val, &vlen), -EINVAL);
+}
+END_TEST
+
+START_TEST(shmq__pr_round_trip_and_bad_lengths)
+{
+	struct shmq_msg	 m;
+	char		 name[64];
+	uint64_t	 commit;
+	uint32_t	 epoch;
+
+	ck_assert_int_eq(shmq_pr_enc(&m, 0xa1b2c3d4, 1ULL << 50,
+	    "static-t-0"), 0);
+	ck_assert_uint_eq(m.m_type, SHMQ_PR_COMMIT);
+	ck_assert_int_eq(shmq_pr_dec(&m, &epoch, &commit, name, sizeof(name)),
+	    0);
+	ck_assert_uint_eq(epoch, 0xa1b2c3d4);
+	ck_assert_uint_eq(commit, 1ULL << 50);
+	ck_assert_str_eq(name, "static-t-0");
+	ck_assert_int_eq(shmq_pr_dec(&m, &epoch, &commit, name, 10), -EINVAL);
+	m.m_len = SHMQ_PR_LEN;			/* no name */
+	ck_assert_int_eq(shmq_pr_dec(&m, &epoch, &commit, name, sizeof(name)),
+	    -EINVAL);
+	m.m_len = 4;
+	ck_assert_int_eq(shmq_pr_dec(&m, &epoch, &commit, name, sizeof(name)),
+	    -EINVAL);
+	ck_assert_int_eq(shmq_pr_enc(&m, 1, 1, ""), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(shmq__kick_round_trip_and_bad_lengths)
+{
+	struct shmq_msg	 m;
+	uint64_t	 conn;
+	int		 why;
+
+	shmq_kick_enc(&m, 0x1122334455667788ULL, SHMQ_KICK_TARGET_RESET);
+	ck_assert_uint_eq(m.m_type, SHMQ_SESSION_KICK);
+	ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), 0);
+	ck_assert_uint_eq(conn, 0x1122334455667788ULL);
+	ck_assert_int_eq(why, SHMQ_KICK_TARGET_RESET);
+	shmq_kick_enc(&m, 5, SHMQ_KICK_REINSTATE);
+	ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), 0);
+	ck_assert_int_eq(why, SHMQ_KICK_REINSTATE);
+	m.m_len = 8;				/* no reason */
+	ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), -EINVAL);
+	m.m_len = SHMQ_KICK_LEN + 1;
+	ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), -EINVAL);
+	m.m_len = SHMQ_KICK_LEN;
+	m.m_data[8] = 7;			/* a reason nobody sends */
+	ck_assert_int_eq(shmq_kick_dec(&m, &conn, &why), -EINVAL);
+}
+END_TEST
+
+START_TEST(shmq__session_round_trip_and_bad_lengths)
+{
+	struct shmq_session	 a, b;
+	struct shmq_msg		 m;
+
+	memset(&a, 0, sizeof(a));
+	a.ss_conn = 77;
+	a.ss_slot = 2;
+	a.ss_byaddr = 1;
+	a.ss_isid[0] = 0x80;
+	a.ss_addr[15] = 1;
+	memset(a.ss_initiator, 'x', SHMQ_NAME_MAX - 1);
+	snprintf(a.ss_target, sizeof(a.ss_target), "iqn.t");
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_uint_eq(m.m_type, SHMQ_SESSION_START);
+	ck_assert_int_eq(shmq_session_dec(&m, &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	m.m_len--;			/* the target name cut short */
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	m.m_len += 2;			/* a byte past the names */
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	m.m_len = 10;
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	a.ss_initiator[0] = '\0';	/* no initiator: refused */
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_int_ne(shmq_session_dec(&m, &b), 0);
+	memset(a.ss_target, 't', sizeof(a.ss_target));	/* no NUL */
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a),
+	    -EMSGSIZE);
+}
+END_TEST
+
 Suite *
 shmq_suite(void)
 {
@@ -435,6 +635,16 @@ shmq_suite(void)
 	tcase_add_test(tc, shmq__dead_peer_noticed);
 	tcase_add_test(tc, shmq__slot_claim_resets_rings);
 	tcase_add_test(tc, shmq__slot_release_resets_rings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codec");
+	tcase_add_test(tc, shmq__map_round_trip_and_bad_lengths);
+	tcase_add_test(tc, shmq__lookup_round_trip_and_bad_lengths);
+	tcase_add_test(tc, shmq__register_round_trip_and_bad_names);
+	tcase_add_test(tc, shmq__kv_round_trip_and_bad_lengths);
+	tcase_add_test(tc, shmq__pr_round_trip_and_bad_lengths);
+	tcase_add_test(tc, shmq__kick_round_trip_and_bad_lengths);
+	tcase_add_test(tc, shmq__session_round_trip_and_bad_lengths);
 	suite_add_tcase(s, tc);
 	return s;
 }

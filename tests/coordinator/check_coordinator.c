@@ -1,7 +1,7 @@
 /*
- * Tests for coordinator/coordinator.c and coordinator/store.c: the store
- * in-process, the coordinator as a real forked process with the test
- * playing the worker on slot 0.
+ * Tests for coordinator/coordinator.c: the coordinator as a real forked
+ * process with the test playing the worker on slot 0.  The store on its
+ * own: tests/coordinator/check_store.c.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -21,7 +21,9 @@
 
 #include "bytes.h"
 #include "coordinator.h"
+#include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "shmq.h"
 #include "suites.h"
 
@@ -85,13 +87,32 @@ coord_teardown(void)
 	statedir_teardown();
 }
 
+/* The coordinator process as the master runs it, on region rg. */
+static int
+coord_main(size_t mapsize)
+{
+	struct proc_env	 env;
+	struct config	*cfg;
+
+	if ((cfg = config_new()) == NULL ||
+	    strlen(statedir) >= sizeof(cfg->c_state_dir))
+		return EXIT_FAILURE;
+	memcpy(cfg->c_state_dir, statedir, strlen(statedir) + 1);
+	cfg->c_map_size = mapsize;
+	memset(&env, 0, sizeof(env));
+	env.pe_cfg = cfg;
+	env.pe_region = rg;
+	env.pe_slot = env.pe_ctl = -1;
+	return coordinator_main(&env);
+}
+
 static pid_t
 coord_fork(size_t mapsize)
 {
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0)
-		_exit(coordinator_main(statedir, mapsize, rg, NSLOTS));
+		_exit(coord_main(mapsize));
 	ck_assert_int_ne(pid, -1);
 	return pid;
 }
@@ -148,7 +169,7 @@ call_map(uint32_t type, uint64_t lu, uint64_t first, uint32_t count)
 {
 	struct shmq_msg	 req, rsp;
 
-	shmq_msg_map(&req, type, lu, first, count);
+	shmq_map_enc(&req, type, lu, first, count);
 	return call(&req, &rsp);
 }
 
@@ -159,12 +180,9 @@ call_lookup(uint64_t lu, uint64_t block, uint64_t *first, uint64_t *count)
 	struct shmq_msg	 req, rsp;
 	uint32_t	 status;
 
-	shmq_msg_map(&req, SHMQ_MAP_LOOKUP, lu, block, 0);
-	if ((status = call(&req, &rsp)) == 0) {
-		ck_assert_uint_eq(rsp.m_len, SHMQ_LOOKUP_LEN);
-		*first = be64dec(rsp.m_data);
-		*count = be64dec(rsp.m_data + 8);
-	}
+	shmq_map_enc(&req, SHMQ_MAP_LOOKUP, lu, block, 0);
+	if ((status = call(&req, &rsp)) == 0)
+		ck_assert_int_eq(shmq_lookup_dec(&rsp, first, count), 0);
 	return status;
 }
 
@@ -191,7 +209,7 @@ call_kv(uint32_t type, const char *key, const char *val, struct shmq_msg *rsp)
 {
 	struct shmq_msg	 req;
 
-	ck_assert_int_eq(shmq_msg_kv(&req, type, key, strlen(key), val,
+	ck_assert_int_eq(shmq_kv_enc(&req, type, key, strlen(key), val,
 	    val ? strlen(val) : 0), 0);
 	return call(&req, rsp);
 }
@@ -265,12 +283,12 @@ START_TEST(coordinator__bad_requests_get_einval)
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	req.m_type = SHMQ_NONE;
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
-	shmq_msg_map(&req, SHMQ_MAP_SET, 1, 0, 1);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 1, 0, 1);
 	req.m_len = 3;
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SET, 1, 0, 0), EINVAL);
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SET, 1, UINT64_MAX, 2), EINVAL);
-	ck_assert_int_eq(shmq_msg_kv(&req, SHMQ_KV_GET, "key", 3, NULL, 0), 0);
+	ck_assert_int_eq(shmq_kv_enc(&req, SHMQ_KV_GET, "key", 3, NULL, 0), 0);
 	be16enc(req.m_data, 200);
 	ck_assert_uint_eq(call(&req, &rsp), EINVAL);
 	req.m_type = SHMQ_PING;
@@ -305,7 +323,7 @@ START_TEST(coordinator__group_commit_many_requests)
 
 	coord_start();
 	for (i = 0; i < n; i++) {
-		shmq_msg_map(&m, SHMQ_MAP_SET, 2, 2 * (uint64_t)i, 1);
+		shmq_map_enc(&m, SHMQ_MAP_SET, 2, 2 * (uint64_t)i, 1);
 		m.m_id = next_id++;
 		ck_assert_int_eq(shmq_request_push(rg, 0, &m), 0);
 	}
@@ -367,7 +385,7 @@ START_TEST(coordinator__schema_mismatch_exits_78)
 	store_close(st);
 	status = coord_wait(coord_fork(MAPSIZE));
 	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), COORD_EXIT_CONFIG);
+	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
 END_TEST
 
@@ -378,7 +396,7 @@ START_TEST(coordinator__missing_state_dir_exits_78)
 	statedir_teardown();
 	status = coord_wait(coord_fork(MAPSIZE));
 	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), COORD_EXIT_CONFIG);
+	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
 END_TEST
 
@@ -407,7 +425,7 @@ START_TEST(coordinator__requests_queued_while_down_are_answered)
 	coord_start();
 	ck_assert_uint_eq(call_map(SHMQ_MAP_SYNC, 0, 0, 0), 0);
 	coord_stop(SIGKILL);
-	shmq_msg_map(&req, SHMQ_MAP_SET, 4, 0, 16);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 4, 0, 16);
 	send_on(0, &req);
 	coord_start();
 	recv_one(&rsp);
@@ -424,7 +442,7 @@ START_TEST(coordinator__dead_workers_requests_not_executed)
 	int		 i;
 
 	shmq_slot_claim(rg, 1, getppid());
-	shmq_msg_map(&req, SHMQ_MAP_SET, 5, 0, 16);
+	shmq_map_enc(&req, SHMQ_MAP_SET, 5, 0, 16);
 	send_on(1, &req);
 	shmq_slot_release(rg, 1);	/* reaped before anyone ran it */
 	coord_start();
@@ -466,116 +484,11 @@ START_TEST(coordinator__full_store_reports_enospc)
 }
 END_TEST
 
-/* The store on its own, in this process. */
-static struct store	*st;
-
-static void
-store_setup(void)
-{
-	statedir_setup();
-	ck_assert_int_eq(store_open(&st, statedir, MAPSIZE), 0);
-	ck_assert_int_eq(store_begin(st, 1), 0);
-}
-
-static void
-store_teardown(void)
-{
-	store_close(st);
-	statedir_teardown();
-}
-
-static void
-store_assert_run(uint64_t lu, uint64_t block, uint64_t first, uint64_t count)
-{
-	uint64_t	 f = 0, c = 0;
-
-	ck_assert_int_eq(store_map_lookup(st, lu, block, &f, &c), 0);
-	ck_assert_uint_eq(f, first);
-	ck_assert_uint_eq(c, count);
-}
-
-START_TEST(store__runs_stay_per_lu_at_the_edges)
-{
-	uint64_t	 f, c;
-
-	ck_assert_int_eq(store_map_set(st, 1, UINT64_MAX - 4, 4), 0);
-	ck_assert_int_eq(store_map_set(st, 2, 0, 4), 0);
-	ck_assert_int_eq(store_map_set(st, 0, UINT64_MAX - 10, 3), 0);
-	store_assert_run(1, UINT64_MAX - 1, UINT64_MAX - 4, 4);
-	ck_assert_int_eq(store_map_lookup(st, 1, UINT64_MAX, &f, &c), -ENOENT);
-	ck_assert_int_eq(store_map_lookup(st, 2, 4, &f, &c), -ENOENT);
-	ck_assert_int_eq(store_map_lookup(st, 1, 0, &f, &c), -ENOENT);
-	store_assert_run(2, 0, 0, 4);
-	store_assert_run(0, UINT64_MAX - 8, UINT64_MAX - 10, 3);
-	ck_assert_int_eq(store_map_clear(st, 2, 0, 100), 0);
-	store_assert_run(1, UINT64_MAX - 4, UINT64_MAX - 4, 4);
-	ck_assert_int_eq(store_map_set(st, 3, 5, 0), -EINVAL);
-	ck_assert_int_eq(store_failed(st), 0);
-}
-END_TEST
-
-START_TEST(store__set_absorbs_several_runs)
-{
-	int	 i;
-
-	for (i = 0; i < 10; i++)
-		ck_assert_int_eq(store_map_set(st, 9, 10 * i, 5), 0);
-	ck_assert_int_eq(store_map_set(st, 9, 3, 60), 0);
-	store_assert_run(9, 0, 0, 65);
-	store_assert_run(9, 70, 70, 5);
-	ck_assert_int_eq(store_map_clear(st, 9, 10, 5), 0);
-	store_assert_run(9, 9, 0, 10);
-	store_assert_run(9, 15, 15, 50);
-	ck_assert_int_eq(store_commit(st), 0);
-	ck_assert_int_eq(store_begin(st, 0), 0);
-	store_assert_run(9, 64, 15, 50);
-}
-END_TEST
-
-START_TEST(store__kv_and_schema)
-{
-	char		 buf[16];
-	size_t		 len;
-	uint32_t	 v;
-
-	ck_assert_int_eq(store_schema_get(st, &v), -ENOENT);
-	ck_assert_int_eq(store_schema_put(st, 42), 0);
-	ck_assert_int_eq(store_schema_get(st, &v), 0);
-	ck_assert_uint_eq(v, 42);
-	ck_assert_int_eq(store_kv_put(st, "k", 1, "value", 5), 0);
-	ck_assert_int_eq(store_kv_get(st, "k", 1, buf, sizeof(buf), &len), 0);
-	ck_assert_uint_eq(len, 5);
-	ck_assert_mem_eq(buf, "value", 5);
-	ck_assert_int_eq(store_kv_get(st, "k", 1, buf, 2, &len), -EMSGSIZE);
-	ck_assert_int_eq(store_kv_put(st, "", 0, "x", 1), -EINVAL);
-	ck_assert_int_eq(store_kv_del(st, "nope", 4), -ENOENT);
-	ck_assert_int_eq(store_failed(st), 0);
-}
-END_TEST
-
-START_TEST(store__errno_mapping)
-{
-	ck_assert_int_eq(store_errno(0), 0);
-	ck_assert_int_eq(store_errno(-30792 /* MDB_MAP_FULL */), -ENOSPC);
-	ck_assert_int_eq(store_errno(-30798 /* MDB_NOTFOUND */), -ENOENT);
-	ck_assert_int_eq(store_errno(-30796 /* MDB_CORRUPTED */), -EIO);
-	ck_assert_int_eq(store_errno(EACCES), -EACCES);
-}
-END_TEST
-
 Suite *
 coordinator_suite(void)
 {
 	Suite	*s = suite_create("coordinator");
 	TCase	*tc;
-
-	tc = tcase_create("store");
-	tcase_add_checked_fixture(tc, store_setup, store_teardown);
-	tcase_add_test(tc, store__runs_stay_per_lu_at_the_edges);
-	tcase_add_test(tc, store__set_absorbs_several_runs);
-	tcase_add_test(tc, store__kv_and_schema);
-	tcase_add_test(tc, store__errno_mapping);
-	suite_add_tcase(s, tc);
 
 	tc = tcase_create("process");
 	tcase_add_checked_fixture(tc, coord_setup, coord_teardown);

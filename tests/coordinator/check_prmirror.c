@@ -32,6 +32,7 @@
 #define KEY_B		0x0b0b0b0b0b0b0b0bULL
 
 static char		 statedir[PATH_MAX], ovldir[PATH_MAX + 16];
+static struct coord	*coord;
 static struct store	*st;
 static struct pr_state	 snap;
 
@@ -43,17 +44,20 @@ prm_setup(void)
 	snprintf(ovldir, sizeof(ovldir), "%s/overlays", statedir);
 	ck_assert_int_eq(mkdir(ovldir, 0700), 0);
 	log_init(1, 0);
+	ck_assert_ptr_nonnull(coord = coord_new(statedir, NULL, 0));
 	ck_assert_int_eq(store_open(&st, statedir, MAPSIZE), 0);
-	ck_assert_int_eq(coord_mirror_init(st, statedir), 0);
-	ck_assert_int_eq(coord_prmirror_init(st, statedir), 0);
+	coord->c_store = st;
+	ck_assert_int_eq(coord_mirror_init(coord), 0);
+	ck_assert_int_eq(coord_prmirror_init(coord), 0);
 }
 
 static void
 prm_teardown(void)
 {
-	coord_prmirror_fini();
-	coord_mirror_fini();
+	coord_prmirror_fini(coord);
+	coord_mirror_fini(coord);
 	store_close(st);
+	coord_free(coord);
 	test_rm_tree(statedir);
 }
 
@@ -61,8 +65,8 @@ prm_teardown(void)
 static void
 prm_restart(void)
 {
-	coord_prmirror_fini();
-	ck_assert_int_eq(coord_prmirror_init(st, statedir), 0);
+	coord_prmirror_fini(coord);
+	ck_assert_int_eq(coord_prmirror_init(coord), 0);
 }
 
 static struct pr_lu *
@@ -103,9 +107,9 @@ pr_commit_req(const char *name, uint32_t epoch, uint64_t commit)
 
 	memset(&req, 0, sizeof(req));
 	memset(&rsp, 0, sizeof(rsp));
-	ck_assert_int_eq(shmq_msg_pr(&req, epoch, commit, name), 0);
+	ck_assert_int_eq(shmq_pr_enc(&req, epoch, commit, name), 0);
 	ck_assert_int_eq(store_begin(st, 1), 0);
-	rv = coord_pr_commit(st, &req, &rsp);
+	rv = coord_pr_commit(coord, &req, &rsp);
 	if (rv == 0)
 		ck_assert_int_eq(store_commit(st), 0);
 	else
@@ -261,20 +265,20 @@ START_TEST(prm__bad_requests)
 
 	memset(&req, 0, sizeof(req));
 	memset(&rsp, 0, sizeof(rsp));
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, ""), -EMSGSIZE);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, ""), -EMSGSIZE);
 	ck_assert_int_eq(store_begin(st, 1), 0);
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, "../escape"), 0);
-	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, ".hidden"), 0);
-	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, "../escape"), 0);
+	ck_assert_int_eq(coord_pr_commit(coord, &req, &rsp), -EINVAL);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, ".hidden"), 0);
+	ck_assert_int_eq(coord_pr_commit(coord, &req, &rsp), -EINVAL);
 	req.m_len = SHMQ_PR_LEN;
-	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
+	ck_assert_int_eq(coord_pr_commit(coord, &req, &rsp), -EINVAL);
 	req.m_len = SHMQ_PR_LEN + PR_FNAME_MAX + 1;
 	memset(req.m_data + SHMQ_PR_LEN, 'a', PR_FNAME_MAX + 1);
-	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -EINVAL);
+	ck_assert_int_eq(coord_pr_commit(coord, &req, &rsp), -EINVAL);
 	/* a fresh mirror is at commit 0: commit 1 was never made */
-	ck_assert_int_eq(shmq_msg_pr(&req, 0, 1, "static-new-0"), 0);
-	ck_assert_int_eq(coord_pr_commit(st, &req, &rsp), -ESTALE);
+	ck_assert_int_eq(shmq_pr_enc(&req, 0, 1, "static-new-0"), 0);
+	ck_assert_int_eq(coord_pr_commit(coord, &req, &rsp), -ESTALE);
 	store_abort(st);
 }
 END_TEST
@@ -299,20 +303,17 @@ START_TEST(prm__ended_session_leaves_lmdb)
 
 	/* its shared map registered, with a run */
 	memset(&req, 0, sizeof(req));
-	be64enc(req.m_data, 0x5000);
-	be64enc(req.m_data + 8, 1024);
-	memcpy(req.m_data + 16, name, strlen(name));
-	req.m_len = (uint32_t)(16 + strlen(name));
+	ck_assert_int_eq(shmq_register_enc(&req, 0x5000, 1024, name), 0);
 	ck_assert_int_eq(store_begin(st, 1), 0);
-	ck_assert_int_eq(coord_map_register(st, &req, &rsp), 0);
+	ck_assert_int_eq(coord_map_register(coord, &req, &rsp), 0);
 	ck_assert_int_eq(store_map_set(st, 0x5000, 10, 5), 0);
 	ck_assert_int_eq(store_map_set(st, 0x5000 | COWMAP_ZLU, 20, 5), 0);
 	ck_assert_int_eq(store_commit(st), 0);
 
 	ck_assert_int_eq(store_begin(st, 1), 0);
-	ck_assert_int_eq(coord_mirror_forget(st, "psess-00000000000000ab-"),
+	ck_assert_int_eq(coord_mirror_forget(coord, "psess-00000000000000ab-"),
 	    0);
-	ck_assert_int_eq(coord_prmirror_forget(st, "psess-00000000000000ab-"),
+	ck_assert_int_eq(coord_prmirror_forget(coord, "psess-00000000000000ab-"),
 	    0);
 	ck_assert_int_eq(store_commit(st), 0);
 

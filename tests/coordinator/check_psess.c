@@ -22,7 +22,9 @@
 #include <check.h>
 
 #include "coordinator.h"
+#include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "psess.h"
 #include "shmq.h"
 #include "suites.h"
@@ -38,6 +40,25 @@ static struct psess_mirror	*mirror;
 static struct psess_ment	 ent;
 static uint64_t			 next_id = 1;
 
+/* The coordinator process as the master runs it, on region rg. */
+static int
+coord_main(size_t mapsize)
+{
+	struct proc_env	 env;
+	struct config	*cfg;
+
+	if ((cfg = config_new()) == NULL ||
+	    strlen(statedir) >= sizeof(cfg->c_state_dir))
+		return EXIT_FAILURE;
+	memcpy(cfg->c_state_dir, statedir, strlen(statedir) + 1);
+	cfg->c_map_size = mapsize;
+	memset(&env, 0, sizeof(env));
+	env.pe_cfg = cfg;
+	env.pe_region = rg;
+	env.pe_slot = env.pe_ctl = -1;
+	return coordinator_main(&env);
+}
+
 static void
 cp_start(void)
 {
@@ -45,7 +66,7 @@ cp_start(void)
 	int	 i;
 
 	if ((coord_pid = fork()) == 0)
-		_exit(coordinator_main(statedir, MAPSIZE, rg, NSLOTS));
+		_exit(coord_main(MAPSIZE));
 	ck_assert_int_ne(coord_pid, -1);
 	snprintf(path, sizeof(path), "%s/%s", statedir, PSESS_MIRROR_FILE);
 	for (i = 0; mirror == NULL && i < TIMEOUT_MS; i++) {

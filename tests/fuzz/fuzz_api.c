@@ -39,7 +39,7 @@
 
 #define FA_RX_MAX	(1024 * 1024)
 
-static struct fz_worker	 fa_w;
+static struct tworker	 fa_w;
 static struct sockaddr_in fa_addr;
 static int		 fa_fd = -1;
 static int		 fa_mode;
@@ -86,7 +86,7 @@ fa_io(void *arg)
 static void
 fa_pump(void)
 {
-	if (fz_pump(&fa_w, fa_io, NULL) == -1 && fz_check("lingering"))
+	if (tw_pump(&fa_w, fa_io, NULL) == -1 && fz_check("lingering"))
 		fz_fail("lingering", "the worker never became idle");
 }
 
@@ -225,7 +225,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_seeds("api");
 	s = fa_listen();
 	fz_worker_init(&fa_w, "api", &s, 1);
-	fa_w.fw_hook = fa_hook;
+	fa_w.tw_hook = fa_hook;
 	psess_id_fmt(FZ_PSESS_ID, fa_foreign);
 	return 0;
 }

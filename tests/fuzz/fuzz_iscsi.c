@@ -98,7 +98,7 @@ struct fi_conn {
 	uint32_t	 fc_din_itt, fc_din_sn, fc_din_off;
 };
 
-static struct fz_worker	 fi_w;
+static struct tworker	 fi_w;
 static struct fi_conn	 fi_c[2];
 static int		 fi_nconn;
 static int		 fi_raw;	/* a raw record: no readback */
@@ -161,7 +161,7 @@ fi_io(void *arg)
 static void
 fi_pump(void)
 {
-	if (fz_pump(&fi_w, fi_io, NULL) == -1 && fz_check("lingering"))
+	if (tw_pump(&fi_w, fi_io, NULL) == -1 && fz_check("lingering"))
 		fz_fail("lingering", "the worker never became idle");
 }
 
@@ -190,16 +190,11 @@ fi_write(struct fi_conn *c, const uint8_t *buf, size_t len)
 static void
 fi_conn_open(struct fi_conn *c, int idx)
 {
-	int	 sv[2];
-
 	free(c->fc_rx);
 	memset(c, 0, sizeof(*c));
 	c->fc_idx = idx;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+	if ((c->fc_fd = tw_connect(&fi_w, 0)) == -1)
 		abort();
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	c->fc_fd = sv[0];
-	conn_accept(&fi_w.fw_w, sv[1], LISTEN_ISCSI, 0);
 }
 
 /* ---- The target's PDUs ---- */
@@ -786,9 +781,9 @@ fi_finish(void)
 	}
 	fi_pump();
 	fi_check_auth();
-	if (fi_w.fw_w.w_nconns != 0 && fz_check("lingering"))
+	if (fi_w.tw_w.w_nconns != 0 && fz_check("lingering"))
 		fz_fail("lingering", "%d connection(s) left after their "
-		    "sockets closed", fi_w.fw_w.w_nconns);
+		    "sockets closed", fi_w.tw_w.w_nconns);
 	if (fz_check("readonly") && fz_overlay_written(&fi_w, "static-ro-0"))
 		fz_fail("readonly", "the LU of the readonly target changed");
 	if (fz_check("reservation") && fz_ghost_holds(&fi_w) &&
@@ -808,7 +803,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fz_seeds("iscsi");
 	fz_worker_init(&fi_w, "iscsi", NULL, 0);
-	fi_w.fw_hook = fi_hook;
+	fi_w.tw_hook = fi_hook;
 	return 0;
 }
 

@@ -3,9 +3,10 @@
  * direct-access table, with the parameter lists of PERSISTENT RESERVE
  * OUT, UNMAP, EXTENDED COPY, MODE SELECT, WRITE SAME and COMPARE AND
  * WRITE, from two I_T nexuses (A and B) onto two logical units over the
- * tests' in-memory store.  Commands go through scsi_cmd_decode() and
- * scsi_cmd_exec() as worker/iscsi.c hands them over: the same EDTL,
- * Data-Out length and Data-In buffer size rules.
+ * tests' in-memory store (tests/worker/scsi/memstore.c).  Commands go
+ * through scsi_cmd_decode() and scsi_cmd_exec() as worker/iscsi/iscsi.c
+ * hands them over: the same EDTL, Data-Out length and Data-In buffer
+ * size rules.
  *
  * Input: one byte of set-up (FS_*), then commands
  *	[flags (FC_*)][CDB, 16 bytes][Data-Out length, 16 bits][Data-Out,
@@ -24,7 +25,7 @@
  *	reservation	an LU changed only if the sending nexus might write
  *			it under the reservations in force before the command
  *			(SPC-4 5.13, RESERVE(6) too), decided here from the
- *			state independently of worker/pr.c
+ *			state independently of worker/scsi/pr.c
  *	status		a known status; sense data with CHECK CONDITION
  *			only
  */

@@ -1,8 +1,8 @@
 /*
  * What the fuzzing harnesses share: the byte alphabets that tell data
  * an initiator wrote from a base image's and from memory nobody wrote,
- * switchable invariant checks, a scratch directory, and a worker run
- * in-process with a stand-in for the coordinator (fuzzworker.c).
+ * switchable invariant checks, a scratch directory, and the worker the
+ * harnesses drive (fuzzworker.c, over tests/worker/tworker.c).
  */
 #ifndef SCSIPUB_FUZZENV_H
 #define SCSIPUB_FUZZENV_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "iscsi.h"
+#include "tworker.h"
 
 /*
  * Base images hold bytes 0x40-0x4f, initiators write bytes 0x80-0x9f
@@ -69,25 +69,11 @@ void	 fz_rmtree(const char *);
 #define FZ_GHOST	"iqn.2025-01.test:ghost"
 #define FZ_GHOST_KEY	0x6760577e11ULL
 
-struct shmq_msg;
-
-struct fz_worker {
-	char			 fw_dir[512];
-	int			 fw_ctl;	/* the master's end */
-	struct config		*fw_cfg;
-	struct worker		 fw_w;
-	/* Sees every request before it is answered: 0 or an errno. */
-	uint32_t		(*fw_hook)(const struct shmq_msg *, void *);
-	void			*fw_arg;
-};
-
 /* fuzzworker.c */
-void	 fz_worker_init(struct fz_worker *, const char *, const int *, int);
-int	 fz_coord_step(struct fz_worker *);
-int	 fz_pump(struct fz_worker *, int (*)(void *), void *);
-void	 fz_worker_reset(struct fz_worker *);
-void	 fz_ghost_reserve(struct fz_worker *);
-int	 fz_ghost_holds(struct fz_worker *);
-int	 fz_overlay_written(struct fz_worker *, const char *);
+void	 fz_worker_init(struct tworker *, const char *, const int *, int);
+void	 fz_worker_reset(struct tworker *);
+void	 fz_ghost_reserve(struct tworker *);
+int	 fz_ghost_holds(struct tworker *);
+int	 fz_overlay_written(struct tworker *, const char *);
 
 #endif /* SCSIPUB_FUZZENV_H */

@@ -9,7 +9,7 @@ set -u
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$top_builddir}
 SCSIPUBD=${SCSIPUBD:-$top_builddir/scsipubd}
-ISCTEST=${ISCTEST:-$top_builddir/tests/isctest}
+ISCTEST=${ISCTEST:-$top_builddir/tests/isctest/isctest}
 WORK=$(mktemp -d /tmp/scsipub-test.XXXXXX)
 IQN_PREFIX=iqn.2025-01.pub.scsipub.test
 # Four ports from 12000 below the kernel's ephemeral range (which starts

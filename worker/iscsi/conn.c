@@ -77,9 +77,7 @@ conn_peername(int fd, char *buf, size_t len)
 void
 conn_notify_closed(struct worker *w, uint32_t mid)
 {
-	uint32_t	 msg[2] = { PROC_CONN_CLOSED, mid };
-
-	(void)send(w->w_ctl, msg, sizeof(msg), MSG_DONTWAIT);
+	worker_tell(w, PROC_CONN_CLOSED, mid);
 }
 
 static struct bufferevent *
@@ -560,11 +558,13 @@ conn_drain_all(struct worker *w)
 void
 conn_unasked(struct worker *w, const struct shmq_msg *m, void *arg)
 {
+	uint64_t	 id;
+	int		 why;
+
 	(void)arg;
-	if (m->m_type != SHMQ_SESSION_KICK || m->m_len < 8)
+	if (m->m_type != SHMQ_SESSION_KICK || shmq_kick_dec(m, &id, &why) != 0)
 		return;
-	conn_kick(w, be64dec(m->m_data), m->m_len > 8 &&
-	    m->m_data[8] == SHMQ_KICK_TARGET_RESET ?
+	conn_kick(w, id, why == SHMQ_KICK_TARGET_RESET ?
 	    "target cold reset by another session" :
 	    "session reinstated by a new login");
 }

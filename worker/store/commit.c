@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bytes.h"
 #include "cowmap.h"
 #include "hash.h"
 #include "log.h"
@@ -44,7 +43,7 @@ commit_map(struct commit *cm, uint32_t type, uint64_t lu, uint64_t first,
 	struct shmq_msg	 m;
 
 	memset(&m, 0, sizeof(m));
-	shmq_msg_map(&m, type, lu, first, count);
+	shmq_map_enc(&m, type, lu, first, count);
 	return commit_push(cm, &m);
 }
 
@@ -76,7 +75,7 @@ commit_pr(struct commit *cm, const struct scsi_task *t)
 	struct shmq_msg	 m;
 
 	memset(&m, 0, sizeof(m));
-	if (shmq_msg_pr(&m, t->t_prepoch, t->t_prcommit,
+	if (shmq_pr_enc(&m, t->t_prepoch, t->t_prcommit,
 	    t->t_pr->pl_name) != 0)
 		return -1;
 	return commit_push(cm, &m);
@@ -134,16 +133,11 @@ commit_map_register(struct worker *w, struct lu_cow *cw, const char *name)
 	uint64_t	 id;
 
 	id = fnv1a(FNV1A_INIT, name, n) & ~COWMAP_ZLU;
-	if (n > SHMQ_DATA_MAX - 16) {
+	memset(&m, 0, sizeof(m));
+	if (shmq_register_enc(&m, id, cw->cw_nblocks, name) != 0) {
 		log_warnx("%s: %s: name too long", __func__, name);
 		return id;
 	}
-	memset(&m, 0, sizeof(m));
-	m.m_type = SHMQ_MAP_REGISTER;
-	be64enc(m.m_data, id);
-	be64enc(m.m_data + 8, cw->cw_nblocks);
-	memcpy(m.m_data + 16, name, n);
-	m.m_len = (uint32_t)(16 + n);
 	if (ipc_request(w, &m, NULL, NULL) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
 	return id;

@@ -178,19 +178,19 @@ ofd_lock(int fd, off_t start, off_t len, int type, int wait)
 	return 0;
 }
 
-/* Block b's lock: a byte past the header page (COWMAP_HDR + b). */
+/* Block b's lock: the byte COWMAP_LOCKS + b of the map file. */
 static int
 cow_lock(struct lu_cow *cw, uint64_t b, int type)
 {
 	if (cw->cw_mapfd == -1)
 		return 0;
-	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_HDR + b), 1, type, 1);
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_LOCKS + b), 1, type, 1);
 }
 
 static int	aw_settle(struct lu_cow *, uint64_t, uint64_t);
 
 /* struct lu_hdr fits in the header page, before the LUN reset counter. */
-_Static_assert(COWMAP_STORE + sizeof(struct lu_hdr) <= COWMAP_HDR - 64,
+_Static_assert(COWMAP_STORE + sizeof(struct lu_hdr) <= COWMAP_RESET_GEN,
     "struct lu_hdr overlaps the LUN reset counter");
 
 static struct lu_cow *
@@ -276,14 +276,14 @@ lu_cow_shared(struct image *im, const char *path, uint32_t bs,
 	snprintf(p, sizeof(p), "%s.map", path);
 	cw->cw_mapfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (cw->cw_ovl == -1 || cw->cw_mapfd == -1 ||
-	    ftruncate(cw->cw_mapfd, 4096 + cw->cw_maplen) == -1 ||
-	    (m = mmap(NULL, 4096 + cw->cw_maplen, PROT_READ | PROT_WRITE,
+	    ftruncate(cw->cw_mapfd, COWMAP_BITS + cw->cw_maplen) == -1 ||
+	    (m = mmap(NULL, COWMAP_BITS + cw->cw_maplen, PROT_READ | PROT_WRITE,
 	    MAP_SHARED, cw->cw_mapfd, 0)) == MAP_FAILED) {
 		log_warn("%s: %s", __func__, p);
 		lu_cow_free(cw);
 		return NULL;
 	}
-	cw->cw_map = (uint8_t *)m + 4096;
+	cw->cw_map = (uint8_t *)m + COWMAP_BITS;
 	cw->cw_hdr = (struct lu_hdr *)(void *)((uint8_t *)m + COWMAP_STORE);
 	snprintf(p, sizeof(p), "%s.pr", path);
 	if ((cw->cw_pr = pr_lu_open(p)) == NULL) {
@@ -303,7 +303,8 @@ lu_cow_free(struct lu_cow *cw)
 	free(cw->cw_log);
 	if (cw->cw_map != NULL) {
 		if (cw->cw_mapfd != -1)
-			munmap(cw->cw_map - 4096, 4096 + cw->cw_maplen);
+			munmap(cw->cw_map - COWMAP_BITS,
+			    COWMAP_BITS + cw->cw_maplen);
 		else
 			munmap(cw->cw_map, cw->cw_maplen);
 	}
@@ -354,7 +355,7 @@ lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 	int		 fd;
 
 	nblocks = (size + bs - 1) >> shift;
-	len = COWMAP_HDR + cowmap_bytes(nblocks);
+	len = cowmap_file_len(nblocks);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	if (fstat(fd, &sb) == -1 || (uint64_t)sb.st_size < len ||
@@ -363,7 +364,7 @@ lu_cow_file_mapped_bytes(const char *path, uint64_t size, uint32_t bs)
 		return 0;
 	}
 	close(fd);
-	n = cow_count_written(m + COWMAP_HDR, nblocks);
+	n = cow_count_written(m + COWMAP_BITS, nblocks);
 	munmap(m, len);
 	return n << shift;
 }
@@ -618,8 +619,8 @@ cow_sync(void *arg)
 		return 0;
 	if (fdatasync(cw->cw_ovl) == -1)
 		return -errno;
-	if (cw->cw_mapfd != -1 && msync(cw->cw_map - 4096, 4096 +
-	    cw->cw_maplen, MS_SYNC) == -1)
+	if (cw->cw_mapfd != -1 && msync(cw->cw_map - COWMAP_BITS,
+	    COWMAP_BITS + cw->cw_maplen, MS_SYNC) == -1)
 		return -errno;
 	return 0;
 }
@@ -709,7 +710,7 @@ cow_lock_run(struct lu_cow *cw, uint64_t first, uint64_t last, int type)
 {
 	if (cw->cw_mapfd == -1)
 		return 0;
-	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_HDR + first),
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_LOCKS + first),
 	    (off_t)(last - first + 1), type, 1);
 }
 
@@ -748,7 +749,7 @@ aw_durable(struct lu_cow *cw, int ovl)
 {
 	if (ovl && fdatasync(cw->cw_ovl) == -1)
 		return -errno;
-	if (msync(cw->cw_map - COWMAP_HDR, COWMAP_HDR + cw->cw_maplen,
+	if (msync(cw->cw_map - COWMAP_BITS, COWMAP_BITS + cw->cw_maplen,
 	    MS_SYNC) == -1)
 		return -errno;
 	return 0;
@@ -948,7 +949,8 @@ static void
 hdr_durable(struct lu_cow *cw)
 {
 	if (cw->cw_mapfd != -1)
-		(void)msync(cw->cw_map - COWMAP_HDR, COWMAP_HDR, MS_SYNC);
+		(void)msync(cw->cw_map - COWMAP_BITS, COWMAP_HDR,
+		    MS_SYNC);
 }
 
 static int
@@ -1161,15 +1163,16 @@ const struct lu_store_ops lu_cow_ops = {
 
 /*
  * The LUN reset counter of a shared LU, in the map file's header page
- * (its last 64 bytes are lu.c's; the rest of the page is free): every
- * worker mapping the LU sees it.  NULL for a private LU.
+ * (COWMAP_RESET_GEN): every worker mapping the LU sees it.  NULL for a
+ * private LU.
  */
 volatile uint32_t *
 lu_cow_reset_gen(struct lu_cow *cw)
 {
 	if (cw->cw_mapfd == -1)
 		return NULL;
-	return (volatile uint32_t *)(void *)(cw->cw_map - 64);
+	return (volatile uint32_t *)(void *)(cw->cw_map - COWMAP_BITS +
+	    COWMAP_RESET_GEN);
 }
 
 /* The LU's reservation state, shared like the map or private like it. */

@@ -1,5 +1,5 @@
 /*
- * Tests for the server-free parts of worker/api.c: the body of POST
+ * Tests for the server-free parts of worker/api/api.c: the body of POST
  * /api/sessions, bearer tokens, and which tier a caller may use.
  */
 #include <stdio.h>

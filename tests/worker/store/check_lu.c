@@ -1,6 +1,6 @@
 /*
- * worker/lu.c: copy-on-write overlays over a read-only base image, their
- * atomic writes and sanitizes.
+ * worker/store/lu.c: copy-on-write overlays over a read-only base image,
+ * their atomic writes and sanitizes.
  */
 #include <sys/stat.h>
 

@@ -1,7 +1,7 @@
 /*
- * worker/sbc.c: the read/write family over every CDB size, COMPARE AND
- * WRITE, WRITE ATOMIC, WRITE SAME, UNMAP, GET LBA STATUS, capacity and
- * store errors; worker/scsi/sanitize.c: SANITIZE.
+ * worker/scsi/sbc.c: the read/write family over every CDB size, COMPARE
+ * AND WRITE, WRITE ATOMIC, WRITE SAME, UNMAP, GET LBA STATUS, capacity
+ * and store errors; worker/scsi/sanitize.c: SANITIZE.
  */
 #include <sys/queue.h>
 #include <check.h>

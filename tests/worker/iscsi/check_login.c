@@ -1,8 +1,9 @@
 /*
- * Tests for worker/login.c: stages and transit, BHS fields, key
+ * Tests for worker/iscsi/login.c: stages and transit, BHS fields, key
  * negotiation, text spanning several PDUs both ways, status codes and
  * the CHAP exchange end to end.  The CHAP arithmetic on the initiator
- * side is done here with OpenSSL directly, not with worker/chap.c.
+ * side is done here with OpenSSL directly, not with
+ * worker/iscsi/chap.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

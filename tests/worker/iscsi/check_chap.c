@@ -1,6 +1,6 @@
 /*
- * Unit tests for worker/chap.c: value encodings, length checks before
- * decoding, the MD5 response, verification and mutual CHAP.
+ * Unit tests for worker/iscsi/chap.c: value encodings, length checks
+ * before decoding, the MD5 response, verification and mutual CHAP.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * worker/pr.c: PERSISTENT RESERVE IN/OUT, every service action, the
+ * worker/scsi/pr.c: PERSISTENT RESERVE IN/OUT, every service action, the
  * conflicts of all six types, unit attentions, PRgeneration, parameter
  * list checks, RESERVE(6) beside them, and the state shared through
  * PATH.pr by several handles (workers) and across reopen (restart).

@@ -1,5 +1,5 @@
 /*
- * worker/scsi.c: opcode table and dispatch, sense formats, unit
+ * worker/scsi/scsi.c: opcode table and dispatch, sense formats, unit
  * attentions, LUN addressing, RESERVE conflicts.
  */
 #include <sys/queue.h>

@@ -1,0 +1,401 @@
+/*
+ * Tests for worker/iscsi/target.c: the targets a worker serves (a
+ * public one per catalog image, :multi within its tier's LUN count, the
+ * static targets of the configuration with their LUNs in order), what a
+ * login learns about each, which targets SendTargets names to whom, and
+ * the logical units behind a session: private overlays for the public
+ * targets, shared ones for a static target, refused writes for a
+ * read-only one.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "initiator.h"
+#include "suites.h"
+
+#define ALPHA		TI_PREFIX ":alpha"
+#define SHARED		TI_PREFIX ":shared"
+#define VAULT		TI_PREFIX ":vault"
+#define VAULT_USER	"vault-user"
+#define VAULT_SECRET	"vault-secret-0123456"
+
+static const char conf[] =
+    "tier anonymous quota 64M ttl 15m persistent no pr no luns 1\n"
+    "target shared beta,alpha\n"
+    "target vault alpha chap " VAULT_USER " " VAULT_SECRET
+    " mutual vault-target vault-target-secret-0123\n"
+    "target ro beta readonly\n";
+
+static struct tworker	 tw;
+static struct tini	 ti;
+
+static void
+setup(void)
+{
+	ti_worker(&tw, "target", conf);
+	ti_open(&ti, &tw, 5);
+}
+
+/*
+ * Image "missing" is in the catalog when the configuration is checked,
+ * and gone when the worker starts.
+ */
+static void
+setup_missing_image(void)
+{
+	static const uint8_t	 block[512];
+	char			 p[1024];
+	int			 fd;
+
+	ti_worker_dirs(&tw, "target");
+	snprintf(p, sizeof(p), "%s/images/missing.img", tw.tw_dir);
+	ck_assert_int_ge(fd = open(p, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(write(fd, block, sizeof(block)), sizeof(block));
+	close(fd);
+	ti_worker_config(&tw, "target holes alpha,missing,beta\n");
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(tw_start(&tw, NULL, 0), 0);
+	ti_open(&ti, &tw, 5);
+}
+
+static void
+setup_discovery_chap(void)
+{
+	ti_worker(&tw, "target", "target vault alpha chap " VAULT_USER " "
+	    VAULT_SECRET "\ndiscovery-chap disc-user disc-secret-012345\n");
+	ti_open(&ti, &tw, 5);
+}
+
+static void
+teardown(void)
+{
+	ti_close(&ti);
+	ti_worker_done(&tw);
+}
+
+/* A command, again if a unit attention (a new session's) came first. */
+static void
+run(struct tini *c, int lun, const uint8_t *cdb, void *buf, uint32_t len,
+    int dir, struct tres *res)
+{
+	ti_scsi(c, (uint64_t)lun, cdb, buf, len, dir, res);
+	if (res->r_status == 0x02 && res->r_key == 0x06)
+		ti_scsi(c, (uint64_t)lun, cdb, buf, len, dir, res);
+}
+
+static struct target *
+find(const char *iqn)
+{
+	struct target	*t = target_find(&tw.tw_w, iqn);
+
+	ck_assert_msg(t != NULL, "no target %s", iqn);
+	return t;
+}
+
+static const char *
+image(const struct target *t, int lun)
+{
+	return t->tg_images[lun] != NULL ? t->tg_images[lun]->im_name : NULL;
+}
+
+START_TEST(target__public_target_per_image)
+{
+	struct target	*t = find(ALPHA);
+
+	ck_assert_int_eq(t->tg_kind, TARGET_PUBLIC);
+	ck_assert_int_eq(t->tg_nimages, 1);
+	ck_assert_str_eq(image(t, 0), "alpha");
+	ck_assert_str_eq(image(find(TI_PREFIX ":beta"), 0), "beta");
+	ck_assert_ptr_eq(target_find(&tw.tw_w, "IQN.2025-01.PUB.TEST:Alpha"),
+	    t);
+	ck_assert_ptr_null(target_find(&tw.tw_w, TI_PREFIX ":gamma"));
+}
+END_TEST
+
+/* :multi holds the catalog in name order, no more than the tier allows. */
+START_TEST(target__multi_within_tier_luns)
+{
+	struct target	*t = find(TI_PREFIX ":multi");
+
+	ck_assert_int_eq(t->tg_kind, TARGET_MULTI);
+	ck_assert_int_eq(t->tg_nimages, 1);
+	ck_assert_str_eq(image(t, 0), "alpha");
+}
+END_TEST
+
+START_TEST(target__static_luns_in_config_order)
+{
+	struct target	*t = find(SHARED);
+
+	ck_assert_int_eq(t->tg_kind, TARGET_STATIC);
+	ck_assert_int_eq(t->tg_nimages, 2);
+	ck_assert_str_eq(image(t, 0), "beta");
+	ck_assert_str_eq(image(t, 1), "alpha");
+}
+END_TEST
+
+/* An image missing from the catalog leaves its LUN out, not renumbered. */
+START_TEST(target__missing_image_leaves_lun_out)
+{
+	struct target	*t = find(TI_PREFIX ":holes");
+	uint8_t		 cdb[16] = { 0xa0 }, buf[64];
+	struct tres	 res;
+
+	ck_assert_int_eq(t->tg_nimages, 3);
+	ck_assert_ptr_null(image(t, 1));
+	ck_assert_str_eq(image(t, 2), "beta");
+	ti_login_ok(&ti, TI_PREFIX ":holes", NULL);
+	be32enc(cdb + 6, sizeof(buf));
+	run(&ti, 0, cdb, buf, sizeof(buf), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_uint_eq(be32dec(buf), 16);		/* two LUNs */
+	ck_assert_uint_eq(be16dec(buf + 8), 0);
+	ck_assert_uint_eq(be16dec(buf + 16), 2);
+}
+END_TEST
+
+/* What a login learns: exists, and whether (and how) CHAP is required. */
+START_TEST(target__lookup_tells_chap)
+{
+	struct login_target	 lt;
+	struct conn		*c = TAILQ_FIRST(&tw.tw_w.w_conns);
+
+	ck_assert_int_eq(target_lookup(c, TI_INITIATOR, VAULT, &lt), 0);
+	ck_assert(lt.lt_exists && lt.lt_chap);
+	ck_assert_str_eq(lt.lt_chap_user, VAULT_USER);
+	ck_assert_str_eq(lt.lt_chap_secret, VAULT_SECRET);
+	ck_assert_str_eq(lt.lt_mchap_user, "vault-target");
+	ck_assert_int_eq(lt.lt_tpgt, 1);
+	ck_assert_int_eq(target_lookup(c, TI_INITIATOR, SHARED, &lt), 0);
+	ck_assert(lt.lt_exists && !lt.lt_chap);
+	ck_assert_int_eq(target_lookup(c, TI_INITIATOR, TI_PREFIX ":no",
+	    &lt), 0);
+	ck_assert(!lt.lt_exists);
+	ck_assert_int_eq(target_lookup(c, TI_INITIATOR, NULL, &lt), 0);
+	ck_assert(lt.lt_exists && !lt.lt_chap);
+}
+END_TEST
+
+START_TEST(target__lookup_discovery_chap)
+{
+	struct login_target	 lt;
+	struct conn		*c = TAILQ_FIRST(&tw.tw_w.w_conns);
+
+	ck_assert_int_eq(target_lookup(c, TI_INITIATOR, NULL, &lt), 0);
+	ck_assert(lt.lt_exists && lt.lt_chap);
+	ck_assert_str_eq(lt.lt_chap_user, "disc-user");
+	ck_assert_str_eq(lt.lt_chap_secret, "disc-secret-012345");
+}
+END_TEST
+
+/*
+ * SendTargets as a session of type kind, logged in to target (or
+ * none), asking for arg: is name in the answer?  Every name comes with
+ * the portal.
+ */
+static int
+names(int kind, const char *target, const char *arg, const char *name)
+{
+	struct conn	 c;
+	char		*text = NULL, kv[256];
+	size_t		 len, off;
+	int		 found = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.c_type = kind;
+	if (target != NULL) {
+		c.c_target = find(target);
+		snprintf(c.c_login.l_target, sizeof(c.c_login.l_target), "%s",
+		    target);
+	}
+	len = target_sendtargets(&tw.tw_w, &c, arg, &text);
+	snprintf(kv, sizeof(kv), "TargetName=%s", name);
+	for (off = 0; off < len; off += strlen(text + off) + 1) {
+		if (strcmp(text + off, kv) != 0)
+			continue;
+		found = 1;
+		off += strlen(text + off) + 1;
+		ck_assert_uint_lt(off, len);
+		ck_assert_str_eq(text + off, "TargetAddress=127.0.0.1:3260,1");
+	}
+	free(text);
+	return found;
+}
+
+#define DISC	LOGIN_SESSION_DISCOVERY
+#define NORMAL	LOGIN_SESSION_NORMAL
+
+/* A CHAP target is named only to a session logged in to it. */
+START_TEST(target__sendtargets_hides_chap_target)
+{
+	ck_assert(names(DISC, NULL, "All", ALPHA));
+	ck_assert(names(DISC, NULL, "All", SHARED));
+	ck_assert(names(DISC, NULL, "All", TI_PREFIX ":multi"));
+	ck_assert(!names(DISC, NULL, "All", VAULT));
+	ck_assert(!names(DISC, NULL, VAULT, VAULT));
+	ck_assert(names(DISC, NULL, SHARED, SHARED));
+	ck_assert(!names(DISC, NULL, SHARED, ALPHA));
+	ck_assert(names(NORMAL, VAULT, "All", VAULT));
+	ck_assert(names(NORMAL, VAULT, "", VAULT));
+}
+END_TEST
+
+/* A normal session's SendTargets=All names its own target only. */
+START_TEST(target__sendtargets_all_in_normal_session)
+{
+	ck_assert(names(NORMAL, SHARED, "All", SHARED));
+	ck_assert(!names(NORMAL, SHARED, "All", ALPHA));
+}
+END_TEST
+
+/* Behind discovery CHAP, discovery sessions may be told of CHAP ones. */
+START_TEST(target__sendtargets_discovery_chap_shows_all)
+{
+	ck_assert(names(DISC, NULL, "All", VAULT));
+	ck_assert(names(DISC, NULL, "All", ALPHA));
+}
+END_TEST
+
+/* Over the wire: a discovery session's answer. */
+START_TEST(target__sendtargets_over_text)
+{
+	static const char st[] = "SendTargets=All";
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	struct tpdu	 p;
+
+	ti_login_ok(&ti, NULL, NULL);
+	ti_bhs(bhs, ISCSI_OP_IMMEDIATE | OP_TEXT_REQ, ISCSI_FLAG_FINAL);
+	be32enc(bhs + 16, 0x31);
+	be32enc(bhs + 20, ISCSI_TTT_NONE);
+	be32enc(bhs + 24, ti.i_cmdsn);
+	ti_send(&ti, bhs, st, sizeof(st));
+	ti_expect(&ti, &p, OP_TEXT_RSP);
+	ck_assert_ptr_nonnull(memmem(p.p_data, p.p_dlen,
+	    "TargetName=" ALPHA, sizeof("TargetName=" ALPHA)));
+	ck_assert_ptr_null(memmem(p.p_data, p.p_dlen, VAULT, strlen(VAULT)));
+	ti_pdu_free(&p);
+}
+END_TEST
+
+/* One block written at LBA 0 of LUN lun through c. */
+static void
+write_block(struct tini *c, int lun, uint8_t fill)
+{
+	uint8_t		 cdb[16], buf[512];
+	struct tres	 res;
+
+	memset(buf, fill, sizeof(buf));
+	ti_rw10(cdb, 0x2a, 0, 1);
+	run(c, lun, cdb, buf, sizeof(buf), TI_WRITE, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+}
+
+/* The first byte of LUN lun's block 0, read through c. */
+static uint8_t
+first_byte(struct tini *c, int lun)
+{
+	uint8_t		 cdb[16], buf[512];
+	struct tres	 res;
+
+	ti_rw10(cdb, 0x28, 0, 1);
+	run(c, lun, cdb, buf, sizeof(buf), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	return buf[0];
+}
+
+/* A static target's sessions share its LUs, past their connections. */
+START_TEST(target__static_lus_shared)
+{
+	struct tini	 b, c;
+
+	ti_open(&b, &tw, 6);
+	ti_login_ok(&ti, SHARED, NULL);
+	ti_login_ok(&b, SHARED, NULL);
+	write_block(&ti, 1, 0xc1);
+	ck_assert_uint_eq(first_byte(&b, 1), 0xc1);
+	ck_assert_uint_eq(first_byte(&b, 0), ti_image_byte("beta", 0));
+	ti_close(&ti);
+	ti_close(&b);
+	ck_assert_int_eq(tw_pump(&tw, NULL, NULL), 0);
+	ti_open(&c, &tw, 8);
+	ti_login_ok(&c, SHARED, NULL);
+	ck_assert_uint_eq(first_byte(&c, 1), 0xc1);
+	ti_close(&c);
+}
+END_TEST
+
+/* A public target's sessions each write their own overlay. */
+START_TEST(target__public_lus_private)
+{
+	struct tini	 b;
+
+	ti_open(&b, &tw, 6);
+	ti_login_ok(&ti, ALPHA, NULL);
+	ti_login_ok(&b, ALPHA, NULL);
+	write_block(&ti, 0, 0xc2);
+	ck_assert_uint_eq(first_byte(&ti, 0), 0xc2);
+	ck_assert_uint_eq(first_byte(&b, 0), ti_image_byte("alpha", 0));
+	ti_close(&b);
+}
+END_TEST
+
+START_TEST(target__readonly_target_refuses_writes)
+{
+	uint8_t		 cdb[16], buf[512];
+	struct tres	 res;
+
+	memset(buf, 0xc3, sizeof(buf));
+	ti_login_ok(&ti, TI_PREFIX ":ro", NULL);
+	ti_rw10(cdb, 0x2a, 0, 1);
+	run(&ti, 0, cdb, buf, sizeof(buf), TI_WRITE, &res);
+	ck_assert_uint_eq(res.r_status, 0x02);
+	ck_assert_uint_eq(res.r_key, 0x07);		/* DATA PROTECT */
+	ck_assert_uint_eq(res.r_asc, 0x2700);		/* WRITE PROTECTED */
+	ck_assert_uint_eq(first_byte(&ti, 0), ti_image_byte("beta", 0));
+}
+END_TEST
+
+Suite *
+target_suite(void)
+{
+	Suite	*s = suite_create("target");
+	TCase	*tc;
+
+	tc = tcase_create("catalog");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, target__public_target_per_image);
+	tcase_add_test(tc, target__multi_within_tier_luns);
+	tcase_add_test(tc, target__static_luns_in_config_order);
+	tcase_add_test(tc, target__lookup_tells_chap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("missing");
+	tcase_add_checked_fixture(tc, setup_missing_image, teardown);
+	tcase_add_test(tc, target__missing_image_leaves_lun_out);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sendtargets");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, target__sendtargets_hides_chap_target);
+	tcase_add_test(tc, target__sendtargets_all_in_normal_session);
+	tcase_add_test(tc, target__sendtargets_over_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("discovery-chap");
+	tcase_add_checked_fixture(tc, setup_discovery_chap, teardown);
+	tcase_add_test(tc, target__lookup_discovery_chap);
+	tcase_add_test(tc, target__sendtargets_discovery_chap_shows_all);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lus");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, target__static_lus_shared);
+	tcase_add_test(tc, target__public_lus_private);
+	tcase_add_test(tc, target__readonly_target_refuses_writes);
+	suite_add_tcase(s, tc);
+	return s;
+}
