@@ -286,13 +286,6 @@ conn_digests(const struct conn *c, int *hd, int *dd)
 	*dd = c->c_state == CONN_FFP && c->c_p.ip_data_digest ? 4 : 0;
 }
 
-static uint32_t
-conn_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 /*
  * Header complete (BHS, AHS, header digest): check the digest and the
  * lengths before anything is allocated.  The AHS is skipped.
@@ -318,7 +311,7 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 		crc = crc32c(0, c->c_bhs, ISCSI_BHS_LEN);
 		if (c->c_ahslen > 0)
 			crc = crc32c(crc, ahs, c->c_ahslen);
-		if (crc != conn_le32(dig))
+		if (crc != le32dec(dig))
 			return -1;
 	}
 	c->c_dlen = be24dec(c->c_bhs + 5);
@@ -361,7 +354,7 @@ conn_rx_rest(struct conn *c, struct evbuffer *in)
 		return 1;
 	evbuffer_remove(in, dig, 4);
 	crc = crc32c(0, c->c_data, c->c_dpad);
-	if (crc != conn_le32(dig)) {
+	if (crc != le32dec(dig)) {
 		log_warnx("%s: %s: data digest error, opcode 0x%02x",
 		    __func__, c->c_peer, c->c_bhs[0] & 0x3f);
 		iscsi_reject(c, REJECT_DIGEST_ERROR, c->c_bhs);

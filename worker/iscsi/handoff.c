@@ -482,6 +482,7 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	const uint8_t		*st;
 	uint32_t		 lun = unpack_u32(s);
 	size_t			 len;
+	int			 swp;
 
 	if (n == NULL || lun >= SCSI_MAX_LUNS || n->n_lu[lun] == NULL)
 		return 0;	/* an LU no longer here: the nexus lost it */
@@ -493,11 +494,12 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	ln->ln_prflags = unpack_u8(s);
 	ln->ln_mode.md_wce = unpack_u8(s) != 0;
 	ln->ln_mode.md_dsense = unpack_u8(s) != 0;
-	ln->ln_mode.md_swp = unpack_u8(s) != 0;
+	swp = unpack_u8(s) != 0;	/* counted by the LU: set, not copied */
 	ln->ln_mode.md_tst = unpack_u8(s) & 0x7;
 	st = unpack_blob(s, &len);
 	if (s->pk_err)
 		return -1;
+	scsi_lunex_swp(ln, swp);
 	if (len > 0) {
 		if (pr_anon_load(n->n_lu[lun], st, len) == -1)
 			return -1;

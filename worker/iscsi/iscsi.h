@@ -168,6 +168,8 @@ void	 iscsi_exec(struct conn *, uint32_t, const uint8_t *, uint64_t, int,
 void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
+int	 iscsi_tmf_id(int);
+int	 iscsi_tmf_handled(int);
 
 /* worker/iscsi/handoff.c */
 void	 handoff_start(struct worker *);

@@ -27,7 +27,13 @@ struct image *catalog_image(struct worker *, const char *);
 /* worker/store/commit.c */
 int	 commit_send(struct worker *, struct lu_cow *const *, int,
 	    const struct scsi_task *, ipc_cb, void *, int *);
+void	 commit_cancel(struct worker *, void *);
 uint64_t commit_map_register(struct worker *, struct lu_cow *, const char *);
+
+/* worker/store/sanitize.c */
+int	 sanitize_init(struct worker *);
+int	 sanitize_wait(struct lu_cow *, ipc_cb, void *);
+void	 sanitize_cancel(void *);
 
 /* worker/store/sessions.c */
 struct psess_mirror *psess_mirror(struct worker *);
