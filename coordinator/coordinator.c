@@ -595,6 +595,7 @@ coord_free(struct coord *c)
 	if (c == NULL)
 		return;
 	coord_anon_free(c);
+	coord_session_fini(c);
 	free(c->c_slot);
 	free(c);
 }

@@ -94,6 +94,42 @@ kicked(int slot, uint64_t *conns, int max)
 	return n;
 }
 
+/*
+ * The registry grows with the sessions (past its first table, as a crowd
+ * of idle public sessions makes it): every one is still found, by its
+ * reinstatement, and ending them all leaves it empty.
+ */
+START_TEST(session__registry_grows)
+{
+	struct shmq_session	 ss;
+	char			 name[64];
+	uint64_t		 conns[4];
+	int			 i, n = 10000;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "iqn.2026-11.test:crowd-%d", i);
+		ss = ident(name, "iqn.t:disk", 1, 1, 1, 1, (uint64_t)i + 1);
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &ss), 0);
+	}
+	ck_assert_uint_eq(c->c_sess.cs_n, (uint32_t)n);
+	ck_assert_uint_ge(c->c_sess.cs_mask + 1, 2 * (uint32_t)n);
+	ck_assert_int_eq(kicked(1, conns, 4), 0);
+	/* the 4000th logs in again from slot 2: its twin on slot 1 goes */
+	ss = ident("iqn.2026-11.test:crowd-3999", "iqn.t:disk", 1, 1, 1, 2,
+	    77);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &ss), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 4000);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "iqn.2026-11.test:crowd-%d", i);
+		ss = i == 3999 ? ident(name, "iqn.t:disk", 1, 1, 1, 2, 77) :
+		    ident(name, "iqn.t:disk", 1, 1, 1, 1, (uint64_t)i + 1);
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &ss), 0);
+	}
+	ck_assert_uint_eq(c->c_sess.cs_n, 0);
+}
+END_TEST
+
 START_TEST(session__same_nexus_reinstates)
 {
 	struct shmq_session	 a = ident("iqn.I", "iqn.t", 1, 1, 0, 1, 10);
@@ -193,6 +229,7 @@ session_suite(void)
 
 	tcase_add_checked_fixture(tc, sess_setup, sess_teardown);
 	tcase_add_test(tc, session__same_nexus_reinstates);
+	tcase_add_test(tc, session__registry_grows);
 	tcase_add_test(tc, session__other_names_never_kick);
 	tcase_add_test(tc, session__public_target_by_address);
 	tcase_add_test(tc, session__end_forgets_only_its_own);

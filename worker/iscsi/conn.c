@@ -179,7 +179,7 @@ conn_release(struct conn *c, int moved)
 	if (c->c_flushev != NULL)
 		event_free(c->c_flushev);
 	bufferevent_free(c->c_bev);
-	free(c->c_data);
+	buf_put(c->c_data);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
 	if (!moved)
@@ -322,14 +322,9 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 		    c->c_peer, c->c_dlen, limit);
 		return -1;
 	}
-	if (c->c_dpad > c->c_datacap) {
-		free(c->c_data);
-		c->c_datacap = c->c_dpad < 8192 ? 8192 : c->c_dpad;
-		if ((c->c_data = malloc(c->c_datacap)) == NULL) {
-			c->c_datacap = 0;
-			return -1;
-		}
-	}
+	/* from the pool, for this PDU only: an idle connection holds none */
+	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
+		return -1;
 	c->c_rxstate = RX_REST;
 	return 1;
 }
@@ -387,7 +382,10 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		}
 		c->c_nopin_ttt = 0;
 		gettimeofday(&c->c_last_rx, NULL);
-		if (iscsi_pdu(c) == CONN_CLOSE) {
+		r = iscsi_pdu(c);
+		buf_put(c->c_data);	/* whatever it kept, it copied */
+		c->c_data = NULL;
+		if (r == CONN_CLOSE) {
 			if (evbuffer_get_length(bufferevent_get_output(bev)))
 				conn_close_after_flush(c);
 			else

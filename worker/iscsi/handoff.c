@@ -38,6 +38,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "bufpool.h"
 #include "fdpass.h"
 #include "iscsi.h"
 #include "log.h"
@@ -484,7 +485,7 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	size_t			 len;
 	int			 swp;
 
-	if (n == NULL || lun >= SCSI_MAX_LUNS || n->n_lu[lun] == NULL)
+	if (n == NULL || lun >= (uint32_t)n->n_cap || n->n_lu[lun] == NULL)
 		return 0;	/* an LU no longer here: the nexus lost it */
 	ln = &n->n_lunex[lun];
 	ln->ln_ua |= unpack_u32(s);
@@ -537,11 +538,8 @@ handoff_load_rx(struct conn *c)
 	if (c->c_ahslen > 255 * 4 || c->c_dlen > c->c_p.ip_mrdsl_tgt ||
 	    c->c_dpad != ((c->c_dlen + 3) & ~3U))
 		return -1;
-	c->c_datacap = c->c_dpad < 8192 ? 8192 : c->c_dpad;
-	if ((c->c_data = malloc(c->c_datacap)) == NULL) {
-		c->c_datacap = 0;
+	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
 		return -1;
-	}
 	return 0;
 }
 

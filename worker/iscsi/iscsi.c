@@ -428,12 +428,12 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	if (scsi_task_xlu(t)) {		/* it may touch every LU we see */
 		first = 0;
 		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
-	} else if (t->t_lun < SCSI_MAX_LUNS) {
+	} else if (t->t_lun < (uint64_t)c->c_nlus) {
 		first = (int)t->t_lun;
 		last = first + 1;
 	} else
 		return -1;
-	for (i = first; i < last; i++)
+	for (i = first; i < last && i < c->c_nlus; i++)
 		cws[n++] = c->c_lus[i] != NULL ? c->c_lus[i]->lu_cow : NULL;
 	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
@@ -513,7 +513,7 @@ iscsi_conn_free_tasks(struct conn *c)
 static int
 iscsi_lun_ok(struct conn *c, uint64_t lun)
 {
-	return lun < SCSI_MAX_LUNS && c->c_nexus != NULL &&
+	return c->c_nexus != NULL && lun < (uint64_t)c->c_nexus->n_cap &&
 	    c->c_nexus->n_lu[lun] != NULL;
 }
 

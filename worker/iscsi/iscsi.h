@@ -107,13 +107,13 @@ struct conn {
 	uint32_t		 c_ahslen;
 	uint32_t		 c_dlen;	/* data segment length */
 	uint32_t		 c_dpad;	/* with padding */
-	uint8_t			*c_data;
-	uint32_t		 c_datacap;
+	uint8_t			*c_data;	/* this PDU's, from the pool */
 
 	/* SCSI. */
 	struct target		*c_target;
 	struct scsi_nexus	*c_nexus;
-	struct lu		*c_lus[SCSI_MAX_LUNS];	/* this connection's */
+	struct lu		**c_lus;	/* this connection's, [c_nlus] */
+	int			 c_nlus;
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;

@@ -466,10 +466,13 @@ target_attach(struct conn *c)
 	int		 i, lost = 0, adopted = 0;
 
 	if ((t = target_find(c->c_w, c->c_login.l_target)) == NULL ||
-	    (c->c_nexus = calloc(1, sizeof(*c->c_nexus))) == NULL) {
+	    (c->c_nexus = scsi_nexus_new(t->tg_nimages)) == NULL ||
+	    (c->c_lus = calloc(c->c_nexus->n_cap, sizeof(*c->c_lus))) ==
+	    NULL) {
 		c->c_state = CONN_CLOSING;
 		return -1;
 	}
+	c->c_nlus = c->c_nexus->n_cap;
 	c->c_target = t;
 	c->c_quota_acct.q_limit = t->tg_tier != NULL ? t->tg_tier->ct_quota :
 	    0;
@@ -483,7 +486,7 @@ target_attach(struct conn *c)
 		return -1;
 	}
 	target_nexus_init(c, c->c_nexus);
-	for (i = 0; i < t->tg_nimages && i < SCSI_MAX_LUNS; i++) {
+	for (i = 0; i < t->tg_nimages && i < c->c_nlus; i++) {
 		if ((lu = target_lu_get(c, i)) == NULL)
 			continue;
 		c->c_lus[i] = lu;
@@ -506,7 +509,7 @@ target_detach(struct conn *c)
 	stats_conn_gone(c);
 	if (c->c_nexus != NULL)
 		scsi_nexus_detach(c->c_nexus);
-	for (i = 0; i < SCSI_MAX_LUNS; i++) {
+	for (i = 0; i < c->c_nlus; i++) {
 		/* an anonymous overlay goes when its session is ended */
 		if (c->c_logged_out && c->c_lus[i] != NULL &&
 		    c->c_anon != NULL)
@@ -517,7 +520,10 @@ target_detach(struct conn *c)
 	lu_quota_release(&c->c_quota_acct, c->c_logged_out);
 	free(c->c_anon);
 	c->c_anon = NULL;
-	free(c->c_nexus);
+	free(c->c_lus);
+	c->c_lus = NULL;
+	c->c_nlus = 0;
+	scsi_nexus_free(c->c_nexus);
 	c->c_nexus = NULL;
 	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)
 		ptarget_detach(c);

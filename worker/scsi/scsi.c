@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -87,7 +88,7 @@ scsi_sense_build(uint8_t *b, int desc, int key, uint16_t asc, uint64_t info,
 static struct scsi_lu *
 task_lu(struct scsi_task *t)
 {
-	if (t->t_nexus == NULL || t->t_lun >= SCSI_MAX_LUNS)
+	if (t->t_nexus == NULL || t->t_lun >= (uint64_t)t->t_nexus->n_cap)
 		return NULL;
 	return t->t_nexus->n_lu[t->t_lun];
 }
@@ -339,12 +340,41 @@ scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
 }
 
 /* Put lu at lun of the nexus; a power-on UA is pending for it. */
+/*
+ * A nexus with room for LUNs 0 .. cap-1 (a target's LUN count, at most
+ * SCSI_MAX_LUNS), no LU attached yet: one allocation, or NULL.
+ */
+struct scsi_nexus *
+scsi_nexus_new(int cap)
+{
+	struct scsi_nexus *n;
+
+	if (cap < 1)
+		cap = 1;
+	if (cap > SCSI_MAX_LUNS)
+		cap = SCSI_MAX_LUNS;
+	if ((n = calloc(1, sizeof(*n) + (size_t)cap * (sizeof(*n->n_lu) +
+	    sizeof(*n->n_lunex)))) == NULL)
+		return NULL;
+	n->n_lunex = (struct scsi_lunex *)(n + 1);
+	n->n_lu = (struct scsi_lu **)(n->n_lunex + cap);
+	n->n_cap = cap;
+	return n;
+}
+
+/* A nexus detached from its LUs (scsi_nexus_detach) goes. */
+void
+scsi_nexus_free(struct scsi_nexus *n)
+{
+	free(n);
+}
+
 void
 scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 {
 	struct scsi_lunex *ln;
 
-	if (lun < 0 || lun >= SCSI_MAX_LUNS || n->n_lu[lun] != NULL)
+	if (lun < 0 || lun >= n->n_cap || n->n_lu[lun] != NULL)
 		return;
 	ln = &n->n_lunex[lun];
 	memset(ln, 0, sizeof(*ln));
@@ -374,7 +404,7 @@ scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 {
 	struct scsi_lu *lu;
 
-	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
+	if (lun < 0 || lun >= n->n_cap || (lu = n->n_lu[lun]) == NULL)
 		return;
 	if (!n->n_moving)
 		pr_nexus_loss(&n->n_lunex[lun]);

@@ -285,7 +285,9 @@ struct scsi_lunex {
 
 /*
  * An I_T nexus: initiator name + ISID against target name + portal group.
- * The LUN table is the target's: lun -> LU, NULL where none.
+ * The LUN table is the target's: lun -> LU, NULL where none; it has room
+ * for the target's LUNs only (n_cap, scsi_nexus_new), so that a session
+ * of one LU holds one entry, not SCSI_MAX_LUNS.
  */
 struct scsi_nexus {
 	char			 n_initiator[224];	/* iSCSI name */
@@ -293,8 +295,9 @@ struct scsi_nexus {
 	char			 n_target[224];
 	uint16_t		 n_tpgt;
 	uint16_t		 n_relport;		/* relative target port id */
-	struct scsi_lu		*n_lu[SCSI_MAX_LUNS];
-	struct scsi_lunex	 n_lunex[SCSI_MAX_LUNS];
+	struct scsi_lu		**n_lu;			/* [n_cap] */
+	struct scsi_lunex	*n_lunex;		/* [n_cap] */
+	int			 n_cap;
 	int			 n_nlun;		/* luns in use: 0..n_nlun-1 */
 	struct scsi_copyres	 n_copyres[SCSI_COPYRES_MAX];	/* EXTENDED COPY results */
 	int			 n_copynext;
@@ -339,6 +342,8 @@ struct scsi_task {
 /* worker/scsi/scsi.c */
 void	 scsi_lu_init(struct scsi_lu *, uint64_t, uint32_t, const char *,
 	    uint64_t, const struct lu_store_ops *, void *);
+struct scsi_nexus *scsi_nexus_new(int);
+void	 scsi_nexus_free(struct scsi_nexus *);
 void	 scsi_nexus_attach(struct scsi_nexus *, int, struct scsi_lu *);
 void	 scsi_nexus_detach(struct scsi_nexus *);
 void	 scsi_nexus_detach_lun(struct scsi_nexus *, int);

@@ -1061,12 +1061,14 @@ START_TEST(pr__ua_waits_for_the_nexus)
 
 	ck_assert_int_eq(reg(a, KA), SCSI_GOOD);
 	ck_assert_int_eq(reg(b, KB), SCSI_GOOD);
-	a2 = calloc(1, sizeof(*a2));
-	memcpy(a2, a, sizeof(*a2));
+	a2 = scsi_nexus_new(SCSI_MAX_LUNS);	/* the same I_T nexus */
+	memcpy(a2->n_initiator, a->n_initiator, sizeof(a2->n_initiator));
+	memcpy(a2->n_isid, a->n_isid, sizeof(a2->n_isid));
+	memcpy(a2->n_target, a->n_target, sizeof(a2->n_target));
+	a2->n_tpgt = a->n_tpgt;
+	a2->n_relport = a->n_relport;
 	scsi_nexus_detach(a);
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_WE, KB, KA, 0), SCSI_GOOD);
-	memset(a2->n_lu, 0, sizeof(a2->n_lu));
-	a2->n_nlun = 0;
 	scsi_nexus_attach(a2, 0, &lu2);		/* back, via another worker */
 	ua_is(a2, ASC_REGISTRATIONS_PREEMPTED);
 	nexus_free(a2);

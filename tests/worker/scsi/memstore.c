@@ -249,7 +249,7 @@ struct scsi_nexus *
 mtest_nexus(const char *target, uint16_t tpgt)
 {
 	static uint8_t	 next;
-	struct scsi_nexus *nx = calloc(1, sizeof(*nx));
+	struct scsi_nexus *nx = scsi_nexus_new(SCSI_MAX_LUNS);
 
 	strncpy(nx->n_initiator, "iqn.2025-01.test:initiator",
 	    sizeof(nx->n_initiator) - 1);
