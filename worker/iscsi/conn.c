@@ -38,17 +38,21 @@ static void	conn_flush_cb(evutil_socket_t, short, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_nopin_cb(evutil_socket_t, short, void *);
 
+/* The peer as text (c_peer) and as a key (c_addr), one getpeername. */
 static void
-conn_peername(int fd, char *buf, size_t len)
+conn_peername(struct conn *c)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN];
+	char			 host[INET6_ADDRSTRLEN], *buf = c->c_peer;
+	size_t			 len = sizeof(c->c_peer);
 	int			 port = 0;
 
 	snprintf(buf, len, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+	memset(c->c_addr, 0, sizeof(c->c_addr));
+	if (getpeername(c->c_fd, (struct sockaddr *)&ss, &sl) == -1)
 		return;
+	netaddr_key((struct sockaddr *)&ss, sl, 128, c->c_addr);
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
@@ -97,9 +101,8 @@ struct conn *
 conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 {
 	struct conn	*c;
-	int		 on = 1;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* TCP_NODELAY: set on the listener, the accepted socket has it */
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->c_bev = conn_bev(w, fd, kind)) == NULL ||
 	    (c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c)) == NULL) {
@@ -119,8 +122,7 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	c->c_id = ++w->w_nextid;
 	TAILQ_INIT(&c->c_tasks);
 	TAILQ_INIT(&c->c_defers);
-	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
-	netaddr_peer_key(fd, 128, c->c_addr);
+	conn_peername(c);
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	w->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
@@ -129,11 +131,13 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	 * (c_flushev), and libevent watches for writability only while the
 	 * socket is full; TLS leaves writing to the OpenSSL bufferevent.
 	 */
-	if (kind != LISTEN_ISCSI_TLS)
-		c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb, c);
-	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
-	if (c->c_flushev != NULL)	/* enabled from birth in libevent */
-		bufferevent_disable(c->c_bev, EV_WRITE);
+	if (kind != LISTEN_ISCSI_TLS &&
+	    (c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb,
+	    c)) != NULL) {
+		bufferevent_disable(c->c_bev, EV_WRITE);	/* on from birth */
+		bufferevent_enable(c->c_bev, EV_READ);
+	} else
+		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	return c;
 }
 
@@ -154,7 +158,7 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	c->c_login.l_our_mrdsl = ISCSI_OUR_MRDSL;
 	c->c_login.l_max_burst_cap = ISCSI_MAX_BURST;
 	evtimer_add(c->c_nopin, &tv);	/* first, the login must end in time */
-	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
+	log_debug("connection %llu from %s (%s)", (unsigned long long)c->c_id,
 	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
 }
 

@@ -120,6 +120,7 @@ struct conn {
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	char			*c_anon;	/* their files: PATH-LUN.*, PATH.quota */
+	int			 c_anon_fresh;	/* no directory for them yet */
 	int			 c_logged_out;	/* the initiator ended the session */
 	int			 c_handedover;	/* came live from another worker */
 	int			 c_moving;	/* going to another worker */

@@ -326,12 +326,20 @@ target_anon_open(struct conn *c, int *lost)
 {
 	const uint8_t	*isid = c->c_login.l_isid;
 	char		*dir, group[32], p[CFG_PATH_MAX + 200];
+	struct stat	 sb;
 	int		 rv = 0;
 
 	if ((dir = target_anon_dir(c)) == NULL)
 		return -1;
 	snprintf(group, sizeof(group), "I-%02x%02x%02x%02x%02x%02x",
 	    isid[0], isid[1], isid[2], isid[3], isid[4], isid[5]);
+	/* the common case, a first login: no directory, nothing to look at */
+	if (stat(dir, &sb) == -1 && errno == ENOENT) {
+		rv = target_anon_use(c, dir, group);
+		c->c_anon_fresh = rv == 0;
+		free(dir);
+		return rv;
+	}
 	if (target_anon_use(c, dir, group) == -1)
 		rv = -1;
 	else if (access(c->c_quota_acct.q_page, F_OK) == 0 &&
@@ -384,7 +392,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	} else {
 		snprintf(path, sizeof(path), "%s-%d", c->c_anon, lun);
 		lu->lu_cow = lu_cow_anon(im, path, w->w_cfg->c_block_size,
-		    &c->c_quota_acct, &lu->lu_existed);
+		    &c->c_quota_acct, c->c_anon_fresh ? NULL : &lu->lu_existed);
 	}
 	if (lu->lu_cow == NULL) {
 		free(lu);

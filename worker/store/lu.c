@@ -223,7 +223,9 @@ cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
  * leaves them to whoever serves the session next, who finds them by its
  * identity (PATH, worker/iscsi/target.c).  The session's quota counter
  * (lu_quota_hold) is the lock that says the files are in use.
- * *existed: the files were there already (and are open).
+ * *existed: the files were there already (and are open); existed NULL:
+ * the caller knows there are none (their directory is not there), and
+ * nothing is looked for.
  */
 struct lu_cow *
 lu_cow_anon(struct image *im, const char *path, uint32_t bs,
@@ -231,14 +233,15 @@ lu_cow_anon(struct image *im, const char *path, uint32_t bs,
 {
 	struct lu_cow	*cw;
 
-	*existed = 0;
+	if (existed != NULL)
+		*existed = 0;
 	if ((cw = cow_new(im, bs, q)) == NULL)
 		return NULL;
 	if ((cw->cw_path = strdup(path)) == NULL) {
 		free(cw);
 		return NULL;
 	}
-	if (lu_anon_exists(path) && cow_anon_open(cw, 0) == 0)
+	if (existed != NULL && lu_anon_exists(path) && cow_anon_open(cw, 0) == 0)
 		*existed = 1;
 	return cw;
 }
