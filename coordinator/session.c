@@ -142,21 +142,29 @@ coord_session_fini(struct coord *c)
 	cs->cs_n = 0;
 }
 
+/* Close the connection id names, on its slot (generation gen). */
 static void
-sess_kick(struct coord_sessions *cs, const struct coord_sess *s, int why)
+sess_kick_id(struct coord_sessions *cs, const struct shmq_session *id,
+    uint32_t gen, int why)
 {
 	struct coord_kick *k;
 
 	if (cs->cs_nkick == COORD_KICK_MAX) {
 		log_warnx("sessions: %d kicks pending, connection %llu kept",
-		    COORD_KICK_MAX, (unsigned long long)s->s_id.ss_conn);
+		    COORD_KICK_MAX, (unsigned long long)id->ss_conn);
 		return;
 	}
 	k = &cs->cs_kick[cs->cs_nkick++];
-	k->k_slot = (int)s->s_id.ss_slot;
+	k->k_slot = (int)id->ss_slot;
 	k->k_why = why;
-	k->k_gen = s->s_gen;
-	k->k_conn = s->s_id.ss_conn;
+	k->k_gen = gen;
+	k->k_conn = id->ss_conn;
+}
+
+static void
+sess_kick(struct coord_sessions *cs, const struct coord_sess *s, int why)
+{
+	sess_kick_id(cs, &s->s_id, s->s_gen, why);
 }
 
 int
@@ -181,6 +189,15 @@ coord_session_start(struct coord *c, const struct shmq_msg *req,
 		cs->cs_n++;
 	} else if (s->s_id.ss_slot != id.ss_slot ||
 	    s->s_id.ss_conn != id.ss_conn) {
+		/*
+		 * Twins: the later login stays, whichever of the two the
+		 * rings brought first (a start is posted, not awaited).
+		 */
+		if (s->s_id.ss_since > id.ss_since) {
+			sess_kick_id(cs, &id, req->m_gen,
+			    SHMQ_KICK_REINSTATE);
+			return 0;
+		}
 		sess_kick(cs, s, SHMQ_KICK_REINSTATE);
 		log_debug("%s: reinstating %s to %s", __func__,
 		    id.ss_initiator, id.ss_target);

@@ -583,7 +583,14 @@ START_TEST(shmq__session_round_trip_and_bad_lengths)
 	a.ss_byaddr = 1;
 	a.ss_isid[0] = 0x80;
 	a.ss_addr[15] = 1;
+	a.ss_since = 0x123456789abcULL * 1000;	/* microseconds, 48 bits */
 	memset(a.ss_initiator, 'x', SHMQ_NAME_MAX - 1);
+	memset(a.ss_target, 'y', SHMQ_NAME_MAX - 1);	/* both the longest */
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_uint_le(m.m_len, SHMQ_DATA_MAX);
+	ck_assert_int_eq(shmq_session_dec(&m, &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	memset(a.ss_target, 0, sizeof(a.ss_target));
 	snprintf(a.ss_target, sizeof(a.ss_target), "iqn.t");
 	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
 	ck_assert_uint_eq(m.m_type, SHMQ_SESSION_START);

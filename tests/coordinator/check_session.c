@@ -130,6 +130,36 @@ START_TEST(session__registry_grows)
 }
 END_TEST
 
+/*
+ * A start is posted, so two twins' starts may come in either order: the
+ * later login stays, whichever came first.
+ */
+START_TEST(session__later_login_stays)
+{
+	struct shmq_session	 old, new;
+	uint64_t		 conns[4];
+
+	old = ident("iqn.i:a", "iqn.t:disk", 1, 1, 1, 1, 10);
+	new = ident("iqn.i:a", "iqn.t:disk", 1, 1, 1, 2, 20);
+	old.ss_since = 1000000;
+	new.ss_since = 2000000;
+	/* the newer first: the older, coming second, is the one closed */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &new), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &old), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 10);
+	ck_assert_int_eq(kicked(2, conns, 4), 0);
+	/* and the newer is still the one registered: its end removes it */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &new), 0);
+	ck_assert_uint_eq(c->c_sess.cs_n, 0);
+	/* in order, the older is closed as before */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &old), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &new), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 10);
+}
+END_TEST
+
 START_TEST(session__same_nexus_reinstates)
 {
 	struct shmq_session	 a = ident("iqn.I", "iqn.t", 1, 1, 0, 1, 10);
@@ -230,6 +260,7 @@ session_suite(void)
 	tcase_add_checked_fixture(tc, sess_setup, sess_teardown);
 	tcase_add_test(tc, session__same_nexus_reinstates);
 	tcase_add_test(tc, session__registry_grows);
+	tcase_add_test(tc, session__later_login_stays);
 	tcase_add_test(tc, session__other_names_never_kick);
 	tcase_add_test(tc, session__public_target_by_address);
 	tcase_add_test(tc, session__end_forgets_only_its_own);

@@ -649,6 +649,7 @@ conn_register(struct conn *c, uint32_t type)
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_conn = c->c_id;
+	ss.ss_since = c->c_login_ns;
 	ss.ss_slot = (uint32_t)c->c_w->w_slot;
 	ss.ss_byaddr = (uint8_t)conn_byaddr(c);
 	memcpy(ss.ss_isid, l->l_isid, sizeof(ss.ss_isid));
@@ -657,7 +658,9 @@ conn_register(struct conn *c, uint32_t type)
 	    l->l_initiator);
 	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
 	memset(&m, 0, sizeof(m));
+	/* a start or an end is posted: nothing waits for it */
 	if (shmq_session_enc(&m, type, &ss) != 0 ||
-	    ipc_request(c->c_w, &m, NULL, NULL) != 0)
+	    (type == SHMQ_TARGET_RESET ? ipc_request(c->c_w, &m, NULL,
+	    NULL) : ipc_post(c->c_w, &m)) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
 }

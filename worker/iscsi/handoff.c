@@ -49,7 +49,7 @@
 
 #define HANDOFF_MAGIC		"SPUBCONN"
 #define HANDOFF_MAJOR		1
-#define HANDOFF_MINOR		0
+#define HANDOFF_MINOR		1	/* 1: CONN's login time */
 #define HANDOFF_RETRY_MS	10	/* the master's socket was full */
 #define HANDOFF_MAX_RECORD	(1024UL * 1024 * 1024)
 
@@ -64,15 +64,6 @@ enum handoff_tag {
 	HO_RX,		/* bytes read, not yet a whole PDU */
 	HO_TX,		/* bytes queued, not yet sent */
 };
-
-static uint64_t
-handoff_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- Writing the record ---- */
 
@@ -94,6 +85,7 @@ handoff_save_conn(struct conn *c, struct pack *pk)
 	pack_u32(pk, c->c_ahslen);
 	pack_u32(pk, c->c_dlen);
 	pack_u32(pk, c->c_dpad);
+	pack_u64(pk, c->c_login_ns);
 	pack_section_end(pk, m);
 }
 
@@ -354,7 +346,7 @@ handoff_mark(struct conn *c)
 	    c->c_kind != LISTEN_ISCSI || c->c_state != CONN_FFP)
 		return;
 	c->c_moving = 1;
-	c->c_moving_since = handoff_now();
+	c->c_moving_since = iscsi_now_ns();
 	bufferevent_disable(c->c_bev, EV_READ);
 	if (w->w_handoffev != NULL)
 		event_active(w->w_handoffev, 0, 0);
@@ -419,7 +411,11 @@ handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
 	c->c_ahslen = unpack_u32(s);
 	c->c_dlen = unpack_u32(s);
 	c->c_dpad = unpack_u32(s);
-	return s->pk_err || s->pk_short ? -1 : 0;
+	if (s->pk_err || s->pk_short)
+		return -1;
+	/* since record 1.1; an older one's session is as old as can be */
+	c->c_login_ns = unpack_u64(s);
+	return 0;
 }
 
 static int
@@ -739,5 +735,5 @@ handoff_adopt(struct worker *w, int sock, int memfd, int held, uint32_t mid)
 	    (unsigned long long)c->c_id, c->c_peer, c->c_login.l_initiator,
 	    c->c_type == LOGIN_SESSION_NORMAL ? c->c_login.l_target :
 	    "discovery", pid, c->c_ntasks,
-	    since != 0 ? (double)(handoff_now() - since) / 1e6 : 0.0);
+	    since != 0 ? (double)(iscsi_now_ns() - since) / 1e6 : 0.0);
 }

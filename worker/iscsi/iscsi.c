@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -50,6 +51,16 @@ static const struct pdu_op pdu_ops[64] = {
 	[OP_LOGOUT_REQ]	= { "logout",	iscsi_logout,	1 },
 	[OP_SNACK_REQ]	= { "snack",	iscsi_snack,	1 },
 };
+
+/* CLOCK_MONOTONIC in nanoseconds: the same clock in every process. */
+uint64_t
+iscsi_now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* Serial number arithmetic (RFC 1982) on 32-bit sequence numbers. */
 static int
@@ -185,6 +196,7 @@ iscsi_login_done(struct conn *c)
 	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
 		return;
 	if (c->c_type == LOGIN_SESSION_NORMAL) {
+		c->c_login_ns = iscsi_now_ns();
 		conn_register(c, SHMQ_SESSION_START);
 		c->c_registered = 1;
 	}

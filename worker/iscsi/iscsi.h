@@ -97,6 +97,7 @@ struct conn {
 	struct iscsi_params	 c_p;
 	enum login_session_type	 c_type;
 	int			 c_registered;	/* SESSION_START sent */
+	uint64_t		 c_login_ns;	/* when it logged in (monotonic) */
 	uint32_t		 c_statsn;
 	uint32_t		 c_expcmdsn;
 	uint32_t		 c_next_ttt;
@@ -169,6 +170,7 @@ void	 iscsi_exec(struct conn *, uint32_t, const uint8_t *, uint64_t, int,
 void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
+uint64_t iscsi_now_ns(void);
 int	 iscsi_tmf_id(int);
 int	 iscsi_tmf_handled(int);
 
