@@ -34,6 +34,7 @@
 	X(conn)			\
 	X(iscsi)		\
 	X(dataout)		\
+	X(handoff)		\
 	X(target)		\
 	X(lu)			\
 	X(pr)			\
