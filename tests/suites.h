@@ -25,6 +25,7 @@
 	X(session)		\
 	X(conns)		\
 	X(listen)		\
+	X(upgrade)		\
 	X(scsipubctl)		\
 	X(api)			\
 	X(bufpool)		\
