@@ -25,6 +25,7 @@
 	X(session)		\
 	X(conns)		\
 	X(listen)		\
+	X(upgrade)		\
 	X(scsipubctl)		\
 	X(api)			\
 	X(bufpool)		\
@@ -34,6 +35,7 @@
 	X(conn)			\
 	X(iscsi)		\
 	X(dataout)		\
+	X(handoff)		\
 	X(target)		\
 	X(lu)			\
 	X(pr)			\
