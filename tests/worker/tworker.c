@@ -230,17 +230,17 @@ tw_pump(struct tworker *tw, int (*io)(void *), void *arg)
 
 /*
  * A new iSCSI connection, as if the master had handed it over with id
- * mid: the worker gets one end of a socketpair; the other end, not
- * blocking, is returned (or -1).
+ * mid: the worker gets one end of a socketpair, not blocking as the
+ * master's accept4 makes it; the other end, not blocking either, is
+ * returned (or -1).
  */
 int
 tw_connect(struct tworker *tw, uint32_t mid)
 {
 	int	 sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		return -1;
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	conn_accept(&tw->tw_w, sv[1], LISTEN_ISCSI, mid);
 	return sv[0];
 }

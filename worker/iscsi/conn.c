@@ -330,7 +330,35 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
 		return -1;
 	c->c_rxstate = RX_REST;
+	c->c_dgot = 0;
 	return 1;
+}
+
+/*
+ * The data segment, into c_data: what the bufferevent has read already,
+ * then, on a plain TCP connection, the rest straight from the socket
+ * into the buffer (no copy through libevent's).  1 once all of it is
+ * there, 0 for more (the bufferevent reads on when the socket has it).
+ */
+static int
+conn_rx_data(struct conn *c, struct evbuffer *in)
+{
+	ssize_t	 n;
+
+	n = evbuffer_remove(in, c->c_data + c->c_dgot, c->c_dpad - c->c_dgot);
+	if (n > 0)
+		c->c_dgot += (uint32_t)n;
+	while (c->c_dgot < c->c_dpad && c->c_kind == LISTEN_ISCSI &&
+	    evbuffer_get_length(in) == 0) {
+		n = read(c->c_fd, c->c_data + c->c_dgot, c->c_dpad - c->c_dgot);
+		if (n > 0)
+			c->c_dgot += (uint32_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			break;	/* EAGAIN, or EOF and errors: the bev's */
+	}
+	return c->c_dgot == c->c_dpad;
 }
 
 /* Returns 1 when a whole PDU is in c_bhs/c_data, 0 for more, -1 error. */
@@ -338,16 +366,16 @@ static int
 conn_rx_rest(struct conn *c, struct evbuffer *in)
 {
 	uint8_t		 dig[4];
-	uint32_t	 crc, want;
+	uint32_t	 crc;
 	int		 hd, dd;
 
 	conn_digests(c, &hd, &dd);
 	if (c->c_dlen == 0)
 		dd = 0;
-	want = c->c_dpad + dd;
-	if (evbuffer_get_length(in) < want)
+	if (c->c_dgot < c->c_dpad && conn_rx_data(c, in) == 0)
 		return 0;
-	evbuffer_remove(in, c->c_data, c->c_dpad);
+	if (evbuffer_get_length(in) < (size_t)dd)
+		return 0;
 	c->c_rxstate = RX_BHS;
 	if (dd == 0)
 		return 1;

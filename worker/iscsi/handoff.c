@@ -49,7 +49,8 @@
 
 #define HANDOFF_MAGIC		"SPUBCONN"
 #define HANDOFF_MAJOR		1
-#define HANDOFF_MINOR		1	/* 1: CONN's login time */
+#define HANDOFF_MINOR		2	/* 1: CONN's login time; 2: the data
+					   segment read so far */
 #define HANDOFF_RETRY_MS	10	/* the master's socket was full */
 #define HANDOFF_MAX_RECORD	(1024UL * 1024 * 1024)
 
@@ -86,6 +87,9 @@ handoff_save_conn(struct conn *c, struct pack *pk)
 	pack_u32(pk, c->c_dlen);
 	pack_u32(pk, c->c_dpad);
 	pack_u64(pk, c->c_login_ns);
+	/* a data segment half received: the part read, no longer in RX */
+	pack_blob(pk, c->c_rxstate == RX_REST ? c->c_data : NULL,
+	    c->c_rxstate == RX_REST ? c->c_dgot : 0);
 	pack_section_end(pk, m);
 }
 
@@ -392,10 +396,19 @@ handoff_start(struct worker *w)
 
 /* ---- The new worker ---- */
 
+/* What a record's CONN section says of the receive state's data. */
+struct handoff_rx {
+	const uint8_t	*hr_part;	/* the data segment read so far */
+	size_t		 hr_len;
+};
+
 static int
 handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
-    uint32_t *pid)
+    uint32_t *pid, struct handoff_rx *rx)
 {
+	const uint8_t	*got;
+	size_t		 n;
+
 	if (unpack_u32(s) != LISTEN_ISCSI)
 		return -1;
 	*since = unpack_u64(s);
@@ -415,6 +428,12 @@ handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
 		return -1;
 	/* since record 1.1; an older one's session is as old as can be */
 	c->c_login_ns = unpack_u64(s);
+	/* since 1.2: what of the data segment was read */
+	got = unpack_blob(s, &n);
+	if (s->pk_err)
+		return -1;
+	rx->hr_part = got;
+	rx->hr_len = n;
 	return 0;
 }
 
@@ -527,15 +546,18 @@ handoff_load_copyres(struct conn *c, struct pack *s)
 
 /* The PDU it was in the middle of receiving: its data buffer. */
 static int
-handoff_load_rx(struct conn *c)
+handoff_load_rx(struct conn *c, const struct handoff_rx *rx)
 {
 	if (c->c_rxstate != RX_REST)
-		return 0;
+		return rx->hr_len == 0 ? 0 : -1;
 	if (c->c_ahslen > 255 * 4 || c->c_dlen > c->c_p.ip_mrdsl_tgt ||
-	    c->c_dpad != ((c->c_dlen + 3) & ~3U))
+	    c->c_dpad != ((c->c_dlen + 3) & ~3U) || rx->hr_len > c->c_dpad)
 		return -1;
 	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
 		return -1;
+	if (rx->hr_len > 0)
+		memcpy(c->c_data, rx->hr_part, rx->hr_len);
+	c->c_dgot = (uint32_t)rx->hr_len;
 	return 0;
 }
 
@@ -568,6 +590,7 @@ static int
 handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
     uint64_t *since, uint32_t *pid)
 {
+	struct handoff_rx rx = { NULL, 0 };
 	struct pack	 pk, s;
 	uint16_t	 minor, tag;
 	int		 r, seen = 0;
@@ -578,7 +601,7 @@ handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
 	while ((r = unpack_section(&pk, &tag, &s)) == 1) {
 		switch (tag) {
 		case HO_CONN:
-			r = handoff_load_conn(c, &s, since, pid);
+			r = handoff_load_conn(c, &s, since, pid, &rx);
 			seen |= 1;
 			break;
 		case HO_LOGIN:
@@ -595,7 +618,7 @@ handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
 		if (r == -1)
 			return -1;
 	}
-	return r == 0 && seen == 3 ? handoff_load_rx(c) : -1;
+	return r == 0 && seen == 3 ? handoff_load_rx(c, &rx) : -1;
 }
 
 /* Then what hangs off it: the LUs' state, the tasks, the bytes. */

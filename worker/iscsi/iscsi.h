@@ -109,6 +109,7 @@ struct conn {
 	uint32_t		 c_dlen;	/* data segment length */
 	uint32_t		 c_dpad;	/* with padding */
 	uint8_t			*c_data;	/* this PDU's, from the pool */
+	uint32_t		 c_dgot;	/* bytes of it received */
 
 	/* SCSI. */
 	struct target		*c_target;

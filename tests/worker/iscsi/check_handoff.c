@@ -426,8 +426,8 @@ adopt_refused(const uint8_t *rec, size_t len, uint32_t mid, const char *what)
 	uint8_t		 c;
 	int		 sv[2];
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
 	handoff_adopt(&twb.tw_w, sv[1], record_memfd(rec, len), -1, mid);
 	ck_assert_int_eq(tw_pump(&twb, NULL, NULL), 0);
 	ck_assert_msg(twb.tw_nclosed == n + 1 && twb.tw_closed == mid,
