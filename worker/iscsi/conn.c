@@ -32,6 +32,7 @@
 
 #define CONN_WBUF_HIGH		(8 * 1024 * 1024)	/* queued output: stop reading */
 #define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
+#define CONN_READ_MAX		(256 * 1024)	/* one read from the socket */
 
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_flush_cb(evutil_socket_t, short, void *);
@@ -136,6 +137,12 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	    c)) != NULL) {
 		bufferevent_disable(c->c_bev, EV_WRITE);	/* on from birth */
 		bufferevent_enable(c->c_bev, EV_READ);
+		/*
+		 * Read what the socket holds in one go (libevent's default
+		 * is 16 KiB): a queue of small commands is one read, one
+		 * pass, one writev of their answers.
+		 */
+		bufferevent_set_max_single_read(c->c_bev, CONN_READ_MAX);
 	} else
 		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	return c;
