@@ -70,6 +70,27 @@ conn_peername(struct conn *c)
 }
 
 /*
+ * A PDU's data segment buffer, of len bytes: from the pool, or for an
+ * empty segment a buffer of none (never NULL: what reads it need not
+ * care).  conn_data_put gives it back.
+ */
+static uint8_t	 conn_nodata[4];
+
+uint8_t *
+conn_data_get(uint32_t len)
+{
+	return len == 0 ? conn_nodata : buf_get(len);
+}
+
+void
+conn_data_put(struct conn *c)
+{
+	if (c->c_data != conn_nodata)
+		buf_put(c->c_data);
+	c->c_data = NULL;
+}
+
+/*
  * Tell the master a connection it handed us is gone: it balances load
  * and counts connections against the limits by it.
  */
@@ -190,7 +211,7 @@ conn_release(struct conn *c, int moved)
 	if (c->c_flushev != NULL)
 		event_free(c->c_flushev);
 	bufferevent_free(c->c_bev);
-	buf_put(c->c_data);
+	conn_data_put(c);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
 	if (!moved)
@@ -334,7 +355,7 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 		return -1;
 	}
 	/* from the pool, for this PDU only: an idle connection holds none */
-	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
+	if ((c->c_data = conn_data_get(c->c_dpad)) == NULL)
 		return -1;
 	c->c_rxstate = RX_REST;
 	c->c_dgot = 0;
@@ -422,8 +443,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		c->c_nopin_ttt = 0;
 		gettimeofday(&c->c_last_rx, NULL);
 		r = iscsi_pdu(c);
-		buf_put(c->c_data);	/* whatever it kept, it copied */
-		c->c_data = NULL;
+		conn_data_put(c);	/* whatever it kept, it copied */
 		if (r == CONN_CLOSE) {
 			if (evbuffer_get_length(bufferevent_get_output(bev)))
 				conn_close_after_flush(c);

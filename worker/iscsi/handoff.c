@@ -553,7 +553,7 @@ handoff_load_rx(struct conn *c, const struct handoff_rx *rx)
 	if (c->c_ahslen > 255 * 4 || c->c_dlen > c->c_p.ip_mrdsl_tgt ||
 	    c->c_dpad != ((c->c_dlen + 3) & ~3U) || rx->hr_len > c->c_dpad)
 		return -1;
-	if (c->c_dpad > 0 && (c->c_data = buf_get(c->c_dpad)) == NULL)
+	if ((c->c_data = conn_data_get(c->c_dpad)) == NULL)
 		return -1;
 	if (rx->hr_len > 0)
 		memcpy(c->c_data, rx->hr_part, rx->hr_len);

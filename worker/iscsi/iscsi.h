@@ -147,6 +147,8 @@ void	 conn_accept(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_close(struct conn *, const char *);
 void	 conn_release(struct conn *, int);
 void	 conn_readcb(struct bufferevent *, void *);
+uint8_t	*conn_data_get(uint32_t);
+void	 conn_data_put(struct conn *);
 void	 conn_notify_closed(struct worker *, uint32_t);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
 void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
