@@ -1,6 +1,8 @@
 /*
- * Big-endian field helpers for packet and CDB buffers.  Never cast a
- * pointer into a wire buffer; go through these.
+ * Fixed-width field helpers for packet and CDB buffers: big-endian, as
+ * SCSI and iSCSI fields are, and little-endian for what is stored that
+ * way (iSCSI digests, CRC32C's words).  Never cast a pointer into a wire
+ * buffer; go through these.
  */
 #ifndef SCSIPUB_BYTES_H
 #define SCSIPUB_BYTES_H
@@ -38,6 +40,15 @@ be64dec(const void *p)
 	const uint8_t *b = p;
 
 	return ((uint64_t)be32dec(b) << 32) | be32dec(b + 4);
+}
+
+static inline uint32_t
+le32dec(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 24;
 }
 
 static inline void

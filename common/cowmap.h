@@ -8,10 +8,14 @@
  *
  * The file, by offset:
  *	0			header page; all zeros but for
+ *	COWMAP_STORE		the store's own state of the LU: WRITE
+ *				ATOMIC's slot, SANITIZE's progress (struct
+ *				lu_hdr, worker/store/lu.h)
  *	COWMAP_RESET_GEN	u32, native order: the LU's LUN reset counter
  *	COWMAP_BITS		the bits, cowmap_bytes(blocks) of them
  * Workers also take an OFD lock on the one byte COWMAP_LOCKS + b while
- * they copy block b in from the base (the lock, not the byte, matters).
+ * they copy block b in from the base (the lock, not the byte, matters),
+ * and on bytes from COWMAP_STORE on (worker/store/lu.c: LU_LOCK_*).
  */
 #ifndef SCSIPUB_COWMAP_H
 #define SCSIPUB_COWMAP_H
@@ -23,6 +27,7 @@
 #define COWMAP_RESET_GEN (COWMAP_HDR - 64)	/* the LUN reset counter */
 #define COWMAP_BITS	COWMAP_HDR		/* the bits */
 #define COWMAP_LOCKS	COWMAP_HDR		/* block b's lock: + b */
+#define COWMAP_STORE	2048			/* the store's, to RESET_GEN */
 #define COWMAP_M	0x1
 #define COWMAP_Z	0x2
 #define COWMAP_ZLU	(1ULL << 63)	/* LMDB lu key of the Z runs */

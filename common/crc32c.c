@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crc32c.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -767,13 +768,6 @@ static const uint32_t crc32c_short_shift[4][256] = {
 #endif /* CRC32C_X86 */
 
 static inline uint32_t
-crc32c_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-	    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint32_t
 crc32c_sw_byte(uint32_t c, uint8_t b)
 {
 	return crc32c_sw_tab[0][(c ^ b) & 0xff] ^ (c >> 8);
@@ -785,8 +779,8 @@ crc32c_sw_word(uint32_t c, const uint8_t *p)
 	const uint32_t (*t)[256] = crc32c_sw_tab;
 	uint32_t lo, hi;
 
-	lo = c ^ crc32c_le32(p);
-	hi = crc32c_le32(p + 4);
+	lo = c ^ le32dec(p);
+	hi = le32dec(p + 4);
 	return t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^
 	    t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
 	    t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^

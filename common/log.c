@@ -13,6 +13,7 @@
 static int	 log_stderr = 1;
 static int	 log_verbose;
 static char	 log_proc[32] = "scsipubd";
+static pid_t	 log_pid;	/* this process's, from log_procinit */
 
 void
 log_init(int to_stderr, int verbose)
@@ -27,6 +28,7 @@ void
 log_procinit(const char *name)
 {
 	snprintf(log_proc, sizeof(log_proc), "%s", name);
+	log_pid = getpid();
 }
 
 void
@@ -61,7 +63,8 @@ log_emit(int pri, int with_errno, const char *fmt, va_list ap)
 	if (with_errno && n >= 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	if (log_stderr)
-		fprintf(stderr, "%s[%d]: %s\n", log_proc, (int)getpid(), msg);
+		fprintf(stderr, "%s[%d]: %s\n", log_proc,
+		    (int)(log_pid != 0 ? log_pid : getpid()), msg);
 	else
 		syslog(pri, "%s: %s", log_proc, msg);
 	errno = saved;

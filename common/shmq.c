@@ -802,7 +802,11 @@ shmq_kick_dec(const struct shmq_msg *m, uint64_t *conn, int *why)
  * byaddr, ISID, 16 address bytes, then the initiator and target names,
  * each a u8 length and its bytes.
  */
-#define SESS_FIXED	(8 + 4 + 1 + 6 + 16)
+/*
+ * u64 conn, u16 slot, u8 byaddr, ISID, address, u48 login time in
+ * microseconds; then the two names, a length byte before each.
+ */
+#define SESS_FIXED	(8 + 2 + 1 + 6 + 16 + 6)
 
 _Static_assert(SESS_FIXED + 2 * SHMQ_NAME_MAX <= SHMQ_DATA_MAX,
     "a session's identity fits a message");
@@ -814,16 +818,20 @@ shmq_session_enc(struct shmq_msg *m, uint32_t type,
 	size_t	 ni = strnlen(ss->ss_initiator, SHMQ_NAME_MAX);
 	size_t	 nt = strnlen(ss->ss_target, SHMQ_NAME_MAX);
 	uint8_t	*p = m->m_data;
+	uint64_t us = ss->ss_since / 1000;	/* 48 bits: 8 years of uptime */
 
-	if (ni == SHMQ_NAME_MAX || nt == SHMQ_NAME_MAX)
+	if (ni == SHMQ_NAME_MAX || nt == SHMQ_NAME_MAX ||
+	    ss->ss_slot > UINT16_MAX)
 		return -EMSGSIZE;
 	m->m_type = type;
 	m->m_status = 0;
 	be64enc(p, ss->ss_conn);
-	be32enc(p + 8, ss->ss_slot);
-	p[12] = ss->ss_byaddr;
-	memcpy(p + 13, ss->ss_isid, 6);
-	memcpy(p + 19, ss->ss_addr, 16);
+	be16enc(p + 8, (uint16_t)ss->ss_slot);
+	p[10] = ss->ss_byaddr;
+	memcpy(p + 11, ss->ss_isid, 6);
+	memcpy(p + 17, ss->ss_addr, 16);
+	be16enc(p + 33, (uint16_t)(us >> 32));
+	be32enc(p + 35, (uint32_t)us);
 	p += SESS_FIXED;
 	*p++ = (uint8_t)ni;
 	memcpy(p, ss->ss_initiator, ni);
@@ -859,10 +867,12 @@ shmq_session_dec(const struct shmq_msg *m, struct shmq_session *ss)
 	if (m->m_len < SESS_FIXED || m->m_len > SHMQ_DATA_MAX)
 		return -EINVAL;
 	ss->ss_conn = be64dec(p);
-	ss->ss_slot = be32dec(p + 8);
-	ss->ss_byaddr = p[12] != 0;
-	memcpy(ss->ss_isid, p + 13, 6);
-	memcpy(ss->ss_addr, p + 19, 16);
+	ss->ss_slot = be16dec(p + 8);
+	ss->ss_byaddr = p[10] != 0;
+	memcpy(ss->ss_isid, p + 11, 6);
+	memcpy(ss->ss_addr, p + 17, 16);
+	ss->ss_since = ((uint64_t)be16dec(p + 33) << 32 | be32dec(p + 35)) *
+	    1000;
 	if (sess_name(m, &off, ss->ss_initiator) != 0 ||
 	    sess_name(m, &off, ss->ss_target) != 0 || off != m->m_len ||
 	    ss->ss_initiator[0] == '\0')

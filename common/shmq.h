@@ -39,7 +39,7 @@
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
 #define SHMQ_DATA_MAX		488	/* payload bytes; message is 512 */
 #define SHMQ_SLOTS_MAX		256
-#define SHMQ_LAYOUT		2	/* up when a ring, slot or message changes */
+#define SHMQ_LAYOUT		3	/* up when a ring, slot or message changes */
 
 /*
  * Message types, and their payloads (all integers big-endian), each
@@ -77,8 +77,11 @@
  *			its sessions again (SESSION_START)
  * A response echoes m_type and m_id; m_status is 0 or a positive errno
  * (EINVAL for an unknown type or a malformed payload, ENOSPC when the
- * store is full).
+ * store is full).  A request whose m_status is SHMQ_NOREPLY is executed
+ * like any other but answered by nothing (what the worker does not wait
+ * for: a session's start or end).
  */
+#define SHMQ_NOREPLY		0xffffffffU
 #define SHMQ_TYPES(X)		\
 	X(PING)			\
 	X(MAP_SET)		\
@@ -136,6 +139,8 @@ struct shmq_msg {
 
 struct shmq_session {
 	uint64_t	 ss_conn;	/* the worker's connection id */
+	uint64_t	 ss_since;	/* its login, CLOCK_MONOTONIC ns: of two
+					   twins, the later login stays */
 	uint32_t	 ss_slot;
 	uint8_t		 ss_byaddr;
 	uint8_t		 ss_isid[6];

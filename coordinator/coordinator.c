@@ -414,16 +414,21 @@ coord_flush_slot(struct coord *c, int slot)
 {
 	struct coord_slot	*cs = &c->c_slot[slot];
 	uint32_t		 sent = cs->cs_sent;
+	int			 pushed = 0;
 
 	while (cs->cs_sent < cs->cs_n) {
-		if (shmq_response_push(c->c_region, slot,
-		    &cs->cs_rsp[cs->cs_sent]) != 0)
-			break;
+		if (cs->cs_req[cs->cs_sent].m_status != SHMQ_NOREPLY) {
+			if (shmq_response_push(c->c_region, slot,
+			    &cs->cs_rsp[cs->cs_sent]) != 0)
+				break;
+			pushed = 1;
+		}
 		cs->cs_sent++;
 	}
 	if (cs->cs_sent > sent) {
 		shmq_request_release(c->c_region, slot, cs->cs_sent - sent);
-		shmq_worker_notify(c->c_region, slot);
+		if (pushed)
+			shmq_worker_notify(c->c_region, slot);
 	}
 	return cs->cs_sent < cs->cs_n;
 }
@@ -597,6 +602,7 @@ coord_free(struct coord *c)
 	if (c == NULL)
 		return;
 	coord_anon_free(c);
+	coord_session_fini(c);
 	free(c->c_slot);
 	free(c);
 }

@@ -39,7 +39,7 @@ struct store;
 /* ---- The coordinator's state: one struct coord, a part per module. */
 
 /* coordinator/session.c: the live sessions, by I_T nexus */
-#define COORD_SESS_MAX		8192	/* power of two */
+#define COORD_SESS_MIN		1024	/* first table size, a power of two */
 #define COORD_KICK_MAX		256
 #define COORD_RESET_MAX		64
 
@@ -63,8 +63,15 @@ struct coord_reset {
 	int		 r_slot;
 };
 
+/*
+ * The registry: open addressing over pointers to its entries, grown
+ * (doubled, at half full) as sessions come, so that it holds what
+ * max-connections lets in and costs an idle session one entry.
+ */
 struct coord_sessions {
-	struct coord_sess  cs_tab[COORD_SESS_MAX];	/* open addressing */
+	struct coord_sess **cs_tab;	/* NULL: free */
+	uint32_t	   cs_mask;	/* size - 1 */
+	uint32_t	   cs_n;	/* entries */
 	uint64_t	   cs_seed;	/* so that nobody picks the buckets */
 	struct coord_kick  cs_kick[COORD_KICK_MAX];	/* to deliver */
 	int		   cs_nkick;
@@ -189,6 +196,7 @@ int	 store_psess_foreach(struct store *, int (*)(uint64_t, const void *,
 
 /* coordinator/session.c */
 void	 coord_session_hello(struct coord *);
+void	 coord_session_fini(struct coord *);
 int	 coord_session_start(struct coord *, const struct shmq_msg *,
 	    struct shmq_msg *);
 int	 coord_session_end(struct coord *, const struct shmq_msg *,

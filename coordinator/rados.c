@@ -46,18 +46,6 @@
 #define CL_PAGE_VALS	256	/* omap values per read */
 #define CL_PLACE_MAX	CLUSTER_MAX_PLACE
 
-/* What this node serves: a target and its sessions here. */
-struct cl_target {
-	const char	*t_iqn;
-	uint32_t	 t_n;
-};
-
-static struct cl_target	cl_here[COORD_SESS_MAX];
-static int		cl_nhere;
-static struct cl_target	cl_pub[CL_PLACE_MAX];	/* as last written */
-static char		cl_pubnames[CL_PLACE_MAX][SHMQ_NAME_MAX];
-static int		cl_npub;
-
 /* ---------------------------------------------------------------- */
 /* RADOS helpers */
 
@@ -506,7 +494,7 @@ cl_nodes_read(struct coord_cluster *cl)
 	return 0;
 }
 
-/* What this node serves: cl_here from the coordinator's session table. */
+/* What this node serves, from the coordinator's session table. */
 static int
 cl_target_cmp(const void *a, const void *b)
 {
@@ -514,29 +502,37 @@ cl_target_cmp(const void *a, const void *b)
 	    ((const struct cl_target *)b)->t_iqn);
 }
 
+/* cl_here: each target with sessions here, by name; the sessions. */
 static uint32_t
-cl_count_here(struct coord *c)
+cl_count_here(struct coord_cluster *cl)
 {
-	const struct coord_sess	*s;
+	const struct coord_sessions *cs = &cl->cl_coord->c_sess;
+	struct cl_target	*v;
 	uint32_t		 i, n = 0;
-	int			 j = 0;
+	size_t			 j = 0;
 
-	for (i = 0; i < COORD_SESS_MAX; i++) {
-		s = &c->c_sess.cs_tab[i];
-		if (s->s_id.ss_initiator[0] == '\0')
+	if (cl->cl_herecap < cs->cs_n) {
+		if ((v = reallocarray(cl->cl_here, cs->cs_n,
+		    sizeof(*v))) == NULL)
+			return (uint32_t)cl->cl_nhere;
+		cl->cl_here = v;
+		cl->cl_herecap = cs->cs_n;
+	}
+	for (i = 0; cs->cs_tab != NULL && i <= cs->cs_mask; i++) {
+		if (cs->cs_tab[i] == NULL || n == cl->cl_herecap)
 			continue;
-		cl_here[n].t_iqn = s->s_id.ss_target;
-		cl_here[n++].t_n = 1;
+		cl->cl_here[n].t_iqn = cs->cs_tab[i]->s_id.ss_target;
+		cl->cl_here[n++].t_n = 1;
 	}
-	qsort(cl_here, n, sizeof(cl_here[0]), cl_target_cmp);
+	qsort(cl->cl_here, n, sizeof(cl->cl_here[0]), cl_target_cmp);
 	for (i = 0; i < n; i++) {
-		if (j > 0 && strcasecmp(cl_here[j - 1].t_iqn,
-		    cl_here[i].t_iqn) == 0)
-			cl_here[j - 1].t_n++;
+		if (j > 0 && strcasecmp(cl->cl_here[j - 1].t_iqn,
+		    cl->cl_here[i].t_iqn) == 0)
+			cl->cl_here[j - 1].t_n++;
 		else
-			cl_here[j++] = cl_here[i];
+			cl->cl_here[j++] = cl->cl_here[i];
 	}
-	cl_nhere = j;
+	cl->cl_nhere = j;
 	return n;
 }
 
@@ -571,40 +567,55 @@ cl_place_key(struct coord_cluster *cl, const char *iqn, char *key,
 	return 0;
 }
 
-/* Write what changed since the last heartbeat. */
+/* One placement record: the target's sessions here (0: none). */
+static int
+cl_place_set(struct coord_cluster *cl, const char *iqn, uint32_t n)
+{
+	char	 key[CFG_NAME_MAX + SHMQ_NAME_MAX + 2], val[16];
+	int	 len;
+
+	if (cl_place_key(cl, iqn, key, sizeof(key)) == -1)
+		return 0;
+	if (n == 0)
+		return cl_omap_rm(cl, CLUSTER_OBJ_PLACEMENT, key);
+	len = snprintf(val, sizeof(val), "%u", n);
+	return cl_omap_put(cl, CLUSTER_OBJ_PLACEMENT, key, val, (size_t)len);
+}
+
+/* cl_pub (what RADOS has) made cl_here (what is): both by name. */
 static int
 cl_place_put(struct coord_cluster *cl)
 {
-	char	 key[CFG_NAME_MAX + SHMQ_NAME_MAX + 2], val[16];
-	int	 i, j, r = 0, n;
+	struct cl_place	*v;
+	size_t		 i = 0, j = 0, n;
+	int		 c, r = 0;
 
-	for (i = 0; i < cl_nhere && r == 0; i++) {
-		for (j = 0; j < cl_npub; j++)
-			if (strcasecmp(cl_pubnames[j], cl_here[i].t_iqn) == 0)
-				break;
-		if (j < cl_npub && cl_pub[j].t_n == cl_here[i].t_n)
+	while (r == 0 && (i < cl->cl_nhere || j < cl->cl_npub)) {
+		c = i == cl->cl_nhere ? 1 : j == cl->cl_npub ? -1 :
+		    strcasecmp(cl->cl_here[i].t_iqn, cl->cl_pub[j].p_iqn);
+		if (c > 0) {		/* no longer served here */
+			r = cl_place_set(cl, cl->cl_pub[j++].p_iqn, 0);
 			continue;
-		if (cl_place_key(cl, cl_here[i].t_iqn, key, sizeof(key)) == -1)
-			continue;
-		n = snprintf(val, sizeof(val), "%u", cl_here[i].t_n);
-		r = cl_omap_put(cl, CLUSTER_OBJ_PLACEMENT, key, val, (size_t)n);
-	}
-	for (j = 0; j < cl_npub && r == 0; j++) {
-		for (i = 0; i < cl_nhere; i++)
-			if (strcasecmp(cl_pubnames[j], cl_here[i].t_iqn) == 0)
-				break;
-		if (i < cl_nhere ||
-		    cl_place_key(cl, cl_pubnames[j], key, sizeof(key)) == -1)
-			continue;
-		r = cl_omap_rm(cl, CLUSTER_OBJ_PLACEMENT, key);
+		}
+		if (c < 0 || cl->cl_here[i].t_n != cl->cl_pub[j].p_n)
+			r = cl_place_set(cl, cl->cl_here[i].t_iqn,
+			    cl->cl_here[i].t_n);
+		i++;
+		j += c == 0;
 	}
 	if (r != 0)
 		return r;
-	for (cl_npub = 0; cl_npub < cl_nhere && cl_npub < CL_PLACE_MAX;
-	    cl_npub++) {
-		snprintf(cl_pubnames[cl_npub], SHMQ_NAME_MAX, "%s",
-		    cl_here[cl_npub].t_iqn);
-		cl_pub[cl_npub].t_n = cl_here[cl_npub].t_n;
+	n = cl->cl_nhere < CL_PLACE_MAX ? cl->cl_nhere : CL_PLACE_MAX;
+	if (n > cl->cl_pubcap) {
+		if ((v = reallocarray(cl->cl_pub, n, sizeof(*v))) == NULL)
+			return -ENOMEM;
+		cl->cl_pub = v;
+		cl->cl_pubcap = n;
+	}
+	for (cl->cl_npub = 0; cl->cl_npub < n; cl->cl_npub++) {
+		snprintf(cl->cl_pub[cl->cl_npub].p_iqn, SHMQ_NAME_MAX, "%s",
+		    cl->cl_here[cl->cl_npub].t_iqn);
+		cl->cl_pub[cl->cl_npub].p_n = cl->cl_here[cl->cl_npub].t_n;
 	}
 	return 0;
 }
@@ -690,7 +701,7 @@ cl_heartbeat(struct coord_cluster *cl)
 	uint64_t	 now = cluster_now_ns();
 	int		 ok;
 
-	atomic_store_explicit(&cl->cl_conns, cl_count_here(cl->cl_coord),
+	atomic_store_explicit(&cl->cl_conns, cl_count_here(cl),
 	    memory_order_relaxed);
 	ok = cl_nodes_read(cl) == 0;
 	ok &= cl_place_put(cl) == 0;
@@ -853,6 +864,8 @@ coord_cluster_fini(struct coord *c)
 		(void)rados_unwatch2(cl->cl_io, cl->cl_watch);
 	cl_pr_fini(cl);
 	cl_psess_fini(cl);
+	free(cl->cl_here);
+	free(cl->cl_pub);
 	if (cl->cl_io != NULL)
 		rados_ioctx_destroy(cl->cl_io);
 	cluster_disconnect(cl->cl_rados, cl->cl_pool);

@@ -26,6 +26,7 @@
 #include "cluster.h"
 #include "prstate.h"
 #include "psess.h"
+#include "shmq.h"
 
 #define CL_EVENT_MAX	256	/* notifications waiting for the helper */
 #define CL_PAYLOAD_MAX	(CFG_NAME_MAX + 16 + PR_FNAME_MAX)
@@ -69,6 +70,18 @@ struct cl_acct {
 struct cl_lu {
 	uint64_t	 l_id;		/* the map id the worker registered */
 	size_t		 l_acct;
+};
+
+/* What this node serves: a target and its sessions here. */
+struct cl_target {
+	const char	*t_iqn;		/* in the session table */
+	uint32_t	 t_n;
+};
+
+/* ... as this node last wrote it into "placement". */
+struct cl_place {
+	char		 p_iqn[SHMQ_NAME_MAX];
+	uint32_t	 p_n;
 };
 
 struct cl_gone {
@@ -122,6 +135,12 @@ struct coord_cluster {
 	size_t			 cl_nlus;
 	struct cl_gone		 cl_gone[CL_GONE_MAX];
 	int			 cl_ngone;
+	struct cl_target	*cl_here;	/* this heartbeat's, sorted */
+	size_t			 cl_nhere;
+	size_t			 cl_herecap;
+	struct cl_place		*cl_pub;	/* in RADOS, sorted */
+	size_t			 cl_npub;
+	size_t			 cl_pubcap;
 };
 
 /* coordinator/rados.c */

@@ -20,14 +20,6 @@
 #include "log.h"
 #include "shmq.h"
 
-#define SESS_MASK	(COORD_SESS_MAX - 1)
-
-static int
-sess_free(const struct coord_sess *s)
-{
-	return s->s_id.ss_initiator[0] == '\0';
-}
-
 /* FNV-1a of a name, case folded as iSCSI names compare. */
 static uint64_t
 sess_hash_name(uint64_t h, const char *name)
@@ -70,59 +62,109 @@ sess_same(const struct shmq_session *a, const struct shmq_session *b)
 	    memcmp(a->ss_addr, b->ss_addr, sizeof(a->ss_addr)) == 0);
 }
 
-static struct coord_sess *
-sess_find(struct coord_sessions *cs, const struct shmq_session *id,
-    uint64_t h, int insert)
+/* The bucket of id: its entry's, or the free one it would take. */
+static struct coord_sess **
+sess_bucket(struct coord_sessions *cs, const struct shmq_session *id,
+    uint64_t h)
 {
-	struct coord_sess *s;
+	struct coord_sess **b;
 	uint32_t	 i;
 
-	for (i = 0; i < COORD_SESS_MAX; i++) {
-		s = &cs->cs_tab[(h + i) & SESS_MASK];
-		if (sess_free(s))
-			return insert ? s : NULL;
-		if (s->s_hash == h && sess_same(&s->s_id, id))
-			return s;
+	for (i = 0; i <= cs->cs_mask; i++) {
+		b = &cs->cs_tab[(h + i) & cs->cs_mask];
+		if (*b == NULL ||
+		    ((*b)->s_hash == h && sess_same(&(*b)->s_id, id)))
+			return b;
 	}
 	return NULL;
 }
 
+/* Room for one more at half full at most: the table doubled.  0, -1. */
+static int
+sess_room(struct coord_sessions *cs)
+{
+	struct coord_sess **nt, **ot = cs->cs_tab;
+	uint32_t	 osize = ot == NULL ? 0 : cs->cs_mask + 1, size, i, j;
+
+	if (ot != NULL && (cs->cs_n + 1) * 2 <= osize)
+		return 0;
+	size = osize == 0 ? COORD_SESS_MIN : osize * 2;
+	if (size == 0 || (nt = calloc(size, sizeof(*nt))) == NULL)
+		return -1;
+	for (i = 0; i < osize; i++) {
+		if (ot[i] == NULL)
+			continue;
+		for (j = (uint32_t)ot[i]->s_hash & (size - 1); nt[j] != NULL;
+		    j = (j + 1) & (size - 1))
+			;
+		nt[j] = ot[i];
+	}
+	free(ot);
+	cs->cs_tab = nt;
+	cs->cs_mask = size - 1;
+	return 0;
+}
+
 /* Remove with backward shift so probe chains stay unbroken. */
 static void
-sess_remove(struct coord_sessions *cs, struct coord_sess *s)
+sess_remove(struct coord_sessions *cs, struct coord_sess **b)
 {
-	struct coord_sess *tab = cs->cs_tab;
-	uint32_t	 i = (uint32_t)(s - tab), j = i, h;
+	struct coord_sess **tab = cs->cs_tab;
+	uint32_t	 i = (uint32_t)(b - tab), j = i, h, m = cs->cs_mask;
 
-	tab[i].s_id.ss_initiator[0] = '\0';
+	free(*b);
+	tab[i] = NULL;
+	cs->cs_n--;
 	for (;;) {
-		j = (j + 1) & SESS_MASK;
-		if (sess_free(&tab[j]))
+		j = (j + 1) & m;
+		if (tab[j] == NULL)
 			return;
-		h = (uint32_t)tab[j].s_hash & SESS_MASK;
-		if (((j - h) & SESS_MASK) >= ((j - i) & SESS_MASK)) {
+		h = (uint32_t)tab[j]->s_hash & m;
+		if (((j - h) & m) >= ((j - i) & m)) {
 			tab[i] = tab[j];
-			tab[j].s_id.ss_initiator[0] = '\0';
+			tab[j] = NULL;
 			i = j;
 		}
 	}
 }
 
+/* Every entry gone (the coordinator's end). */
+void
+coord_session_fini(struct coord *c)
+{
+	struct coord_sessions *cs = &c->c_sess;
+	uint32_t	 i;
+
+	for (i = 0; cs->cs_tab != NULL && i <= cs->cs_mask; i++)
+		free(cs->cs_tab[i]);
+	free(cs->cs_tab);
+	cs->cs_tab = NULL;
+	cs->cs_n = 0;
+}
+
+/* Close the connection id names, on its slot (generation gen). */
 static void
-sess_kick(struct coord_sessions *cs, const struct coord_sess *s, int why)
+sess_kick_id(struct coord_sessions *cs, const struct shmq_session *id,
+    uint32_t gen, int why)
 {
 	struct coord_kick *k;
 
 	if (cs->cs_nkick == COORD_KICK_MAX) {
 		log_warnx("sessions: %d kicks pending, connection %llu kept",
-		    COORD_KICK_MAX, (unsigned long long)s->s_id.ss_conn);
+		    COORD_KICK_MAX, (unsigned long long)id->ss_conn);
 		return;
 	}
 	k = &cs->cs_kick[cs->cs_nkick++];
-	k->k_slot = (int)s->s_id.ss_slot;
+	k->k_slot = (int)id->ss_slot;
 	k->k_why = why;
-	k->k_gen = s->s_gen;
-	k->k_conn = s->s_id.ss_conn;
+	k->k_gen = gen;
+	k->k_conn = id->ss_conn;
+}
+
+static void
+sess_kick(struct coord_sessions *cs, const struct coord_sess *s, int why)
+{
+	sess_kick_id(cs, &s->s_id, s->s_gen, why);
 }
 
 int
@@ -131,17 +173,31 @@ coord_session_start(struct coord *c, const struct shmq_msg *req,
 {
 	struct coord_sessions *cs = &c->c_sess;
 	struct shmq_session id;
-	struct coord_sess *s;
+	struct coord_sess **b, *s;
 	uint64_t	 h;
 
 	(void)rsp;
 	if (shmq_session_dec(req, &id) != 0)
 		return -EINVAL;
 	h = sess_hash(cs, &id);
-	if ((s = sess_find(cs, &id, h, 1)) == NULL)
+	if (sess_room(cs) == -1 || (b = sess_bucket(cs, &id, h)) == NULL)
 		return -ENOSPC;
-	if (!sess_free(s) && (s->s_id.ss_slot != id.ss_slot ||
-	    s->s_id.ss_conn != id.ss_conn)) {
+	if ((s = *b) == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -ENOSPC;
+		*b = s;
+		cs->cs_n++;
+	} else if (s->s_id.ss_slot != id.ss_slot ||
+	    s->s_id.ss_conn != id.ss_conn) {
+		/*
+		 * Twins: the later login stays, whichever of the two the
+		 * rings brought first (a start is posted, not awaited).
+		 */
+		if (s->s_id.ss_since > id.ss_since) {
+			sess_kick_id(cs, &id, req->m_gen,
+			    SHMQ_KICK_REINSTATE);
+			return 0;
+		}
 		sess_kick(cs, s, SHMQ_KICK_REINSTATE);
 		log_debug("%s: reinstating %s to %s", __func__,
 		    id.ss_initiator, id.ss_target);
@@ -158,14 +214,16 @@ coord_session_end(struct coord *c, const struct shmq_msg *req,
 {
 	struct coord_sessions *cs = &c->c_sess;
 	struct shmq_session id;
-	struct coord_sess *s;
+	struct coord_sess **b;
 
 	(void)rsp;
 	if (shmq_session_dec(req, &id) != 0)
 		return -EINVAL;
-	if ((s = sess_find(cs, &id, sess_hash(cs, &id), 0)) != NULL &&
-	    s->s_id.ss_slot == id.ss_slot && s->s_id.ss_conn == id.ss_conn)
-		sess_remove(cs, s);
+	if (cs->cs_tab != NULL &&
+	    (b = sess_bucket(cs, &id, sess_hash(cs, &id))) != NULL &&
+	    *b != NULL && (*b)->s_id.ss_slot == id.ss_slot &&
+	    (*b)->s_id.ss_conn == id.ss_conn)
+		sess_remove(cs, b);
 	return 0;
 }
 
@@ -174,11 +232,12 @@ static void
 sess_reset(struct coord_sessions *cs, const struct coord_reset *r)
 {
 	const struct coord_sess *s;
-	int		 i, n = 0;
+	uint32_t	 i;
+	int		 n = 0;
 
-	for (i = 0; i < COORD_SESS_MAX; i++) {
-		s = &cs->cs_tab[i];
-		if (sess_free(s) ||
+	for (i = 0; cs->cs_tab != NULL && i <= cs->cs_mask; i++) {
+		s = cs->cs_tab[i];
+		if (s == NULL ||
 		    strcasecmp(s->s_id.ss_target, r->r_target) != 0 ||
 		    ((int)s->s_id.ss_slot == r->r_slot &&
 		    s->s_id.ss_conn == r->r_conn))

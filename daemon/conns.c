@@ -282,25 +282,26 @@ conns_save(const struct conns *cn, struct pack *pk, uint16_t tag)
 /*
  * One record conns_save wrote, back under its number (the id a worker
  * holds): 0, or -1 when it does not fit (a number past the records, one
- * in use, a bad slot).
+ * in use, a bad slot) or is cut short.
  */
 int
 conns_load(struct conns *cn, struct pack *sec, int nslots)
 {
 	struct maddr	*ma;
 	struct mconn	*mc;
+	uint8_t		 addr[NETADDR_KEY_LEN];
 	uint32_t	 n, gen, slot, i;
 
 	n = unpack_u32(sec);
 	gen = unpack_u32(sec);
 	slot = unpack_u32(sec);
+	unpack_bytes(sec, addr, sizeof(addr));
 	if (sec->pk_short || n >= cn->cn_cap || slot >= (uint32_t)nslots ||
-	    cn->cn_rec[n].mc_slot != -1)
+	    cn->cn_rec[n].mc_slot != -1 ||
+	    (ma = conns_addr(cn, addr, 1)) == NULL)
 		return -1;
 	mc = &cn->cn_rec[n];
-	unpack_bytes(sec, mc->mc_addr, NETADDR_KEY_LEN);
-	if ((ma = conns_addr(cn, mc->mc_addr, 1)) == NULL)
-		return -1;
+	memcpy(mc->mc_addr, addr, NETADDR_KEY_LEN);
 	ma->ma_count++;
 	mc->mc_slot = (int)slot;
 	mc->mc_gen = gen & (0xffffffffu >> CONN_ID_BITS);

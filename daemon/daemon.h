@@ -143,6 +143,7 @@ void	master_handoff(struct master *, int, enum listen_kind,
 	    const struct sockaddr *, socklen_t);
 
 /* daemon/upgrade.c */
+int	upgrade_record(struct master *);
 void	upgrade_exec(struct master *);
 int	upgrade_can_take(const char *);
 int	upgrade_restore(struct master *, int);

@@ -30,6 +30,9 @@ listen_socket(const struct cfg_listen *cl, FILE *err)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* accepted sockets inherit it: no setsockopt per connection */
+	if (cl->cl_kind != LISTEN_API)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (cl->cl_ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, (const struct sockaddr *)&cl->cl_ss, cl->cl_sslen) == -1 ||

@@ -473,6 +473,12 @@ master_reaped(struct master *m, struct child *ch, int status)
 
 	master_log_exit(ch, status);
 	ch->ch_pid = 0;
+	/*
+	 * What it said before it exited comes first: a connection it
+	 * handed over is still in its control socket.
+	 */
+	if (ch->ch_ctl != -1)
+		master_child_read(ch->ch_ctl, EV_READ, ch);
 	master_child_close(ch);
 	if (procs[ch->ch_kind].p_flags & PROC_F_SLOT)
 		shmq_slot_release(m->m_region, ch->ch_slot);

@@ -168,6 +168,22 @@ upgrade_memfd(const struct pack *pk)
 }
 
 /*
+ * The master's state as upgrade_restore() reads it, in a memfd an exec
+ * leaves open: its descriptor, or -1.
+ */
+int
+upgrade_record(struct master *m)
+{
+	struct pack	 pk;
+	int		 fd;
+
+	upgrade_save(m, &pk);
+	fd = upgrade_memfd(&pk);
+	pack_free(&pk);
+	return fd;
+}
+
+/*
  * Execute the binary on disk in place of this master.  Returns only if
  * that cannot be done (it said why); the caller replaces the workers.
  * The master's signals are blocked across the exec, so that none
@@ -177,7 +193,6 @@ upgrade_memfd(const struct pack *pk)
 void
 upgrade_exec(struct master *m)
 {
-	struct pack	 pk;
 	sigset_t	 all, old;
 	char		 num[16];
 	int		 fd, saved;
@@ -187,9 +202,7 @@ upgrade_exec(struct master *m)
 		    __func__, m->m_exe);
 		return;
 	}
-	upgrade_save(m, &pk);
-	fd = upgrade_memfd(&pk);
-	pack_free(&pk);
+	fd = upgrade_record(m);
 	if (fd == -1 || upgrade_inherit(m, 1) == -1) {
 		log_warn("%s: cannot hand the master's state over", __func__);
 		if (fd != -1)

@@ -26,6 +26,7 @@
 	X(session)		\
 	X(conns)		\
 	X(listen)		\
+	X(upgrade)		\
 	X(scsipubctl)		\
 	X(api)			\
 	X(bufpool)		\
@@ -35,6 +36,7 @@
 	X(conn)			\
 	X(iscsi)		\
 	X(dataout)		\
+	X(handoff)		\
 	X(target)		\
 	X(lu)			\
 	X(pr)			\

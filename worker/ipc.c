@@ -25,6 +25,8 @@ struct ipc_req {
 	int			 r_sent;
 };
 
+#define IPC_POST_DELAY_US	1000	/* a posted message's doorbell: at most */
+
 TAILQ_HEAD(ipc_reqs, ipc_req);
 
 struct ipc {
@@ -33,25 +35,57 @@ struct ipc {
 	struct ipc_reqs		 i_reqs;	/* sent or waiting, in order */
 	ipc_cb			 i_unasked;	/* messages not answers */
 	uint64_t		 i_nextid;
+	struct event		*i_bell;	/* rings for posted messages */
+	int			 i_posted;	/* pushed, doorbell not rung */
 };
 
+/*
+ * Push what waits, in order; ring the doorbell for requests now, for
+ * posted messages (no answer wanted) a little later, so that a burst of
+ * them wakes the coordinator once.
+ */
 static void
 ipc_flush(struct ipc *ipc)
 {
 	struct worker	*w = ipc->i_w;
-	struct ipc_req	*r;
-	int		 pushed = 0;
+	struct ipc_req	*r, *next;
+	struct timeval	 tv = { 0, IPC_POST_DELAY_US };
+	int		 now = 0, later = 0;
 
-	TAILQ_FOREACH(r, &ipc->i_reqs, r_entry) {
+	TAILQ_FOREACH_SAFE(r, &ipc->i_reqs, r_entry, next) {
 		if (r->r_sent)
 			continue;
 		if (shmq_request_push(w->w_region, w->w_slot, &r->r_msg) != 0)
 			break;
 		r->r_sent = 1;
-		pushed = 1;
+		if (r->r_msg.m_status != SHMQ_NOREPLY) {
+			now = 1;
+			continue;
+		}
+		later = 1;
+		TAILQ_REMOVE(&ipc->i_reqs, r, r_entry);
+		free(r);
 	}
-	if (pushed)
+	if (now) {
 		shmq_doorbell_ring(w->w_region);
+		ipc->i_posted = 0;
+	} else if (later && !ipc->i_posted && ipc->i_bell != NULL) {
+		ipc->i_posted = 1;
+		evtimer_add(ipc->i_bell, &tv);
+	}
+}
+
+static void
+ipc_bell(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ipc	*ipc = arg;
+
+	(void)fd;
+	(void)ev;
+	if (ipc->i_posted) {
+		ipc->i_posted = 0;
+		shmq_doorbell_ring(ipc->i_w->w_region);
+	}
 }
 
 static void
@@ -102,10 +136,33 @@ ipc_request(struct worker *w, struct shmq_msg *m, ipc_cb cb, void *arg)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return -ENOMEM;
+	if (m->m_status == SHMQ_NOREPLY)
+		m->m_status = 0;	/* a request: it is answered */
 	m->m_id = ++ipc->i_nextid;
 	r->r_msg = *m;
 	r->r_cb = cb;
 	r->r_arg = arg;
+	TAILQ_INSERT_TAIL(&ipc->i_reqs, r, r_entry);
+	ipc_flush(ipc);
+	return 0;
+}
+
+/*
+ * Send m and wait for nothing: the coordinator executes it in order
+ * with the requests, answers nothing, and is woken for it within
+ * IPC_POST_DELAY_US (at once if a request goes meanwhile).
+ */
+int
+ipc_post(struct worker *w, struct shmq_msg *m)
+{
+	struct ipc	*ipc = w->w_ipc;
+	struct ipc_req	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	m->m_id = ++ipc->i_nextid;
+	m->m_status = SHMQ_NOREPLY;
+	r->r_msg = *m;
 	TAILQ_INSERT_TAIL(&ipc->i_reqs, r, r_entry);
 	ipc_flush(ipc);
 	return 0;
@@ -150,6 +207,7 @@ ipc_start(struct worker *w, ipc_cb unasked)
 		free(ipc);
 		return -1;
 	}
+	ipc->i_bell = evtimer_new(w->w_base, ipc_bell, ipc);
 	w->w_ipc = ipc;
 	memset(&m, 0, sizeof(m));
 	m.m_type = SHMQ_PING;

@@ -81,6 +81,7 @@ void	 stats_publish(struct worker *);
 typedef void (*ipc_cb)(struct worker *, const struct shmq_msg *, void *);
 int	 ipc_start(struct worker *, ipc_cb);
 int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
+int	 ipc_post(struct worker *, struct shmq_msg *);
 void	 ipc_cancel(struct worker *, void *);
 
 #endif /* SCSIPUB_WORKER_H */

@@ -1,11 +1,17 @@
 /*
  * Unit tests for common/shmq.c, across real processes where it matters,
- * and its payload codecs.
+ * and its payload codecs; the region as a memfd that a master executed
+ * anew maps again (attached, refused when not laid out as this build
+ * lays it out, its descriptors kept open across exec or not), and the
+ * slot generations.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -405,6 +411,152 @@ START_TEST(shmq__stats_accumulate)
 }
 END_TEST
 
+/* ---- The region as a memfd (a master executed anew maps it again) ---- */
+
+static size_t
+fd_size(int fd)
+{
+	struct stat	 st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (size_t)st.st_size;
+}
+
+/*
+ * A second view of the region, attached: there is no detach (a master
+ * keeps its region), so the test unmaps it.
+ */
+static void
+view_drop(struct shmq_region *view, int fd)
+{
+	ck_assert_int_eq(munmap(view, fd_size(fd)), 0);
+}
+
+/* A memfd holding len bytes of the region's memfd, then zeros to size. */
+static int
+region_copy(size_t len, size_t size)
+{
+	uint8_t	*b;
+	int	 fd;
+
+	ck_assert_ptr_nonnull(b = calloc(1, (size > len ? size : len) + 1));
+	ck_assert_int_eq(pread(shmq_region_fd(rg), b, len, 0), (ssize_t)len);
+	ck_assert_int_ge(fd = memfd_create("check-shmq", MFD_CLOEXEC), 0);
+	ck_assert_int_eq(write(fd, b, size), (ssize_t)size);
+	free(b);
+	return fd;
+}
+
+/* Attaching the region fd holds fails with EPROTO. */
+static void
+attach_refused(int fd, const char *what)
+{
+	errno = 0;
+	ck_assert_msg(shmq_region_attach(fd) == NULL, "%s: attached", what);
+	ck_assert_msg(errno == EPROTO, "%s: errno %d", what, errno);
+	close(fd);
+}
+
+/* Attached from its descriptor: the same rings, both ways. */
+START_TEST(shmq__attached_region_shares_the_rings)
+{
+	struct shmq_region	*view;
+	struct shmq_msg		 m;
+	int			 fd = shmq_region_fd(rg);
+
+	shmq_slot_claim(rg, 1, getpid());
+	msg_numbered(&m, 7);
+	ck_assert_int_eq(shmq_request_push(rg, 1, &m), 0);
+	ck_assert_ptr_nonnull(view = shmq_region_attach(fd));
+	ck_assert_int_eq(shmq_region_nslots(view), 2);
+	ck_assert_int_eq(shmq_region_fd(view), fd);
+	ck_assert_int_eq(shmq_slot_pid(view, 1), getpid());
+	ck_assert_int_eq(shmq_worker_fd(view, 1), shmq_worker_fd(rg, 1));
+	ck_assert_int_eq(shmq_request_pop(view, 1, &m), 1);
+	ck_assert(msg_is_numbered(&m, 7));
+	ck_assert_int_eq(shmq_request_pop(rg, 1, &m), 0);
+	msg_numbered(&m, 8);
+	m.m_gen = shmq_slot_gen(view, 1);
+	ck_assert_int_eq(shmq_response_push(view, 1, &m), 0);
+	ck_assert_int_eq(shmq_response_pop(rg, 1, &m), 1);
+	ck_assert(msg_is_numbered(&m, 8));
+	view_drop(view, fd);
+}
+END_TEST
+
+/*
+ * A file not laid out as this build lays a region out: empty, small, of
+ * another size than its header says, without the magic.  A copy as it
+ * is attaches (so that each refusal is the change's).
+ */
+START_TEST(shmq__attach_refuses_other_layouts)
+{
+	struct shmq_region	*view;
+	size_t			 size = fd_size(shmq_region_fd(rg));
+	size_t			 pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t			 b;
+	int			 fd;
+
+	fd = region_copy(size, size);
+	ck_assert_ptr_nonnull(view = shmq_region_attach(fd));
+	view_drop(view, fd);
+	close(fd);
+	attach_refused(region_copy(0, 0), "empty");
+	attach_refused(region_copy(16, 16), "16 bytes");
+	attach_refused(region_copy(size, size + pg), "a page longer");
+	attach_refused(region_copy(size - pg, size - pg), "a page shorter");
+	attach_refused(region_copy(0, size), "zeros");
+	fd = region_copy(size, size);
+	ck_assert_int_eq(pread(fd, &b, 1, 0), 1);	/* the magic's */
+	b ^= 0x01;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 0), 1);
+	attach_refused(fd, "another magic");
+}
+END_TEST
+
+static int
+cloexec(int fd)
+{
+	int	 fl = fcntl(fd, F_GETFD);
+
+	ck_assert_int_ne(fl, -1);
+	return (fl & FD_CLOEXEC) != 0;
+}
+
+/* Its memfd and every slot's eventfd, open across exec or not. */
+START_TEST(shmq__inherit_flags_every_descriptor)
+{
+	int	 i, on;
+
+	ck_assert(cloexec(shmq_region_fd(rg)));
+	for (on = 1; on >= 0; on--) {
+		ck_assert_int_eq(shmq_region_inherit(rg, on), 0);
+		ck_assert_int_eq(cloexec(shmq_region_fd(rg)), !on);
+		for (i = 0; i < 2; i++)
+			ck_assert_int_eq(cloexec(shmq_worker_fd(rg, i)), !on);
+	}
+}
+END_TEST
+
+/* A release starts a new generation; a new owner after another, too. */
+START_TEST(shmq__slot_gen_moves_on_release)
+{
+	uint32_t	 g0 = shmq_slot_gen(rg, 0), g1 = shmq_slot_gen(rg, 1);
+
+	shmq_slot_claim(rg, 1, 1000);
+	ck_assert_uint_eq(shmq_slot_gen(rg, 1), g1);
+	shmq_slot_release(rg, 1);
+	ck_assert_uint_eq(shmq_slot_gen(rg, 1), g1 + 1);
+	shmq_slot_claim(rg, 1, 1001);
+	ck_assert_uint_eq(shmq_slot_gen(rg, 1), g1 + 1);
+	shmq_slot_claim(rg, 1, 1002);		/* 1001 not released */
+	ck_assert_uint_eq(shmq_slot_gen(rg, 1), g1 + 2);
+	shmq_slot_claim(rg, 1, 1002);
+	ck_assert_uint_eq(shmq_slot_gen(rg, 1), g1 + 2);
+	ck_assert_uint_eq(shmq_slot_gen(rg, 0), g0);
+}
+END_TEST
+
 /* ---- The payload codecs: round trips, and malformed lengths refused. */
 
 START_TEST(shmq__map_round_trip_and_bad_lengths)
@@ -583,7 +735,14 @@ START_TEST(shmq__session_round_trip_and_bad_lengths)
 	a.ss_byaddr = 1;
 	a.ss_isid[0] = 0x80;
 	a.ss_addr[15] = 1;
+	a.ss_since = 0x123456789abcULL * 1000;	/* microseconds, 48 bits */
 	memset(a.ss_initiator, 'x', SHMQ_NAME_MAX - 1);
+	memset(a.ss_target, 'y', SHMQ_NAME_MAX - 1);	/* both the longest */
+	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
+	ck_assert_uint_le(m.m_len, SHMQ_DATA_MAX);
+	ck_assert_int_eq(shmq_session_dec(&m, &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	memset(a.ss_target, 0, sizeof(a.ss_target));
 	snprintf(a.ss_target, sizeof(a.ss_target), "iqn.t");
 	ck_assert_int_eq(shmq_session_enc(&m, SHMQ_SESSION_START, &a), 0);
 	ck_assert_uint_eq(m.m_type, SHMQ_SESSION_START);
@@ -635,6 +794,14 @@ shmq_suite(void)
 	tcase_add_test(tc, shmq__dead_peer_noticed);
 	tcase_add_test(tc, shmq__slot_claim_resets_rings);
 	tcase_add_test(tc, shmq__slot_release_resets_rings);
+	tcase_add_test(tc, shmq__slot_gen_moves_on_release);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("memfd");
+	tcase_add_checked_fixture(tc, region_setup, region_teardown);
+	tcase_add_test(tc, shmq__attached_region_shares_the_rings);
+	tcase_add_test(tc, shmq__attach_refuses_other_layouts);
+	tcase_add_test(tc, shmq__inherit_flags_every_descriptor);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("codec");

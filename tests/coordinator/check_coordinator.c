@@ -221,6 +221,26 @@ call_kv(uint32_t type, const char *key, const char *val, struct shmq_msg *rsp)
 	return call(&req, rsp);
 }
 
+/*
+ * A request marked SHMQ_NOREPLY is executed, in order, and answered by
+ * nothing: the next answer on the ring is the next request's.
+ */
+START_TEST(coordinator__noreply_executed_unanswered)
+{
+	struct shmq_msg	 req, rsp;
+
+	coord_start();
+	ck_assert_int_eq(shmq_kv_enc(&req, SHMQ_KV_PUT, "k", 1, "posted", 6),
+	    0);
+	req.m_status = SHMQ_NOREPLY;
+	send_on(0, &req);
+	ck_assert_uint_eq(call_kv(SHMQ_KV_GET, "k", NULL, &rsp), 0);
+	ck_assert_uint_eq(rsp.m_len, 6);
+	ck_assert_mem_eq(rsp.m_data, "posted", 6);
+	ck_assert_int_eq(shmq_response_pop(rg, 0, &rsp), 0);
+}
+END_TEST
+
 START_TEST(coordinator__ping_echoes_payload)
 {
 	struct shmq_msg	 req, rsp;
@@ -527,6 +547,7 @@ coordinator_suite(void)
 	tcase_add_checked_fixture(tc, coord_setup, coord_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, coordinator__ping_echoes_payload);
+	tcase_add_test(tc, coordinator__noreply_executed_unanswered);
 	tcase_add_test(tc, coordinator__map_set_lookup_sync);
 	tcase_add_test(tc, coordinator__map_runs_merge_and_split);
 	tcase_add_test(tc, coordinator__bad_requests_get_einval);

@@ -126,9 +126,10 @@ call(struct shmq_msg *req)
 	shmq_doorbell_ring(rg);
 	for (;;) {
 		shmq_worker_clear(rg, 0);
-		if (shmq_response_pop(rg, 0, &rsp) == 1 &&
-		    rsp.m_id == req->m_id)
-			return rsp.m_status;
+		/* every message the ring holds (a COORD_HELLO among them) */
+		while (shmq_response_pop(rg, 0, &rsp) == 1)
+			if (rsp.m_id == req->m_id)
+				return rsp.m_status;
 		ck_assert_msg(poll(&pfd, 1, TIMEOUT_MS) == 1, "no answer");
 	}
 }

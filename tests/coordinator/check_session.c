@@ -94,6 +94,72 @@ kicked(int slot, uint64_t *conns, int max)
 	return n;
 }
 
+/*
+ * The registry grows with the sessions (past its first table, as a crowd
+ * of idle public sessions makes it): every one is still found, by its
+ * reinstatement, and ending them all leaves it empty.
+ */
+START_TEST(session__registry_grows)
+{
+	struct shmq_session	 ss;
+	char			 name[64];
+	uint64_t		 conns[4];
+	int			 i, n = 10000;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "iqn.2026-11.test:crowd-%d", i);
+		ss = ident(name, "iqn.t:disk", 1, 1, 1, 1, (uint64_t)i + 1);
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &ss), 0);
+	}
+	ck_assert_uint_eq(c->c_sess.cs_n, (uint32_t)n);
+	ck_assert_uint_ge(c->c_sess.cs_mask + 1, 2 * (uint32_t)n);
+	ck_assert_int_eq(kicked(1, conns, 4), 0);
+	/* the 4000th logs in again from slot 2: its twin on slot 1 goes */
+	ss = ident("iqn.2026-11.test:crowd-3999", "iqn.t:disk", 1, 1, 1, 2,
+	    77);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &ss), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 4000);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "iqn.2026-11.test:crowd-%d", i);
+		ss = i == 3999 ? ident(name, "iqn.t:disk", 1, 1, 1, 2, 77) :
+		    ident(name, "iqn.t:disk", 1, 1, 1, 1, (uint64_t)i + 1);
+		ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &ss), 0);
+	}
+	ck_assert_uint_eq(c->c_sess.cs_n, 0);
+}
+END_TEST
+
+/*
+ * A start is posted, so two twins' starts may come in either order: the
+ * later login stays, whichever came first.
+ */
+START_TEST(session__later_login_stays)
+{
+	struct shmq_session	 old, new;
+	uint64_t		 conns[4];
+
+	old = ident("iqn.i:a", "iqn.t:disk", 1, 1, 1, 1, 10);
+	new = ident("iqn.i:a", "iqn.t:disk", 1, 1, 1, 2, 20);
+	old.ss_since = 1000000;
+	new.ss_since = 2000000;
+	/* the newer first: the older, coming second, is the one closed */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &new), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &old), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 10);
+	ck_assert_int_eq(kicked(2, conns, 4), 0);
+	/* and the newer is still the one registered: its end removes it */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &new), 0);
+	ck_assert_uint_eq(c->c_sess.cs_n, 0);
+	/* in order, the older is closed as before */
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &old), 0);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &new), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 1);
+	ck_assert_uint_eq(conns[0], 10);
+}
+END_TEST
+
 START_TEST(session__same_nexus_reinstates)
 {
 	struct shmq_session	 a = ident("iqn.I", "iqn.t", 1, 1, 0, 1, 10);
@@ -193,6 +259,8 @@ session_suite(void)
 
 	tcase_add_checked_fixture(tc, sess_setup, sess_teardown);
 	tcase_add_test(tc, session__same_nexus_reinstates);
+	tcase_add_test(tc, session__registry_grows);
+	tcase_add_test(tc, session__later_login_stays);
 	tcase_add_test(tc, session__other_names_never_kick);
 	tcase_add_test(tc, session__public_target_by_address);
 	tcase_add_test(tc, session__end_forgets_only_its_own);

@@ -3,13 +3,19 @@
  * handed to workers: max-connections in all and per address, ids that
  * come back when a worker closes a connection (a stale id changes
  * nothing), a worker's death taking its connections with it, growth
- * that keeps the ids workers hold, and the address table after removals.
+ * that keeps the ids workers hold, and the address table after removals;
+ * the records across a re-exec (conns_save, conns_load: the ids, the
+ * counts per address, records that do not fit refused), and a record
+ * following its connection to another worker (conns_moved).
  */
 #include <string.h>
 
 #include "daemon.h"
 #include "netaddr.h"
+#include "pack.h"
 #include "suites.h"
+
+#define REC_TAG		3		/* any: conns_load reads no tag */
 
 static struct conns	*cn;
 static const char	*why;
@@ -202,6 +208,158 @@ START_TEST(conns__addresses_found_after_removals)
 }
 END_TEST
 
+/* ---- Across a re-exec ---- */
+
+/* The records of from, as conns_save writes them, into pk. */
+static void
+saved(const struct conns *from, struct pack *pk)
+{
+	pack_init(pk, "TESTCONN", 1, 0);
+	conns_save(from, pk, REC_TAG);
+	ck_assert_int_eq(pk->pk_err, 0);
+}
+
+/* Each record of pk given to conns_load: how many it refused. */
+static int
+load_all(struct conns *to, const struct pack *pk, int nslots)
+{
+	struct pack	 rd, s;
+	uint16_t	 minor, tag;
+	int		 r, refused = 0;
+
+	ck_assert_int_eq(unpack_init(&rd, pk->pk_buf, pk->pk_len, "TESTCONN",
+	    1, &minor), 0);
+	while ((r = unpack_section(&rd, &tag, &s)) == 1) {
+		ck_assert_uint_eq(tag, REC_TAG);
+		refused += conns_load(to, &s, nslots) == -1;
+	}
+	ck_assert_int_eq(r, 0);
+	return refused;
+}
+
+/*
+ * Saved, then loaded into a fresh table: every id still closes its
+ * connection, the addresses are counted as before, and no record in
+ * use is handed out again.
+ */
+START_TEST(conns__reloaded_keeps_ids_and_counts)
+{
+	struct conns	*old = cn;
+	struct pack	 pk;
+	int64_t		 id[3], more[64];
+	int		 i, j;
+
+	ck_assert_int_ge(id[0] = add(1, 0, 64, 2), 0);
+	ck_assert_int_ge(id[1] = add(1, 1, 64, 2), 0);
+	conns_closed(cn, 1, (uint32_t)id[1]);	/* a generation past 1 */
+	ck_assert_int_ge(id[1] = add(1, 1, 64, 2), 0);
+	ck_assert_int_ge(id[2] = add(2, 2, 64, 2), 0);
+	saved(old, &pk);
+	ck_assert_ptr_nonnull(cn = conns_new(64));
+	ck_assert_int_eq(load_all(cn, &pk, 3), 0);
+	pack_free(&pk);
+	conns_free(old);
+	ck_assert_uint_eq(conns_count(cn), 3);
+	ck_assert_int_eq(add(1, 0, 64, 2), -1);
+	ck_assert_str_eq(why, "max-connections-per-address");
+	ck_assert_int_ge(more[0] = add(2, 0, 64, 2), 0);
+	for (i = 1; i < 61; i++)
+		ck_assert_int_ge(more[i] = add(100 + (uint32_t)i, 0, 64, 2), 0);
+	ck_assert_int_eq(add(99, 0, 64, 2), -1);
+	ck_assert_str_eq(why, "max-connections");
+	for (i = 0; i < 61; i++)
+		for (j = 0; j < 3; j++)
+			ck_assert_int_ne(more[i], id[j]);
+	for (i = 0; i < 61; i++)
+		conns_closed(cn, 0, (uint32_t)more[i]);
+	conns_closed(cn, 2, (uint32_t)id[1]);	/* not its worker */
+	ck_assert_uint_eq(conns_count(cn), 3);
+	for (j = 0; j < 3; j++)
+		conns_closed(cn, j, (uint32_t)id[j]);
+	ck_assert_uint_eq(conns_count(cn), 0);
+	ck_assert_int_ge(add(1, 0, 64, 2), 0);
+	ck_assert_int_ge(add(1, 0, 64, 2), 0);
+}
+END_TEST
+
+/*
+ * Records that do not fit: a number past a smaller table, one already
+ * in use, a worker slot past those there are, a section cut short.
+ */
+START_TEST(conns__load_refuses_what_does_not_fit)
+{
+	struct conns	*small;
+	struct pack	 pk, rd, s;
+	uint16_t	 minor, tag;
+	int64_t		 id[20];
+	int		 i;
+
+	for (i = 0; i < 20; i++)
+		ck_assert_int_ge(id[i] = add((uint32_t)i, i % 2, 64, 64), 0);
+	saved(cn, &pk);
+	ck_assert_ptr_nonnull(small = conns_new(16));
+	ck_assert_int_eq(load_all(small, &pk, 2), 4);
+	ck_assert_uint_eq(conns_count(small), 16);
+	ck_assert_int_eq(load_all(small, &pk, 2), 20);
+	ck_assert_uint_eq(conns_count(small), 16);
+	for (i = 0; i < 20; i++)
+		conns_closed(small, i % 2, (uint32_t)id[i]);
+	ck_assert_uint_eq(conns_count(small), 0);
+	/* no slot 1: its ten refused, and two of slot 0 past 16 */
+	ck_assert_int_eq(load_all(small, &pk, 1), 12);
+	ck_assert_uint_eq(conns_count(small), 8);
+	conns_free(small);
+
+	ck_assert_ptr_nonnull(small = conns_new(64));
+	ck_assert_int_eq(unpack_init(&rd, pk.pk_buf, pk.pk_len, "TESTCONN",
+	    1, &minor), 0);
+	ck_assert_int_eq(unpack_section(&rd, &tag, &s), 1);
+	s.pk_len -= 1;				/* in the address */
+	ck_assert_int_eq(conns_load(small, &s, 2), -1);
+	ck_assert_uint_eq(conns_count(small), 0);
+	conns_free(small);
+	pack_free(&pk);
+}
+END_TEST
+
+/* ---- A connection handed to another worker ---- */
+
+START_TEST(conns__moved_follows_its_connection)
+{
+	int64_t	 id;
+
+	ck_assert_int_ge(id = add(1, 0, 10, 1), 0);
+	ck_assert_int_eq(conns_moved(cn, 0, 2, (uint32_t)id), 0);
+	conns_closed(cn, 0, (uint32_t)id);
+	conns_slot_gone(cn, 0);
+	ck_assert_uint_eq(conns_count(cn), 1);
+	ck_assert_int_eq(add(1, 0, 10, 1), -1);		/* still counted */
+	conns_closed(cn, 2, (uint32_t)id);
+	ck_assert_uint_eq(conns_count(cn), 0);
+	ck_assert_int_ge(add(1, 0, 10, 1), 0);
+}
+END_TEST
+
+/* From a worker that does not have it, or an older generation: no. */
+START_TEST(conns__moved_refuses_wrong_slot_or_generation)
+{
+	int64_t	 a, b;
+
+	ck_assert_int_ge(a = add(1, 0, 10, 10), 0);
+	conns_closed(cn, 0, (uint32_t)a);
+	ck_assert_int_ge(b = add(1, 0, 10, 10), 0);
+	ck_assert_int_ne(a, b);
+	ck_assert_int_eq(conns_moved(cn, 0, 1, (uint32_t)a), -1);
+	ck_assert_int_eq(conns_moved(cn, 1, 2, (uint32_t)b), -1);
+	ck_assert_int_eq(conns_moved(cn, 0, 1, 0xffffffffu), -1);
+	conns_slot_gone(cn, 1);
+	conns_slot_gone(cn, 2);
+	ck_assert_uint_eq(conns_count(cn), 1);
+	conns_closed(cn, 0, (uint32_t)b);
+	ck_assert_uint_eq(conns_count(cn), 0);
+}
+END_TEST
+
 Suite *
 conns_suite(void)
 {
@@ -220,6 +378,14 @@ conns_suite(void)
 	tcase_add_test(tc, conns__slot_gone_takes_its_connections);
 	tcase_add_test(tc, conns__grow_keeps_ids);
 	tcase_add_test(tc, conns__addresses_found_after_removals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("records");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, conns__reloaded_keeps_ids_and_counts);
+	tcase_add_test(tc, conns__load_refuses_what_does_not_fit);
+	tcase_add_test(tc, conns__moved_follows_its_connection);
+	tcase_add_test(tc, conns__moved_refuses_wrong_slot_or_generation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -330,18 +330,11 @@ fi_pdu(struct fi_conn *c, const uint8_t *bhs, const uint8_t *d,
 		c->fc_din_open = 0;
 }
 
-static uint32_t
-fi_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 static void
 fi_digest(struct fi_conn *c, const char *what, const uint8_t *p, size_t len,
     const uint8_t *dig)
 {
-	if (fz_check("framing") && crc32c_sw(0, p, len) != fi_le32(dig))
+	if (fz_check("framing") && crc32c_sw(0, p, len) != le32dec(dig))
 		fz_fail("framing", "connection %d: %s digest wrong", c->fc_idx,
 		    what);
 }

@@ -112,7 +112,7 @@ fs_lu_free(struct fs_lu *l)
 static struct scsi_nexus *
 fs_nexus(const char *name, uint8_t port)
 {
-	struct scsi_nexus *nx = calloc(1, sizeof(*nx));
+	struct scsi_nexus *nx = scsi_nexus_new(SCSI_MAX_LUNS);
 	int	 i;
 
 	if (nx == NULL)

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Issue 3: libiscsi's conformance suites (iscsi-test-cu) against a shared
 # target, twice the same URL for the multipath and two-initiator tests,
-# and the ReadOnly suite against a read-only LU.  Every suite must end
-# with no failed test.
+# the Sanitize suite with --allow-sanitize, and the ReadOnly suite
+# against a read-only LU.  Every suite must end with no failed test.
 . "$(dirname "$0")/lib.sh"
 
 # A blank disk: libiscsi 1.19's MultipathIO.CompareAndWrite compares LBA
@@ -15,7 +15,8 @@ start_daemon
 S=$URL/$IQN_PREFIX:shared/0
 R=$URL/$IQN_PREFIX:ro/0
 
-# Everything but SANITIZE (erases the LU; not implemented, see README).
+# Every suite, twice the same URL (SANITIZE skips itself here: it runs
+# only with --allow-sanitize, below).
 conformance '.' "$S" "$S" || fail "conformance against $S"
 ok "every iscsi-test-cu suite: 0 failed"
 # Reservations are implemented in full: nothing there may be skipped.
@@ -24,10 +25,19 @@ for f in "$WORK"/cu/Prin*.log "$WORK"/cu/Prout*.log "$WORK"/cu/Reserve6.log; do
 done
 # Every skip is one the README lists.
 skips=$(cat "$WORK"/cu/*.log | grep -o "\[SKIPPED\].*" | sort -u |
-    grep -v -e "allow-sanitize" -e "WRITEATOMIC16" -e "not removable" \
+    grep -v -e "allow-sanitize" -e "not removable" \
     -e "LBPPB < 2" -e "not write-protected" || true)
 [ -z "$skips" ] || fail "unexpected skipped tests: $skips"
 ok "no reservation test skipped; every other skip is listed in the README"
+# SANITIZE erases the LU, in the background.  One URL: with a second
+# path, Sanitize.Reservations leaves that path's RESERVE(6) in place and
+# Sanitize.Reset's SANITIZE then rightly meets RESERVATION CONFLICT; with
+# one, the second initiator is a session of its own, logged out after.
+conformance '^Sanitize$' -S "$S" || fail "Sanitize suite against $S"
+skips=$(grep -o "\[SKIPPED\].*" "$WORK/cu/Sanitize.log" | sort -u |
+    grep -v "CRYPTO_ERASE is not implemented" || true)
+[ -z "$skips" ] || fail "Sanitize: unexpected skipped tests: $skips"
+ok "Sanitize suite (OVERWRITE, BLOCK ERASE, EXIT FAILURE MODE): 0 failed"
 conformance '^ReadOnly$' "$R" "$R" || fail "ReadOnly suite against $R"
 grep -q "SKIPPED" "$WORK/cu/ReadOnly.log" && fail "ReadOnly skipped on a read-only LU"
 ok "ReadOnly suite against a read-only LU"

@@ -3,7 +3,8 @@
 # writes from two connections on two workers both survive; UNMAP gives the
 # space back and reads zeros; kill -9 of a worker or of the coordinator
 # mid-run loses no acknowledged write; COMPARE AND WRITE is atomic across
-# workers.
+# workers; WRITE ATOMIC(16) is all or nothing for readers on other workers
+# and across a kill -9 of the writer's worker or of the coordinator.
 . "$(dirname "$0")/lib.sh"
 
 make_image disk 32
@@ -105,6 +106,74 @@ crash_run() {
 }
 crash_run worker $((16 * 1024 * 1024))
 crash_run coordinator $((24 * 1024 * 1024))
+
+# WRITE ATOMIC(16) (tests/integration/atomic.py), past the blocks the
+# crash runs wrote: the n-th write fills 256 KiB with byte n.  Read back,
+# a range must hold one value (all old or all new), never two.
+ATOMIC="python3 $top_srcdir/tests/integration/atomic.py"
+atomic() {
+	$ATOMIC "$1" 127.0.0.1 "$PORT" "$IQN_PREFIX:shared" "$2" 512 \
+	    ${3:-} ${4:-}
+}
+# atomic_check LBA: the value read (retried while workers respawn).
+atomic_check() {
+	for _ in $(seq 1 100); do
+		_out=$(atomic check "$1")
+		case $_out in
+		uniform*) echo "${_out#uniform }"; return 0 ;;
+		torn*) fail "atomic write torn at LBA $1: $_out" ;;
+		esac
+		sleep 0.2
+	done
+	fail "atomic check at LBA $1: $_out"
+}
+for lba in 62464 62976 63488; do
+	atomic write $lba 1 > /dev/null || fail "atomic write at $lba"
+done
+# Readers on other connections (other workers) while one writes: never
+# a mix.
+atomic write 62464 239 2 > "$WORK/atomic.out" 2>&1 & pw=$!
+for r in 1 2; do
+	atomic check 62464 300 > "$WORK/reader$r.out" 2>&1 & eval pr$r=\$!
+done
+wait $pw || fail "atomic writer: $(tail -3 "$WORK/atomic.out")"
+wait $pr1 && wait $pr2 ||
+	fail "a read during atomic writes: $(cat "$WORK"/reader?.out)"
+[ "$(atomic_check 62464)" = 240 ] ||
+	fail "the last atomic write is not what reads back"
+ok "WRITE ATOMIC: 2 x 300 reads during 240 atomic writes, none mixed"
+# kill -9 VICTIM mid-stream, over blocks the overlay holds: what reads
+# back is the last acknowledged write or the one after.
+atomic_crash() {
+	victim=$1; lba=$2
+	ready=$(grep -c " ready (slot" "$LOG")
+	atomic write "$lba" 238 2 > "$WORK/atomic.out" 2>&1 & pw=$!
+	for _ in $(seq 1 500); do
+		[ "$(grep -c '^acked' "$WORK/atomic.out")" -ge 30 ] && break
+		sleep 0.01
+	done
+	kill -9 $(child_pids "$victim") 2>/dev/null
+	wait $pw
+	acked=$(awk '/^acked/ { n = $2 } END { print n + 0 }' "$WORK/atomic.out")
+	[ "$acked" -ge 30 ] || fail "atomic writer: $acked acknowledged"
+	[ "$victim" = worker ] && for _ in $(seq 1 150); do
+		[ "$(grep -c " ready (slot" "$LOG")" -ge $((ready + 2)) ] && break
+		sleep 0.2
+	done
+	v=$(atomic_check "$lba")
+	[ "$v" = "$acked" ] || [ "$v" = $((acked + 1)) ] ||
+		fail "kill -9 $victim: reads $v, $acked were acknowledged"
+	ok "kill -9 $victim amid atomic writes at LBA $lba: all of write $v"
+}
+atomic_crash worker 62976
+atomic_crash worker 63488
+atomic_crash coordinator 62976
+atomic_crash worker 62464
+# the next write over a slot a killed writer left open finishes it first
+atomic write 63488 1 > /dev/null || fail "atomic write after the kills"
+[ "$(atomic_check 63488)" = 1 ] || fail "atomic write after the kills"
+n=$(grep -c 'finishing an atomic write' "$LOG")
+ok "atomic writes after the kills ($n slot(s) a killed writer left open finished)"
 
 # The coordinator keeps every shared map in LMDB and rebuilds a lost map
 # file from it: write, stop, delete the map file, start, read back.

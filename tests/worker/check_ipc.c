@@ -294,6 +294,51 @@ START_TEST(ipc__request_without_callback)
 }
 END_TEST
 
+/*
+ * A posted message (a session's start or end) goes out marked
+ * SHMQ_NOREPLY; the doorbell rings within the post delay, not at once,
+ * so that a burst wakes the coordinator once; a request rings it at
+ * once, the posts before it with it.
+ */
+START_TEST(ipc__post_rings_later_and_waits_for_nothing)
+{
+	struct shmq_msg	 m;
+	struct timeval	 tv = { 0, 20000 };
+	uint32_t	 bell;
+	int		 i;
+
+	bell = shmq_doorbell_read(w.w_region);
+	for (i = 0; i < 3; i++) {
+		memset(&m, 0, sizeof(m));
+		m.m_type = SHMQ_SESSION_START;
+		ck_assert_int_eq(ipc_post(&w, &m), 0);
+	}
+	ck_assert_uint_eq(shmq_doorbell_read(w.w_region), bell);
+	event_base_loopexit(w.w_base, &tv);
+	event_base_dispatch(w.w_base);
+	ck_assert_uint_ne(shmq_doorbell_read(w.w_region), bell);
+	for (i = 0; i < 3; i++) {
+		take(&m);
+		ck_assert_uint_eq(m.m_type, SHMQ_SESSION_START);
+		ck_assert_uint_eq(m.m_status, SHMQ_NOREPLY);
+	}
+	/* a request after a post: both out, the bell rung now */
+	bell = shmq_doorbell_read(w.w_region);
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_SESSION_END;
+	ck_assert_int_eq(ipc_post(&w, &m), 0);
+	request(SHMQ_KV_GET, NULL);
+	ck_assert_uint_ne(shmq_doorbell_read(w.w_region), bell);
+	take(&m);
+	ck_assert_uint_eq(m.m_status, SHMQ_NOREPLY);
+	take(&m);
+	ck_assert_uint_eq(m.m_status, 0);
+	answer(&m, 0);
+	deliver();
+	ck_assert_int_eq(ncalls, 1);	/* the request's answer only */
+}
+END_TEST
+
 Suite *
 ipc_suite(void)
 {
@@ -310,6 +355,7 @@ ipc_suite(void)
 	tcase_add_test(tc, ipc__unasked_goes_to_layer);
 	tcase_add_test(tc, ipc__full_ring_holds_requests_back);
 	tcase_add_test(tc, ipc__request_without_callback);
+	tcase_add_test(tc, ipc__post_rings_later_and_waits_for_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

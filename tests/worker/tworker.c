@@ -2,7 +2,8 @@
  * A worker run in-process (tworker.h): its scratch directories and
  * configuration, worker_init() with a control socket and a shmq region
  * of one slot, a stand-in for the coordinator on that slot, and the
- * loop run by the test a pass at a time.
+ * loop run by the test a pass at a time, what the worker says on its
+ * control socket read as the master reads it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "fdpass.h"
 #include "proc.h"
 #include "shmq.h"
 #include "tworker.h"
@@ -137,20 +139,50 @@ tw_coord_step(struct tworker *tw)
 	return n;
 }
 
-/* What the worker told the master: connections closed.  How many. */
+/* A connection handed over: kept for the test, any earlier one closed. */
+static void
+tw_handed_keep(struct tworker *tw, uint32_t id, const int *fds, int nfds)
+{
+	int	 i;
+
+	for (i = 0; i < tw->tw_nhfds; i++)
+		close(tw->tw_hfds[i]);
+	memcpy(tw->tw_hfds, fds, sizeof(int) * (size_t)nfds);
+	tw->tw_nhfds = nfds;
+	tw->tw_nhanded++;
+	tw->tw_handed = id;
+}
+
+/*
+ * What the worker told the master: connections closed, or handed over
+ * (their descriptors kept in tw_hfds).  How many messages.
+ */
 int
 tw_ctl_read(struct tworker *tw)
 {
 	struct proc_ctlmsg msg;
-	ssize_t		 n;
-	int		 seen = 0;
+	int		 fds[FDPASS_MAX], n, eof, i, seen = 0;
 
-	while ((n = recv(tw->tw_ctl, &msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
-		if (n == sizeof(msg) && msg.pc_type == PROC_CONN_CLOSED) {
+	for (;;) {
+		n = fdpass_recvv(tw->tw_ctl, &msg, sizeof(msg), fds,
+		    FDPASS_MAX, &eof, MSG_DONTWAIT);
+		if (n == -1 && errno == EBADMSG) {
+			seen++;
+			continue;
+		}
+		if (n < 0 || eof)
+			break;
+		seen++;
+		if (msg.pc_type == PROC_HANDOFF_CONN) {
+			tw_handed_keep(tw, msg.pc_arg, fds, n);
+			continue;
+		}
+		if (msg.pc_type == PROC_CONN_CLOSED) {
 			tw->tw_nclosed++;
 			tw->tw_closed = msg.pc_arg;
 		}
-		seen++;
+		for (i = 0; i < n; i++)
+			close(fds[i]);
 	}
 	return seen;
 }
@@ -198,17 +230,17 @@ tw_pump(struct tworker *tw, int (*io)(void *), void *arg)
 
 /*
  * A new iSCSI connection, as if the master had handed it over with id
- * mid: the worker gets one end of a socketpair; the other end, not
- * blocking, is returned (or -1).
+ * mid: the worker gets one end of a socketpair, not blocking as the
+ * master's accept4 makes it; the other end, not blocking either, is
+ * returned (or -1).
  */
 int
 tw_connect(struct tworker *tw, uint32_t mid)
 {
 	int	 sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		return -1;
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	conn_accept(&tw->tw_w, sv[1], LISTEN_ISCSI, mid);
 	return sv[0];
 }

@@ -5,7 +5,9 @@
  * The test holds the master's end of the control socket, and answers
  * the worker's ring itself (tw_coord_step) as a coordinator whose LMDB
  * never fails, or as its hook says.  Connections are socketpairs handed
- * to the worker with conn_accept() (tw_connect).
+ * to the worker with conn_accept() (tw_connect).  A connection the
+ * worker hands over comes to the test with its descriptors (tw_hfds),
+ * as it would to the master.
  */
 #ifndef SCSIPUB_TWORKER_H
 #define SCSIPUB_TWORKER_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fdpass.h"
 #include "iscsi.h"
 
 struct shmq_msg;
@@ -28,6 +31,11 @@ struct tworker {
 	int			 tw_hold;	/* leave requests unanswered */
 	uint32_t		 tw_nclosed;	/* PROC_CONN_CLOSED seen */
 	uint32_t		 tw_closed;	/* the last one's id */
+	/* The last PROC_HANDOFF_CONN: its id and descriptors, kept. */
+	uint32_t		 tw_nhanded;	/* seen */
+	uint32_t		 tw_handed;
+	int			 tw_hfds[FDPASS_MAX];
+	int			 tw_nhfds;	/* not taken by the test yet */
 };
 
 /* tests/worker/tworker.c */

@@ -16,8 +16,8 @@
 #include <openssl/rand.h>
 
 #include "chap.h"
+#include "hex.h"
 
-static int	chap_hexval(int);
 static int	chap_b64val(int);
 static int	chap_decode_hex(const char *, size_t, uint8_t *, size_t,
 		    size_t *);
@@ -62,18 +62,6 @@ chap_challenge_new(struct login_chap *c)
 }
 
 static int
-chap_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int
 chap_b64val(int ch)
 {
 	if (ch >= 'A' && ch <= 'Z')
@@ -101,14 +89,14 @@ chap_decode_hex(const char *s, size_t n, uint8_t *out, size_t outmax,
 		return -1;
 	i = 0;
 	if (n % 2 == 1) {
-		if ((lo = chap_hexval((unsigned char)s[0])) == -1)
+		if ((lo = hex_digit((unsigned char)s[0])) == -1)
 			return -1;
 		out[o++] = (uint8_t)lo;
 		i = 1;
 	}
 	for (; i < n; i += 2) {
-		hi = chap_hexval((unsigned char)s[i]);
-		lo = chap_hexval((unsigned char)s[i + 1]);
+		hi = hex_digit((unsigned char)s[i]);
+		lo = hex_digit((unsigned char)s[i + 1]);
 		if (hi == -1 || lo == -1)
 			return -1;
 		out[o++] = (uint8_t)(hi << 4 | lo);
@@ -252,7 +240,7 @@ chap_parse_id(const char *s, uint8_t *id)
 		s += 2;
 	}
 	for (; *s != '\0'; s++, n++) {
-		d = chap_hexval((unsigned char)*s);
+		d = hex_digit((unsigned char)*s);
 		if (d == -1 || d >= base || n >= 8)
 			return -1;
 		v = v * (unsigned int)base + (unsigned int)d;

@@ -32,23 +32,28 @@
 
 #define CONN_WBUF_HIGH		(8 * 1024 * 1024)	/* queued output: stop reading */
 #define CONN_REF_MIN		(16 * 1024)	/* send by reference from here */
+#define CONN_READ_MAX		(256 * 1024)	/* one read from the socket */
 
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_flush_cb(evutil_socket_t, short, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_nopin_cb(evutil_socket_t, short, void *);
 
+/* The peer as text (c_peer) and as a key (c_addr), one getpeername. */
 static void
-conn_peername(int fd, char *buf, size_t len)
+conn_peername(struct conn *c)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN];
+	char			 host[INET6_ADDRSTRLEN], *buf = c->c_peer;
+	size_t			 len = sizeof(c->c_peer);
 	int			 port = 0;
 
 	snprintf(buf, len, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+	memset(c->c_addr, 0, sizeof(c->c_addr));
+	if (getpeername(c->c_fd, (struct sockaddr *)&ss, &sl) == -1)
 		return;
+	netaddr_key((struct sockaddr *)&ss, sl, 128, c->c_addr);
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
@@ -62,6 +67,27 @@ conn_peername(int fd, char *buf, size_t len)
 		port = ntohs(sin6->sin6_port);
 		snprintf(buf, len, "[%s]:%d", host, port);
 	}
+}
+
+/*
+ * A PDU's data segment buffer, of len bytes: from the pool, or for an
+ * empty segment a buffer of none (never NULL: what reads it need not
+ * care).  conn_data_put gives it back.
+ */
+static uint8_t	 conn_nodata[4];
+
+uint8_t *
+conn_data_get(uint32_t len)
+{
+	return len == 0 ? conn_nodata : buf_get(len);
+}
+
+void
+conn_data_put(struct conn *c)
+{
+	if (c->c_data != conn_nodata)
+		buf_put(c->c_data);
+	c->c_data = NULL;
 }
 
 /*
@@ -97,9 +123,8 @@ struct conn *
 conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 {
 	struct conn	*c;
-	int		 on = 1;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* TCP_NODELAY: set on the listener, the accepted socket has it */
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->c_bev = conn_bev(w, fd, kind)) == NULL ||
 	    (c->c_nopin = evtimer_new(w->w_base, conn_nopin_cb, c)) == NULL) {
@@ -119,8 +144,7 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	c->c_id = ++w->w_nextid;
 	TAILQ_INIT(&c->c_tasks);
 	TAILQ_INIT(&c->c_defers);
-	conn_peername(fd, c->c_peer, sizeof(c->c_peer));
-	netaddr_peer_key(fd, 128, c->c_addr);
+	conn_peername(c);
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	w->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
@@ -129,11 +153,19 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	 * (c_flushev), and libevent watches for writability only while the
 	 * socket is full; TLS leaves writing to the OpenSSL bufferevent.
 	 */
-	if (kind != LISTEN_ISCSI_TLS)
-		c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb, c);
-	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
-	if (c->c_flushev != NULL)	/* enabled from birth in libevent */
-		bufferevent_disable(c->c_bev, EV_WRITE);
+	if (kind != LISTEN_ISCSI_TLS &&
+	    (c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb,
+	    c)) != NULL) {
+		bufferevent_disable(c->c_bev, EV_WRITE);	/* on from birth */
+		bufferevent_enable(c->c_bev, EV_READ);
+		/*
+		 * Read what the socket holds in one go (libevent's default
+		 * is 16 KiB): a queue of small commands is one read, one
+		 * pass, one writev of their answers.
+		 */
+		bufferevent_set_max_single_read(c->c_bev, CONN_READ_MAX);
+	} else
+		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	return c;
 }
 
@@ -154,7 +186,7 @@ conn_accept(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	c->c_login.l_our_mrdsl = ISCSI_OUR_MRDSL;
 	c->c_login.l_max_burst_cap = ISCSI_MAX_BURST;
 	evtimer_add(c->c_nopin, &tv);	/* first, the login must end in time */
-	log_info("connection %llu from %s (%s)", (unsigned long long)c->c_id,
+	log_debug("connection %llu from %s (%s)", (unsigned long long)c->c_id,
 	    c->c_peer, kind == LISTEN_ISCSI_TLS ? "iscsi-tls" : "iscsi");
 }
 
@@ -179,7 +211,7 @@ conn_release(struct conn *c, int moved)
 	if (c->c_flushev != NULL)
 		event_free(c->c_flushev);
 	bufferevent_free(c->c_bev);
-	free(c->c_data);
+	conn_data_put(c);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	w->w_nconns--;
 	if (!moved)
@@ -286,13 +318,6 @@ conn_digests(const struct conn *c, int *hd, int *dd)
 	*dd = c->c_state == CONN_FFP && c->c_p.ip_data_digest ? 4 : 0;
 }
 
-static uint32_t
-conn_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 /*
  * Header complete (BHS, AHS, header digest): check the digest and the
  * lengths before anything is allocated.  The AHS is skipped.
@@ -318,7 +343,7 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 		crc = crc32c(0, c->c_bhs, ISCSI_BHS_LEN);
 		if (c->c_ahslen > 0)
 			crc = crc32c(crc, ahs, c->c_ahslen);
-		if (crc != conn_le32(dig))
+		if (crc != le32dec(dig))
 			return -1;
 	}
 	c->c_dlen = be24dec(c->c_bhs + 5);
@@ -329,16 +354,39 @@ conn_rx_header(struct conn *c, struct evbuffer *in)
 		    c->c_peer, c->c_dlen, limit);
 		return -1;
 	}
-	if (c->c_dpad > c->c_datacap) {
-		free(c->c_data);
-		c->c_datacap = c->c_dpad < 8192 ? 8192 : c->c_dpad;
-		if ((c->c_data = malloc(c->c_datacap)) == NULL) {
-			c->c_datacap = 0;
-			return -1;
-		}
-	}
+	/* from the pool, for this PDU only: an idle connection holds none */
+	if ((c->c_data = conn_data_get(c->c_dpad)) == NULL)
+		return -1;
 	c->c_rxstate = RX_REST;
+	c->c_dgot = 0;
 	return 1;
+}
+
+/*
+ * The data segment, into c_data: what the bufferevent has read already,
+ * then, on a plain TCP connection, the rest straight from the socket
+ * into the buffer (no copy through libevent's).  1 once all of it is
+ * there, 0 for more (the bufferevent reads on when the socket has it).
+ */
+static int
+conn_rx_data(struct conn *c, struct evbuffer *in)
+{
+	ssize_t	 n;
+
+	n = evbuffer_remove(in, c->c_data + c->c_dgot, c->c_dpad - c->c_dgot);
+	if (n > 0)
+		c->c_dgot += (uint32_t)n;
+	while (c->c_dgot < c->c_dpad && c->c_kind == LISTEN_ISCSI &&
+	    evbuffer_get_length(in) == 0) {
+		n = read(c->c_fd, c->c_data + c->c_dgot, c->c_dpad - c->c_dgot);
+		if (n > 0)
+			c->c_dgot += (uint32_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			break;	/* EAGAIN, or EOF and errors: the bev's */
+	}
+	return c->c_dgot == c->c_dpad;
 }
 
 /* Returns 1 when a whole PDU is in c_bhs/c_data, 0 for more, -1 error. */
@@ -346,22 +394,22 @@ static int
 conn_rx_rest(struct conn *c, struct evbuffer *in)
 {
 	uint8_t		 dig[4];
-	uint32_t	 crc, want;
+	uint32_t	 crc;
 	int		 hd, dd;
 
 	conn_digests(c, &hd, &dd);
 	if (c->c_dlen == 0)
 		dd = 0;
-	want = c->c_dpad + dd;
-	if (evbuffer_get_length(in) < want)
+	if (c->c_dgot < c->c_dpad && conn_rx_data(c, in) == 0)
 		return 0;
-	evbuffer_remove(in, c->c_data, c->c_dpad);
+	if (evbuffer_get_length(in) < (size_t)dd)
+		return 0;
 	c->c_rxstate = RX_BHS;
 	if (dd == 0)
 		return 1;
 	evbuffer_remove(in, dig, 4);
 	crc = crc32c(0, c->c_data, c->c_dpad);
-	if (crc != conn_le32(dig)) {
+	if (crc != le32dec(dig)) {
 		log_warnx("%s: %s: data digest error, opcode 0x%02x",
 		    __func__, c->c_peer, c->c_bhs[0] & 0x3f);
 		iscsi_reject(c, REJECT_DIGEST_ERROR, c->c_bhs);
@@ -394,7 +442,9 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		}
 		c->c_nopin_ttt = 0;
 		gettimeofday(&c->c_last_rx, NULL);
-		if (iscsi_pdu(c) == CONN_CLOSE) {
+		r = iscsi_pdu(c);
+		conn_data_put(c);	/* whatever it kept, it copied */
+		if (r == CONN_CLOSE) {
 			if (evbuffer_get_length(bufferevent_get_output(bev)))
 				conn_close_after_flush(c);
 			else
@@ -654,6 +704,7 @@ conn_register(struct conn *c, uint32_t type)
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_conn = c->c_id;
+	ss.ss_since = c->c_login_ns;
 	ss.ss_slot = (uint32_t)c->c_w->w_slot;
 	ss.ss_byaddr = (uint8_t)conn_byaddr(c);
 	memcpy(ss.ss_isid, l->l_isid, sizeof(ss.ss_isid));
@@ -662,7 +713,9 @@ conn_register(struct conn *c, uint32_t type)
 	    l->l_initiator);
 	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
 	memset(&m, 0, sizeof(m));
+	/* a start or an end is posted: nothing waits for it */
 	if (shmq_session_enc(&m, type, &ss) != 0 ||
-	    ipc_request(c->c_w, &m, NULL, NULL) != 0)
+	    (type == SHMQ_TARGET_RESET ? ipc_request(c->c_w, &m, NULL,
+	    NULL) : ipc_post(c->c_w, &m)) != 0)
 		log_warnx("%s: cannot reach the coordinator", __func__);
 }

@@ -73,29 +73,25 @@ struct task {
 	}			 tk_r2t[ISCSI_MAX_R2T];
 };
 
-/* Why a Data-Out ended its command: reject reason, then ASC/ASCQ. */
+/* Why a Data-Out ended its command: reject reason, then sense code. */
 struct dataout_err {
 	int		 de_reject;
-	int		 de_asc;
-	int		 de_ascq;
+	uint16_t	 de_asc;
 	const char	*de_why;
 };
 
 static const struct dataout_err de_bad_ttt = { REJECT_INVALID_FIELD,
-    ASC_DATA_PHASE_ERROR, ASCQ_INVALID_TTT, "unknown Target Transfer Tag" };
+    ASC_INVALID_TTT, "unknown Target Transfer Tag" };
 static const struct dataout_err de_bad_sn = { REJECT_PROTOCOL,
-    ASC_DATA_PHASE_ERROR, 0x00, "DataSN out of order" };
+    ASC_DATA_PHASE_ERROR, "DataSN out of order" };
 static const struct dataout_err de_bad_off = { REJECT_PROTOCOL,
-    ASC_DATA_PHASE_ERROR, ASCQ_DATA_OFFSET_ERROR, "Buffer Offset out of order" };
+    ASC_DATA_OFFSET_ERROR, "Buffer Offset out of order" };
 static const struct dataout_err de_too_much = { REJECT_PROTOCOL,
-    ASC_DATA_PHASE_ERROR, ASCQ_TOO_MUCH_WRITE_DATA,
-    "more data than the sequence holds" };
+    ASC_TOO_MUCH_WRITE_DATA, "more data than the sequence holds" };
 static const struct dataout_err de_short = { REJECT_PROTOCOL,
-    ASC_DATA_PHASE_ERROR, ASCQ_DATA_OFFSET_ERROR,
-    "sequence ended short of its R2T" };
+    ASC_DATA_OFFSET_ERROR, "sequence ended short of its R2T" };
 static const struct dataout_err de_unsol = { REJECT_PROTOCOL,
-    ASC_DATA_PHASE_ERROR, ASCQ_DATA_OFFSET_ERROR,
-    "unsolicited data not expected" };
+    ASC_DATA_OFFSET_ERROR, "unsolicited data not expected" };
 
 static void	dataout_grant_cb(evutil_socket_t, short, void *);
 
@@ -487,7 +483,7 @@ dataout_fail(struct conn *c, struct task *tk, const struct dataout_err *e)
 	    e->de_why);
 	iscsi_reject(c, e->de_reject, c->c_bhs);
 	iscsi_task_init(c, &t, tk->tk_cdb, tk->tk_lun, tk->tk_edtl);
-	scsi_sense(&t, SK_ABORTED_COMMAND, e->de_asc, e->de_ascq);
+	scsi_sense(&t, SK_ABORTED_COMMAND, e->de_asc);
 	iscsi_scsi_rsp(c, tk->tk_itt, &t, tk->tk_xfer);
 	dataout_free(c, tk);
 }

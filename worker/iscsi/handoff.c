@@ -38,6 +38,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "bufpool.h"
 #include "fdpass.h"
 #include "iscsi.h"
 #include "log.h"
@@ -48,7 +49,8 @@
 
 #define HANDOFF_MAGIC		"SPUBCONN"
 #define HANDOFF_MAJOR		1
-#define HANDOFF_MINOR		0
+#define HANDOFF_MINOR		2	/* 1: CONN's login time; 2: the data
+					   segment read so far */
 #define HANDOFF_RETRY_MS	10	/* the master's socket was full */
 #define HANDOFF_MAX_RECORD	(1024UL * 1024 * 1024)
 
@@ -63,15 +65,6 @@ enum handoff_tag {
 	HO_RX,		/* bytes read, not yet a whole PDU */
 	HO_TX,		/* bytes queued, not yet sent */
 };
-
-static uint64_t
-handoff_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- Writing the record ---- */
 
@@ -93,6 +86,10 @@ handoff_save_conn(struct conn *c, struct pack *pk)
 	pack_u32(pk, c->c_ahslen);
 	pack_u32(pk, c->c_dlen);
 	pack_u32(pk, c->c_dpad);
+	pack_u64(pk, c->c_login_ns);
+	/* a data segment half received: the part read, no longer in RX */
+	pack_blob(pk, c->c_rxstate == RX_REST ? c->c_data : NULL,
+	    c->c_rxstate == RX_REST ? c->c_dgot : 0);
 	pack_section_end(pk, m);
 }
 
@@ -353,7 +350,7 @@ handoff_mark(struct conn *c)
 	    c->c_kind != LISTEN_ISCSI || c->c_state != CONN_FFP)
 		return;
 	c->c_moving = 1;
-	c->c_moving_since = handoff_now();
+	c->c_moving_since = iscsi_now_ns();
 	bufferevent_disable(c->c_bev, EV_READ);
 	if (w->w_handoffev != NULL)
 		event_active(w->w_handoffev, 0, 0);
@@ -399,10 +396,19 @@ handoff_start(struct worker *w)
 
 /* ---- The new worker ---- */
 
+/* What a record's CONN section says of the receive state's data. */
+struct handoff_rx {
+	const uint8_t	*hr_part;	/* the data segment read so far */
+	size_t		 hr_len;
+};
+
 static int
 handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
-    uint32_t *pid)
+    uint32_t *pid, struct handoff_rx *rx)
 {
+	const uint8_t	*got;
+	size_t		 n;
+
 	if (unpack_u32(s) != LISTEN_ISCSI)
 		return -1;
 	*since = unpack_u64(s);
@@ -418,7 +424,17 @@ handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
 	c->c_ahslen = unpack_u32(s);
 	c->c_dlen = unpack_u32(s);
 	c->c_dpad = unpack_u32(s);
-	return s->pk_err || s->pk_short ? -1 : 0;
+	if (s->pk_err || s->pk_short)
+		return -1;
+	/* since record 1.1; an older one's session is as old as can be */
+	c->c_login_ns = unpack_u64(s);
+	/* since 1.2: what of the data segment was read */
+	got = unpack_blob(s, &n);
+	if (s->pk_err)
+		return -1;
+	rx->hr_part = got;
+	rx->hr_len = n;
+	return 0;
 }
 
 static int
@@ -482,8 +498,9 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	const uint8_t		*st;
 	uint32_t		 lun = unpack_u32(s);
 	size_t			 len;
+	int			 swp;
 
-	if (n == NULL || lun >= SCSI_MAX_LUNS || n->n_lu[lun] == NULL)
+	if (n == NULL || lun >= (uint32_t)n->n_cap || n->n_lu[lun] == NULL)
 		return 0;	/* an LU no longer here: the nexus lost it */
 	ln = &n->n_lunex[lun];
 	ln->ln_ua |= unpack_u32(s);
@@ -493,11 +510,12 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	ln->ln_prflags = unpack_u8(s);
 	ln->ln_mode.md_wce = unpack_u8(s) != 0;
 	ln->ln_mode.md_dsense = unpack_u8(s) != 0;
-	ln->ln_mode.md_swp = unpack_u8(s) != 0;
+	swp = unpack_u8(s) != 0;	/* counted by the LU: set, not copied */
 	ln->ln_mode.md_tst = unpack_u8(s) & 0x7;
 	st = unpack_blob(s, &len);
 	if (s->pk_err)
 		return -1;
+	scsi_lunex_swp(ln, swp);
 	if (len > 0) {
 		if (pr_anon_load(n->n_lu[lun], st, len) == -1)
 			return -1;
@@ -528,18 +546,18 @@ handoff_load_copyres(struct conn *c, struct pack *s)
 
 /* The PDU it was in the middle of receiving: its data buffer. */
 static int
-handoff_load_rx(struct conn *c)
+handoff_load_rx(struct conn *c, const struct handoff_rx *rx)
 {
 	if (c->c_rxstate != RX_REST)
-		return 0;
+		return rx->hr_len == 0 ? 0 : -1;
 	if (c->c_ahslen > 255 * 4 || c->c_dlen > c->c_p.ip_mrdsl_tgt ||
-	    c->c_dpad != ((c->c_dlen + 3) & ~3U))
+	    c->c_dpad != ((c->c_dlen + 3) & ~3U) || rx->hr_len > c->c_dpad)
 		return -1;
-	c->c_datacap = c->c_dpad < 8192 ? 8192 : c->c_dpad;
-	if ((c->c_data = malloc(c->c_datacap)) == NULL) {
-		c->c_datacap = 0;
+	if ((c->c_data = conn_data_get(c->c_dpad)) == NULL)
 		return -1;
-	}
+	if (rx->hr_len > 0)
+		memcpy(c->c_data, rx->hr_part, rx->hr_len);
+	c->c_dgot = (uint32_t)rx->hr_len;
 	return 0;
 }
 
@@ -572,6 +590,7 @@ static int
 handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
     uint64_t *since, uint32_t *pid)
 {
+	struct handoff_rx rx = { NULL, 0 };
 	struct pack	 pk, s;
 	uint16_t	 minor, tag;
 	int		 r, seen = 0;
@@ -582,7 +601,7 @@ handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
 	while ((r = unpack_section(&pk, &tag, &s)) == 1) {
 		switch (tag) {
 		case HO_CONN:
-			r = handoff_load_conn(c, &s, since, pid);
+			r = handoff_load_conn(c, &s, since, pid, &rx);
 			seen |= 1;
 			break;
 		case HO_LOGIN:
@@ -599,7 +618,7 @@ handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
 		if (r == -1)
 			return -1;
 	}
-	return r == 0 && seen == 3 ? handoff_load_rx(c) : -1;
+	return r == 0 && seen == 3 ? handoff_load_rx(c, &rx) : -1;
 }
 
 /* Then what hangs off it: the LUs' state, the tasks, the bytes. */
@@ -739,5 +758,5 @@ handoff_adopt(struct worker *w, int sock, int memfd, int held, uint32_t mid)
 	    (unsigned long long)c->c_id, c->c_peer, c->c_login.l_initiator,
 	    c->c_type == LOGIN_SESSION_NORMAL ? c->c_login.l_target :
 	    "discovery", pid, c->c_ntasks,
-	    since != 0 ? (double)(handoff_now() - since) / 1e6 : 0.0);
+	    since != 0 ? (double)(iscsi_now_ns() - since) / 1e6 : 0.0);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -50,6 +51,16 @@ static const struct pdu_op pdu_ops[64] = {
 	[OP_LOGOUT_REQ]	= { "logout",	iscsi_logout,	1 },
 	[OP_SNACK_REQ]	= { "snack",	iscsi_snack,	1 },
 };
+
+/* CLOCK_MONOTONIC in nanoseconds: the same clock in every process. */
+uint64_t
+iscsi_now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* Serial number arithmetic (RFC 1982) on 32-bit sequence numbers. */
 static int
@@ -185,6 +196,7 @@ iscsi_login_done(struct conn *c)
 	if (c->c_type == LOGIN_SESSION_NORMAL && target_attach(c) == -1)
 		return;
 	if (c->c_type == LOGIN_SESSION_NORMAL) {
+		c->c_login_ns = iscsi_now_ns();
 		conn_register(c, SHMQ_SESSION_START);
 		c->c_registered = 1;
 	}
@@ -406,10 +418,7 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	if (d->d_err != 0 && d->d_t.t_status == SCSI_GOOD) {
 		log_warnx("%s: commit failed: %s", __func__,
 		    strerror(d->d_err));
-		if (d->d_err == ENOSPC)
-			scsi_sense(&d->d_t, SK_DATA_PROTECT, 0x27, 0x07);
-		else
-			scsi_sense(&d->d_t, SK_HARDWARE_ERROR, 0x44, 0x00);
+		scsi_task_failed(&d->d_t, d->d_err);
 	}
 	TAILQ_REMOVE(&c->c_defers, d, d_entry);
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
@@ -431,19 +440,19 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	if (scsi_task_xlu(t)) {		/* it may touch every LU we see */
 		first = 0;
 		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
-	} else if (t->t_lun < SCSI_MAX_LUNS) {
+	} else if (t->t_lun < (uint64_t)c->c_nlus) {
 		first = (int)t->t_lun;
 		last = first + 1;
 	} else
 		return -1;
-	for (i = first; i < last; i++)
+	for (i = first; i < last && i < c->c_nlus; i++)
 		cws[n++] = c->c_lus[i] != NULL ? c->c_lus[i]->lu_cow : NULL;
 	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
 	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
 	d->d_left = due;
 	if (rv == -1 && t->t_status == SCSI_GOOD)
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);
+		scsi_task_failed(t, EIO);
 	if (d->d_left == 0) {
 		buf_put(d);
 		return -1;
@@ -482,7 +491,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 		else if (xfer == 0 && cap > ISCSI_MAX_ALLOC_LEN)
 			cap = ISCSI_MAX_ALLOC_LEN;
 		if ((din = buf_get(cap)) == NULL) {
-			scsi_sense(&t, SK_ABORTED_COMMAND, 0x55, 0x03);
+			scsi_sense(&t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 			cap = 0;
 		}
 	}
@@ -508,7 +517,7 @@ iscsi_conn_free_tasks(struct conn *c)
 	dataout_abort_lun(c, UINT64_MAX);
 	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
 		TAILQ_REMOVE(&c->c_defers, d, d_entry);
-		ipc_cancel(c->c_w, d);
+		commit_cancel(c->c_w, d);
 		buf_put(d);
 	}
 }
@@ -516,7 +525,7 @@ iscsi_conn_free_tasks(struct conn *c)
 static int
 iscsi_lun_ok(struct conn *c, uint64_t lun)
 {
-	return lun < SCSI_MAX_LUNS && c->c_nexus != NULL &&
+	return c->c_nexus != NULL && lun < (uint64_t)c->c_nexus->n_cap &&
 	    c->c_nexus->n_lu[lun] != NULL;
 }
 
@@ -559,7 +568,7 @@ iscsi_scsi_cmd(struct conn *c)
 	want = xfer < edtl ? xfer : edtl;
 	if (want > c->c_w->w_cfg->c_max_pending) {
 		/* more than a connection may buffer: never fits */
-		scsi_sense(&t, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		scsi_sense(&t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		iscsi_scsi_rsp(c, itt, &t, xfer);
 		return PDU_OK;
 	}
@@ -573,6 +582,7 @@ iscsi_scsi_cmd(struct conn *c)
 
 /* ---- Task management ---- */
 
+/* iSCSI function codes (RFC 7143 11.5.1). */
 #define TMF_ABORT_TASK		1
 #define TMF_ABORT_TASK_SET	2
 #define TMF_CLEAR_ACA		3
@@ -588,39 +598,116 @@ iscsi_scsi_cmd(struct conn *c)
 #define TMF_RSP_NOT_SUPPORTED	5
 #define TMF_RSP_REJECTED	255
 
+/*
+ * Which SCSI task management function (the SCSI layer's table, spc_tmf)
+ * each iSCSI function code asks for.  TARGET COLD RESET is a target
+ * reset that also closes the connection (iscsi_tmf); TASK REASSIGN
+ * (connection recovery, ErrorRecoveryLevel 2) is not here.
+ */
+static const struct {
+	uint8_t		 it_fn;
+	enum scsi_tmf	 it_id;
+} iscsi_tmf_ids[] = {
+	{ TMF_ABORT_TASK,		SCSI_TMF_ABORT_TASK },
+	{ TMF_ABORT_TASK_SET,		SCSI_TMF_ABORT_TASK_SET },
+	{ TMF_CLEAR_ACA,		SCSI_TMF_CLEAR_ACA },
+	{ TMF_CLEAR_TASK_SET,		SCSI_TMF_CLEAR_TASK_SET },
+	{ TMF_LUN_RESET,		SCSI_TMF_LUN_RESET },
+	{ TMF_TARGET_WARM_RESET,	SCSI_TMF_TARGET_RESET },
+	{ TMF_TARGET_COLD_RESET,	SCSI_TMF_TARGET_RESET },
+};
+
+typedef int	 iscsi_tmf_fn(struct conn *, uint64_t, uint32_t);
+
 static int
-iscsi_tmf_run(struct conn *c, int fn, uint64_t lun, uint32_t rtt)
+iscsi_tmf_abort_task(struct conn *c, uint64_t lun, uint32_t rtt)
+{
+	(void)lun;
+	return dataout_abort_task(c, rtt) ? TMF_RSP_COMPLETE :
+	    TMF_RSP_NO_TASK;
+}
+
+/* ABORT TASK SET and CLEAR TASK SET: one connection, one task set. */
+static int
+iscsi_tmf_abort_set(struct conn *c, uint64_t lun, uint32_t rtt)
+{
+	(void)rtt;
+	if (!iscsi_lun_ok(c, lun))
+		return TMF_RSP_NO_LUN;
+	dataout_abort_lun(c, lun);
+	return TMF_RSP_COMPLETE;
+}
+
+/* NACA is never accepted in a CDB, so there is never an ACA to clear. */
+static int
+iscsi_tmf_clear_aca(struct conn *c, uint64_t lun, uint32_t rtt)
+{
+	(void)rtt;
+	return iscsi_lun_ok(c, lun) ? TMF_RSP_COMPLETE : TMF_RSP_NO_LUN;
+}
+
+/* LOGICAL UNIT RESET: its task set aborted, then the LU reset. */
+static int
+iscsi_tmf_lun_reset(struct conn *c, uint64_t lun, uint32_t rtt)
+{
+	int		 rsp;
+
+	if ((rsp = iscsi_tmf_abort_set(c, lun, rtt)) == TMF_RSP_COMPLETE)
+		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
+	return rsp;
+}
+
+static int
+iscsi_tmf_target_reset(struct conn *c, uint64_t lun, uint32_t rtt)
 {
 	int		 i;
 
-	switch (fn) {
-	case TMF_ABORT_TASK:
-		return dataout_abort_task(c, rtt) ? TMF_RSP_COMPLETE :
-		    TMF_RSP_NO_TASK;
-	case TMF_ABORT_TASK_SET:
-	case TMF_CLEAR_TASK_SET:
-		if (!iscsi_lun_ok(c, lun))
-			return TMF_RSP_NO_LUN;
-		dataout_abort_lun(c, lun);
-		return TMF_RSP_COMPLETE;
-	case TMF_CLEAR_ACA:
-		return iscsi_lun_ok(c, lun) ? TMF_RSP_COMPLETE : TMF_RSP_NO_LUN;
-	case TMF_LUN_RESET:
-		if (!iscsi_lun_ok(c, lun))
-			return TMF_RSP_NO_LUN;
-		dataout_abort_lun(c, lun);
-		scsi_lun_reset(c->c_nexus->n_lu[lun], c->c_nexus);
-		return TMF_RSP_COMPLETE;
-	case TMF_TARGET_WARM_RESET:
-	case TMF_TARGET_COLD_RESET:	/* and the connection closes */
-		dataout_abort_lun(c, UINT64_MAX);
-		for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
-			if (c->c_nexus->n_lu[i] != NULL)
-				scsi_lun_reset(c->c_nexus->n_lu[i], c->c_nexus);
-		return TMF_RSP_COMPLETE;
-	default:
+	(void)lun;
+	(void)rtt;
+	dataout_abort_lun(c, UINT64_MAX);
+	for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
+		if (c->c_nexus->n_lu[i] != NULL)
+			scsi_lun_reset(c->c_nexus->n_lu[i], c->c_nexus);
+	return TMF_RSP_COMPLETE;
+}
+
+/* What runs each function, by the SCSI layer's ids. */
+static iscsi_tmf_fn *const iscsi_tmf_fns[SCSI_TMF_COUNT] = {
+	[SCSI_TMF_ABORT_TASK] = iscsi_tmf_abort_task,
+	[SCSI_TMF_ABORT_TASK_SET] = iscsi_tmf_abort_set,
+	[SCSI_TMF_CLEAR_ACA] = iscsi_tmf_clear_aca,
+	[SCSI_TMF_CLEAR_TASK_SET] = iscsi_tmf_abort_set,
+	[SCSI_TMF_LUN_RESET] = iscsi_tmf_lun_reset,
+	[SCSI_TMF_TARGET_RESET] = iscsi_tmf_target_reset,
+};
+
+/* The SCSI function an iSCSI function code asks for, or -1. */
+int
+iscsi_tmf_id(int fn)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(iscsi_tmf_ids) / sizeof(iscsi_tmf_ids[0]); i++)
+		if (iscsi_tmf_ids[i].it_fn == fn)
+			return (int)iscsi_tmf_ids[i].it_id;
+	return -1;
+}
+
+/* Does the transport run SCSI task management function id? */
+int
+iscsi_tmf_handled(int id)
+{
+	return id >= 0 && id < SCSI_TMF_COUNT && iscsi_tmf_fns[id] != NULL;
+}
+
+static int
+iscsi_tmf_run(struct conn *c, int fn, uint64_t lun, uint32_t rtt)
+{
+	int		 id = iscsi_tmf_id(fn);
+
+	if (!iscsi_tmf_handled(id))
 		return TMF_RSP_NOT_SUPPORTED;
-	}
+	return iscsi_tmf_fns[id](c, lun, rtt);
 }
 
 static enum pdu_result

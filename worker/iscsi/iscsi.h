@@ -97,6 +97,7 @@ struct conn {
 	struct iscsi_params	 c_p;
 	enum login_session_type	 c_type;
 	int			 c_registered;	/* SESSION_START sent */
+	uint64_t		 c_login_ns;	/* when it logged in (monotonic) */
 	uint32_t		 c_statsn;
 	uint32_t		 c_expcmdsn;
 	uint32_t		 c_next_ttt;
@@ -107,19 +108,21 @@ struct conn {
 	uint32_t		 c_ahslen;
 	uint32_t		 c_dlen;	/* data segment length */
 	uint32_t		 c_dpad;	/* with padding */
-	uint8_t			*c_data;
-	uint32_t		 c_datacap;
+	uint8_t			*c_data;	/* this PDU's, from the pool */
+	uint32_t		 c_dgot;	/* bytes of it received */
 
 	/* SCSI. */
 	struct target		*c_target;
 	struct scsi_nexus	*c_nexus;
-	struct lu		*c_lus[SCSI_MAX_LUNS];	/* this connection's */
+	struct lu		**c_lus;	/* this connection's, [c_nlus] */
+	int			 c_nlus;
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	char			*c_anon;	/* their files: PATH-LUN.*, PATH.quota */
+	int			 c_anon_fresh;	/* no directory for them yet */
 	int			 c_logged_out;	/* the initiator ended the session */
 	int			 c_handedover;	/* came live from another worker */
 	int			 c_moving;	/* going to another worker */
@@ -144,6 +147,8 @@ void	 conn_accept(struct worker *, int, enum listen_kind, uint32_t);
 void	 conn_close(struct conn *, const char *);
 void	 conn_release(struct conn *, int);
 void	 conn_readcb(struct bufferevent *, void *);
+uint8_t	*conn_data_get(uint32_t);
+void	 conn_data_put(struct conn *);
 void	 conn_notify_closed(struct worker *, uint32_t);
 void	 conn_send(struct conn *, uint8_t *, const void *, uint32_t);
 void	 conn_send_buf(struct conn *, uint8_t *, const void *, uint32_t,
@@ -168,6 +173,9 @@ void	 iscsi_exec(struct conn *, uint32_t, const uint8_t *, uint64_t, int,
 void	 iscsi_async_logout(struct conn *, int);
 void	 iscsi_conn_free_tasks(struct conn *);
 uint32_t iscsi_maxcmdsn(struct conn *);
+uint64_t iscsi_now_ns(void);
+int	 iscsi_tmf_id(int);
+int	 iscsi_tmf_handled(int);
 
 /* worker/iscsi/handoff.c */
 void	 handoff_start(struct worker *);

@@ -414,10 +414,11 @@ login_cleanup(struct login *l)
 		free(l->l_chap);
 		l->l_chap = NULL;
 	}
-	OPENSSL_cleanse(l->l_tgt.lt_chap_secret,
-	    sizeof(l->l_tgt.lt_chap_secret));
-	OPENSSL_cleanse(l->l_tgt.lt_mchap_secret,
-	    sizeof(l->l_tgt.lt_mchap_secret));
+	if (l->l_tgt != NULL) {
+		OPENSSL_cleanse(l->l_tgt, sizeof(*l->l_tgt));
+		free(l->l_tgt);
+		l->l_tgt = NULL;
+	}
 }
 
 /*
@@ -535,27 +536,45 @@ login_session_type(const char *v, enum login_session_type *type)
 	return 0;
 }
 
+/*
+ * What the transport says of the target (its CHAP secrets among it),
+ * held only while the login lasts: login_cleanup wipes and frees it.
+ */
 static int
 login_lookup(struct login *l)
 {
-	int	normal = l->l_type == LOGIN_SESSION_NORMAL;
+	struct login_target	*tg;
+	int			 normal = l->l_type == LOGIN_SESSION_NORMAL;
 
-	memset(&l->l_tgt, 0, sizeof(l->l_tgt));
+	if (l->l_tgt == NULL &&
+	    (l->l_tgt = calloc(1, sizeof(*l->l_tgt))) == NULL)
+		return LOGIN_STATUS_NO_RESOURCES;
+	tg = l->l_tgt;
+	memset(tg, 0, sizeof(*tg));
 	if (l->l_lookup == NULL ||
 	    l->l_lookup(l->l_lookup_arg, l->l_initiator,
-	    normal ? l->l_target : NULL, &l->l_tgt) != 0)
+	    normal ? l->l_target : NULL, tg) != 0)
 		return LOGIN_STATUS_TARGET_ERROR;
 	/* Whatever the callback did, the strings end inside their arrays. */
-	l->l_tgt.lt_chap_user[CHAP_SECRET_MAX - 1] = '\0';
-	l->l_tgt.lt_chap_secret[CHAP_SECRET_MAX - 1] = '\0';
-	l->l_tgt.lt_mchap_user[CHAP_SECRET_MAX - 1] = '\0';
-	l->l_tgt.lt_mchap_secret[CHAP_SECRET_MAX - 1] = '\0';
-	l->l_tgt.lt_redirect[LOGIN_ADDR_MAX - 1] = '\0';
-	if (normal && !l->l_tgt.lt_exists)
+	tg->lt_chap_user[CHAP_SECRET_MAX - 1] = '\0';
+	tg->lt_chap_secret[CHAP_SECRET_MAX - 1] = '\0';
+	tg->lt_mchap_user[CHAP_SECRET_MAX - 1] = '\0';
+	tg->lt_mchap_secret[CHAP_SECRET_MAX - 1] = '\0';
+	tg->lt_redirect[LOGIN_ADDR_MAX - 1] = '\0';
+	if (normal && !tg->lt_exists)
 		return LOGIN_STATUS_NOT_FOUND;
-	if (normal && l->l_tgt.lt_redirect[0] != '\0')
+	if (normal && tg->lt_redirect[0] != '\0')
 		return LOGIN_STATUS_MOVED_TEMP;
 	return 0;
+}
+
+/* The target as looked up; before the lookup, one with nothing set. */
+static const struct login_target *
+login_tgt(const struct login *l)
+{
+	static const struct login_target none;
+
+	return l->l_tgt != NULL ? l->l_tgt : &none;
 }
 
 static int
@@ -778,8 +797,8 @@ login_chap_method(struct login *l, struct login_txt *t)
 	if (l->l_chap->lc_step != CHAP_STEP_NONE)
 		return LOGIN_STATUS_INITIATOR_ERROR;
 	if (!login_list_has(t->t_val[K_AUTH_METHOD], "CHAP") ||
-	    l->l_tgt.lt_chap_user[0] == '\0' ||
-	    l->l_tgt.lt_chap_secret[0] == '\0')
+	    login_tgt(l)->lt_chap_user[0] == '\0' ||
+	    login_tgt(l)->lt_chap_secret[0] == '\0')
 		return LOGIN_STATUS_AUTH_FAILED;
 	l->l_chap->lc_step = CHAP_STEP_WAIT_A;
 	return login_tx_add(l, "AuthMethod", "CHAP");
@@ -813,7 +832,7 @@ login_chap_alg(struct login *l, struct login_txt *t)
 static int
 login_chap_mutual(struct login *l, struct login_txt *t)
 {
-	const struct login_target	*tg = &l->l_tgt;
+	const struct login_target	*tg = login_tgt(l);
 	char				 hex[CHAP_HEX_SIZE(CHAP_MD5_LEN)];
 	int				 status;
 
@@ -834,7 +853,7 @@ login_chap_mutual(struct login *l, struct login_txt *t)
 static int
 login_chap_response(struct login *l, struct login_txt *t)
 {
-	const struct login_target	*tg = &l->l_tgt;
+	const struct login_target	*tg = login_tgt(l);
 	int				 status;
 
 	if (l->l_chap->lc_step != CHAP_STEP_WAIT_R ||
@@ -889,7 +908,7 @@ login_auth(struct login *l, struct login_txt *t)
 {
 	if (l->l_csg != LOGIN_STAGE_SEC || l->l_auth_done)
 		return 0;
-	if (!l->l_tgt.lt_chap)
+	if (!login_tgt(l)->lt_chap)
 		return login_auth_none(l, t);
 	return login_auth_chap(l, t);
 }
@@ -907,7 +926,7 @@ login_transit(struct login *l, const struct login_req *rq)
 	if (!rq->rq_transit)
 		return;
 	if (l->l_csg == LOGIN_STAGE_SEC) {
-		if (l->l_tgt.lt_chap && !l->l_auth_done)
+		if (login_tgt(l)->lt_chap && !l->l_auth_done)
 			return;
 		l->l_auth_done = 1;
 	}
@@ -929,7 +948,7 @@ login_declare(struct login *l, struct login_txt *t)
 	if (l->l_type == LOGIN_SESSION_NORMAL && !(l->l_flags & LF_TPGT_SENT)) {
 		l->l_flags |= LF_TPGT_SENT;
 		status = login_tx_addnum(l, "TargetPortalGroupTag",
-		    (uint16_t)l->l_tgt.lt_tpgt);
+		    (uint16_t)login_tgt(l)->lt_tpgt);
 		if (status != 0)
 			return status;
 	}
@@ -961,7 +980,7 @@ login_text(struct login *l, const struct login_req *rq)
 		status = login_identify(l, &t);
 	if (status != 0)
 		return status;
-	if (l->l_csg != LOGIN_STAGE_SEC && l->l_tgt.lt_chap &&
+	if (l->l_csg != LOGIN_STAGE_SEC && login_tgt(l)->lt_chap &&
 	    !l->l_auth_done)
 		return LOGIN_STATUS_AUTH_FAILED;
 	if ((status = login_answer(l, &t)) != 0 ||
@@ -1089,8 +1108,8 @@ login_redirect(struct login *l, const struct login_req *rq, uint8_t *rsp,
 	char	*kv;
 	int	 n;
 
-	if ((n = asprintf(&kv, "TargetAddress=%s", l->l_tgt.lt_redirect)) ==
-	    -1)
+	if (l->l_tgt == NULL || (n = asprintf(&kv, "TargetAddress=%s",
+	    l->l_tgt->lt_redirect)) == -1)
 		return login_fail(l, rq, LOGIN_STATUS_NO_RESOURCES, rsp);
 	l->l_stage = LOGIN_ST_DEAD;
 	login_cleanup(l);
@@ -1208,5 +1227,4 @@ void
 login_free(struct login *l)
 {
 	login_cleanup(l);
-	OPENSSL_cleanse(&l->l_tgt, sizeof(l->l_tgt));
 }

@@ -103,7 +103,7 @@ struct login {
 	char		*l_tx;		/* pending response text */
 	size_t		 l_txlen;
 	size_t		 l_txoff;
-	struct login_target l_tgt;
+	struct login_target *l_tgt;	/* during the login only */
 	struct login_chap *l_chap;
 	uint32_t	 l_negotiated;	/* bitmask of keys already seen */
 	int		 l_nsg;		/* stage to enter once l_tx is sent */

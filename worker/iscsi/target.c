@@ -334,12 +334,20 @@ target_anon_open(struct conn *c, int *lost)
 {
 	const uint8_t	*isid = c->c_login.l_isid;
 	char		*dir, group[32], p[CFG_PATH_MAX + 200];
+	struct stat	 sb;
 	int		 rv = 0;
 
 	if ((dir = target_anon_dir(c)) == NULL)
 		return -1;
 	snprintf(group, sizeof(group), "I-%02x%02x%02x%02x%02x%02x",
 	    isid[0], isid[1], isid[2], isid[3], isid[4], isid[5]);
+	/* the common case, a first login: no directory, nothing to look at */
+	if (stat(dir, &sb) == -1 && errno == ENOENT) {
+		rv = target_anon_use(c, dir, group);
+		c->c_anon_fresh = rv == 0;
+		free(dir);
+		return rv;
+	}
 	if (target_anon_use(c, dir, group) == -1)
 		rv = -1;
 	else if (access(c->c_quota_acct.q_page, F_OK) == 0 &&
@@ -409,7 +417,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	} else {
 		snprintf(path, sizeof(path), "%s-%d", c->c_anon, lun);
 		lu->lu_cow = lu_cow_anon(im, path, w->w_cfg->c_block_size,
-		    &c->c_quota_acct, &lu->lu_existed);
+		    &c->c_quota_acct, c->c_anon_fresh ? NULL : &lu->lu_existed);
 	}
 	if (lu->lu_cow == NULL) {
 		free(lu);
@@ -495,10 +503,13 @@ target_attach(struct conn *c)
 	int		 i, lost = 0, adopted = 0;
 
 	if ((t = target_find(c->c_w, c->c_login.l_target)) == NULL ||
-	    (c->c_nexus = calloc(1, sizeof(*c->c_nexus))) == NULL) {
+	    (c->c_nexus = scsi_nexus_new(t->tg_nimages)) == NULL ||
+	    (c->c_lus = calloc(c->c_nexus->n_cap, sizeof(*c->c_lus))) ==
+	    NULL) {
 		c->c_state = CONN_CLOSING;
 		return -1;
 	}
+	c->c_nlus = c->c_nexus->n_cap;
 	c->c_target = t;
 	c->c_quota_acct.q_limit = t->tg_tier != NULL ? t->tg_tier->ct_quota :
 	    0;
@@ -512,7 +523,7 @@ target_attach(struct conn *c)
 		return -1;
 	}
 	target_nexus_init(c, c->c_nexus);
-	for (i = 0; i < t->tg_nimages && i < SCSI_MAX_LUNS; i++) {
+	for (i = 0; i < t->tg_nimages && i < c->c_nlus; i++) {
 		if ((lu = target_lu_get(c, i)) == NULL)
 			continue;
 		c->c_lus[i] = lu;
@@ -535,7 +546,7 @@ target_detach(struct conn *c)
 	stats_conn_gone(c);
 	if (c->c_nexus != NULL)
 		scsi_nexus_detach(c->c_nexus);
-	for (i = 0; i < SCSI_MAX_LUNS; i++) {
+	for (i = 0; i < c->c_nlus; i++) {
 		/* an anonymous overlay goes when its session is ended */
 		if (c->c_logged_out && c->c_lus[i] != NULL &&
 		    c->c_anon != NULL)
@@ -546,7 +557,10 @@ target_detach(struct conn *c)
 	lu_quota_release(&c->c_quota_acct, c->c_logged_out);
 	free(c->c_anon);
 	c->c_anon = NULL;
-	free(c->c_nexus);
+	free(c->c_lus);
+	c->c_lus = NULL;
+	c->c_nlus = 0;
+	scsi_nexus_free(c->c_nexus);
 	c->c_nexus = NULL;
 	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)
 		ptarget_detach(c);

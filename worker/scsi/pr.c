@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "hex.h"
 #include "log.h"
 #include "pr.h"
 
@@ -586,14 +587,14 @@ pr_lun_reset(struct scsi_lu *lu)
 static void
 pr_fail(struct scsi_task *t)
 {
-	scsi_sense(t, SK_HARDWARE_ERROR, 0x44, 0x00);	/* internal failure */
+	scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 }
 
 static void
 pr_no_opcode(struct scsi_task *t)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD);
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD);
 }
 
 /*
@@ -702,25 +703,13 @@ pr_tid_encode(const struct pr_nexus *pn, uint8_t *b)
 }
 
 static int
-pr_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 pr_hex_isid(const char *s, uint8_t *isid)
 {
 	int	 i, hi, lo;
 
 	for (i = 0; i < 6; i++) {
-		if ((hi = pr_nibble(s[2 * i])) == -1 ||
-		    (lo = pr_nibble(s[2 * i + 1])) == -1)
+		if ((hi = hex_digit((unsigned char)s[2 * i])) == -1 ||
+		    (lo = hex_digit((unsigned char)s[2 * i + 1])) == -1)
 			return -1;
 		isid[i] = (uint8_t)(hi << 4 | lo);
 	}
@@ -882,7 +871,7 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	uint32_t	 seq, n;
 
 	if (pr_state(lu) == NULL || (b = malloc(PR_FULL_MAX)) == NULL) {
-		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
+		scsi_sense(t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 		return;
 	}
 	do {
@@ -893,28 +882,37 @@ pr_in(struct scsi_task *t, struct scsi_lu *lu, pr_in_fn *fn)
 	free(b);
 }
 
-void
-pr_in_read_keys(struct scsi_task *t, struct scsi_lu *lu)
+/*
+ * The service action of PERSISTENT RESERVE IN or OUT as an index into a
+ * table of n (the CDB table matched it already); -1 after sense.
+ */
+static int
+pr_sa(struct scsi_task *t, size_t n)
 {
-	pr_in(t, lu, pr_in_keys);
+	unsigned sa = t->t_cdb[1] & 0x1f;
+
+	if (sa >= n) {
+		scsi_sense_cdb(t, 1, 4);
+		return -1;
+	}
+	return (int)sa;
 }
 
-void
-pr_in_read_resv(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_in(t, lu, pr_in_resv);
-}
+/* PERSISTENT RESERVE IN: the CDB table's service actions. */
+static pr_in_fn *const pr_in_sa[] = {
+	[0x00] = pr_in_keys,		/* READ KEYS */
+	[0x01] = pr_in_resv,		/* READ RESERVATION */
+	[0x02] = pr_in_capabilities,	/* REPORT CAPABILITIES */
+	[0x03] = pr_in_full_status,	/* READ FULL STATUS */
+};
 
 void
-pr_in_caps(struct scsi_task *t, struct scsi_lu *lu)
+pr_in_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	pr_in(t, lu, pr_in_capabilities);
-}
+	int	 sa;
 
-void
-pr_in_full(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_in(t, lu, pr_in_full_status);
+	if ((sa = pr_sa(t, sizeof(pr_in_sa) / sizeof(pr_in_sa[0]))) != -1)
+		pr_in(t, lu, pr_in_sa[sa]);
 }
 
 /* ---------------------------------------------------------------- */
@@ -930,7 +928,7 @@ pr_xfer_out(const uint8_t *cdb, const struct scsi_lu *lu)
 static int
 pr_sense_plen(struct scsi_task *t)
 {
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);	/* PLL error */
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 	return -1;
 }
 
@@ -952,7 +950,7 @@ static int
 pr_sense_full(struct scsi_task *t)
 {
 	/* INSUFFICIENT REGISTRATION RESOURCES */
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x55, 0x04);
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_INSUFFICIENT_REG_RESOURCES);
 	return -1;
 }
 
@@ -1056,10 +1054,12 @@ pr_spec_i_pt(struct pr_out *po)
 
 /* REGISTER and REGISTER AND IGNORE EXISTING KEY (SPC-4 5.13.7). */
 static int
-pr_register(struct pr_out *po, int ignore)
+pr_sa_register(struct pr_out *po)
 {
 	struct pr_state	*st = po->po_st;
-	int		 s;
+	int		 ignore, s;
+
+	ignore = (po->po_t->t_cdb[1] & 0x1f) == PRO_REGISTER_IGNORE;
 
 	if (po->po_me == -1) {
 		if (!ignore && po->po_key != 0)
@@ -1083,18 +1083,6 @@ pr_register(struct pr_out *po, int ignore)
 	}
 	st->ps_aptpl = (uint8_t)po->po_aptpl;
 	return pr_changed(po, 1);
-}
-
-static int
-pr_sa_register(struct pr_out *po)
-{
-	return pr_register(po, 0);
-}
-
-static int
-pr_sa_register_ignore(struct pr_out *po)
-{
-	return pr_register(po, 1);
 }
 
 /* RESERVE (5.13.9): the holder asking again for the same is GOOD. */
@@ -1130,7 +1118,7 @@ pr_sa_release(struct pr_out *po)
 		return 0;
 	if (po->po_type != type || po->po_scope != st->ps_scope) {
 		/* INVALID RELEASE OF PERSISTENT RESERVATION */
-		scsi_sense(po->po_t, SK_ILLEGAL_REQUEST, 0x26, 0x04);
+		scsi_sense(po->po_t, SK_ILLEGAL_REQUEST, ASC_INVALID_RELEASE_OF_PR);
 		return -1;
 	}
 	pr_release_resv(st);
@@ -1271,7 +1259,7 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 	struct pr_out	 po;
 
 	if (pl == NULL) {
-		scsi_sense(t, SK_ABORTED_COMMAND, 0x55, 0x03);
+		scsi_sense(t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
 		return;
 	}
 	memset(&po, 0, sizeof(po));
@@ -1307,55 +1295,28 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 	pr_commit(pl);
 }
 
-void
-pr_out_register(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_register);
-}
-
-void
-pr_out_reserve(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_reserve);
-}
-
-void
-pr_out_release(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_release);
-}
-
-void
-pr_out_clear(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_clear);
-}
-
-void
-pr_out_preempt(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_preempt);
-}
-
 /*
- * PREEMPT AND ABORT: as PREEMPT.  The preempted nexuses' commands still
- * waiting for Data-Out are decoded again when it arrives, and meet
- * their REGISTRATIONS PREEMPTED and then the conflict.
+ * PERSISTENT RESERVE OUT: the CDB table's service actions.  PREEMPT AND
+ * ABORT is PREEMPT: the preempted nexuses' commands still waiting for
+ * Data-Out are decoded again when it arrives, and meet their
+ * REGISTRATIONS PREEMPTED and then the conflict.
  */
-void
-pr_out_preempt_abort(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_preempt);
-}
+static pr_out_fn *const pr_out_sa[] = {
+	[PRO_REGISTER] = pr_sa_register,
+	[PRO_RESERVE] = pr_sa_reserve,
+	[PRO_RELEASE] = pr_sa_release,
+	[PRO_CLEAR] = pr_sa_clear,
+	[PRO_PREEMPT] = pr_sa_preempt,
+	[PRO_PREEMPT_ABORT] = pr_sa_preempt,
+	[PRO_REGISTER_IGNORE] = pr_sa_register,
+	[PRO_REGISTER_MOVE] = pr_sa_register_move,
+};
 
 void
-pr_out_register_ignore(struct scsi_task *t, struct scsi_lu *lu)
+pr_out_cmd(struct scsi_task *t, struct scsi_lu *lu)
 {
-	pr_out(t, lu, pr_sa_register_ignore);
-}
+	int	 sa;
 
-void
-pr_out_register_move(struct scsi_task *t, struct scsi_lu *lu)
-{
-	pr_out(t, lu, pr_sa_register_move);
+	if ((sa = pr_sa(t, sizeof(pr_out_sa) / sizeof(pr_out_sa[0]))) != -1)
+		pr_out(t, lu, pr_out_sa[sa]);
 }

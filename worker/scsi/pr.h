@@ -41,11 +41,7 @@ void		 pr_nexus_loss(struct scsi_lunex *);
 void		 pr_nexus_moved(struct scsi_lunex *);
 int		 pr_anon_load(struct scsi_lu *, const void *, size_t);
 void		 pr_lun_reset(struct scsi_lu *);
-scsi_handler_t	 pr_reserve6, pr_release6,
-		 pr_in_read_keys, pr_in_read_resv, pr_in_caps, pr_in_full,
-		 pr_out_register, pr_out_reserve, pr_out_release, pr_out_clear,
-		 pr_out_preempt, pr_out_preempt_abort, pr_out_register_ignore,
-		 pr_out_register_move;
+scsi_handler_t	 pr_reserve6, pr_release6, pr_in_cmd, pr_out_cmd;
 scsi_xferlen_t	 pr_xfer_out;
 
 #endif /* SCSIPUB_PR_H */

@@ -2,8 +2,9 @@
  * SBC-3 block commands over a logical unit's store: READ/WRITE in all
  * sizes, VERIFY, WRITE AND VERIFY, ORWRITE, COMPARE AND WRITE, WRITE
  * SAME, UNMAP, GET LBA STATUS, PRE-FETCH, SYNCHRONIZE CACHE, READ
- * CAPACITY and READ DEFECT DATA.  A worker runs one command at a time,
- * so COMPARE AND WRITE and ORWRITE are atomic as they stand.
+ * CAPACITY and READ DEFECT DATA; SBC-4's WRITE ATOMIC(16).  A worker
+ * runs one command at a time, so COMPARE AND WRITE and ORWRITE are
+ * atomic as they stand.
  */
 #include <sys/queue.h>
 #include <errno.h>
@@ -18,50 +19,43 @@
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define CHUNK_BYTES	(1u << 20)
 
-/* LBA and block count of the read/write family; -1 if not one. */
+static uint64_t
+cdb_field(const uint8_t *cdb, struct scsi_field f)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < f.f_len; i++)
+		v = v << 8 | cdb[f.f_off + i];
+	return v;
+}
+
+/*
+ * LBA and block count of a block command, from where its entry in the
+ * CDB table says they are; -1 for a command without them.
+ */
 int
 sbc_rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n)
 {
-	switch (cdb[0]) {
-	case 0x08: case 0x0a:
-		*lba = be24dec(cdb + 1) & 0x1fffff;
-		*n = cdb[4] != 0 ? cdb[4] : 256;
-		return 0;
-	case 0x28: case 0x2a: case 0x2e: case 0x2f: case 0x34: case 0x35:
-	case 0x41:
-		*lba = be32dec(cdb + 2);
-		*n = be16dec(cdb + 7);
-		return 0;
-	case 0xa8: case 0xaa: case 0xae: case 0xaf:
-		*lba = be32dec(cdb + 2);
-		*n = be32dec(cdb + 6);
-		return 0;
-	case 0x88: case 0x8a: case 0x8b: case 0x8e: case 0x8f: case 0x90:
-	case 0x91: case 0x93:
-		*lba = be64dec(cdb + 2);
-		*n = be32dec(cdb + 10);
-		return 0;
-	case 0x89:
-		*lba = be64dec(cdb + 2);
-		*n = cdb[13];
-		return 0;
-	}
-	return -1;
+	const struct scsi_cmd *c;
+	int	 sa_bad;
+
+	if ((c = scsi_cmd_find(cdb, &sa_bad)) == NULL || c->c_lba.f_len == 0)
+		return -1;
+	*lba = cdb_field(cdb, c->c_lba);
+	if (c->c_lba.f_len == 3)
+		*lba &= 0x1fffff;	/* a 6-byte CDB's 21 bits */
+	*n = (uint32_t)cdb_field(cdb, c->c_nblk);
+	if (*n == 0 && (c->c_flags & SCSI_CMD_LEN256))
+		*n = 256;
+	return 0;
 }
 
-/* Offset of the transfer length field, for sense field pointers. */
+/* Offset of the running command's TRANSFER LENGTH, for sense pointers. */
 static unsigned
-len_off(const uint8_t *cdb)
+nblk_off(const struct scsi_task *t)
 {
-	switch (cdb[0] >> 5) {
-	case 0:
-		return 4;
-	case 1: case 2:
-		return 7;
-	case 5:
-		return 6;
-	}
-	return cdb[0] == 0x89 ? 13 : 10;
+	return t->t_cmd->c_nblk.f_off;
 }
 
 /* LBA OUT OF RANGE unless lba..lba+n-1 lies on the medium. */
@@ -70,7 +64,7 @@ check_range(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
     uint64_t n)
 {
 	if (lba > lu->lu_blocks || n > lu->lu_blocks - lba) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return -1;
 	}
 	return 0;
@@ -80,7 +74,7 @@ static int
 check_xfer(struct scsi_task *t, const struct scsi_lu *lu, uint64_t n)
 {
 	if (n * lu->lu_blksz > lu->lu_max_xfer) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return -1;
 	}
 	return 0;
@@ -90,7 +84,7 @@ static int
 check_wp(struct scsi_task *t, const struct scsi_lu *lu)
 {
 	if (scsi_wp(t, lu)) {
-		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x00);
+		scsi_sense(t, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
 		return -1;
 	}
 	return 0;
@@ -104,13 +98,13 @@ static void
 io_error(struct scsi_task *t, int rc, int write)
 {
 	if (rc == -ENOSPC || rc == -EDQUOT)
-		scsi_sense(t, SK_DATA_PROTECT, 0x27, 0x07);
+		scsi_sense(t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
 	else if (rc == -EAGAIN)
-		scsi_sense(t, SK_NOT_READY, 0x04, 0x01);
+		scsi_sense(t, SK_NOT_READY, ASC_BECOMING_READY);
 	else if (write)
-		scsi_sense(t, SK_MEDIUM_ERROR, 0x0c, 0x00);
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
 	else
-		scsi_sense(t, SK_MEDIUM_ERROR, 0x11, 0x00);
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_READ_ERROR);
 }
 
 static int
@@ -181,7 +175,12 @@ sbc_xfer_verify(const uint8_t *cdb, const struct scsi_lu *lu)
 uint32_t
 sbc_xfer_caw(const uint8_t *cdb, const struct scsi_lu *lu)
 {
-	return 2u * cdb[13] * lu->lu_blksz;
+	uint64_t lba;
+	uint32_t n;
+
+	if (sbc_rw_decode(cdb, &lba, &n) != 0)
+		return 0;
+	return 2u * n * lu->lu_blksz;
 }
 
 uint32_t
@@ -218,7 +217,7 @@ read_din(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	if (part == 0)
 		return;
 	if ((tmp = malloc(bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	if (lu_read(t, lu, tmp, lba + full, 1) == 0)
@@ -270,7 +269,8 @@ do_write(struct scsi_task *t, struct scsi_lu *lu, int fua)
 void
 sbc_write(struct scsi_task *t, struct scsi_lu *lu)
 {
-	do_write(t, lu, t->t_cdb[0] != 0x0a && (t->t_cdb[1] & 0x08));
+	do_write(t, lu, (t->t_cmd->c_flags & SCSI_CMD_FUA) &&
+	    (t->t_cdb[1] & 0x08));
 }
 
 /* The store is what was written; verification is durability. */
@@ -278,6 +278,88 @@ void
 sbc_write_verify(struct scsi_task *t, struct scsi_lu *lu)
 {
 	do_write(t, lu, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC(16) (SBC-4) */
+
+/*
+ * The store's atomic unit and most in blocks, as Block Limits reports
+ * them (ATOMIC ALIGNMENT and TRANSFER LENGTH GRANULARITY are the unit);
+ * 0 and 0 when the store has no atomic write.
+ */
+void
+sbc_atomic_limits(const struct scsi_lu *lu, uint32_t *unit, uint32_t *max)
+{
+	uint32_t u = 0, m = 0, bs = lu->lu_blksz;
+
+	*unit = *max = 0;
+	if (bs == 0 || lu->lu_ops == NULL ||
+	    lu->lu_ops->so_write_atomic == NULL ||
+	    lu->lu_ops->so_atomic_limits == NULL)
+		return;
+	lu->lu_ops->so_atomic_limits(lu->lu_store, &u, &m);
+	u = u <= bs ? 1 : u / bs;
+	m = MIN(m, lu->lu_max_xfer) / bs;
+	m -= m % u;
+	if (m == 0)
+		return;
+	*unit = u;
+	*max = m;
+}
+
+static int
+check_atomic(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint32_t n)
+{
+	uint32_t unit, max;
+
+	sbc_atomic_limits(lu, &unit, &max);
+	if (max == 0) {
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return -1;
+	}
+	if (n > max || n % unit != 0) {
+		scsi_sense_cdb(t, nblk_off(t), -1);
+		return -1;
+	}
+	if (lba % unit != 0) {
+		scsi_sense_cdb(t, t->t_cmd->c_lba.f_off, -1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * All of its blocks or none, as every reader sees them and across the
+ * death of any process (the store's so_write_atomic); so a short
+ * Data-Out writes nothing.
+ */
+void
+sbc_write_atomic(struct scsi_task *t, struct scsi_lu *lu)
+{
+	uint64_t lba, bytes;
+	uint32_t n;
+	int	 rc;
+
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	if (check_range(t, lu, lba, n) != 0 || n == 0)
+		return;
+	if (check_atomic(t, lu, lba, n) != 0 || check_wp(t, lu) != 0)
+		return;
+	bytes = (uint64_t)n * lu->lu_blksz;
+	if (t->t_doutlen < bytes) {
+		scsi_sense_cdb(t, nblk_off(t), -1);
+		return;
+	}
+	rc = lu->lu_ops->so_write_atomic(lu->lu_store, t->t_dout, bytes,
+	    lba * lu->lu_blksz);
+	if (rc != 0) {
+		io_error(t, rc, 1);
+		return;
+	}
+	if ((t->t_cdb[1] & 0x08) || !scsi_task_mode(t)->md_wce)
+		lu_sync(t, lu);
 }
 
 /* ---------------------------------------------------------------- */
@@ -306,7 +388,7 @@ compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	uint8_t	*buf;
 
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return -1;
 	}
 	for (done = 0; done < n; done += k) {
@@ -318,7 +400,7 @@ compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 			    data + (done + i) * bs, bs);
 			if (d == bs)
 				continue;
-			scsi_sense_info(t, SK_MISCOMPARE, 0x1d, 0x00,
+			scsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
 			    (done + i) * bs + d);
 			free(buf);
 			return -1;
@@ -373,7 +455,7 @@ sbc_orwrite(struct scsi_task *t, struct scsi_lu *lu)
 	if (n == 0)
 		return;
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (done = 0; done < n; done += k) {
@@ -412,9 +494,11 @@ caw_hold(struct scsi_task *t, struct scsi_lu *lu, uint64_t lba, uint32_t n,
 void
 sbc_caw(struct scsi_task *t, struct scsi_lu *lu)
 {
-	uint64_t lba = be64dec(t->t_cdb + 2);
-	uint32_t n = t->t_cdb[13], half = n * lu->lu_blksz;
+	uint64_t lba;
+	uint32_t n, half;
 
+	sbc_rw_decode(t->t_cdb, &lba, &n);
+	half = n * lu->lu_blksz;
 	if (check_range(t, lu, lba, n) != 0)
 		return;
 	/*
@@ -479,7 +563,7 @@ ws_fill(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 	uint8_t	*buf;
 
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
-		scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (i = 0; i < MIN(per, n); i++)
@@ -498,11 +582,11 @@ ws_data(struct scsi_task *t, const struct scsi_lu *lu, uint8_t **zero)
 	*zero = NULL;
 	if (t->t_cdb[0] == 0x93 && (t->t_cdb[1] & 0x01)) {	/* NDOB */
 		if ((*zero = calloc(1, lu->lu_blksz)) == NULL)
-			scsi_sense(t, SK_HARDWARE_ERROR, 0x55, 0x00);
+			scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return *zero;
 	}
 	if (t->t_edtl != lu->lu_blksz || t->t_doutlen < lu->lu_blksz) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return NULL;
 	}
 	return t->t_dout;
@@ -522,7 +606,7 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 	if (n == 0)				/* to the end of the medium */
 		n = (uint32_t)MIN(lu->lu_blocks - lba, UINT32_MAX);
 	if (n > sbc_max_ws(lu)) {
-		scsi_sense_cdb(t, len_off(t->t_cdb), -1);
+		scsi_sense_cdb(t, nblk_off(t), -1);
 		return;
 	}
 	if (n == 0)
@@ -578,7 +662,7 @@ sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 	if (check_wp(t, lu) != 0)
 		return;
 	if (plen < 8 || t->t_doutlen < plen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return;
 	}
 	nd = MIN(be16dec(t->t_dout + 2), plen - 8) / 16;
@@ -634,7 +718,7 @@ sbc_get_lba_status(struct scsi_task *t, struct scsi_lu *lu)
 	uint32_t alloc = be32dec(t->t_cdb + 10), maxd, nd;
 
 	if (lba >= lu->lu_blocks) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return;
 	}
 	maxd = alloc > 24 ? (alloc - 8) / 16 : 1;

@@ -5,8 +5,10 @@
  * worker/pr.c (reservations).
  */
 #include <sys/queue.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -19,8 +21,8 @@
 /* Sense data */
 
 static size_t
-sense_fixed(uint8_t *b, int key, int asc, int ascq, uint64_t info,
-    int flags, uint32_t sks)
+sense_fixed(uint8_t *b, int key, uint16_t asc, uint64_t info, int flags,
+    uint32_t sks)
 {
 	memset(b, 0, 18);
 	b[0] = 0x70;
@@ -32,24 +34,24 @@ sense_fixed(uint8_t *b, int key, int asc, int ascq, uint64_t info,
 	if (flags & SCSI_SENSE_ILI)
 		b[2] |= 0x20;
 	b[7] = 10;
-	b[12] = asc;
-	b[13] = ascq;
+	b[12] = SENSE_ASC(asc);
+	b[13] = SENSE_ASCQ(asc);
 	if (flags & SCSI_SENSE_SKS)
 		be24enc(b + 15, sks | 0x800000);
 	return 18;
 }
 
 static size_t
-sense_desc(uint8_t *b, int key, int asc, int ascq, uint64_t info,
-    int flags, uint32_t sks)
+sense_desc(uint8_t *b, int key, uint16_t asc, uint64_t info, int flags,
+    uint32_t sks)
 {
 	size_t	 n = 8;
 
 	memset(b, 0, 8 + 12 + 8 + 4);
 	b[0] = 0x72;
 	b[1] = key & 0x0f;
-	b[2] = asc;
-	b[3] = ascq;
+	b[2] = SENSE_ASC(asc);
+	b[3] = SENSE_ASCQ(asc);
 	if (flags & SCSI_SENSE_INFO) {
 		b[n] = 0x00;		/* information descriptor */
 		b[n + 1] = 0x0a;
@@ -75,18 +77,18 @@ sense_desc(uint8_t *b, int key, int asc, int ascq, uint64_t info,
 
 /* Build sense data into b (at least 32 bytes); returns its length. */
 size_t
-scsi_sense_build(uint8_t *b, int desc, int key, int asc, int ascq,
-    uint64_t info, int flags, uint32_t sks)
+scsi_sense_build(uint8_t *b, int desc, int key, uint16_t asc, uint64_t info,
+    int flags, uint32_t sks)
 {
 	if (desc)
-		return sense_desc(b, key, asc, ascq, info, flags, sks);
-	return sense_fixed(b, key, asc, ascq, info, flags, sks);
+		return sense_desc(b, key, asc, info, flags, sks);
+	return sense_fixed(b, key, asc, info, flags, sks);
 }
 
 static struct scsi_lu *
 task_lu(struct scsi_task *t)
 {
-	if (t->t_nexus == NULL || t->t_lun >= SCSI_MAX_LUNS)
+	if (t->t_nexus == NULL || t->t_lun >= (uint64_t)t->t_nexus->n_cap)
 		return NULL;
 	return t->t_nexus->n_lu[t->t_lun];
 }
@@ -101,27 +103,27 @@ task_dsense(struct scsi_task *t)
 	    lu->lu_blocks > ((uint64_t)1 << 32));
 }
 
+/* CHECK CONDITION with key and asc (ASC << 8 | ASCQ, sense.h). */
 void
-scsi_sense_ext(struct scsi_task *t, int key, int asc, int ascq,
-    uint64_t info, int flags, uint32_t sks)
+scsi_sense_ext(struct scsi_task *t, int key, uint16_t asc, uint64_t info,
+    int flags, uint32_t sks)
 {
 	t->t_status = SCSI_CHECK_CONDITION;
 	t->t_dinlen = 0;
 	t->t_senselen = (uint32_t)scsi_sense_build(t->t_sense,
-	    task_dsense(t), key, asc, ascq, info, flags, sks);
+	    task_dsense(t), key, asc, info, flags, sks);
 }
 
 void
-scsi_sense(struct scsi_task *t, int key, int asc, int ascq)
+scsi_sense(struct scsi_task *t, int key, uint16_t asc)
 {
-	scsi_sense_ext(t, key, asc, ascq, 0, 0, 0);
+	scsi_sense_ext(t, key, asc, 0, 0, 0);
 }
 
 void
-scsi_sense_info(struct scsi_task *t, int key, int asc, int ascq,
-    uint64_t info)
+scsi_sense_info(struct scsi_task *t, int key, uint16_t asc, uint64_t info)
 {
-	scsi_sense_ext(t, key, asc, ascq, info, SCSI_SENSE_INFO, 0);
+	scsi_sense_ext(t, key, asc, info, SCSI_SENSE_INFO, 0);
 }
 
 static uint32_t
@@ -138,16 +140,16 @@ sks_field(unsigned byte, int bit)
 void
 scsi_sense_cdb(struct scsi_task *t, unsigned byte, int bit)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x24, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD | sks_field(byte, bit));
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD | sks_field(byte, bit));
 }
 
 /* INVALID FIELD IN PARAMETER LIST, pointing at byte (and bit, or -1). */
 void
 scsi_sense_param(struct scsi_task *t, unsigned byte, int bit)
 {
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x26, 0x00, 0, SCSI_SENSE_SKS,
-	    sks_field(byte, bit));
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST,
+	    0, SCSI_SENSE_SKS, sks_field(byte, bit));
 }
 
 /*
@@ -171,24 +173,24 @@ scsi_din(struct scsi_task *t, const void *p, uint32_t len, uint32_t alloc)
 
 static const struct {
 	uint32_t	ua;
-	uint8_t		asc, ascq;
+	uint16_t	asc;
 } ua_codes[] = {
-	{ UA_POWER_ON,		0x29, 0x00 },
-	{ UA_BUS_RESET,		0x29, 0x03 },
-	{ UA_NEXUS_LOSS,	0x29, 0x07 },
-	{ UA_MODE_CHANGED,	0x2a, 0x01 },
-	{ UA_RESV_PREEMPTED,	0x2a, 0x03 },
-	{ UA_RESV_RELEASED,	0x2a, 0x04 },
-	{ UA_REG_PREEMPTED,	0x2a, 0x05 },
-	{ UA_CAPACITY_CHANGED,	0x2a, 0x09 },
-	{ UA_LUNS_CHANGED,	0x3f, 0x0e },
-	{ UA_CMDS_CLEARED,	0x2f, 0x00 },
-	{ UA_MEDIUM_CHANGED,	0x28, 0x00 },
+	{ UA_POWER_ON,		ASC_POWER_ON_RESET },
+	{ UA_BUS_RESET,		ASC_BUS_DEVICE_RESET },
+	{ UA_NEXUS_LOSS,	ASC_I_T_NEXUS_LOSS },
+	{ UA_MODE_CHANGED,	ASC_MODE_PARAMS_CHANGED },
+	{ UA_RESV_PREEMPTED,	ASC_RESERVATIONS_PREEMPTED },
+	{ UA_RESV_RELEASED,	ASC_RESERVATIONS_RELEASED },
+	{ UA_REG_PREEMPTED,	ASC_REGISTRATIONS_PREEMPTED },
+	{ UA_CAPACITY_CHANGED,	ASC_CAPACITY_CHANGED },
+	{ UA_LUNS_CHANGED,	ASC_LUNS_DATA_CHANGED },
+	{ UA_CMDS_CLEARED,	ASC_COMMANDS_CLEARED_BY_OTHER },
+	{ UA_MEDIUM_CHANGED,	ASC_MEDIUM_MAY_HAVE_CHANGED },
 };
 
 /* Take the highest-priority pending UA; 0 when none. */
 uint32_t
-scsi_ua_pop(struct scsi_lunex *ln, int *asc, int *ascq)
+scsi_ua_pop(struct scsi_lunex *ln, uint16_t *asc)
 {
 	size_t	 i;
 
@@ -197,7 +199,6 @@ scsi_ua_pop(struct scsi_lunex *ln, int *asc, int *ascq)
 			continue;
 		ln->ln_ua &= ~ua_codes[i].ua;
 		*asc = ua_codes[i].asc;
-		*ascq = ua_codes[i].ascq;
 		return ua_codes[i].ua;
 	}
 	ln->ln_ua = 0;
@@ -256,6 +257,26 @@ int
 scsi_lunex_wp(const struct scsi_lunex *ln)
 {
 	return ln->ln_lu->lu_readonly || ln->ln_mode.md_swp;
+}
+
+/*
+ * This nexus's SWP on or off.  The LU counts the nexuses here with it
+ * on, and the store tells other processes while there is any: SANITIZE
+ * erases the LU for all of them.
+ */
+void
+scsi_lunex_swp(struct scsi_lunex *ln, int on)
+{
+	struct scsi_lu	*lu = ln->ln_lu;
+
+	on = on != 0;
+	if (ln->ln_mode.md_swp == on)
+		return;
+	ln->ln_mode.md_swp = (uint8_t)on;
+	lu->lu_nswp += on ? 1 : -1;
+	if (lu->lu_nswp == on && lu->lu_ops != NULL &&
+	    lu->lu_ops->so_wp_hold != NULL)
+		lu->lu_ops->so_wp_hold(lu->lu_store, on);
 }
 
 int
@@ -319,12 +340,41 @@ scsi_lu_init(struct scsi_lu *lu, uint64_t blocks, uint32_t blksz,
 }
 
 /* Put lu at lun of the nexus; a power-on UA is pending for it. */
+/*
+ * A nexus with room for LUNs 0 .. cap-1 (a target's LUN count, at most
+ * SCSI_MAX_LUNS), no LU attached yet: one allocation, or NULL.
+ */
+struct scsi_nexus *
+scsi_nexus_new(int cap)
+{
+	struct scsi_nexus *n;
+
+	if (cap < 1)
+		cap = 1;
+	if (cap > SCSI_MAX_LUNS)
+		cap = SCSI_MAX_LUNS;
+	if ((n = calloc(1, sizeof(*n) + (size_t)cap * (sizeof(*n->n_lu) +
+	    sizeof(*n->n_lunex)))) == NULL)
+		return NULL;
+	n->n_lunex = (struct scsi_lunex *)(n + 1);
+	n->n_lu = (struct scsi_lu **)(n->n_lunex + cap);
+	n->n_cap = cap;
+	return n;
+}
+
+/* A nexus detached from its LUs (scsi_nexus_detach) goes. */
+void
+scsi_nexus_free(struct scsi_nexus *n)
+{
+	free(n);
+}
+
 void
 scsi_nexus_attach(struct scsi_nexus *n, int lun, struct scsi_lu *lu)
 {
 	struct scsi_lunex *ln;
 
-	if (lun < 0 || lun >= SCSI_MAX_LUNS || n->n_lu[lun] != NULL)
+	if (lun < 0 || lun >= n->n_cap || n->n_lu[lun] != NULL)
 		return;
 	ln = &n->n_lunex[lun];
 	memset(ln, 0, sizeof(*ln));
@@ -354,10 +404,11 @@ scsi_nexus_detach_lun(struct scsi_nexus *n, int lun)
 {
 	struct scsi_lu *lu;
 
-	if (lun < 0 || lun >= SCSI_MAX_LUNS || (lu = n->n_lu[lun]) == NULL)
+	if (lun < 0 || lun >= n->n_cap || (lu = n->n_lu[lun]) == NULL)
 		return;
 	if (!n->n_moving)
 		pr_nexus_loss(&n->n_lunex[lun]);
+	scsi_lunex_swp(&n->n_lunex[lun], 0);
 	LIST_REMOVE(&n->n_lunex[lun], ln_entry);
 	n->n_lu[lun] = NULL;
 	while (n->n_nlun > 0 && n->n_lu[n->n_nlun - 1] == NULL)
@@ -427,7 +478,9 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define RD	SCSI_DIR_READ
 #define WR	SCSI_DIR_WRITE
 #define NO	SCSI_DIR_NONE
-#define NOUA	(SCSI_CMD_NOUA | SCSI_CMD_ANYLUN | SCSI_CMD_RESV_OK)
+#define NOUA	(SCSI_CMD_NOUA | SCSI_CMD_ANYLUN | SCSI_CMD_RESV_OK | \
+	    SCSI_CMD_SANOK)
+#define SAN	SCSI_CMD_SANITIZE
 #define RESVOK	SCSI_CMD_RESV_OK
 #define PRR	SCSI_PR_EA
 #define PRW	(SCSI_PR_EA | SCSI_PR_WE)
@@ -435,6 +488,7 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define PR	SCSI_CMD_PR
 #define SYNC	SCSI_CMD_SYNC
 #define FUA	SCSI_CMD_FUA
+#define L256	SCSI_CMD_LEN256
 
 #define CMD(nm, h, x, len, dir, fl, pr, ...)				\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -444,6 +498,12 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
 	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
 	  .c_flags = (fl), .c_pr = (pr), .c_usage = { op, sa, __VA_ARGS__ } }
+/* A service action whose byte 1 also holds flags: usage b1 there too. */
+#define SAB(sa, b1, nm, h, x, len, dir, fl, pr, op, ...)		\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_saval = (sa), .c_cdblen = (len), .c_dir = (dir),		\
+	  .c_flags = (fl), .c_pr = (pr),				\
+	  .c_usage = { op, (sa) | (b1), __VA_ARGS__ } }
 /* The same for a command sending a parameter list of at most max bytes. */
 #define CMDL(nm, h, x, max, len, dir, fl, pr, ...)			\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -454,6 +514,17 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 	  .c_maxlen = (max), .c_saval = (sa), .c_cdblen = (len),	\
 	  .c_dir = (dir), .c_flags = (fl), .c_pr = (pr),		\
 	  .c_usage = { op, sa, __VA_ARGS__ } }
+/*
+ * A block command, with where its LOGICAL BLOCK ADDRESS and TRANSFER
+ * LENGTH fields are: F(byte offset, size in bytes).  A 6-byte CDB's
+ * 3-byte LBA field holds 21 bits.
+ */
+#define BLK(nm, h, x, len, dir, fl, pr, lba, nblk, ...)			\
+	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
+	  .c_cdblen = (len), .c_dir = (dir), .c_flags = (fl),		\
+	  .c_pr = (pr), .c_lba = lba, .c_nblk = nblk,			\
+	  .c_usage = { __VA_ARGS__ } }
+#define F(off, len)	{ (off), (len) }
 #define PRO	PR_OUT_MAX_PARAM
 #define SATAB(nm, tab, len, dir)					\
 	{ .c_name = (nm), .c_sa = (tab), .c_nsa = nitems(tab),		\
@@ -475,6 +546,17 @@ static const struct scsi_cmd copyres_cmds[] = {
 	    0, PRR, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, LEN32, 0, CTL),
 };
 
+/* SANITIZE: IMMED, AUSE; CRYPTO ERASE (03h) is not offered. */
+static const struct scsi_cmd sanitize_cmds[] = {
+	SAB(0x01, 0xa0, "sanitize-overwrite", sbc_sanitize,
+	    sbc_xfer_sanitize, 10, WR, SAN, PRW, 0x48, 0, 0, 0, 0, 0, LEN16,
+	    CTL),
+	SAB(0x02, 0xa0, "sanitize-block-erase", sbc_sanitize, NULL, 10, NO,
+	    SAN, PRW, 0x48, 0, 0, 0, 0, 0, 0, 0, CTL),
+	SAB(0x1f, 0xa0, "sanitize-exit-failure-mode", sbc_sanitize, NULL, 10,
+	    NO, SAN, PRW, 0x48, 0, 0, 0, 0, 0, 0, 0, CTL),
+};
+
 static const struct scsi_cmd sai16_cmds[] = {
 	SA(0x10, "read-capacity-16", sbc_read_capacity16, NULL, 16, RD, 0,
 	    0, 0x9e, LBA64, LEN32, 0x01, CTL),
@@ -489,35 +571,38 @@ static const struct scsi_cmd mtin_cmds[] = {
 	    RESVOK, PRR, 0xa3, 0x80, 0, 0, 0, LEN32, 0, CTL),
 };
 
-/* Reservations decide for themselves (worker/pr.c): class 0. */
+/*
+ * Reservations decide for themselves (worker/pr.c): class 0.  One
+ * handler each for IN and OUT, which goes by the service action.
+ */
 static const struct scsi_cmd prin_cmds[] = {
-	SA(0x00, "pr-in-read-keys", pr_in_read_keys, NULL, 10, RD, PR, 0,
+	SA(0x00, "pr-in-read-keys", pr_in_cmd, NULL, 10, RD, PR, 0,
 	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x01, "pr-in-read-reservation", pr_in_read_resv, NULL, 10, RD, PR,
-	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x02, "pr-in-report-capabilities", pr_in_caps, NULL, 10, RD, PR,
-	    0, 0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
-	SA(0x03, "pr-in-read-full-status", pr_in_full, NULL, 10, RD, PR, 0,
+	SA(0x01, "pr-in-read-reservation", pr_in_cmd, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x02, "pr-in-report-capabilities", pr_in_cmd, NULL, 10, RD, PR, 0,
+	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
+	SA(0x03, "pr-in-read-full-status", pr_in_cmd, NULL, 10, RD, PR, 0,
 	    0x5e, 0, 0, 0, 0, 0, LEN16, CTL),
 };
 
 static const struct scsi_cmd prout_cmds[] = {
-	SAL(PRO, 0x00, "pr-out-register", pr_out_register, pr_xfer_out, 10,
+	SAL(PRO, 0x00, "pr-out-register", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x01, "pr-out-reserve", pr_out_reserve, pr_xfer_out, 10,
+	SAL(PRO, 0x01, "pr-out-reserve", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x02, "pr-out-release", pr_out_release, pr_xfer_out, 10,
+	SAL(PRO, 0x02, "pr-out-release", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x03, "pr-out-clear", pr_out_clear, pr_xfer_out, 10,
+	SAL(PRO, 0x03, "pr-out-clear", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x04, "pr-out-preempt", pr_out_preempt, pr_xfer_out, 10,
+	SAL(PRO, 0x04, "pr-out-preempt", pr_out_cmd, pr_xfer_out, 10,
 	    WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x05, "pr-out-preempt-and-abort", pr_out_preempt_abort,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x06, "pr-out-register-and-ignore", pr_out_register_ignore,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
-	SAL(PRO, 0x07, "pr-out-register-and-move", pr_out_register_move,
-	    pr_xfer_out, 10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x05, "pr-out-preempt-and-abort", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x06, "pr-out-register-and-ignore", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
+	SAL(PRO, 0x07, "pr-out-register-and-move", pr_out_cmd, pr_xfer_out,
+	    10, WR, PR, 0, 0x5f, 0xff, 0, 0, LEN32, CTL),
 };
 
 static const struct scsi_cmd sbc_cmds[256] = {
@@ -525,10 +610,10 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    0, 0x00, 0, 0, 0, 0, CTL),
 	[0x03] = CMD("request-sense", spc_request_sense, NULL, 6, RD, NOUA,
 	    0, 0x03, 0x01, 0, 0, 0xff, CTL),
-	[0x08] = CMD("read-6", sbc_read, sbc_xfer_rw, 6, RD, 0, PRR,
-	    0x08, 0x1f, 0xff, 0xff, 0xff, CTL),
-	[0x0a] = CMD("write-6", sbc_write, sbc_xfer_rw, 6, WR, 0, PRW,
-	    0x0a, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x08] = BLK("read-6", sbc_read, sbc_xfer_rw, 6, RD, L256, PRR,
+	    F(1, 3), F(4, 1), 0x08, 0x1f, 0xff, 0xff, 0xff, CTL),
+	[0x0a] = BLK("write-6", sbc_write, sbc_xfer_rw, 6, WR, L256, PRW,
+	    F(1, 3), F(4, 1), 0x0a, 0x1f, 0xff, 0xff, 0xff, CTL),
 	[0x12] = CMD("inquiry", spc_inquiry, NULL, 6, RD, NOUA, 0,
 	    0x12, 0x01, 0xff, LEN16, CTL),
 	[0x15] = CMD("mode-select-6", spc_mode_select, spc_xfer_mode_select,
@@ -545,24 +630,26 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    6, NO, 0, PRCDB, 0x1e, 0, 0, 0, 0x03, CTL),
 	[0x25] = CMD("read-capacity-10", sbc_read_capacity10, NULL, 10, RD,
 	    0, 0, 0x25, 0, LBA32, 0, 0, 0x01, CTL),
-	[0x28] = CMD("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
-	    0x28, 0x1a, LBA32, GRP, LEN16, CTL),
-	[0x2a] = CMD("write-10", sbc_write, sbc_xfer_rw, 10, WR, FUA, PRW,
-	    0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
-	[0x2e] = CMD("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
-	    10, WR, SYNC, PRW, 0x2e, 0x12, LBA32, GRP, LEN16, CTL),
-	[0x2f] = CMD("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
-	    PRR, 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
-	[0x34] = CMD("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
-	    0x34, 0x02, LBA32, GRP, LEN16, CTL),
-	[0x35] = CMD("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO, SYNC,
-	    PRW, 0x35, 0x06, LBA32, GRP, LEN16, CTL),
+	[0x28] = BLK("read-10", sbc_read, sbc_xfer_rw, 10, RD, 0, PRR,
+	    F(2, 4), F(7, 2), 0x28, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2a] = BLK("write-10", sbc_write, sbc_xfer_rw, 10, WR, FUA, PRW,
+	    F(2, 4), F(7, 2), 0x2a, 0x1a, LBA32, GRP, LEN16, CTL),
+	[0x2e] = BLK("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
+	    10, WR, SYNC, PRW, F(2, 4), F(7, 2),
+	    0x2e, 0x12, LBA32, GRP, LEN16, CTL),
+	[0x2f] = BLK("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
+	    PRR, F(2, 4), F(7, 2), 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
+	[0x34] = BLK("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
+	    F(2, 4), F(7, 2), 0x34, 0x02, LBA32, GRP, LEN16, CTL),
+	[0x35] = BLK("synchronize-cache-10", sbc_sync_cache, NULL, 10, NO,
+	    SYNC, PRW, F(2, 4), F(7, 2), 0x35, 0x06, LBA32, GRP, LEN16, CTL),
 	[0x37] = CMD("read-defect-data-10", sbc_read_defect, NULL, 10, RD, 0,
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
-	[0x41] = CMD("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
-	    PRW, 0x41, 0x08, LBA32, GRP, LEN16, CTL),
+	[0x41] = BLK("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
+	    PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
 	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
+	[0x48] = SATABF("sanitize", sanitize_cmds, 10, WR, SAN),
 	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,
 	    SCSI_MSEL_MAX_PARAM, 10, WR, 0, PRW, 0x55, 0x11, C10, 0, LEN16, CTL),
 	[0x56] = CMD("reserve-10", pr_reserve6, NULL, 10, NO, 0, 0,
@@ -575,36 +662,42 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0x5f] = SATABF("persistent-reserve-out", prout_cmds, 10, WR, PR),
 	[0x83] = SATAB("extended-copy", xcopy_cmds, 16, WR),
 	[0x84] = SATAB("receive-copy-results", copyres_cmds, 16, RD),
-	[0x88] = CMD("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
-	    0x88, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x89] = CMD("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
-	    PRW, 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP, CTL),
-	[0x8a] = CMD("write-16", sbc_write, sbc_xfer_rw, 16, WR, FUA, PRW,
-	    0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x8b] = CMD("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
-	    0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
-	[0x8e] = CMD("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
-	    16, WR, SYNC, PRW, 0x8e, 0x12, LBA64, LEN32, GRP, CTL),
-	[0x8f] = CMD("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
-	    PRR, 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
-	[0x90] = CMD("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
-	    0x90, 0x02, LBA64, LEN32, GRP, CTL),
-	[0x91] = CMD("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO, SYNC,
-	    PRW, 0x91, 0x06, LBA64, LEN32, GRP, CTL),
-	[0x93] = CMD("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
-	    PRW, 0x93, 0x09, LBA64, LEN32, GRP, CTL),
+	[0x88] = BLK("read-16", sbc_read, sbc_xfer_rw, 16, RD, 0, PRR,
+	    F(2, 8), F(10, 4), 0x88, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x89] = BLK("compare-and-write", sbc_caw, sbc_xfer_caw, 16, WR, 0,
+	    PRW, F(2, 8), F(13, 1), 0x89, 0x1a, LBA64, 0, 0, 0, 0xff, GRP,
+	    CTL),
+	[0x8a] = BLK("write-16", sbc_write, sbc_xfer_rw, 16, WR, FUA, PRW,
+	    F(2, 8), F(10, 4), 0x8a, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8b] = BLK("orwrite-16", sbc_orwrite, sbc_xfer_rw, 16, WR, 0, PRW,
+	    F(2, 8), F(10, 4), 0x8b, 0x1a, LBA64, LEN32, GRP, CTL),
+	[0x8e] = BLK("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
+	    16, WR, SYNC, PRW, F(2, 8), F(10, 4),
+	    0x8e, 0x12, LBA64, LEN32, GRP, CTL),
+	[0x8f] = BLK("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
+	    PRR, F(2, 8), F(10, 4), 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
+	[0x90] = BLK("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
+	    F(2, 8), F(10, 4), 0x90, 0x02, LBA64, LEN32, GRP, CTL),
+	[0x91] = BLK("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO,
+	    SYNC, PRW, F(2, 8), F(10, 4), 0x91, 0x06, LBA64, LEN32, GRP, CTL),
+	[0x93] = BLK("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
+	    PRW, F(2, 8), F(10, 4), 0x93, 0x09, LBA64, LEN32, GRP, CTL),
+	[0x9c] = BLK("write-atomic-16", sbc_write_atomic, sbc_xfer_rw, 16, WR,
+	    FUA | SCSI_CMD_ATOMIC, PRW, F(2, 8), F(12, 2),
+	    0x9c, 0x18, LBA64, 0, 0, LEN16, GRP, CTL),
 	[0x9e] = SATAB("service-action-in-16", sai16_cmds, 16, RD),
 	[0xa0] = CMD("report-luns", spc_report_luns, NULL, 12, RD, NOUA, 0,
 	    0xa0, 0, 0xff, 0, 0, 0, LEN32, 0, CTL),
 	[0xa3] = SATAB("maintenance-in", mtin_cmds, 12, RD),
-	[0xa8] = CMD("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
-	    0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
-	[0xaa] = CMD("write-12", sbc_write, sbc_xfer_rw, 12, WR, FUA, PRW,
-	    0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
-	[0xae] = CMD("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
-	    12, WR, SYNC, PRW, 0xae, 0x12, LBA32, LEN32, GRP, CTL),
-	[0xaf] = CMD("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
-	    PRR, 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
+	[0xa8] = BLK("read-12", sbc_read, sbc_xfer_rw, 12, RD, 0, PRR,
+	    F(2, 4), F(6, 4), 0xa8, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xaa] = BLK("write-12", sbc_write, sbc_xfer_rw, 12, WR, FUA, PRW,
+	    F(2, 4), F(6, 4), 0xaa, 0x1a, LBA32, LEN32, GRP, CTL),
+	[0xae] = BLK("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
+	    12, WR, SYNC, PRW, F(2, 4), F(6, 4),
+	    0xae, 0x12, LBA32, LEN32, GRP, CTL),
+	[0xaf] = BLK("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
+	    PRR, F(2, 4), F(6, 4), 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
 	[0xb7] = CMD("read-defect-data-12", sbc_read_defect, NULL, 12, RD, 0,
 	    PRR, 0xb7, 0x1f, LBA32, LEN32, 0, CTL),
 };
@@ -669,7 +762,7 @@ static int
 report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 {
 	struct scsi_lunex *ln = scsi_task_lunex(t);
-	int	 asc, ascq;
+	uint16_t asc;
 
 	if (ln != NULL)
 		shared_reset_ua(ln);
@@ -677,9 +770,9 @@ report_ua(struct scsi_task *t, const struct scsi_cmd *c)
 		return 0;
 	if (c != NULL && (c->c_flags & SCSI_CMD_NOUA))
 		return 0;
-	if (scsi_ua_pop(ln, &asc, &ascq) == 0)
+	if (scsi_ua_pop(ln, &asc) == 0)
 		return 0;
-	scsi_sense(t, SK_UNIT_ATTENTION, asc, ascq);
+	scsi_sense(t, SK_UNIT_ATTENTION, asc);
 	return -1;
 }
 
@@ -690,8 +783,8 @@ check_pr_off(struct scsi_task *t, const struct scsi_lu *lu)
 	if (!(scsi_cmd_table()[t->t_cdb[0]].c_flags & SCSI_CMD_PR) ||
 	    lu == NULL || pr_enabled(lu))
 		return 0;
-	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0, SCSI_SENSE_SKS,
-	    SCSI_SKS_CD);
+	scsi_sense_ext(t, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0,
+	    SCSI_SENSE_SKS, SCSI_SKS_CD);
 	return -1;
 }
 
@@ -702,6 +795,7 @@ task_reset(struct scsi_task *t)
 	t->t_senselen = 0;
 	t->t_dinlen = 0;
 	t->t_cmd = NULL;
+	t->t_wait = 0;
 }
 
 /*
@@ -729,15 +823,17 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 		if (sa_bad)
 			scsi_sense_cdb(t, 1, 4);
 		else
-			scsi_sense_ext(t, SK_ILLEGAL_REQUEST, 0x20, 0x00, 0,
-			    SCSI_SENSE_SKS, SCSI_SKS_CD);
+			scsi_sense_ext(t, SK_ILLEGAL_REQUEST,
+			    ASC_INVALID_OPCODE, 0, SCSI_SENSE_SKS,
+			    SCSI_SKS_CD);
 		return -1;
 	}
 	if (lu == NULL && !(c->c_flags & SCSI_CMD_ANYLUN)) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x25, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
 		return -1;
 	}
-	if (pr_check(t, c, scsi_task_lunex(t)) != 0 ||
+	if ((lu != NULL && sbc_sanitize_gate(t, c, lu) != 0) ||
+	    pr_check(t, c, scsi_task_lunex(t)) != 0 ||
 	    check_usage(t, c) != 0)
 		return -1;
 	t->t_cmd = c;
@@ -745,7 +841,7 @@ scsi_cmd_decode(struct scsi_task *t, enum scsi_dir *dir, uint32_t *len)
 	if (c->c_xferlen != NULL && lu != NULL)
 		*len = c->c_xferlen(t->t_cdb, lu);
 	if (c->c_maxlen != 0 && *len > c->c_maxlen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);	/* PLL error */
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		t->t_cmd = NULL;
 		*dir = SCSI_DIR_NONE;
 		*len = 0;
@@ -775,6 +871,21 @@ scsi_cmd_exec(struct scsi_task *t)
 	c->c_handler(t, task_lu(t));
 	t->t_cmdflags = c->c_flags;
 	t->t_cmd = NULL;
+}
+
+/*
+ * What the store could not finish for a command after it ran (making
+ * its changes durable, or the SANITIZE it waited for): its sense.
+ */
+void
+scsi_task_failed(struct scsi_task *t, int err)
+{
+	if (t->t_wait)
+		scsi_sense(t, SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
+	else if (err == ENOSPC)
+		scsi_sense(t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	else
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 }
 
 /* Must what the run command changed be durable before its status? */

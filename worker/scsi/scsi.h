@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sense.h"
+
 #define SCSI_MAX_LUNS		256
 #define SCSI_SENSE_MAX		252
 
@@ -22,25 +24,6 @@
 #define SCSI_RESERVATION_CONFLICT 0x18
 #define SCSI_TASK_SET_FULL	0x28
 #define SCSI_TASK_ABORTED	0x40
-
-/* Sense keys. */
-#define SK_NO_SENSE		0x0
-#define SK_RECOVERED_ERROR	0x1
-#define SK_NOT_READY		0x2
-#define SK_MEDIUM_ERROR		0x3
-#define SK_HARDWARE_ERROR	0x4
-#define SK_ILLEGAL_REQUEST	0x5
-#define SK_UNIT_ATTENTION	0x6
-#define SK_DATA_PROTECT		0x7
-#define SK_COPY_ABORTED		0xa
-#define SK_ABORTED_COMMAND	0xb
-#define SK_MISCOMPARE		0xe
-
-/* Additional sense codes (SPC-4 annex D), with their qualifiers. */
-#define ASC_DATA_PHASE_ERROR	0x4b	/* ABORTED COMMAND, iSCSI data */
-#define ASCQ_INVALID_TTT	0x01	/* invalid target port transfer tag */
-#define ASCQ_TOO_MUCH_WRITE_DATA 0x02
-#define ASCQ_DATA_OFFSET_ERROR	0x05
 
 /* Task attributes as carried in the iSCSI SCSI Command PDU. */
 #define SCSI_ATTR_UNTAGGED	0
@@ -56,17 +39,19 @@ enum scsi_dir {
 };
 
 /* Unit attention conditions, one bit each, reported highest first. */
-#define UA_POWER_ON		0x0001	/* 29h/00h */
-#define UA_BUS_RESET		0x0002	/* 29h/03h after LOGICAL UNIT RESET etc */
-#define UA_NEXUS_LOSS		0x0004	/* 29h/07h */
-#define UA_MODE_CHANGED		0x0008	/* 2Ah/01h */
-#define UA_RESV_PREEMPTED	0x0010	/* 2Ah/03h */
-#define UA_RESV_RELEASED	0x0020	/* 2Ah/04h */
-#define UA_REG_PREEMPTED	0x0040	/* 2Ah/05h */
-#define UA_CAPACITY_CHANGED	0x0080	/* 2Ah/09h */
-#define UA_LUNS_CHANGED		0x0100	/* 3Fh/0Eh */
-#define UA_CMDS_CLEARED		0x0200	/* 2Fh/00h commands cleared by another initiator */
-#define UA_MEDIUM_CHANGED	0x0400	/* 28h/00h: the medium may have changed */
+#define UA_POWER_ON		0x0001	/* ASC_POWER_ON_RESET */
+#define UA_BUS_RESET		0x0002	/* ASC_BUS_DEVICE_RESET: LUN RESET etc */
+#define UA_NEXUS_LOSS		0x0004	/* ASC_I_T_NEXUS_LOSS */
+#define UA_MODE_CHANGED		0x0008	/* ASC_MODE_PARAMS_CHANGED */
+#define UA_RESV_PREEMPTED	0x0010	/* ASC_RESERVATIONS_PREEMPTED */
+#define UA_RESV_RELEASED	0x0020	/* ASC_RESERVATIONS_RELEASED */
+#define UA_REG_PREEMPTED	0x0040	/* ASC_REGISTRATIONS_PREEMPTED */
+#define UA_CAPACITY_CHANGED	0x0080	/* ASC_CAPACITY_CHANGED */
+#define UA_LUNS_CHANGED		0x0100	/* ASC_LUNS_DATA_CHANGED */
+#define UA_CMDS_CLEARED		0x0200	/* ASC_COMMANDS_CLEARED_BY_OTHER */
+#define UA_MEDIUM_CHANGED	0x0400	/* ASC_MEDIUM_MAY_HAVE_CHANGED */
+
+struct scsi_sanitize;
 
 /*
  * Storage behind a logical unit.  Offsets and lengths are in bytes and
@@ -87,6 +72,49 @@ struct lu_store_ops {
 	 * process serving the store; NULL when one process is all there is.
 	 * COMPARE AND WRITE holds its blocks. */
 	int	(*so_excl)(void *, uint64_t, uint64_t, int);
+	/*
+	 * WRITE ATOMIC: bytes [off, off + len) all written or none, as every
+	 * reader sees them and across the death of any process; NULL when
+	 * the store cannot promise it.  so_atomic_limits: the unit offsets
+	 * and lengths are multiples of, and the most one write may be.
+	 */
+	int	(*so_write_atomic)(void *, const void *, size_t, uint64_t);
+	void	(*so_atomic_limits)(void *, uint32_t *, uint32_t *);
+	/*
+	 * SANITIZE (worker/scsi/sanitize.c): start one, which the store
+	 * runs in the background (-EBUSY: one runs already); the LU's
+	 * state as every process serving it sees it; leave a failed one.
+	 * NULL: the store cannot sanitize.
+	 */
+	int	(*so_sanitize)(void *, const struct scsi_sanitize *);
+	void	(*so_sanitize_state)(void *, struct scsi_sanitize *);
+	void	(*so_sanitize_exit)(void *);
+	/*
+	 * A software write protect (SWP) that nexuses here hold on (1) or
+	 * let go of (0), and whether a nexus in another process holds one:
+	 * SANITIZE erases the LU for every nexus, so it honours them all.
+	 */
+	int	(*so_wp_hold)(void *, int);
+	int	(*so_wp_elsewhere)(void *);
+};
+
+/* What SANITIZE asks of the store, and the state it reports. */
+#define SCSI_SANITIZE_IDLE	0
+#define SCSI_SANITIZE_RUNNING	1
+#define SCSI_SANITIZE_FAILED	2
+
+#define SCSI_SANITIZE_ERASE	1	/* every block reads zeros after */
+#define SCSI_SANITIZE_OVERWRITE	2	/* every block reads sz_pattern after */
+
+#define SCSI_PATTERN_MAX	512	/* the largest logical block */
+
+struct scsi_sanitize {
+	int			 sz_state;	/* SCSI_SANITIZE_IDLE... */
+	int			 sz_method;	/* SCSI_SANITIZE_ERASE... */
+	int			 sz_ause;	/* a failure may be left by EXIT */
+	uint16_t		 sz_progress;	/* RUNNING: done, of 65536 */
+	uint32_t		 sz_blksz;	/* OVERWRITE: a logical block... */
+	const uint8_t		*sz_pattern;	/* ... of the pattern, repeated */
 };
 
 struct pr_lu;
@@ -122,6 +150,12 @@ struct scsi_lu;
 typedef void	 scsi_handler_t(struct scsi_task *, struct scsi_lu *);
 typedef uint32_t scsi_xferlen_t(const uint8_t *, const struct scsi_lu *);
 
+/* A field of a CDB: its byte offset and its size in bytes (0: none). */
+struct scsi_field {
+	uint8_t			 f_off;
+	uint8_t			 f_len;
+};
+
 struct scsi_cmd {
 	const char		*c_name;
 	scsi_handler_t		*c_handler;
@@ -134,6 +168,8 @@ struct scsi_cmd {
 	uint16_t		 c_flags;	/* SCSI_CMD_* */
 	uint16_t		 c_pr;		/* SCSI_PR_* conflict classes */
 	uint32_t		 c_maxlen;	/* parameter list: most bytes, 0 none */
+	struct scsi_field	 c_lba;		/* block commands: LOGICAL BLOCK */
+	struct scsi_field	 c_nblk;	/* ADDRESS and TRANSFER LENGTH */
 	uint8_t			 c_usage[16];	/* CDB usage data, byte 0 = opcode */
 };
 
@@ -144,6 +180,10 @@ struct scsi_cmd {
 #define SCSI_CMD_SYNC		0x0010	/* its changes durable before GOOD */
 #define SCSI_CMD_FUA		0x0020	/* ... when FUA (byte 1, bit 3) is set */
 #define SCSI_CMD_XLU		0x0040	/* may change other LUs than its own */
+#define SCSI_CMD_LEN256		0x0080	/* TRANSFER LENGTH 0 is 256 blocks */
+#define SCSI_CMD_ATOMIC		0x0100	/* only where the store writes atomically */
+#define SCSI_CMD_SANOK		0x0200	/* runs while the LU is being sanitized */
+#define SCSI_CMD_SANITIZE	0x0400	/* SANITIZE itself (worker/scsi/sanitize.c) */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
@@ -154,6 +194,28 @@ struct scsi_cmd {
 #define SCSI_PR_WE		0x0001	/* conflicts under the Write Exclusive types */
 #define SCSI_PR_EA		0x0002	/* conflicts under the Exclusive Access types */
 #define SCSI_PR_CDB		0x0004	/* class depends on CDB fields (pr_class) */
+
+/*
+ * The task management functions (SAM-5 7) a logical unit here has.  The
+ * transport maps its own function codes to these ids and runs each
+ * (worker/iscsi/iscsi.c); REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS
+ * reports each where spc_tmf() says, and nothing else.
+ */
+enum scsi_tmf {
+	SCSI_TMF_ABORT_TASK = 0,
+	SCSI_TMF_ABORT_TASK_SET,
+	SCSI_TMF_CLEAR_ACA,
+	SCSI_TMF_CLEAR_TASK_SET,
+	SCSI_TMF_LUN_RESET,
+	SCSI_TMF_TARGET_RESET,
+	SCSI_TMF_COUNT
+};
+
+struct scsi_tmf_desc {
+	const char		*tm_name;
+	uint8_t			 tm_byte;	/* its bit in the REPORT SUPPORTED */
+	uint8_t			 tm_bit;	/* TMFs parameter data */
+};
 
 /* Result of an EXTENDED COPY kept for RECEIVE COPY RESULTS. */
 struct scsi_copyres {
@@ -194,6 +256,7 @@ struct scsi_lu {
 						   needed, closed with the LU */
 
 	LIST_HEAD(, scsi_lunex)	 lu_nexuses;	/* for unit attentions */
+	int			 lu_nswp;	/* of them, with SWP set */
 };
 
 /*
@@ -223,7 +286,9 @@ struct scsi_lunex {
 
 /*
  * An I_T nexus: initiator name + ISID against target name + portal group.
- * The LUN table is the target's: lun -> LU, NULL where none.
+ * The LUN table is the target's: lun -> LU, NULL where none; it has room
+ * for the target's LUNs only (n_cap, scsi_nexus_new), so that a session
+ * of one LU holds one entry, not SCSI_MAX_LUNS.
  */
 struct scsi_nexus {
 	char			 n_initiator[224];	/* iSCSI name */
@@ -231,8 +296,9 @@ struct scsi_nexus {
 	char			 n_target[224];
 	uint16_t		 n_tpgt;
 	uint16_t		 n_relport;		/* relative target port id */
-	struct scsi_lu		*n_lu[SCSI_MAX_LUNS];
-	struct scsi_lunex	 n_lunex[SCSI_MAX_LUNS];
+	struct scsi_lu		**n_lu;			/* [n_cap] */
+	struct scsi_lunex	*n_lunex;		/* [n_cap] */
+	int			 n_cap;
 	int			 n_nlun;		/* luns in use: 0..n_nlun-1 */
 	struct scsi_copyres	 n_copyres[SCSI_COPYRES_MAX];	/* EXTENDED COPY results */
 	int			 n_copynext;
@@ -260,6 +326,7 @@ struct scsi_task {
 	uint32_t		 t_senselen;
 	const struct scsi_cmd	*t_cmd;		/* set by scsi_cmd_decode; zero it first */
 	uint16_t		 t_cmdflags;	/* its SCSI_CMD_* once run */
+	uint8_t			 t_wait;	/* status when the LU's SANITIZE ends */
 	/* A reservation change to commit before the status: pr_out. */
 	struct pr_lu		*t_pr;		/* NULL: none */
 	uint32_t		 t_prepoch;
@@ -273,9 +340,11 @@ struct scsi_task {
 #define SCSI_SKS_CD		0x400000 /* field pointer is into the CDB */
 #define SCSI_SKS_BPV		0x080000 /* bit pointer valid */
 
-/* worker/scsi.c */
+/* worker/scsi/scsi.c */
 void	 scsi_lu_init(struct scsi_lu *, uint64_t, uint32_t, const char *,
 	    uint64_t, const struct lu_store_ops *, void *);
+struct scsi_nexus *scsi_nexus_new(int);
+void	 scsi_nexus_free(struct scsi_nexus *);
 void	 scsi_nexus_attach(struct scsi_nexus *, int, struct scsi_lu *);
 void	 scsi_nexus_detach(struct scsi_nexus *);
 void	 scsi_nexus_detach_lun(struct scsi_nexus *, int);
@@ -283,29 +352,31 @@ void	 scsi_ua_set(struct scsi_lu *, struct scsi_nexus *, uint32_t);
 void	 scsi_ua_set_nexus(struct scsi_nexus *, uint32_t);
 int	 scsi_cmd_decode(struct scsi_task *, enum scsi_dir *, uint32_t *);
 void	 scsi_cmd_exec(struct scsi_task *);
-void	 scsi_sense(struct scsi_task *, int, int, int);
-void	 scsi_sense_info(struct scsi_task *, int, int, int, uint64_t);
+void	 scsi_sense(struct scsi_task *, int, uint16_t);
+void	 scsi_sense_info(struct scsi_task *, int, uint16_t, uint64_t);
 void	 scsi_lun_reset(struct scsi_lu *, struct scsi_nexus *);
 uint64_t scsi_lun_decode(const uint8_t *);
 void	 scsi_lun_encode(uint8_t *, uint64_t);
-void	 scsi_sense_ext(struct scsi_task *, int, int, int, uint64_t, int,
+void	 scsi_sense_ext(struct scsi_task *, int, uint16_t, uint64_t, int,
 	    uint32_t);
 void	 scsi_sense_cdb(struct scsi_task *, unsigned, int);
 void	 scsi_sense_param(struct scsi_task *, unsigned, int);
-size_t	 scsi_sense_build(uint8_t *, int, int, int, int, uint64_t, int,
+size_t	 scsi_sense_build(uint8_t *, int, int, uint16_t, uint64_t, int,
 	    uint32_t);
 void	 scsi_din(struct scsi_task *, const void *, uint32_t, uint32_t);
-uint32_t scsi_ua_pop(struct scsi_lunex *, int *, int *);
+uint32_t scsi_ua_pop(struct scsi_lunex *, uint16_t *);
 struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
 int	 scsi_task_durable(const struct scsi_task *);
 int	 scsi_task_xlu(const struct scsi_task *);
 struct scsi_mode *scsi_task_mode(struct scsi_task *);
 int	 scsi_lunex_wp(const struct scsi_lunex *);
+void	 scsi_lunex_swp(struct scsi_lunex *, int);
+void	 scsi_task_failed(struct scsi_task *, int);
 int	 scsi_wp(struct scsi_task *, const struct scsi_lu *);
 const struct scsi_cmd *scsi_cmd_table(void);
 const struct scsi_cmd *scsi_cmd_find(const uint8_t *, int *);
 
-/* worker/spc.c */
+/* worker/scsi/spc.c */
 scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
 		 spc_report_luns, spc_mode_sense, spc_mode_select,
 		 spc_report_opcodes,
@@ -313,15 +384,26 @@ scsi_handler_t	 spc_test_unit_ready, spc_request_sense, spc_inquiry,
 		 spc_xcopy, spc_copy_results;
 scsi_xferlen_t	 spc_xfer_mode_select, spc_xfer_xcopy;
 void	 spc_lu_naa(const struct scsi_lu *, uint8_t *);
+const struct scsi_tmf_desc *spc_tmf(enum scsi_tmf);
 
-/* worker/sbc.c */
-scsi_handler_t	 sbc_read, sbc_write, sbc_write_verify, sbc_verify,
+/* worker/scsi/sbc.c */
+scsi_handler_t	 sbc_read, sbc_write, sbc_write_atomic, sbc_write_verify,
+		 sbc_verify,
 		 sbc_orwrite, sbc_prefetch, sbc_caw, sbc_write_same,
 		 sbc_unmap, sbc_get_lba_status, sbc_sync_cache,
 		 sbc_read_defect, sbc_read_capacity10, sbc_read_capacity16;
 scsi_xferlen_t	 sbc_xfer_rw, sbc_xfer_verify, sbc_xfer_caw, sbc_xfer_ws,
 		 sbc_xfer_unmap;
 int	 sbc_rw_decode(const uint8_t *, uint64_t *, uint32_t *);
+
+/* worker/scsi/sanitize.c */
+scsi_handler_t	 sbc_sanitize;
+scsi_xferlen_t	 sbc_xfer_sanitize;
+int	 sbc_sanitize_gate(struct scsi_task *, const struct scsi_cmd *,
+	    struct scsi_lu *);
+size_t	 sbc_sanitize_sense(struct scsi_lu *, uint8_t *, int);
+int	 sbc_sanitize_offered(const struct scsi_lu *);
 uint32_t sbc_max_ws(const struct scsi_lu *);
+void	 sbc_atomic_limits(const struct scsi_lu *, uint32_t *, uint32_t *);
 
 #endif /* SCSIPUB_SCSI_H */

@@ -61,16 +61,17 @@ spc_request_sense(struct scsi_task *t, struct scsi_lu *lu)
 	struct scsi_lunex *ln = scsi_task_lunex(t);
 	uint8_t	 b[64];
 	size_t	 n;
-	int	 desc = t->t_cdb[1] & 0x01, asc, ascq;
+	uint16_t asc;
+	int	 desc = t->t_cdb[1] & 0x01;
 
 	if (lu == NULL)
-		n = scsi_sense_build(b, desc, SK_ILLEGAL_REQUEST, 0x25, 0x00,
-		    0, 0, 0);
-	else if (ln != NULL && scsi_ua_pop(ln, &asc, &ascq) != 0)
-		n = scsi_sense_build(b, desc, SK_UNIT_ATTENTION, asc, ascq,
-		    0, 0, 0);
-	else
-		n = scsi_sense_build(b, desc, SK_NO_SENSE, 0, 0, 0, 0, 0);
+		n = scsi_sense_build(b, desc, SK_ILLEGAL_REQUEST,
+		    ASC_LUN_NOT_SUPPORTED, 0, 0, 0);
+	else if (ln != NULL && scsi_ua_pop(ln, &asc) != 0)
+		n = scsi_sense_build(b, desc, SK_UNIT_ATTENTION, asc, 0, 0, 0);
+	else if ((n = sbc_sanitize_sense(lu, b, desc)) == 0)
+		n = scsi_sense_build(b, desc, SK_NO_SENSE,
+		    ASC_NO_ADDITIONAL_SENSE, 0, 0, 0);
 	scsi_din(t, b, (uint32_t)n, t->t_cdb[4]);
 }
 
@@ -212,7 +213,7 @@ gran_blocks(const struct scsi_lu *lu)
 static size_t
 vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 {
-	uint32_t bs = lu->lu_blksz != 0 ? lu->lu_blksz : 512;
+	uint32_t bs = lu->lu_blksz != 0 ? lu->lu_blksz : 512, unit, amax;
 
 	(void)t;
 	b[1] = 0xb0;
@@ -226,17 +227,22 @@ vpd_limits(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 	be32enc(b + 28, gran_blocks(lu));
 	be32enc(b + 32, 0x80000000);	/* UGAVALID, alignment 0 */
 	be64enc(b + 36, sbc_max_ws(lu));
-	return 64;
+	sbc_atomic_limits(lu, &unit, &amax);
+	be32enc(b + 44, amax);		/* MAXIMUM ATOMIC TRANSFER LENGTH */
+	be32enc(b + 48, unit);		/* ATOMIC ALIGNMENT */
+	be32enc(b + 52, unit);		/* ATOMIC TRANSFER LENGTH GRANULARITY */
+	return 64;			/* no atomic boundaries: 56-63 zero */
 }
 
 static size_t
 vpd_bdc(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 {
 	(void)t;
-	(void)lu;
 	b[1] = 0xb1;
 	b[3] = 0x3c;
 	be16enc(b + 4, 0x0001);		/* non-rotating medium */
+	if (sbc_sanitize_offered(lu))	/* WABEREQ 01b: reads after BLOCK */
+		b[7] = 0x40;		/* ERASE succeed; WACEREQ 0 */
 	return 64;
 }
 
@@ -463,7 +469,7 @@ spc_mode_sense(struct scsi_task *t, struct scsi_lu *lu)
 	size_t	 hdr = ten ? 8 : 4, bd = 0, n;
 
 	if (pc == PC_SAVED) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x39, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_SAVING_PARAMS_UNSUPPORTED);
 		return;
 	}
 	if (page != 0x3f && mpage_find(page) == NULL) {
@@ -539,7 +545,7 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 		return -1;
 	}
 	if (off + 1 >= end) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	if ((size_t)p[off + 1] + 2 != mp->len) {
@@ -547,7 +553,7 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 		return -1;
 	}
 	if (off + mp->len > end) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	memset(cur, 0, sizeof(cur));
@@ -567,8 +573,11 @@ msel_page(struct scsi_task *t, const uint8_t *p, size_t off, size_t end)
 
 /* The nexus's own values: nobody else's change, so no unit attention. */
 static void
-msel_apply(struct scsi_mode *md, const uint8_t *p)
+msel_apply(struct scsi_task *t, const uint8_t *p)
 {
+	struct scsi_mode *md = scsi_task_mode(t);
+	struct scsi_lunex *ln = scsi_task_lunex(t);
+
 	switch (p[0] & 0x3f) {
 	case 0x08:
 		md->md_wce = (p[2] & 0x04) != 0;
@@ -576,7 +585,8 @@ msel_apply(struct scsi_mode *md, const uint8_t *p)
 	case 0x0a:
 		md->md_tst = (p[2] >> 5) & 1;
 		md->md_dsense = (p[2] & 0x04) != 0;
-		md->md_swp = (p[4] & 0x08) != 0;
+		if (ln != NULL)
+			scsi_lunex_swp(ln, p[4] & 0x08);
 		break;
 	}
 }
@@ -589,7 +599,7 @@ msel_header(struct scsi_task *t, const struct scsi_lu *lu, uint32_t plen,
 	size_t	 hdr = t->t_cdb[0] == 0x55 ? 8 : 4, bd;
 
 	if (t->t_doutlen < plen || plen < hdr) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	bd = hdr == 8 ? be16dec(p + 6) : p[3];
@@ -598,7 +608,7 @@ msel_header(struct scsi_task *t, const struct scsi_lu *lu, uint32_t plen,
 		return -1;
 	}
 	if (hdr + bd > plen) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return -1;
 	}
 	if (bd != 0 && msel_blockdesc(t, lu, p + hdr, bd) != 0)
@@ -627,7 +637,7 @@ spc_mode_select(struct scsi_task *t, struct scsi_lu *lu)
 			return;
 	}
 	for (off = start; off < plen; off += t->t_dout[off + 1] + 2)
-		msel_apply(scsi_task_mode(t), t->t_dout + off);
+		msel_apply(t, t->t_dout + off);
 }
 
 /* ---------------------------------------------------------------- */
@@ -689,11 +699,25 @@ rsoc_desc(uint8_t *p, uint8_t op, const struct scsi_cmd *c, int sa,
 	return 8 + (rctd ? rsoc_timeouts(p + 8) : 0);
 }
 
-/* PERSISTENT RESERVE IN/OUT exist only where reservations are on. */
+/*
+ * PERSISTENT RESERVE IN/OUT exist only where reservations are on, WRITE
+ * ATOMIC and SANITIZE only where the store can do them.
+ */
 static int
 rsoc_hidden(const struct scsi_cmd *c, const struct scsi_lu *lu)
 {
-	return (c->c_flags & SCSI_CMD_PR) && (lu == NULL || !pr_enabled(lu));
+	uint32_t unit, max = 0;
+
+	if (c->c_flags & SCSI_CMD_PR)
+		return lu == NULL || !pr_enabled(lu);
+	if (c->c_flags & SCSI_CMD_ATOMIC) {
+		if (lu != NULL)
+			sbc_atomic_limits(lu, &unit, &max);
+		return max == 0;
+	}
+	if (c->c_flags & SCSI_CMD_SANITIZE)
+		return lu == NULL || !sbc_sanitize_offered(lu);
+	return 0;
 }
 
 static size_t
@@ -782,16 +806,37 @@ spc_report_opcodes(struct scsi_task *t, struct scsi_lu *lu)
 	scsi_din(t, b, (uint32_t)n, be32dec(t->t_cdb + 6));
 }
 
-/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: what the transport does. */
+/*
+ * The task management functions a logical unit has, and the bit of
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 6.41) that says so.
+ */
+static const struct scsi_tmf_desc tmfs[SCSI_TMF_COUNT] = {
+	[SCSI_TMF_ABORT_TASK] =		{ "abort-task", 0, 7 },	/* ATS */
+	[SCSI_TMF_ABORT_TASK_SET] =	{ "abort-task-set", 0, 6 }, /* ATSS */
+	[SCSI_TMF_CLEAR_ACA] =		{ "clear-aca", 0, 5 },	/* CACAS */
+	[SCSI_TMF_CLEAR_TASK_SET] =	{ "clear-task-set", 0, 4 }, /* CTSS */
+	[SCSI_TMF_LUN_RESET] =		{ "lun-reset", 0, 3 },	/* LURS */
+	[SCSI_TMF_TARGET_RESET] =	{ "target-reset", 0, 1 }, /* TRS */
+};
+
+const struct scsi_tmf_desc *
+spc_tmf(enum scsi_tmf id)
+{
+	return (unsigned)id < SCSI_TMF_COUNT ? &tmfs[id] : NULL;
+}
+
+/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: every one of tmfs[]. */
 void
 spc_report_tmf(struct scsi_task *t, struct scsi_lu *lu)
 {
 	uint8_t	 b[16];
+	size_t	 i;
 
 	(void)lu;
 	memset(b, 0, sizeof(b));
-	b[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02; /* ATS ATSS CTSS LURS TRS */
-	if (t->t_cdb[2] & 0x80) {
+	for (i = 0; i < nitems(tmfs); i++)
+		b[tmfs[i].tm_byte] |= (uint8_t)(1 << tmfs[i].tm_bit);
+	if (t->t_cdb[2] & 0x80) {		/* REPD: extended format */
 		b[3] = 0x0c;
 		scsi_din(t, b, 16, be32dec(t->t_cdb + 6));
 	} else
@@ -846,13 +891,13 @@ xc_header(struct scsi_task *t, uint32_t plen, int *ntgt, int *nseg)
 		return -1;
 	}
 	if ((*ntgt = (int)(tdl / XC_TGT_LEN)) > XC_MAX_TGT) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x06);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_TOO_MANY_TARGET_DESCS);
 		return -1;
 	}
 	for (off = 16 + tdl; off + 4 <= 16 + tdl + sdl; n++)
 		off += 4 + be16dec(p + off + 2);
 	if ((*nseg = n) > XC_MAX_SEG) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x08);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_TOO_MANY_SEGMENT_DESCS);
 		return -1;
 	}
 	if (off != 16 + tdl + sdl) {
@@ -861,7 +906,7 @@ xc_header(struct scsi_task *t, uint32_t plen, int *ntgt, int *nseg)
 	}
 	return 0;
 lenerr:
-	scsi_sense(t, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 	return -1;
 }
 
@@ -899,7 +944,7 @@ xc_targets(struct scsi_task *t, int ntgt, struct scsi_lunex **tgt)
 		off = 16 + (unsigned)i * XC_TGT_LEN;
 		d = t->t_dout + off;
 		if (d[0] != 0xe4) {
-			scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x07);
+			scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_UNSUPPORTED_TARGET_DESC);
 			return -1;
 		}
 		if ((d[1] & 0x1f) != 0) {	/* not a block device */
@@ -907,7 +952,7 @@ xc_targets(struct scsi_task *t, int ntgt, struct scsi_lunex **tgt)
 			return -1;
 		}
 		if ((tgt[i] = xc_find_lu(t->t_nexus, d)) == NULL) {
-			scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
+			scsi_sense(t, SK_COPY_ABORTED, ASC_COPY_TARGET_UNREACHABLE);
 			return -1;
 		}
 		if (be24dec(d + 29) != tgt[i]->ln_lu->lu_blksz) {
@@ -933,11 +978,11 @@ xc_segment_check(struct scsi_task *t, unsigned off, const struct xc_seg *s)
 	}
 	if (xc_range(s->xs_src, s->xs_slba, s->xs_n) ||
 	    xc_range(s->xs_dst, s->xs_dlba, s->xs_n)) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x00, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE);
 		return -1;
 	}
 	if (s->xs_n != 0 && scsi_lunex_wp(s->xs_dln)) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x27, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_WRITE_PROTECTED);
 		return -1;
 	}
 	return 0;
@@ -951,7 +996,7 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 	uint16_t si, di;
 
 	if (d[0] != 0x02) {
-		scsi_sense(t, SK_ILLEGAL_REQUEST, 0x26, 0x09);
+		scsi_sense(t, SK_ILLEGAL_REQUEST, ASC_UNSUPPORTED_SEGMENT_DESC);
 		return -1;
 	}
 	if (be16dec(d + 2) != XC_SEG_LEN - 4) {
@@ -961,7 +1006,7 @@ xc_segment(struct scsi_task *t, unsigned off, int ntgt,
 	si = be16dec(d + 4);
 	di = be16dec(d + 6);
 	if (si >= ntgt || di >= ntgt) {		/* no such copy target */
-		scsi_sense(t, SK_COPY_ABORTED, 0x0d, 0x02);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_COPY_TARGET_UNREACHABLE);
 		return -1;
 	}
 	s->xs_sln = tgt[si];
@@ -1014,11 +1059,11 @@ static void
 xc_error(struct scsi_task *t, int rc, int wr)
 {
 	if (!wr)
-		scsi_sense(t, SK_COPY_ABORTED, 0x11, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_READ_ERROR);
 	else if (rc == -ENOSPC || rc == -EDQUOT)
-		scsi_sense(t, SK_COPY_ABORTED, 0x27, 0x07);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_SPACE_ALLOC_FAILED);
 	else
-		scsi_sense(t, SK_COPY_ABORTED, 0x0c, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_WRITE_ERROR);
 }
 
 static void
@@ -1102,7 +1147,7 @@ spc_xcopy(struct scsi_task *t, struct scsi_lu *lu)
 	if (xc_parse(t, segs, &nseg) != 0 || xc_access(t, segs, nseg) != 0)
 		return;
 	if (nseg > 0 && (buf = malloc(XC_BUF_BYTES)) == NULL) {
-		scsi_sense(t, SK_COPY_ABORTED, 0x55, 0x00);
+		scsi_sense(t, SK_COPY_ABORTED, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
 	for (i = 0; i < nseg && rc == 0; i++)

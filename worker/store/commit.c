@@ -1,7 +1,8 @@
 /*
  * What makes a command's changes durable, sent to the coordinator: the
  * map changes of the shared LUs it touched (their logs, as runs), its
- * reservation change, and a sync when it asked for durability.  The
+ * reservation change, and a sync when it asked for durability; and for
+ * a SANITIZE with IMMED clear, the end of the sanitize.  The
  * transport answers the command once every one of these is answered
  * (worker/iscsi/iscsi.c); the coordinator commits them to LMDB.
  */
@@ -104,8 +105,20 @@ commit_send(struct worker *w, struct lu_cow *const *cws, int n,
 		failed = 1;
 	if (t->t_pr != NULL && commit_pr(&cm, t) != 0)
 		failed = 1;
+	/* a SANITIZE with IMMED clear: its status when it is over */
+	for (i = 0; t->t_wait && i < n; i++)
+		if (cws[i] != NULL && sanitize_wait(cws[i], cb, arg))
+			cm.cm_due++;
 	*due = cm.cm_due;
 	return failed ? -1 : cm.cm_due;
+}
+
+/* What was due to cb(arg) will not be wanted: its connection closed. */
+void
+commit_cancel(struct worker *w, void *arg)
+{
+	ipc_cancel(w, arg);
+	sanitize_cancel(arg);
 }
 
 /*

@@ -158,25 +158,43 @@ cow_setbits(struct lu_cow *cw, uint64_t b, int bits, uint64_t *resv)
 		cow_log(cw, bits & MAP_Z ? COW_SET_Z : COW_CLEAR_Z, b);
 }
 
+/*
+ * An OFD lock of type on bytes [start, start + len) of fd, waiting for
+ * it or not (-EAGAIN): held by an open file, so let go when the process
+ * that took it dies.
+ */
 static int
-cow_lock(struct lu_cow *cw, uint64_t b, int type)
+ofd_lock(int fd, off_t start, off_t len, int type, int wait)
 {
 	struct flock	 fl;
 
-	if (cw->cw_mapfd == -1)
-		return 0;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(COWMAP_LOCKS + b);
-	fl.l_len = 1;
-	while (fcntl(cw->cw_mapfd, F_OFD_SETLKW, &fl) == -1)
+	fl.l_start = start;
+	fl.l_len = len;
+	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == -1)
 		if (errno != EINTR)
 			return -errno;
 	return 0;
 }
 
 static int	cow_anon_open(struct lu_cow *, int);
+
+/* Block b's lock: the byte COWMAP_LOCKS + b of the map file. */
+static int
+cow_lock(struct lu_cow *cw, uint64_t b, int type)
+{
+	if (cw->cw_mapfd == -1)
+		return 0;
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_LOCKS + b), 1, type, 1);
+}
+
+static int	aw_settle(struct lu_cow *, uint64_t, uint64_t);
+
+/* struct lu_hdr fits in the header page, before the LUN reset counter. */
+_Static_assert(COWMAP_STORE + sizeof(struct lu_hdr) <= COWMAP_RESET_GEN,
+    "struct lu_hdr overlaps the LUN reset counter");
 
 static struct lu_cow *
 cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
@@ -205,7 +223,9 @@ cow_new(struct image *im, uint32_t bs, struct lu_quota *q)
  * leaves them to whoever serves the session next, who finds them by its
  * identity (PATH, worker/iscsi/target.c).  The session's quota counter
  * (lu_quota_hold) is the lock that says the files are in use.
- * *existed: the files were there already (and are open).
+ * *existed: the files were there already (and are open); existed NULL:
+ * the caller knows there are none (their directory is not there), and
+ * nothing is looked for.
  */
 struct lu_cow *
 lu_cow_anon(struct image *im, const char *path, uint32_t bs,
@@ -213,14 +233,15 @@ lu_cow_anon(struct image *im, const char *path, uint32_t bs,
 {
 	struct lu_cow	*cw;
 
-	*existed = 0;
+	if (existed != NULL)
+		*existed = 0;
 	if ((cw = cow_new(im, bs, q)) == NULL)
 		return NULL;
 	if ((cw->cw_path = strdup(path)) == NULL) {
 		free(cw);
 		return NULL;
 	}
-	if (lu_anon_exists(path) && cow_anon_open(cw, 0) == 0)
+	if (existed != NULL && lu_anon_exists(path) && cow_anon_open(cw, 0) == 0)
 		*existed = 1;
 	return cw;
 }
@@ -239,9 +260,10 @@ lu_anon_exists(const char *path)
 static int
 cow_anon_open(struct lu_cow *cw, int create)
 {
-	char	 p[CFG_PATH_MAX + 200];
-	int	 flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), r = 0;
-	void	*m;
+	char		 p[CFG_PATH_MAX + 200];
+	struct lu_hdr	*hdr;
+	int		 flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), r = 0;
+	void		*m;
 
 	snprintf(p, sizeof(p), "%s.map", cw->cw_path);
 	if ((cw->cw_mapfd = open(p, flags, 0600)) == -1)
@@ -255,6 +277,18 @@ cow_anon_open(struct lu_cow *cw, int create)
 		return r;
 	}
 	cw->cw_map = (uint8_t *)m + COWMAP_BITS;
+	/*
+	 * The header page (atomic write slot, sanitize state) is the file's
+	 * from now on, as a shared overlay's: what a SANITIZE started before
+	 * the first write kept in memory moves there.
+	 */
+	hdr = (struct lu_hdr *)(void *)((uint8_t *)m + COWMAP_STORE);
+	if (cw->cw_hdr != NULL) {
+		if (create)
+			memcpy(hdr, cw->cw_hdr, sizeof(*hdr));
+		free(cw->cw_hdr);
+	}
+	cw->cw_hdr = hdr;
 	snprintf(p, sizeof(p), "%s.ovl", cw->cw_path);
 	if ((cw->cw_ovl = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return -errno;
@@ -432,6 +466,7 @@ lu_cow_shared(struct image *im, const char *path, uint32_t bs,
 		return NULL;
 	}
 	cw->cw_map = (uint8_t *)m + COWMAP_BITS;
+	cw->cw_hdr = (struct lu_hdr *)(void *)((uint8_t *)m + COWMAP_STORE);
 	snprintf(p, sizeof(p), "%s.pr", path);
 	if ((cw->cw_pr = pr_lu_open(p)) == NULL) {
 		lu_cow_free(cw);
@@ -456,6 +491,9 @@ lu_cow_free(struct lu_cow *cw)
 	if (cw->cw_mapfd != -1)
 		close(cw->cw_mapfd);
 	pr_lu_close(cw->cw_pr);
+	sanitize_gone(cw);
+	if (cw->cw_mapfd == -1)
+		free(cw->cw_hdr);
 	free(cw);
 }
 
@@ -602,9 +640,8 @@ cow_src(const struct lu_cow *cw, uint64_t b)
 
 /* Read, coalescing runs of blocks with the same source into one pread. */
 static int
-cow_read(void *arg, void *buf, size_t len, uint64_t off)
+cow_read_map(struct lu_cow *cw, void *buf, size_t len, uint64_t off)
 {
-	struct lu_cow	*cw = arg;
 	uint8_t		*p = buf;
 	uint64_t	 end = off + len, b, runend;
 	int		 src, r;
@@ -718,7 +755,8 @@ cow_write(void *arg, const void *buf, size_t len, uint64_t off)
 
 	if (len == 0)
 		return 0;
-	if ((r = cow_materialize(cw)) != 0)
+	if ((r = cow_materialize(cw)) != 0 ||
+	    (r = aw_settle(cw, off, len)) != 0)
 		return r;
 	resv = cow_new_blocks(cw, off >> cw->cw_shift,
 	    (off + len - 1) >> cw->cw_shift);
@@ -737,7 +775,8 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 	uint64_t	 end = off + len, s, e, b, o;
 	int		 r;
 
-	if ((r = cow_materialize(cw)) != 0)
+	if ((r = cow_materialize(cw)) != 0 ||
+	    (r = aw_settle(cw, off, len)) != 0)
 		return r;
 	s = (off + cw->cw_bs - 1) & ~((uint64_t)cw->cw_bs - 1);
 	e = end & ~((uint64_t)cw->cw_bs - 1);
@@ -803,20 +842,494 @@ static int
 cow_excl(void *arg, uint64_t off, uint64_t len, int on)
 {
 	struct lu_cow	*cw = arg;
-	struct flock	 fl;
 
 	if (cw->cw_mapfd == -1 || len == 0 || off > INT64_MAX ||
 	    len > INT64_MAX - off)
 		return 0;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = on ? F_WRLCK : F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)off;
-	fl.l_len = (off_t)len;
-	while (fcntl(cw->cw_ovl, F_OFD_SETLKW, &fl) == -1)
-		if (errno != EINTR)
-			return -errno;
+	return ofd_lock(cw->cw_ovl, (off_t)off, (off_t)len,
+	    on ? F_WRLCK : F_UNLCK, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC */
+
+/*
+ * An atomic write of a shared LU is staged, then applied in place under
+ * a state every reader looks at, so that no reader on any worker and no
+ * kill -9 of any process sees some of its blocks new and others old:
+ *
+ *  1. under the LU's atomic lock (an OFD lock on the header page: one
+ *     atomic write of the LU at a time, across workers), a slot a dead
+ *     writer left applying is finished first (aw_recover);
+ *  2. the new data goes to the staging slot past the LU's end in the
+ *     overlay file, made durable; nobody reads it yet;
+ *  3. h_aoff/h_alen name the bytes, and h_aword turns odd: from that
+ *     one store on, every read of those bytes is served from the slot
+ *     (all new), and a writer that dies leaves a slot the next one to
+ *     meet it applies again from the slot (all new);
+ *  4. the data is written in place and the map bits set (new blocks
+ *     charged to the quota), the per-block locks held against partial
+ *     writes copying from the base, and made durable;
+ *  5. h_aword turns even again: reads go to the map, which now says new.
+ *
+ * A reader checks h_aword before and after it reads and reads again if
+ * it moved, so no read mixes the two.  A plain write, UNMAP or SANITIZE
+ * over bytes of a slot being applied first waits for it (aw_settle).
+ * A plain write racing an atomic write over the same blocks lands
+ * before or after it block by block, as a write that is not itself
+ * atomic may.  Offsets and lengths are whole COW blocks, so no block is
+ * ever half new.  A private LU has one nexus, in one process, and
+ * dies with it: its atomic write is a plain write.
+ */
+
+/* Take (wait) or let go of one of the header's locks; shared LUs only. */
+static int
+hdr_lock(struct lu_cow *cw, int byte, int type, int wait)
+{
+	if (cw->cw_mapfd == -1)
+		return 0;
+	return ofd_lock(cw->cw_mapfd, COWMAP_STORE + byte, 1, type, wait);
+}
+
+/* The per-block locks of COW blocks [first, last], as cow_lock's. */
+static int
+cow_lock_run(struct lu_cow *cw, uint64_t first, uint64_t last, int type)
+{
+	if (cw->cw_mapfd == -1)
+		return 0;
+	return ofd_lock(cw->cw_mapfd, (off_t)(COWMAP_LOCKS + first),
+	    (off_t)(last - first + 1), type, 1);
+}
+
+static uint32_t
+aw_max(const struct lu_cow *cw)
+{
+	return cw->cw_bs > LU_ATOMIC_MAX ? cw->cw_bs : LU_ATOMIC_MAX;
+}
+
+/* The staging slot: the first COW block past the LU's end. */
+static uint64_t
+aw_slot(const struct lu_cow *cw)
+{
+	return cw->cw_nblocks << cw->cw_shift;
+}
+
+static int
+aw_overlaps(const struct lu_hdr *h, uint64_t off, uint64_t len)
+{
+	uint64_t aoff = __atomic_load_n(&h->h_aoff, __ATOMIC_RELAXED);
+	uint64_t alen = __atomic_load_n(&h->h_alen, __ATOMIC_RELAXED);
+
+	return off < aoff + alen && aoff < off + len;
+}
+
+/* Move h_aword on: odd, the slot is being applied; even, it is not. */
+static void
+aw_flip(struct lu_cow *cw)
+{
+	__atomic_add_fetch(&cw->cw_hdr->h_aword, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The header page and the overlay on disk (power loss, not kill -9). */
+static int
+aw_durable(struct lu_cow *cw, int ovl)
+{
+	if (ovl && fdatasync(cw->cw_ovl) == -1)
+		return -errno;
+	if (msync(cw->cw_map - COWMAP_BITS, COWMAP_BITS + cw->cw_maplen,
+	    MS_SYNC) == -1)
+		return -errno;
 	return 0;
+}
+
+/*
+ * Step 4: bytes [off, off + len) in place from buf, the blocks' locks
+ * held; resv: quota reserved for them (NULL: charged as they map).
+ */
+static int
+aw_apply(struct lu_cow *cw, const uint8_t *buf, uint64_t off, uint64_t len,
+    uint64_t *resv)
+{
+	uint64_t	 first = off >> cw->cw_shift;
+	uint64_t	 last = (off + len - 1) >> cw->cw_shift, b;
+	int		 r;
+
+	if ((r = cow_lock_run(cw, first, last, F_WRLCK)) != 0)
+		return r;
+	r = cow_write_blocks(cw, buf, off, off + len, resv);
+	cow_lock_run(cw, first, last, F_UNLCK);
+	if (r != 0 || !cw->cw_logging)
+		return r;
+	/* blocks a dead writer mapped are in no one's log: this one's */
+	for (b = first; b <= last; b++) {
+		cow_log(cw, COW_SET_M, b);
+		cow_log(cw, COW_CLEAR_Z, b);
+	}
+	return 0;
+}
+
+/* Steps 4 and 5 for a slot left odd by a writer that died; lock held. */
+static int
+aw_recover(struct lu_cow *cw)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 off = h->h_aoff, len = h->h_alen;
+	uint8_t		*buf;
+	int		 r;
+
+	if ((__atomic_load_n(&h->h_aword, __ATOMIC_ACQUIRE) & 1) == 0)
+		return 0;
+	if (len == 0 || len > aw_max(cw) || (buf = malloc(len)) == NULL)
+		return -EIO;
+	log_info("%s: finishing an atomic write of %llu bytes at %llu",
+	    __func__, (unsigned long long)len, (unsigned long long)off);
+	if ((r = cow_pread(cw->cw_ovl, buf, len, aw_slot(cw))) == 0 &&
+	    (r = aw_apply(cw, buf, off, len, NULL)) == 0 &&
+	    (r = aw_durable(cw, 1)) == 0)
+		aw_flip(cw);
+	free(buf);
+	return r;
+}
+
+/*
+ * Before a write or UNMAP of [off, off + len): a slot being applied
+ * over those bytes is waited for, and finished when its writer died.
+ */
+static int
+aw_settle(struct lu_cow *cw, uint64_t off, uint64_t len)
+{
+	int	 r;
+
+	if (cw->cw_mapfd == -1 ||
+	    (__atomic_load_n(&cw->cw_hdr->h_aword, __ATOMIC_ACQUIRE) & 1) == 0 ||
+	    !aw_overlaps(cw->cw_hdr, off, len))
+		return 0;
+	if ((r = hdr_lock(cw, LU_LOCK_ATOMIC, F_WRLCK, 1)) != 0)
+		return r;
+	r = aw_recover(cw);
+	hdr_lock(cw, LU_LOCK_ATOMIC, F_UNLCK, 1);
+	return r;
+}
+
+/* Steps 2 to 5, the atomic lock held and the quota reserved. */
+static int
+aw_write(struct lu_cow *cw, const uint8_t *buf, uint64_t len, uint64_t off,
+    uint64_t *resv)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	int		 r;
+
+	if ((r = cow_pwrite(cw->cw_ovl, buf, len, aw_slot(cw))) != 0 ||
+	    (fdatasync(cw->cw_ovl) == -1 && (r = -errno) != 0))
+		return r;
+	__atomic_store_n(&h->h_aoff, off, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->h_alen, len, __ATOMIC_RELAXED);
+	aw_flip(cw);
+	if ((r = aw_durable(cw, 0)) != 0 ||
+	    (r = aw_apply(cw, buf, off, len, resv)) != 0 ||
+	    (r = aw_durable(cw, 1)) != 0)
+		return r;	/* the slot stays: the next one finishes it */
+	aw_flip(cw);
+	(void)fallocate(cw->cw_ovl, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)aw_slot(cw), (off_t)len);
+	return 0;
+}
+
+static int
+cow_write_atomic(void *arg, const void *buf, size_t len, uint64_t off)
+{
+	struct lu_cow	*cw = arg;
+	uint64_t	 resv;
+	int		 r;
+
+	if (len == 0)
+		return 0;
+	if (((off | len) & (cw->cw_bs - 1)) != 0 || len > aw_max(cw))
+		return -EINVAL;
+	if (cw->cw_mapfd == -1)
+		return cow_write(cw, buf, len, off);
+	if ((r = hdr_lock(cw, LU_LOCK_ATOMIC, F_WRLCK, 1)) != 0)
+		return r;
+	if ((r = aw_recover(cw)) == 0) {
+		resv = cow_new_blocks(cw, off >> cw->cw_shift,
+		    (off + len - 1) >> cw->cw_shift);
+		if ((r = cow_quota_take(cw, resv)) == 0) {
+			r = aw_write(cw, buf, len, off, &resv);
+			cow_quota_credit(cw, resv);
+		}
+	}
+	hdr_lock(cw, LU_LOCK_ATOMIC, F_UNLCK, 1);
+	return r;
+}
+
+/* What WRITE ATOMIC's offsets and lengths are multiples of, and its most. */
+static void
+cow_atomic_limits(void *arg, uint32_t *unit, uint32_t *max)
+{
+	struct lu_cow	*cw = arg;
+
+	*unit = cw->cw_bs;
+	*max = aw_max(cw);
+}
+
+/* Read in place, or the bytes of a slot being applied from the slot. */
+static int
+aw_read(struct lu_cow *cw, uint8_t *buf, size_t len, uint64_t off)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 aoff, alen, s, e;
+	int		 r;
+
+	if ((r = cow_read_map(cw, buf, len, off)) != 0)
+		return r;
+	aoff = __atomic_load_n(&h->h_aoff, __ATOMIC_RELAXED);
+	alen = __atomic_load_n(&h->h_alen, __ATOMIC_RELAXED);
+	s = off > aoff ? off : aoff;
+	e = off + len < aoff + alen ? off + len : aoff + alen;
+	if (s >= e || alen > aw_max(cw))
+		return 0;
+	return cow_pread(cw->cw_ovl, buf + (s - off), e - s,
+	    aw_slot(cw) + (s - aoff));
+}
+
+/* A read never mixes an atomic write's old and new data: see above. */
+static int
+cow_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	struct lu_cow	*cw = arg;
+	uint64_t	 w;
+	int		 r;
+
+	if (cw->cw_mapfd == -1)
+		return cow_read_map(cw, buf, len, off);
+	do {
+		w = __atomic_load_n(&cw->cw_hdr->h_aword, __ATOMIC_ACQUIRE);
+		if (w & 1)
+			r = aw_read(cw, buf, len, off);
+		else
+			r = cow_read_map(cw, buf, len, off);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while (r == 0 &&
+	    __atomic_load_n(&cw->cw_hdr->h_aword, __ATOMIC_ACQUIRE) != w);
+	return r;
+}
+
+/* ---------------------------------------------------------------- */
+/* SANITIZE */
+
+/*
+ * A sanitize runs in the background, a chunk at a time
+ * (worker/store/sanitize.c calls lu_cow_sanitize_step), and keeps its
+ * state in the header: RUNNING with the method, the pattern and how far
+ * it got, while the process running it holds the sanitize lock.  A
+ * process that finds it RUNNING with the lock free (its process died)
+ * takes it over from where it got: each step can be done again.  BLOCK
+ * ERASE, and OVERWRITE with a pattern of zeros, punch the overlay out
+ * and leave every block deallocated (reads zeros, space reclaimed, the
+ * quota credited); OVERWRITE writes the pattern into every block of the
+ * overlay, charged to the quota (a quota too small fails the sanitize).
+ * Nothing ever writes the base.
+ */
+
+/* The header page on disk: a sanitize's state outlives a power loss. */
+static void
+hdr_durable(struct lu_cow *cw)
+{
+	if (cw->cw_mapfd != -1)
+		(void)msync(cw->cw_map - COWMAP_BITS, COWMAP_HDR,
+		    MS_SYNC);
+}
+
+static int
+san_zero(const uint8_t *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* The header's SANITIZE fields for a new sanitize; -EINVAL for a bad one. */
+static int
+san_setup(struct lu_cow *cw, const struct scsi_sanitize *sz)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	int		 erase = sz->sz_method != SCSI_SANITIZE_OVERWRITE;
+
+	if (!erase) {
+		if (sz->sz_blksz == 0 || sz->sz_blksz > LU_PATTERN_MAX ||
+		    cw->cw_bs % sz->sz_blksz != 0)
+			return -EINVAL;
+		memcpy(h->h_spattern, sz->sz_pattern, sz->sz_blksz);
+		h->h_spatlen = (uint16_t)sz->sz_blksz;
+		erase = san_zero(sz->sz_pattern, sz->sz_blksz);
+	}
+	h->h_smethod = erase ? SCSI_SANITIZE_ERASE : SCSI_SANITIZE_OVERWRITE;
+	h->h_sause = sz->sz_ause != 0;
+	__atomic_store_n(&h->h_snext, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int
+cow_sanitize(void *arg, const struct scsi_sanitize *sz)
+{
+	struct lu_cow	*cw = arg;
+	int		 r;
+
+	if (cw->cw_hdr == NULL &&
+	    (cw->cw_hdr = calloc(1, sizeof(*cw->cw_hdr))) == NULL)
+		return -ENOMEM;
+	if (__atomic_load_n(&cw->cw_hdr->h_sstate, __ATOMIC_ACQUIRE) ==
+	    SCSI_SANITIZE_RUNNING)
+		return -EBUSY;
+	if ((r = cow_materialize(cw)) != 0)
+		return r;
+	if (hdr_lock(cw, LU_LOCK_SANITIZE, F_WRLCK, 0) != 0)
+		return -EBUSY;		/* another process starts one */
+	if ((r = san_setup(cw, sz)) == 0) {
+		__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_RUNNING,
+		    __ATOMIC_RELEASE);
+		hdr_durable(cw);
+		if ((r = sanitize_start(cw)) == 0)
+			return 0;
+		__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_IDLE,
+		    __ATOMIC_RELEASE);
+	}
+	hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+	return r;
+}
+
+/* A sanitize whose process died: this one goes on with it. */
+static void
+san_adopt(struct lu_cow *cw)
+{
+	if (cw->cw_job != NULL || cw->cw_mapfd == -1 ||
+	    hdr_lock(cw, LU_LOCK_SANITIZE, F_WRLCK, 0) != 0)
+		return;
+	if (__atomic_load_n(&cw->cw_hdr->h_sstate, __ATOMIC_ACQUIRE) !=
+	    SCSI_SANITIZE_RUNNING || sanitize_start(cw) != 0) {
+		hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+		return;
+	}
+	log_info("%s: going on with a sanitize at %llu bytes", __func__,
+	    (unsigned long long)cw->cw_hdr->h_snext);
+}
+
+static void
+cow_sanitize_state(void *arg, struct scsi_sanitize *sz)
+{
+	struct lu_cow	*cw = arg;
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 size = cw->cw_nblocks << cw->cw_shift, next;
+
+	memset(sz, 0, sizeof(*sz));
+	if (h == NULL)
+		return;
+	sz->sz_state = (int)__atomic_load_n(&h->h_sstate, __ATOMIC_ACQUIRE);
+	sz->sz_method = h->h_smethod;
+	sz->sz_ause = h->h_sause;
+	if (sz->sz_state != SCSI_SANITIZE_RUNNING)
+		return;
+	san_adopt(cw);
+	next = __atomic_load_n(&h->h_snext, __ATOMIC_RELAXED);
+	next /= (size >> 16) + 1;
+	sz->sz_progress = (uint16_t)(next > 0xffff ? 0xffff : next);
+}
+
+static void
+cow_sanitize_exit(void *arg)
+{
+	struct lu_cow	*cw = arg;
+
+	if (cw->cw_hdr == NULL)
+		return;
+	__atomic_store_n(&cw->cw_hdr->h_sstate, SCSI_SANITIZE_IDLE,
+	    __ATOMIC_RELEASE);
+	hdr_durable(cw);
+}
+
+/* The pattern over n bytes at off: whole blocks of it, through the map. */
+static int
+san_fill(struct lu_cow *cw, uint64_t off, uint64_t n)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint8_t		*buf;
+	uint64_t	 i;
+	int		 r;
+
+	if (h->h_spatlen == 0 || (buf = malloc(n)) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i += h->h_spatlen)
+		memcpy(buf + i, h->h_spattern, h->h_spatlen);
+	r = cow_write(cw, buf, n, off);
+	free(buf);
+	return r;
+}
+
+/*
+ * The next bytes (whole COW blocks) of a sanitize this process runs: 1
+ * while there is more, 0 once it is all done, or a negative errno.
+ */
+int
+lu_cow_sanitize_step(struct lu_cow *cw, uint64_t bytes)
+{
+	struct lu_hdr	*h = cw->cw_hdr;
+	uint64_t	 size = cw->cw_nblocks << cw->cw_shift, off, n;
+	int		 r;
+
+	off = __atomic_load_n(&h->h_snext, __ATOMIC_RELAXED);
+	if (off >= size)
+		return 0;
+	n = bytes & ~((uint64_t)cw->cw_bs - 1);
+	if (n == 0)
+		n = cw->cw_bs;
+	if (n > size - off)
+		n = size - off;
+	if (h->h_smethod == SCSI_SANITIZE_ERASE)
+		r = cow_unmap(cw, off, n);
+	else
+		r = san_fill(cw, off, n);
+	if (r != 0)
+		return r;
+	__atomic_store_n(&h->h_snext, off + n, __ATOMIC_RELAXED);
+	return off + n < size;
+}
+
+/* A sanitize this process ran is over: done (err 0) or failed. */
+void
+lu_cow_sanitize_end(struct lu_cow *cw, int err)
+{
+	__atomic_store_n(&cw->cw_hdr->h_sstate, err != 0 ?
+	    SCSI_SANITIZE_FAILED : SCSI_SANITIZE_IDLE, __ATOMIC_RELEASE);
+	hdr_durable(cw);
+	hdr_lock(cw, LU_LOCK_SANITIZE, F_UNLCK, 0);
+}
+
+/* SWP of nexuses here: a read lock every other process can see. */
+static int
+cow_wp_hold(void *arg, int on)
+{
+	return hdr_lock(arg, LU_LOCK_SWP, on ? F_RDLCK : F_UNLCK, 0);
+}
+
+static int
+cow_wp_elsewhere(void *arg)
+{
+	struct lu_cow	*cw = arg;
+	struct flock	 fl;
+
+	if (cw->cw_mapfd == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = COWMAP_STORE + LU_LOCK_SWP;
+	fl.l_len = 1;
+	if (fcntl(cw->cw_mapfd, F_OFD_GETLK, &fl) == -1)
+		return 0;
+	return fl.l_type != F_UNLCK;
 }
 
 const struct lu_store_ops lu_cow_ops = {
@@ -826,6 +1339,13 @@ const struct lu_store_ops lu_cow_ops = {
 	.so_sync = cow_sync,
 	.so_status = cow_status,
 	.so_excl = cow_excl,
+	.so_write_atomic = cow_write_atomic,
+	.so_atomic_limits = cow_atomic_limits,
+	.so_sanitize = cow_sanitize,
+	.so_sanitize_state = cow_sanitize_state,
+	.so_sanitize_exit = cow_sanitize_exit,
+	.so_wp_hold = cow_wp_hold,
+	.so_wp_elsewhere = cow_wp_elsewhere,
 };
 
 /*

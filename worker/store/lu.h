@@ -53,6 +53,41 @@ struct cow_logent {
 	uint8_t		 le_op;		/* enum cow_logop */
 };
 
+/*
+ * What an LU keeps beside its map for WRITE ATOMIC and SANITIZE: a
+ * shared LU in its map file's header page (at COWMAP_STORE), where every
+ * process serving it sees it and the death of none loses it; a private
+ * LU in memory.  The layout is the file's: fixed width, never reordered.
+ */
+#define LU_PATTERN_MAX	SCSI_PATTERN_MAX	/* OVERWRITE: a block of it */
+
+struct lu_hdr {
+	/*
+	 * WRITE ATOMIC (lu.c): the slot past the LU's end in the overlay
+	 * holds the new data of bytes [h_aoff, h_aoff + h_alen) while
+	 * h_aword is odd; it moves by one at each change.
+	 */
+	uint64_t	 h_aword;
+	uint64_t	 h_aoff;
+	uint64_t	 h_alen;
+	/* SANITIZE (lu.c, sanitize.c) */
+	uint32_t	 h_sstate;	/* SCSI_SANITIZE_IDLE, _RUNNING, _FAILED */
+	uint8_t		 h_smethod;	/* SCSI_SANITIZE_ERASE, _OVERWRITE */
+	uint8_t		 h_sause;	/* a failure may be left by EXIT */
+	uint16_t	 h_spatlen;	/* OVERWRITE: one logical block */
+	uint64_t	 h_snext;	/* bytes of the LU done */
+	uint8_t		 h_spattern[LU_PATTERN_MAX];
+};
+
+/* The bytes of the header page locked (OFD) across processes. */
+#define LU_LOCK_ATOMIC	0	/* the atomic slot: staging, applying */
+#define LU_LOCK_SANITIZE 1	/* held by the process running SANITIZE */
+#define LU_LOCK_SWP	2	/* read-locked by processes whose nexuses set SWP */
+
+#define LU_ATOMIC_MAX	(256u << 10)	/* bytes one WRITE ATOMIC may move */
+
+struct lu_job;
+
 struct lu_cow {
 	struct image	*cw_image;
 	char		*cw_path;	/* anonymous: PATH.ovl and PATH.map */
@@ -72,6 +107,9 @@ struct lu_cow {
 	struct cow_logent *cw_log;
 	size_t		 cw_nlog;
 	size_t		 cw_logcap;
+	struct lu_hdr	*cw_hdr;	/* the map file's, or calloc'd */
+	struct lu_job	*cw_job;	/* SANITIZE this process runs */
+	int		 cw_swp;	/* nexuses here with SWP set */
 };
 
 extern const struct lu_store_ops lu_cow_ops;
@@ -95,5 +133,11 @@ uint64_t	*lu_quota_page(const char *, void (*)(uint64_t *, void *),
 		    void *);
 volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);
+int		 lu_cow_sanitize_step(struct lu_cow *, uint64_t);
+void		 lu_cow_sanitize_end(struct lu_cow *, int);
+
+/* worker/store/sanitize.c */
+int		 sanitize_start(struct lu_cow *);
+void		 sanitize_gone(struct lu_cow *);
 
 #endif /* SCSIPUB_LU_H */

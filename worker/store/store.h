@@ -29,6 +29,7 @@ struct image *catalog_image(struct worker *, const char *);
 /* worker/store/commit.c */
 int	 commit_send(struct worker *, struct lu_cow *const *, int,
 	    const struct scsi_task *, ipc_cb, void *, int *);
+void	 commit_cancel(struct worker *, void *);
 uint64_t commit_map_register(struct worker *, struct lu_cow *, const char *);
 
 /* worker/store/rbd.c: a node sharing a Ceph cluster */
@@ -38,6 +39,11 @@ int	 rbd_catalog_load(struct worker *);
 struct lu_cow *rbd_lu_shared(struct worker *, struct image *, const char *,
 	    const char *, struct lu_quota *);
 void	 rbd_lu_free(struct lu_cow *);
+
+/* worker/store/sanitize.c */
+int	 sanitize_init(struct worker *);
+int	 sanitize_wait(struct lu_cow *, ipc_cb, void *);
+void	 sanitize_cancel(void *);
 
 /* worker/store/sessions.c */
 struct psess_mirror *psess_mirror(struct worker *);

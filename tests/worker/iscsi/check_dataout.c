@@ -13,10 +13,13 @@
 #include "bytes.h"
 #include "initiator.h"
 #include "suites.h"
+#include "taskrec.h"
 
 #define PUBLIC		TI_PREFIX ":alpha"
 #define SOLICIT		"ImmediateData=No;InitialR2T=Yes"
 #define LBA		16		/* where the tests write */
+#define RTTT		0x77		/* a restored task's R2T */
+#define RTAG		6		/* any section tag: restore reads none */
 
 static struct tworker	 tw;
 static struct tini	 ti;
@@ -390,6 +393,245 @@ START_TEST(dataout__task_set_full_without_room)
 }
 END_TEST
 
+/* ---- dataout_restore ---- */
+
+static uint8_t		 rbuf[2 << 20];
+
+static struct conn *
+the_conn(void)
+{
+	struct conn	*c = TAILQ_FIRST(&tw.tw_w.w_conns);
+
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/*
+ * A sane waiting write, as a worker would hand it over: WRITE(10) of
+ * 8192 bytes at LBA, its one R2T (RTTT) half answered.
+ */
+static void
+task_sane(struct ttask *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->tt_itt = 0x900;
+	t->tt_edtl = t->tt_want = t->tt_xfer = 8192;
+	t->tt_attr = SCSI_ATTR_SIMPLE;
+	ti_rw10(t->tt_cdb, 0x2a, LBA, 16);
+	t->tt_got = 4096;
+	t->tt_r2t_off = 8192;
+	t->tt_r2tsn = 1;
+	t->tt_r2t_out = 1;
+	t->tt_r2t[0].r_ttt = RTTT;
+	t->tt_r2t[0].r_len = 8192;
+	t->tt_r2t[0].r_got = 4096;
+	t->tt_r2t[0].r_datasn = 1;
+	memset(rbuf, 0, sizeof(rbuf));
+	memcpy(rbuf, data, 4096);
+	t->tt_buf = rbuf;
+	t->tt_buflen = 8192;
+}
+
+/* t as a section, cut bytes short, given to dataout_restore: its result. */
+static int
+restore(const struct ttask *t, size_t cut)
+{
+	struct pack	 pk, rd, sec;
+	uint16_t	 minor, tag;
+	size_t		 m;
+	int		 rv;
+
+	pack_init(&pk, "TESTTASK", 1, 0);
+	m = pack_section(&pk, RTAG);
+	tt_pack(&pk, t);
+	pack_section_end(&pk, m);
+	ck_assert_int_eq(pk.pk_err, 0);
+	ck_assert_int_eq(unpack_init(&rd, pk.pk_buf, pk.pk_len, "TESTTASK",
+	    1, &minor), 0);
+	ck_assert_int_eq(unpack_section(&rd, &tag, &sec), 1);
+	ck_assert_uint_gt(sec.pk_len, cut);
+	sec.pk_len -= cut;
+	rv = dataout_restore(the_conn(), &sec);
+	pack_free(&pk);
+	return rv;
+}
+
+/* Restored, it waits for the rest of its R2T and runs as if never moved. */
+START_TEST(dataout__restored_task_goes_on)
+{
+	struct ttask	 t;
+
+	ti_login_ok(&ti, PUBLIC, SOLICIT);
+	ua_clear();
+	task_sane(&t);
+	ck_assert_int_eq(restore(&t, 0), 0);
+	ck_assert_int_eq(the_conn()->c_ntasks, 1);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 8192);
+	ck_assert(ti_silent(&ti));
+	ti_dataout(&ti, t.tt_itt, RTTT, 1, 4096, data + 4096, 4096, 1);
+	expect_good(t.tt_itt);
+	ck_assert_int_eq(the_conn()->c_ntasks, 0);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+	expect_medium(8192, 1);
+}
+END_TEST
+
+static void
+got_past_want(struct ttask *t)
+{
+	t->tt_got = t->tt_want + 1;
+}
+
+static void
+buffer_short(struct ttask *t)
+{
+	t->tt_buflen = t->tt_want - 512;
+}
+
+static void
+buffer_long(struct ttask *t)
+{
+	t->tt_buflen = t->tt_want + 512;
+}
+
+static void
+lun_out_of_range(struct ttask *t)
+{
+	t->tt_lun = SCSI_MAX_LUNS;
+}
+
+static void
+want_past_edtl(struct ttask *t)
+{
+	t->tt_edtl = t->tt_want - 512;
+}
+
+/* More than max-pending-data (1M), its buffer as long. */
+static void
+want_past_max_pending(struct ttask *t)
+{
+	t->tt_edtl = t->tt_want = t->tt_xfer = t->tt_r2t_off = 2 << 20;
+	t->tt_buflen = 2 << 20;
+}
+
+static void
+unsol_past_edtl(struct ttask *t)
+{
+	t->tt_unsol = t->tt_edtl + 512;
+}
+
+static void
+unsol_off_past_unsol(struct ttask *t)
+{
+	t->tt_unsol = 4096;
+	t->tt_unsol_off = 4097;
+}
+
+static void
+gap_backwards(struct ttask *t)
+{
+	t->tt_gap_off = 4096;
+	t->tt_gap_end = 512;
+}
+
+static void
+gap_past_want(struct ttask *t)
+{
+	t->tt_gap_end = t->tt_want + 512;
+}
+
+static void
+r2t_out_past_max(struct ttask *t)
+{
+	t->tt_r2t_out = ISCSI_MAX_R2T + 1;
+}
+
+static void
+r2t_off_past_want(struct ttask *t)
+{
+	t->tt_r2t[0].r_off = t->tt_want + 512;
+}
+
+static void
+r2t_end_past_want(struct ttask *t)
+{
+	t->tt_r2t[0].r_off = 4096;
+}
+
+static void
+r2t_got_past_len(struct ttask *t)
+{
+	t->tt_r2t[0].r_got = t->tt_r2t[0].r_len + 1;
+}
+
+/* Waiting for room (its buffer what comes unasked: none), yet an R2T. */
+static void
+waiting_with_r2t(struct ttask *t)
+{
+	t->tt_waiting = 1;
+	t->tt_buflen = 0;
+}
+
+static void
+r2t_count_wrong(struct ttask *t)
+{
+	t->tt_r2t_out = 2;
+}
+
+static const struct insane {
+	const char	*in_what;
+	void		(*in_break)(struct ttask *);
+} insane[] = {
+	{ "got > want", got_past_want },
+	{ "buffer shorter than want", buffer_short },
+	{ "buffer longer than want", buffer_long },
+	{ "lun out of range", lun_out_of_range },
+	{ "want > edtl", want_past_edtl },
+	{ "want > max-pending-data", want_past_max_pending },
+	{ "unsolicited past edtl", unsol_past_edtl },
+	{ "unsolicited offset past its end", unsol_off_past_unsol },
+	{ "gap ending before it starts", gap_backwards },
+	{ "gap past want", gap_past_want },
+	{ "more R2Ts out than may be", r2t_out_past_max },
+	{ "R2T offset past the buffer", r2t_off_past_want },
+	{ "R2T ending past the buffer", r2t_end_past_want },
+	{ "R2T answered past its length", r2t_got_past_len },
+	{ "waiting, with an R2T out", waiting_with_r2t },
+	{ "R2Ts out not as many as used", r2t_count_wrong },
+};
+
+/* Each insane field refused: no task kept, nothing charged. */
+START_TEST(dataout__restore_refuses_insane)
+{
+	struct ttask	 t;
+
+	ti_login_ok(&ti, PUBLIC, SOLICIT);
+	task_sane(&t);
+	insane[_i].in_break(&t);
+	ck_assert_msg(restore(&t, 0) == -1, "%s: restored",
+	    insane[_i].in_what);
+	ck_assert_int_eq(the_conn()->c_ntasks, 0);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+}
+END_TEST
+
+/* A section cut short, or a task whose ITT is taken: refused. */
+START_TEST(dataout__restore_refuses_short_or_twice)
+{
+	struct ttask	 t;
+
+	ti_login_ok(&ti, PUBLIC, SOLICIT);
+	task_sane(&t);
+	ck_assert_int_eq(restore(&t, 1), -1);
+	ck_assert_int_eq(restore(&t, 4100), -1);
+	ck_assert_int_eq(the_conn()->c_ntasks, 0);
+	ck_assert_int_eq(restore(&t, 0), 0);
+	ck_assert_int_eq(restore(&t, 0), -1);
+	ck_assert_int_eq(the_conn()->c_ntasks, 1);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 8192);
+}
+END_TEST
+
 Suite *
 dataout_suite(void)
 {
@@ -422,6 +664,14 @@ dataout_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, dataout__r2t_waits_for_buffer_room);
 	tcase_add_test(tc, dataout__task_set_full_without_room);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("restore");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, dataout__restored_task_goes_on);
+	tcase_add_loop_test(tc, dataout__restore_refuses_insane, 0,
+	    sizeof(insane) / sizeof(insane[0]));
+	tcase_add_test(tc, dataout__restore_refuses_short_or_twice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,8 @@
  * phase gates, the CmdSN window, NOP-Out and NOP-In, Data-In sized by
  * the initiator's MaxRecvDataSegmentLength with residuals, answers that
  * wait for the coordinator's commit, Logout, SNACK, Text that spans
- * several PDUs, and task management.
+ * several PDUs, and task management (the functions the SCSI layer
+ * reports, run).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 #include "bytes.h"
 #include "initiator.h"
+#include "iscsi.h"
+#include "scsi.h"
 #include "shmq.h"
 #include "suites.h"
 
@@ -615,6 +618,43 @@ START_TEST(iscsi__tmf_abort_task_forgets_waiting_write)
 }
 END_TEST
 
+/*
+ * The transport runs every task management function the SCSI layer's
+ * table has (and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS reports,
+ * spc_tmf) and no other: each iSCSI function code it maps is one of
+ * them, and answers; every other one is "not supported".
+ */
+START_TEST(iscsi__tmf_runs_what_scsi_reports)
+{
+	uint8_t		 cdb[16] = { 0xa3, 0x0d, 0, 0, 0, 0, 0, 0, 0, 4 };
+	uint8_t		 want[4] = { 0 }, got[4];
+	const struct scsi_tmf_desc *d;
+	struct tres	 res;
+	int		 id, fn, reached;
+
+	for (id = 0; id < SCSI_TMF_COUNT; id++) {
+		d = spc_tmf(id);
+		ck_assert_msg(iscsi_tmf_handled(id), "%s not run", d->tm_name);
+		want[d->tm_byte] |= (uint8_t)(1 << d->tm_bit);
+		for (reached = 0, fn = 0; fn < 128; fn++)
+			reached |= iscsi_tmf_id(fn) == id;
+		ck_assert_msg(reached, "%s: no iSCSI function", d->tm_name);
+	}
+	ti_login_ok(&ti, PUBLIC, NULL);
+	for (fn = 1; fn < 16; fn++) {
+		id = iscsi_tmf_id(fn);
+		ck_assert(id == -1 || (id >= 0 && id < SCSI_TMF_COUNT));
+		if (fn == 7)		/* TARGET COLD RESET: closes */
+			continue;
+		ck_assert_int_eq(tmf(fn, 0, 0x1234) == 5, id == -1);
+	}
+	ti_scsi(&ti, 0, cdb, got, sizeof(got), TI_READ, &res);	/* a UA */
+	ti_scsi(&ti, 0, cdb, got, sizeof(got), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_mem_eq(got, want, sizeof(want));
+}
+END_TEST
+
 Suite *
 iscsi_suite(void)
 {
@@ -664,6 +704,7 @@ iscsi_suite(void)
 	tcase_add_test(tc, iscsi__tmf_lun_reset_resets_the_lu);
 	tcase_add_test(tc, iscsi__tmf_cold_reset_closes);
 	tcase_add_test(tc, iscsi__tmf_abort_task_forgets_waiting_write);
+	tcase_add_test(tc, iscsi__tmf_runs_what_scsi_reports);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -355,12 +355,12 @@ START_TEST(pr__reserve_bad_type_or_scope)
 
 	ck_assert_int_eq(reg(a, KA), SCSI_GOOD);
 	ck_assert_int_eq(prout(a, RESERVE, 2, KA, 0, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks & 0xffff, 2);
 	ck_assert_int_eq(prout(a, RESERVE, 0x10 | PR_TYPE_WE, KA, 0, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(resv(a, NULL), 0);
 }
 END_TEST
@@ -395,7 +395,7 @@ START_TEST(pr__all_registrants_reservation_has_key_zero)
 	ck_assert_int_eq(prout(b, RELEASE, PR_TYPE_WE_AR, KB, 0, 0),
 	    SCSI_GOOD);
 	ck_assert_int_eq(resv(b, NULL), 0);
-	ua_is(a, 0x2a04);			/* RESERVATIONS RELEASED */
+	ua_is(a, ASC_RESERVATIONS_RELEASED);
 }
 END_TEST
 
@@ -411,7 +411,7 @@ START_TEST(pr__release_by_holder_only)
 	    SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(prout(a, RELEASE, PR_TYPE_EA, KA, 0, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2604);  /* INVALID RELEASE */
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_RELEASE_OF_PR);
 	ck_assert_int_eq(prout(a, RELEASE, PR_TYPE_WE, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(resv(a, NULL), 0);
 	TUR_OK(b);			/* no UA: not registrants only */
@@ -427,7 +427,7 @@ START_TEST(pr__release_registrants_only_tells_registrants)
 	    SCSI_GOOD);
 	ck_assert_int_eq(prout(a, RELEASE, PR_TYPE_EA_RO, KA, 0, 0),
 	    SCSI_GOOD);
-	ua_is(b, 0x2a04);
+	ua_is(b, ASC_RESERVATIONS_RELEASED);
 	TUR_OK(a);
 	TUR_OK(c);
 }
@@ -441,7 +441,7 @@ START_TEST(pr__unregistering_holder_releases)
 	    SCSI_GOOD);
 	ck_assert_int_eq(prout(a, REGISTER, 0, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(resv(a, NULL), 0);
-	ua_is(b, 0x2a04);
+	ua_is(b, ASC_RESERVATIONS_RELEASED);
 }
 END_TEST
 
@@ -474,7 +474,7 @@ START_TEST(pr__clear_removes_everything)
 	ck_assert_int_eq(nkeys(), 0);
 	ck_assert_int_eq(resv(b, NULL), 0);
 	ck_assert_uint_eq(generation(), 3);
-	ua_is(a, 0x2a03);			/* RESERVATIONS PREEMPTED */
+	ua_is(a, ASC_RESERVATIONS_PREEMPTED);
 	TUR_OK(b);
 }
 END_TEST
@@ -495,7 +495,7 @@ preempt_takes_reservation(int sa)
 	ck_assert_int_eq(nkeys(), 1);
 	ck_assert_uint_eq(generation(), 3);
 	ck_assert_int_eq(writes(b), SCSI_GOOD);
-	ua_is(a, 0x2a05);			/* REGISTRATIONS PREEMPTED */
+	ua_is(a, ASC_REGISTRATIONS_PREEMPTED);
 	ck_assert_int_eq(writes(a), SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(run(a, rd10, NULL, 0), SCSI_GOOD);
 }
@@ -520,8 +520,8 @@ START_TEST(pr__preempt_new_type_releases_the_others)
 	ck_assert_int_eq(prout(a, RESERVE, PR_TYPE_WE, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_EA, KB, KA, 0), SCSI_GOOD);
 	ck_assert_int_eq(resv(b, NULL), PR_TYPE_EA);
-	ua_is(a, 0x2a05);
-	ua_is(c, 0x2a04);
+	ua_is(a, ASC_REGISTRATIONS_PREEMPTED);
+	ua_is(c, ASC_RESERVATIONS_RELEASED);
 	TUR_OK(b);
 }
 END_TEST
@@ -545,7 +545,7 @@ START_TEST(pr__preempt_without_reservation_removes_regs)
 	ck_assert_uint_eq(key_at(0), KB);
 	ck_assert_int_eq(resv(b, NULL), 0);
 	ck_assert_uint_eq(generation(), 3);
-	ua_is(a, 0x2a05);
+	ua_is(a, ASC_REGISTRATIONS_PREEMPTED);
 }
 END_TEST
 
@@ -556,14 +556,14 @@ START_TEST(pr__preempt_bad_keys)
 	ck_assert_int_eq(prout(a, RESERVE, PR_TYPE_WE, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_WE, KB, 0, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_WE, KB, 0x77, 0),
 	    SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(prout(c, PREEMPT, PR_TYPE_WE, 0, KA, 0),
 	    SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(prout(b, PREEMPT, 2, KB, KA, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_uint_eq(generation(), 2);
 	ck_assert_int_eq(nkeys(), 2);
 }
@@ -579,8 +579,8 @@ START_TEST(pr__preempt_all_registrants_with_zero_key)
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_EA, KB, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(nkeys(), 1);
 	ck_assert_int_eq(resv(b, NULL), PR_TYPE_EA);
-	ua_is(a, 0x2a05);
-	ua_is(c, 0x2a05);
+	ua_is(a, ASC_REGISTRATIONS_PREEMPTED);
+	ua_is(c, ASC_REGISTRATIONS_PREEMPTED);
 	ck_assert_int_eq(run(c, rd10, NULL, 0), SCSI_RESERVATION_CONFLICT);
 }
 END_TEST
@@ -632,11 +632,11 @@ START_TEST(pr__register_and_move_refusals)
 	ck_assert_int_eq(prout(a, RESERVE, PR_TYPE_WE, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(move(b, c, KB, KC, 1, 0), SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(move(a, a, KA, KC, 1, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(move(a, c, KA, 0, 1, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(move(a, c, KA, KC, 2, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(prout(a, RELEASE, PR_TYPE_WE, KA, 0, 0), SCSI_GOOD);
 	ck_assert_int_eq(prout(a, RESERVE, PR_TYPE_WE_AR, KA, 0, 0),
 	    SCSI_GOOD);
@@ -675,19 +675,19 @@ START_TEST(pr__spec_i_pt_bad_lists)
 	p[20] = SPEC_I_PT;
 	ck_assert_int_eq(prout_p(a, REGISTER, 0, p, 24),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	be32enc(p + 24, 100);			/* beyond the list */
 	ck_assert_int_eq(prout_p(a, REGISTER, 0, p, 48),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	be32enc(p + 24, 20);
 	p[28] = 0x01;				/* Fibre Channel */
 	ck_assert_int_eq(prout_p(a, REGISTER, 0, p, 48),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(prout(a, REG_IGNORE, 0, 0, KA, SPEC_I_PT),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(nkeys(), 0);
 }
 END_TEST
@@ -744,7 +744,7 @@ START_TEST(pr__report_capabilities_private)
 	/* APTPL without PTPL_C */
 	ck_assert_int_eq(prout(a, REGISTER, 0, 0, KA, APTPL),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(nkeys(), 0);
 }
 END_TEST
@@ -763,7 +763,7 @@ START_TEST(pr__bad_parameter_list_length)
 			continue;	/* its list is longer */
 		ck_assert_int_eq(prout_p(a, sa, PR_TYPE_WE, p, bad_plen[_i]),
 		    SCSI_CHECK_CONDITION);
-		ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+		ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	}
 	ck_assert_int_eq(nkeys(), 0);
 }
@@ -776,7 +776,7 @@ START_TEST(pr__short_data_out)
 	be32enc(cdb + 5, 24);
 	be64enc(p + 8, KA);
 	ck_assert_int_eq(run(a, cdb, p, 20), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	ck_assert_int_eq(nkeys(), 0);
 }
 END_TEST
@@ -787,9 +787,9 @@ START_TEST(pr__unknown_service_actions)
 	uint8_t	 out[16] = { 0x5f, 0x08, 0, 0, 0, 0, 0, 0, 24 };
 
 	ck_assert_int_eq(run(a, in, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(run(a, out, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -944,9 +944,9 @@ START_TEST(pr__disabled_is_invalid_opcode)
 
 	m.mt_lu.lu_pr_enabled = 0;
 	ck_assert_int_eq(prin(a, 0, 8), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2000);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 	ck_assert_int_eq(reg(a, KA), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2000);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 	ck_assert_int_eq(run(a, res6, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(run(b, rd10, NULL, 0), SCSI_RESERVATION_CONFLICT);
 	/* and REPORT SUPPORTED OPERATION CODES does not list them */
@@ -975,7 +975,7 @@ START_TEST(pr__shared_state_enforced_through_other_handle)
 	ck_assert_int_eq(run(b2, rd10, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(reg(b2, KB), SCSI_GOOD);
 	ck_assert_int_eq(prout(b2, PREEMPT, PR_TYPE_WE, KB, KA, 0), SCSI_GOOD);
-	ua_is(a, 0x2a05);
+	ua_is(a, ASC_REGISTRATIONS_PREEMPTED);
 	ck_assert_int_eq(writes(a), SCSI_RESERVATION_CONFLICT);
 	ck_assert_int_eq(writes(b2), SCSI_GOOD);
 	ck_assert_int_eq(resv(a, &key), PR_TYPE_WE);
@@ -1061,14 +1061,16 @@ START_TEST(pr__ua_waits_for_the_nexus)
 
 	ck_assert_int_eq(reg(a, KA), SCSI_GOOD);
 	ck_assert_int_eq(reg(b, KB), SCSI_GOOD);
-	a2 = calloc(1, sizeof(*a2));
-	memcpy(a2, a, sizeof(*a2));
+	a2 = scsi_nexus_new(SCSI_MAX_LUNS);	/* the same I_T nexus */
+	memcpy(a2->n_initiator, a->n_initiator, sizeof(a2->n_initiator));
+	memcpy(a2->n_isid, a->n_isid, sizeof(a2->n_isid));
+	memcpy(a2->n_target, a->n_target, sizeof(a2->n_target));
+	a2->n_tpgt = a->n_tpgt;
+	a2->n_relport = a->n_relport;
 	scsi_nexus_detach(a);
 	ck_assert_int_eq(prout(b, PREEMPT, PR_TYPE_WE, KB, KA, 0), SCSI_GOOD);
-	memset(a2->n_lu, 0, sizeof(a2->n_lu));
-	a2->n_nlun = 0;
 	scsi_nexus_attach(a2, 0, &lu2);		/* back, via another worker */
-	ua_is(a2, 0x2a05);
+	ua_is(a2, ASC_REGISTRATIONS_PREEMPTED);
 	nexus_free(a2);
 	scsi_nexus_attach(a, 0, &m.mt_lu);
 }

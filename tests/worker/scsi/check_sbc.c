@@ -1,6 +1,7 @@
 /*
- * worker/scsi/sbc.c: the read/write family over every CDB size, COMPARE AND
- * WRITE, WRITE SAME, UNMAP, GET LBA STATUS, capacity and store errors.
+ * worker/scsi/sbc.c: the read/write family over every CDB size, COMPARE
+ * AND WRITE, WRITE ATOMIC, WRITE SAME, UNMAP, GET LBA STATUS, capacity
+ * and store errors; worker/scsi/sanitize.c: SANITIZE.
  */
 #include <sys/queue.h>
 #include <check.h>
@@ -126,7 +127,7 @@ assert_oob(int i, uint64_t lba, uint32_t n)
 	ck_assert_msg(run_rw(i, lba, n) == SCSI_CHECK_CONDITION,
 	    "%s lba %llu n %u", rw[i].name, (unsigned long long)lba, n);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 
 START_TEST(sbc__rw_beyond_end)
@@ -147,7 +148,7 @@ START_TEST(sbc__rw_zero_blocks)
 
 	if (rw[_i].kind == K_WSAME) {		/* to the end: too many */
 		ck_assert_int_eq(st, SCSI_CHECK_CONDITION);
-		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 		memset(buf, 'e', BS);
 		ck_assert_int_eq(run_rw(_i, BLOCKS - 3, 0), SCSI_GOOD);
 		ck_assert_uint_eq(m.mt_ms->ms_data[(BLOCKS - 3) * BS], 'e');
@@ -173,13 +174,13 @@ START_TEST(sbc__rw_reserved_bits)
 	mkcdb(cdb, rw[_i].op, 0, 1);
 	cdb[len - 1] = 0x04;			/* NACA */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	if (len == 6)
 		return;
 	mkcdb(cdb, rw[_i].op, 0, 1);
 	cdb[1] |= 0x20;
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -248,11 +249,11 @@ START_TEST(sbc__max_transfer_length)
 
 	mkcdb(cdb, 0x88, 0, SCSI_MAX_XFER_BYTES / BS + 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	mkcdb(cdb, 0x8a, 0, SCSI_MAX_XFER_BYTES / BS + 1);
 	mtest_cmd(&m, cdb, NULL, 0);
 	ck_assert_uint_eq(m.mt_len, 0);		/* transport takes none */
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -289,20 +290,91 @@ START_TEST(sbc__write_protected)
 		ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS),
 		    SCSI_CHECK_CONDITION);
 		ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
-		ck_assert_int_eq(mtest_asc(&m), 0x2700);
+		ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	}
 	mkcdb(cdb, 0x41, 0, 1);
 	cdb[1] = 0x08;				/* UNMAP, no Data-Out */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	memset(buf, 0, 24);
 	be16enc(buf, 22);
 	be16enc(buf + 2, 16);
 	be32enc(buf + 16, 1);
 	ck_assert_int_eq(mtest_cmd(&m, um, buf, 24), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	mkcdb(cdb, 0x28, 0, 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC(16): the memstore's unit is 8 blocks, its most 512 */
+
+static int
+watomic(uint64_t lba, uint32_t n, uint32_t sent)
+{
+	uint8_t	 cdb[16] = { 0x9c };
+
+	be64enc(cdb + 2, lba);
+	be16enc(cdb + 12, (uint16_t)n);
+	return mtest_cmd(&m, cdb, buf, sent);
+}
+
+static void
+refused_at(int asc, unsigned byte)
+{
+	uint32_t sks;
+
+	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
+	ck_assert_int_eq(mtest_asc(&m), asc);
+	if (asc == ASC_INVALID_FIELD_IN_CDB) {
+		ck_assert(mtest_sks(&m, &sks));
+		ck_assert_uint_eq(sks & 0xffff, byte);
+	}
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 0);
+}
+
+START_TEST(sbc__write_atomic_writes_through_the_store)
+{
+	uint8_t	 cdb[16];
+
+	memset(buf, 0xa6, 512 * BS);
+	ck_assert_int_eq(watomic(8, 512, 512 * BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 1);
+	ck_assert(memcmp(m.mt_ms->ms_data + 8 * BS, buf, 512 * BS) == 0);
+	ck_assert_int_eq(watomic(BLOCKS - 8, 8, 8 * BS), SCSI_GOOD);
+	ck_assert_int_eq(watomic(0, 0, 0), SCSI_GOOD);	/* no blocks */
+	ck_assert_int_eq(m.mt_ms->ms_atomic_writes, 2);
+	/* FUA: written, then synchronized */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x9c;
+	cdb[1] = 0x08;
+	be16enc(cdb + 12, 8);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 8 * BS), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_syncs, 1);
+}
+END_TEST
+
+START_TEST(sbc__write_atomic_refusals)
+{
+	ck_assert_int_eq(watomic(BLOCKS - 8, 16, 16 * BS),
+	    SCSI_CHECK_CONDITION);
+	refused_at(ASC_LBA_OUT_OF_RANGE, 0);
+	ck_assert_int_eq(watomic(1, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 2);	/* alignment */
+	ck_assert_int_eq(watomic(0, 1, BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* granularity */
+	ck_assert_int_eq(watomic(0, 520, 520 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* past the most */
+	ck_assert_int_eq(watomic(0, 16, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_FIELD_IN_CDB, 12);	/* short: nothing */
+	m.mt_lu.lu_readonly = 1;
+	ck_assert_int_eq(watomic(0, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
+	m.mt_lu.lu_readonly = 0;
+	m.mt_ms->ms_atomic_max = 0;			/* the store has none */
+	ck_assert_int_eq(watomic(0, 8, 8 * BS), SCSI_CHECK_CONDITION);
+	refused_at(ASC_INVALID_OPCODE, 0);
 }
 END_TEST
 
@@ -310,13 +382,13 @@ static const struct {
 	uint8_t	 op;
 	int	 rc, key, asc;
 } ioerr[] = {
-	{ 0x28, -EIO, SK_MEDIUM_ERROR, 0x1100 },
-	{ 0x2a, -EIO, SK_MEDIUM_ERROR, 0x0c00 },
-	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
-	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, 0x2707 },
-	{ 0x41, -ENOSPC, SK_DATA_PROTECT, 0x2707 },
-	{ 0x28, -EAGAIN, SK_NOT_READY, 0x0401 },
-	{ 0x2a, -EAGAIN, SK_NOT_READY, 0x0401 },
+	{ 0x28, -EIO, SK_MEDIUM_ERROR, ASC_READ_ERROR },
+	{ 0x2a, -EIO, SK_MEDIUM_ERROR, ASC_WRITE_ERROR },
+	{ 0x2a, -ENOSPC, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
+	{ 0x2a, -EDQUOT, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
+	{ 0x41, -ENOSPC, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED },
+	{ 0x28, -EAGAIN, SK_NOT_READY, ASC_BECOMING_READY },
+	{ 0x2a, -EAGAIN, SK_NOT_READY, ASC_BECOMING_READY },
 };
 
 START_TEST(sbc__store_errors)
@@ -353,7 +425,7 @@ START_TEST(sbc__verify_miscompare_offset)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, 4 * BS),
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
-	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MISCOMPARE_DURING_VERIFY);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 3 * BS + 27);
 	cdb[1] = 0x00;				/* no compare */
@@ -366,7 +438,7 @@ START_TEST(sbc__verify_miscompare_offset)
 	ck_assert_uint_eq(info, 2 * BS + 5);
 	cdb[1] = 0x04;				/* BYTCHK 10b reserved */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -409,7 +481,7 @@ START_TEST(sbc__compare_and_write)
 	buf[2 * BS - 27] = 'C';
 	ck_assert_int_eq(caw(8, 2, buf, 4 * BS, 4 * BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
-	ck_assert_int_eq(mtest_asc(&m), 0x1d00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MISCOMPARE_DURING_VERIFY);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 0);
 	ck_assert_uint_eq(m.mt_ms->ms_data[8 * BS], 'B');
@@ -426,10 +498,10 @@ START_TEST(sbc__compare_and_write_bad_sizes)
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
 	ck_assert_int_eq(caw(0, 0, buf, BS, 256 * 2 * BS),
 	    SCSI_CHECK_CONDITION);		/* 256 blocks wrapped to 0 */
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(caw(BLOCKS - 1, 2, buf, 4 * BS, 4 * BS),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -486,11 +558,11 @@ START_TEST(sbc__write_same_rejects)
 	m.mt_edtl = 0;
 	cdb[1] = 0x18;				/* ANCHOR: not supported */
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	m.mt_lu.lu_blocks = 1u << 24;		/* fails before any I/O */
 	mkcdb(cdb, 0x93, 0, sbc_max_ws(&m.mt_lu) + 1);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	m.mt_lu.lu_blocks = BLOCKS;
 }
 END_TEST
@@ -559,26 +631,26 @@ START_TEST(sbc__unmap_parameter_checks)
 
 	ck_assert_int_eq(unmap(0, 0), SCSI_GOOD);
 	ck_assert_int_eq(unmap(4, 4), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	ck_assert_int_eq(unmap(8, 8), SCSI_GOOD);	/* no descriptors */
 	len = unmap_list(2, lba, cnt);
 	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	ck_assert_int_eq(m.mt_ms->ms_unmaps, 0);	/* nothing done */
 	ck_assert_int_eq(unmap(len, len - 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	be16enc(buf + 2, 16 * (SCSI_MAX_UNMAP_DESC + 1));
 	len = 8 + 16 * (SCSI_MAX_UNMAP_DESC + 1);
 	memset(buf + 8, 0, len - 8);
 	ck_assert_int_eq(unmap(len, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 }
 END_TEST
 
 START_TEST(sbc__get_lba_status_beyond_end)
 {
 	ck_assert_int_eq(gls(BLOCKS, 24), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	ck_assert_int_eq(gls(0xffffffffffffffffULL, 24), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(gls(BLOCKS - 1, 24), SCSI_GOOD);
 	ck_assert_uint_eq(be32dec(m.mt_din + 16), 1);
@@ -597,7 +669,7 @@ START_TEST(sbc__read_capacity)
 	ck_assert_uint_eq(be32dec(m.mt_din + 4), BS);
 	rc10[5] = 1;				/* LBA without PMI */
 	ck_assert_int_eq(mtest_cmd(&m, rc10, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	be32enc(rc16 + 10, 32);
 	ck_assert_int_eq(mtest_cmd(&m, rc16, NULL, 0), SCSI_GOOD);
 	ck_assert_uint_eq(m.mt_t.t_dinlen, 32);
@@ -628,6 +700,185 @@ START_TEST(sbc__read_defect_data)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* SANITIZE (worker/scsi/sanitize.c) over the memstore */
+
+#define SAN_IMMED	0x80
+#define SAN_AUSE	0x20
+
+static int
+sanitize(uint8_t b1, uint16_t plen, const uint8_t *p)
+{
+	uint8_t	 cdb[16] = { 0x48 };
+
+	cdb[1] = b1;
+	be16enc(cdb + 7, plen);
+	return mtest_cmd(&m, cdb, p, plen);
+}
+
+/* OVERWRITE's parameter list: count 1, ipl bytes of pattern c. */
+static uint16_t
+overwrite_list(uint8_t *p, uint16_t ipl, uint8_t c)
+{
+	memset(p, 0, 4 + ipl);
+	p[0] = 0x01;
+	be16enc(p + 2, ipl);
+	memset(p + 4, c, ipl);
+	return (uint16_t)(4 + ipl);
+}
+
+static void
+sense_is(int key, int asc)
+{
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_CHECK_CONDITION);
+	ck_assert_int_eq(mtest_key(&m), key);
+	ck_assert_int_eq(mtest_asc(&m), asc);
+}
+
+/*
+ * While it runs, commands end NOT READY with the progress, but INQUIRY,
+ * REPORT LUNS and REQUEST SENSE; after it, every block is the pattern.
+ */
+START_TEST(sbc__sanitize_overwrite_runs_in_the_background)
+{
+	uint8_t	 p[4 + BS], tur[16] = { 0 }, inq[16] = { 0x12, 0, 0, 0, 96 };
+	uint8_t	 rl[16] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	uint8_t	 rs[16] = { 0x03, 0, 0, 0, 64 }, cdb[16];
+	uint32_t sks;
+
+	ck_assert_int_eq(sanitize(0x01 | SAN_IMMED, overwrite_list(p, 3,
+	    0xaa), p), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_t.t_wait, 0);
+	ck_assert_int_eq(m.mt_ms->ms_san_state, SCSI_SANITIZE_RUNNING);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert(mtest_sks(&m, &sks));
+	ck_assert_uint_eq(sks & 0xffff, 0x8000);
+	mkcdb(cdb, 0x28, 0, 1);
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_NOT_READY, ASC_NOT_READY_SANITIZE);
+	ck_assert_int_eq(mtest_cmd(&m, inq, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, rl, NULL, 0), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, rs, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_din[2] & 0x0f, SK_NOT_READY);
+	ck_assert_uint_eq(be16dec(m.mt_din + 12), ASC_NOT_READY_SANITIZE);
+	memstore_sanitize_end(m.mt_ms, 0);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+	/* the pattern starts again at each block */
+	ck_assert_uint_eq(m.mt_ms->ms_san_pattern[0], 0xaa);
+	ck_assert_uint_eq(m.mt_ms->ms_san_pattern[BS - 1], 0xaa);
+	ck_assert_uint_eq(m.mt_ms->ms_data[BLOCKS * BS - 1], 0xaa);
+	/* with IMMED clear, the status waits for the end */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_t.t_wait, 1);
+	ck_assert_int_eq(m.mt_ms->ms_san_method, SCSI_SANITIZE_ERASE);
+}
+END_TEST
+
+START_TEST(sbc__sanitize_parameter_checks)
+{
+	uint8_t	 p[8 + BS];
+	uint16_t n;
+	int	 sa;
+
+	for (n = 0; n <= 4; n++) {
+		ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+		sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	}
+	ck_assert_int_eq(sanitize(0x01, BS + 5, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	n = overwrite_list(p, BS, 0xaa);
+	p[0] = 0;				/* OVERWRITE COUNT 0 */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	n = overwrite_list(p, BS, 0xaa);
+	be16enc(p + 2, 0);			/* no pattern */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	be16enc(p + 2, BS + 4);			/* longer than a block */
+	ck_assert_int_eq(sanitize(0x01, n, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM_LIST);
+	/* BLOCK ERASE and EXIT FAILURE MODE take no parameter list */
+	ck_assert_int_eq(sanitize(0x02, 8, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x1f, 8, p), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02 | 0x40, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* CRYPTO ERASE and the reserved service actions are not offered */
+	for (sa = 0; sa < 0x1f; sa++) {
+		if (sa == 0x01 || sa == 0x02)
+			continue;
+		ck_assert_int_eq(sanitize((uint8_t)sa, 0, NULL),
+		    SCSI_CHECK_CONDITION);
+		sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	}
+	ck_assert_int_eq(m.mt_ms->ms_sanitizes, 0);
+}
+END_TEST
+
+/*
+ * A failed sanitize: MEDIUM ERROR until EXIT FAILURE MODE (if it had
+ * AUSE) or another sanitize (with AUSE clear if it had it clear).
+ */
+START_TEST(sbc__sanitize_failure_mode)
+{
+	uint8_t	 tur[16] = { 0 };
+
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_GOOD);	/* no-op */
+	ck_assert_int_eq(sanitize(0x02 | SAN_AUSE, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 1);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
+	sense_is(SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_GOOD);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+	/* restricted: EXIT refused, only a sanitize without AUSE */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 1);
+	ck_assert_int_eq(sanitize(0x1f, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02 | SAN_AUSE, 0, NULL),
+	    SCSI_CHECK_CONDITION);
+	sense_is(SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_GOOD);
+	memstore_sanitize_end(m.mt_ms, 0);
+	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
+}
+END_TEST
+
+/* SANITIZE erases the LU for every nexus: any nexus's SWP stops it. */
+START_TEST(sbc__sanitize_honours_every_swp)
+{
+	struct scsi_nexus *nx = mtest_nexus("iqn.2025-01.test:other", 1);
+	uint8_t	 ms[16] = { 0x1a, 0x08, 0x0a, 0, 64 };
+	uint8_t	 sel[16] = { 0x15, 0x10, 0, 0, 16 }, p[16];
+
+	scsi_nexus_attach(nx, 0, &m.mt_lu);
+	mtest_clear_ua(&m, nx, 0);
+	ck_assert_int_eq(mtest_run(&m, nx, 0, ms, NULL, 0), SCSI_GOOD);
+	memcpy(p + 4, m.mt_din + 4, 12);
+	memset(p, 0, 4);
+	p[4 + 4] |= 0x08;			/* SWP, the other nexus's */
+	ck_assert_int_eq(mtest_run(&m, nx, 0, sel, p, 16), SCSI_GOOD);
+	ck_assert_int_eq(m.mt_ms->ms_wp_holds, 1);
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+	scsi_nexus_detach(nx);			/* its SWP goes with it */
+	free(nx);
+	ck_assert_int_eq(m.mt_ms->ms_wp_holds, 0);
+	m.mt_ms->ms_wp_elsewhere = 1;		/* a nexus of another worker */
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+	m.mt_ms->ms_wp_elsewhere = 0;
+	m.mt_lu.lu_readonly = 1;
+	ck_assert_int_eq(sanitize(0x02, 0, NULL), SCSI_CHECK_CONDITION);
+	sense_is(SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	ck_assert_int_eq(m.mt_ms->ms_sanitizes, 0);
+}
+END_TEST
+
 Suite *
 sbc_suite(void)
 {
@@ -646,6 +897,8 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__max_transfer_length);
 	tcase_add_test(tc, sbc__fua_and_write_cache);
 	tcase_add_test(tc, sbc__write_protected);
+	tcase_add_test(tc, sbc__write_atomic_writes_through_the_store);
+	tcase_add_test(tc, sbc__write_atomic_refusals);
 	tcase_add_loop_test(tc, sbc__store_errors, 0,
 	    sizeof(ioerr) / sizeof(ioerr[0]));
 	tcase_add_test(tc, sbc__verify_miscompare_offset);
@@ -659,6 +912,13 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
 	tcase_add_test(tc, sbc__read_capacity);
 	tcase_add_test(tc, sbc__read_defect_data);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sanitize");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, sbc__sanitize_overwrite_runs_in_the_background);
+	tcase_add_test(tc, sbc__sanitize_parameter_checks);
+	tcase_add_test(tc, sbc__sanitize_failure_mode);
+	tcase_add_test(tc, sbc__sanitize_honours_every_swp);
 	suite_add_tcase(s, tc);
 	return s;
 }

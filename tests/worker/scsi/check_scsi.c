@@ -46,7 +46,7 @@ START_TEST(scsi__unknown_opcode_is_invalid_opcode)
 		    SCSI_CHECK_CONDITION);
 		ck_assert_int_eq(m.mt_decode, -1);
 		ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-		ck_assert_int_eq(mtest_asc(&m), 0x2000);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 	}
 }
 END_TEST
@@ -65,7 +65,7 @@ START_TEST(scsi__bad_service_action)
 	cdb[1] = bad_sa[_i][1];
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks & 0xffff, 1);
 	ck_assert(sks & SCSI_SKS_CD);
@@ -92,7 +92,7 @@ check_unused_bits(const struct scsi_cmd *c, int op, int has_sa)
 			mtest_cmd(&m, cdb, NULL, 0);
 			ck_assert_msg(m.mt_decode == -1, "%s byte %d bit %d",
 			    c->c_name, i, bit);
-			ck_assert_int_eq(mtest_asc(&m), 0x2400);
+			ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 			ck_assert(mtest_sks(&m, &sks));
 			ck_assert_uint_eq(sks & 0xffff, (unsigned)i);
 			ck_assert_uint_eq((sks >> 16) & 0x0f, 0x08 | bit);
@@ -126,11 +126,44 @@ START_TEST(scsi__usage_byte0_is_opcode)
 		}
 		for (j = 0; tab[op].c_sa != NULL && j < tab[op].c_nsa; j++) {
 			ck_assert_int_eq(tab[op].c_sa[j].c_usage[0], op);
-			ck_assert_int_eq(tab[op].c_sa[j].c_usage[1],
+			ck_assert_int_eq(tab[op].c_sa[j].c_usage[1] & 0x1f,
 			    tab[op].c_sa[j].c_saval);
 			ck_assert_ptr_nonnull(tab[op].c_sa[j].c_handler);
 		}
 	}
+}
+END_TEST
+
+/* A block command's LBA and TRANSFER LENGTH lie in bits it uses. */
+static void
+check_field(const struct scsi_cmd *c, struct scsi_field f)
+{
+	unsigned i;
+
+	ck_assert_msg(f.f_len == 1 || f.f_len == 2 || f.f_len == 3 ||
+	    f.f_len == 4 || f.f_len == 8, "%s: field size", c->c_name);
+	ck_assert_msg(f.f_off >= 1 && f.f_off + f.f_len < c->c_cdblen,
+	    "%s: field past the CDB", c->c_name);
+	for (i = f.f_off; i < (unsigned)f.f_off + f.f_len; i++)
+		ck_assert_msg(c->c_usage[i] != 0, "%s: byte %u unused",
+		    c->c_name, i);
+}
+
+START_TEST(scsi__block_fields_are_used_bits)
+{
+	const struct scsi_cmd *tab = scsi_cmd_table();
+	int	 op, n = 0;
+
+	for (op = 0; op < 256; op++) {
+		if (tab[op].c_lba.f_len == 0) {
+			ck_assert_uint_eq(tab[op].c_nblk.f_len, 0);
+			continue;
+		}
+		check_field(&tab[op], tab[op].c_lba);
+		check_field(&tab[op], tab[op].c_nblk);
+		n++;
+	}
+	ck_assert_int_ge(n, 20);
 }
 END_TEST
 
@@ -186,10 +219,10 @@ START_TEST(scsi__missing_lun_not_supported)
 	    SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(m.mt_decode, -1);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2500);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LUN_NOT_SUPPORTED);
 	ck_assert_int_eq(mtest_run(&m, m.mt_nx, 70000, cdb, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2500);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LUN_NOT_SUPPORTED);
 }
 END_TEST
 
@@ -235,7 +268,9 @@ END_TEST
 
 START_TEST(scsi__ua_reported_in_priority_order)
 {
-	static const int order[] = { 0x2900, 0x2903, 0x2a01, 0x2a09, 0x3f0e };
+	static const int order[] = { ASC_POWER_ON_RESET,
+	    ASC_BUS_DEVICE_RESET, ASC_MODE_PARAMS_CHANGED, ASC_CAPACITY_CHANGED,
+	    ASC_LUNS_DATA_CHANGED };
 	size_t	 i;
 
 	m.mt_nx->n_lunex[0].ln_ua = UA_LUNS_CHANGED | UA_CAPACITY_CHANGED |
@@ -259,7 +294,7 @@ START_TEST(scsi__ua_not_reported_to_inquiry_report_luns)
 	ck_assert_int_eq(mtest_cmd(&m, inq, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_cmd(&m, rl, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2a09);
+	ck_assert_int_eq(mtest_asc(&m), ASC_CAPACITY_CHANGED);
 	ck_assert_int_eq(mtest_cmd(&m, rd, NULL, 0), SCSI_GOOD);
 }
 END_TEST
@@ -292,7 +327,7 @@ START_TEST(scsi__ua_set_skips_the_given_nexus)
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2a01);
+	ck_assert_int_eq(mtest_asc(&m), ASC_MODE_PARAMS_CHANGED);
 	scsi_nexus_detach(nx);
 	free(nx);
 }
@@ -309,11 +344,11 @@ START_TEST(scsi__lun_reset_ua_on_every_nexus)
 	ck_assert_int_eq(mtest_run(&m, nx, 0, res, NULL, 0), SCSI_GOOD);
 	scsi_lun_reset(&m.mt_lu, m.mt_nx);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2903);
+	ck_assert_int_eq(mtest_asc(&m), ASC_BUS_DEVICE_RESET);
 	ck_assert_int_eq(mtest_cmd(&m, tur, NULL, 0), SCSI_GOOD);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2903);
+	ck_assert_int_eq(mtest_asc(&m), ASC_BUS_DEVICE_RESET);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, tur, NULL, 0), SCSI_GOOD);
 	/* the reset released nx's RESERVE */
 	ck_assert_int_eq(mtest_cmd(&m, res, NULL, 0), SCSI_GOOD);
@@ -330,7 +365,7 @@ START_TEST(scsi__ua_before_invalid_opcode)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_UNIT_ATTENTION);
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2000);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_OPCODE);
 }
 END_TEST
 
@@ -345,7 +380,7 @@ START_TEST(scsi__sense_fixed_by_default)
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x70);
 	ck_assert_uint_eq(m.mt_t.t_senselen, 18);
 	ck_assert_uint_eq(m.mt_t.t_sense[7], 10);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -357,7 +392,7 @@ START_TEST(scsi__sense_descriptor_with_d_sense)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x72);
 	ck_assert_int_eq(mtest_key(&m), SK_ILLEGAL_REQUEST);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 }
 END_TEST
 
@@ -368,13 +403,14 @@ START_TEST(scsi__sense_descriptor_beyond_2tb)
 	uint8_t	 cdb[16] = { 0x88, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	    0xff, 0xff, 0, 0, 0, 1 };
 
-	scsi_lu_init(&big, (1ULL << 33), BS, "big", 7, &memstore_ops, NULL);
+	scsi_lu_init(&big, (1ULL << 33), BS, "big", 7, &memstore_ops,
+	    m.mt_ms);
 	scsi_nexus_attach(nx, 0, &big);
 	mtest_clear_ua(&m, nx, 0);
 	ck_assert_int_eq(mtest_run(&m, nx, 0, cdb, NULL, 0),
 	    SCSI_CHECK_CONDITION);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x72);
-	ck_assert_int_eq(mtest_asc(&m), 0x2100);
+	ck_assert_int_eq(mtest_asc(&m), ASC_LBA_OUT_OF_RANGE);
 	scsi_nexus_detach(nx);
 	free(nx);
 }
@@ -385,18 +421,20 @@ START_TEST(scsi__sense_information_and_ili)
 	uint8_t	 b[64];
 	uint64_t info;
 
-	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, 0x1d, 0, 1234,
-	    SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0);
+	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+	    1234, SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0xf0);
 	ck_assert_uint_eq(m.mt_t.t_sense[2], 0x20 | SK_MISCOMPARE);
 	ck_assert(mtest_info(&m, &info));
 	ck_assert_uint_eq(info, 1234);
 	/* 64-bit INFORMATION does not fit fixed format: VALID stays 0 */
-	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, 0x1d, 0, 1ULL << 40,
+	scsi_sense_ext(&m.mt_t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+	    1ULL << 40,
 	    SCSI_SENSE_INFO, 0);
 	ck_assert_uint_eq(m.mt_t.t_sense[0], 0x70);
-	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_MISCOMPARE, 0x1d, 0,
-	    1ULL << 40, SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0), 8 + 12 + 4);
+	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_MISCOMPARE,
+	    ASC_MISCOMPARE_DURING_VERIFY, 1ULL << 40,
+	    SCSI_SENSE_INFO | SCSI_SENSE_ILI, 0), 8 + 12 + 4);
 	ck_assert_uint_eq(b[8], 0x00);
 	ck_assert_uint_eq(b[10], 0x80);
 	ck_assert_uint_eq(be64dec(b + 12), 1ULL << 40);
@@ -417,9 +455,9 @@ START_TEST(scsi__sense_key_specific_pointer)
 	scsi_sense_param(&m.mt_t, 300, -1);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks, 0x800000 | 300);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
-	ck_assert_uint_eq(scsi_sense_build(b, 1, 5, 0x24, 0, 0,
-	    SCSI_SENSE_SKS, 7), 16);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
+	ck_assert_uint_eq(scsi_sense_build(b, 1, SK_ILLEGAL_REQUEST,
+	    ASC_INVALID_FIELD_IN_CDB, 0, SCSI_SENSE_SKS, 7), 16);
 	ck_assert_uint_eq(b[8], 0x02);
 	ck_assert_uint_eq(b[12], 0x80);
 	ck_assert_uint_eq(b[14], 7);
@@ -512,6 +550,7 @@ scsi_suite(void)
 	tcase_add_loop_test(tc, scsi__reserved_bits_rejected_for_every_opcode,
 	    0, 256);
 	tcase_add_test(tc, scsi__usage_byte0_is_opcode);
+	tcase_add_test(tc, scsi__block_fields_are_used_bits);
 	tcase_add_loop_test(tc, scsi__decode_reports_direction_and_length, 0,
 	    sizeof(xfer_vec) / sizeof(xfer_vec[0]));
 	tcase_add_test(tc, scsi__missing_lun_not_supported);

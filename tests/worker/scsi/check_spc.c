@@ -1,6 +1,7 @@
 /*
  * worker/scsi/spc.c: INQUIRY and VPD pages, REPORT LUNS, mode pages,
- * REPORT SUPPORTED OPERATION CODES, EXTENDED COPY.
+ * REPORT SUPPORTED OPERATION CODES and TASK MANAGEMENT FUNCTIONS,
+ * EXTENDED COPY.
  */
 #include <sys/queue.h>
 #include <check.h>
@@ -76,7 +77,7 @@ END_TEST
 START_TEST(spc__inquiry_page_without_evpd)
 {
 	ck_assert_int_eq(inquiry(0, 0x80, 255), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -96,7 +97,7 @@ START_TEST(spc__inquiry_every_listed_vpd_page)
 		    m.mt_t.t_dinlen);
 	}
 	ck_assert_int_eq(inquiry(1, 0x81, 255), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -155,6 +156,12 @@ START_TEST(spc__inquiry_block_limits_and_provisioning)
 	ck_assert_uint_eq(be32dec(d + 28), 8);
 	ck_assert_uint_eq(be64dec(d + 36), sbc_max_ws(&m.mt_lu));
 	ck_assert_uint_le(be64dec(d + 36) * BS, be32dec(d + 8) * BS);
+	/* WRITE ATOMIC: 256 KiB at most, in 4 KiB units (the memstore's) */
+	ck_assert_uint_eq(be32dec(d + 44), 512);
+	ck_assert_uint_le(be32dec(d + 44), be32dec(d + 8));
+	ck_assert_uint_eq(be32dec(d + 48), 8);
+	ck_assert_uint_eq(be32dec(d + 52), 8);
+	ck_assert_uint_eq(be64dec(d + 56), 0);		/* no boundaries */
 	ck_assert_int_eq(inquiry(1, 0xb2, 64), SCSI_GOOD);
 	ck_assert_uint_eq(d[5], 0xe4);
 	ck_assert_uint_eq(d[6] & 7, 2);
@@ -184,7 +191,7 @@ START_TEST(spc__report_luns_select_and_alloc)
 	ck_assert_uint_eq(be32dec(m.mt_din), 0);
 	cdb[2] = 3;
 	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	cdb[2] = 2;
 	cdb[8] = 0;
 	cdb[9] = 15;
@@ -249,11 +256,11 @@ START_TEST(spc__mode_sense_page_control)
 	ck_assert_uint_eq(m.mt_din[4 + 2], 0x04);	/* WCE default on */
 	ck_assert_int_eq(mode_sense(0, 0x08, 0xc0 | 0x08, 0),
 	    SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x3900);
+	ck_assert_int_eq(mtest_asc(&m), ASC_SAVING_PARAMS_UNSUPPORTED);
 	ck_assert_int_eq(mode_sense(0, 0x08, 0x19, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(mode_sense(0, 0x08, 0x0a, 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 }
 END_TEST
 
@@ -299,7 +306,7 @@ START_TEST(spc__mode_select_swp_write_protects)
 	ck_assert_int_eq(m.mt_nx->n_lunex[0].ln_mode.md_swp, 1);
 	ck_assert_int_eq(mtest_cmd(&m, wr, blk, BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_DATA_PROTECT);
-	ck_assert_int_eq(mtest_asc(&m), 0x2700);
+	ck_assert_int_eq(mtest_asc(&m), ASC_WRITE_PROTECTED);
 	ck_assert_int_eq(mode_sense(0, 0, 0x3f, 0), SCSI_GOOD);
 	ck_assert_uint_eq(m.mt_din[2] & 0x80, 0x80);
 	/* the other nexus may still write, and was told nothing */
@@ -330,20 +337,20 @@ START_TEST(spc__mode_select_rejects_bad_lists)
 
 	ck_assert_int_eq(select_control(0x02 | 0x80, 0, 0x0a),
 	    SCSI_CHECK_CONDITION);			/* TST 100b */
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert(mtest_sks(&m, &sks));
 	ck_assert_uint_eq(sks & 0xffff, 6);
 	ck_assert_int_eq(select_control(0x02, 0, 0x0b), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2600);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_PARAM_LIST);
 	ck_assert_int_eq(mtest_cmd(&m, sp, p, 16), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ck_assert_int_eq(mtest_cmd(&m, shorter, p, 3), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	p[4] = 0x0a;				/* page cut short */
 	p[5] = 0x0a;
 	shorter[4] = 8;
 	ck_assert_int_eq(mtest_cmd(&m, shorter, p, 8), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 }
 END_TEST
 
@@ -361,6 +368,25 @@ rsoc(uint8_t opts, uint8_t op, uint16_t sa)
 	be32enc(cdb + 6, 65535);
 	return mtest_cmd(&m, cdb, NULL, 0);
 }
+
+/* A store without atomic writes: no limits, WRITE ATOMIC not listed. */
+START_TEST(spc__no_atomic_write_without_the_store)
+{
+	const uint8_t *d = m.mt_din;
+
+	m.mt_ms->ms_atomic_max = 0;
+	ck_assert_int_eq(inquiry(1, 0xb0, 64), SCSI_GOOD);
+	ck_assert_uint_eq(be32dec(d + 44), 0);
+	ck_assert_uint_eq(be32dec(d + 48), 0);
+	ck_assert_uint_eq(be32dec(d + 52), 0);
+	ck_assert_int_eq(rsoc(1, 0x9c, 0), SCSI_GOOD);
+	ck_assert_uint_eq(d[1] & 0x07, 0x01);		/* not supported */
+	m.mt_ms->ms_atomic_max = 256 * 1024;
+	ck_assert_int_eq(rsoc(1, 0x9c, 0), SCSI_GOOD);
+	ck_assert_uint_eq(d[1] & 0x07, 0x03);
+	ck_assert_uint_eq(d[4 + 1], 0x18);		/* DPO FUA */
+}
+END_TEST
 
 START_TEST(spc__rsoc_all_lists_every_table_entry)
 {
@@ -400,7 +426,7 @@ START_TEST(spc__rsoc_one_command)
 		sa = all[off + 5] & 1;
 		ck_assert_int_eq(rsoc(sa ? 1 : 2, all[off],
 		    be16dec(all + off + 2)), SCSI_CHECK_CONDITION);
-		ck_assert_int_eq(mtest_asc(&m), 0x2400);
+		ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 		ck_assert_int_eq(rsoc(sa ? 2 : 1, all[off],
 		    be16dec(all + off + 2)), SCSI_GOOD);
 		ck_assert_uint_eq(m.mt_din[1] & 7, 3);
@@ -432,6 +458,30 @@ START_TEST(spc__report_tmfs)
 }
 END_TEST
 
+/*
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS reports every function of
+ * the SCSI layer's table and nothing else (that the transport runs
+ * exactly those: tests/worker/iscsi/check_iscsi.c).
+ */
+START_TEST(spc__report_tmfs_reports_the_table)
+{
+	uint8_t	 cdb[16] = { 0xa3, 0x0d, 0x80, 0, 0, 0, 0, 0, 0, 16 };
+	uint8_t	 want[16] = { 0 };
+	const struct scsi_tmf_desc *d;
+	int	 id;
+
+	for (id = 0; id < SCSI_TMF_COUNT; id++) {
+		ck_assert_ptr_nonnull(d = spc_tmf(id));
+		ck_assert_uint_lt(d->tm_byte, 4);
+		want[d->tm_byte] |= (uint8_t)(1 << d->tm_bit);
+	}
+	ck_assert_ptr_null(spc_tmf(SCSI_TMF_COUNT));
+	ck_assert_uint_eq(want[0] & 0x20, 0x20);	/* CLEAR ACA too */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, NULL, 0), SCSI_GOOD);
+	ck_assert_mem_eq(m.mt_din, want, 3);
+}
+END_TEST
+
 START_TEST(spc__start_stop_and_prevent)
 {
 	uint8_t	 ssu[16] = { 0x1b, 0, 0, 0, 0x01 };
@@ -440,7 +490,7 @@ START_TEST(spc__start_stop_and_prevent)
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_GOOD);
 	ssu[4] = 0x02;				/* eject a fixed disk */
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	ssu[4] = 0x40;				/* reserved power condition */
 	ck_assert_int_eq(mtest_cmd(&m, ssu, NULL, 0), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_cmd(&m, pa, NULL, 0), SCSI_GOOD);
@@ -525,7 +575,7 @@ START_TEST(spc__xcopy_between_luns_of_the_nexus)
 	ck_assert_uint_eq(be32dec(m.mt_din + 8), 40 * BS);
 	rcr[2] = 8;
 	ck_assert_int_eq(mtest_cmd(&m, rcr, NULL, 0), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2400);
+	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	scsi_nexus_detach_lun(m.mt_nx, 1);
 	memstore_free(ms2);
 }
@@ -550,7 +600,7 @@ START_TEST(spc__xcopy_refuses_foreign_lu)
 	xc_segment(p + 108, 0, 1, 8, 0, 0);		/* write theirs */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
-	ck_assert_int_eq(mtest_asc(&m), 0x0d02);
+	ck_assert_int_eq(mtest_asc(&m), ASC_COPY_TARGET_UNREACHABLE);
 	ck_assert_uint_eq(m.mt_ms->ms_data[0], 0);
 	ck_assert_uint_eq(ms2->ms_data[0], 'S');
 	scsi_nexus_detach(other);
@@ -570,21 +620,21 @@ START_TEST(spc__xcopy_parameter_list_errors)
 	xc_target(p + 16, &m.mt_lu);
 	xc_segment(p + 48, 0, 0, 8, 0, 100);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len - 1), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, 16 + 31), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 	p[16] = 0xe0;				/* FC N_Port_Name target */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2607);
+	ck_assert_int_eq(mtest_asc(&m), ASC_UNSUPPORTED_TARGET_DESC);
 	p[16] = 0xe4;
 	p[48] = 0x03;				/* stream to stream */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2609);
+	ck_assert_int_eq(mtest_asc(&m), ASC_UNSUPPORTED_SEGMENT_DESC);
 	p[48] = 0x02;
 	be16enc(p + 48 + 6, 1);			/* no target descriptor 1 */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
-	ck_assert_int_eq(mtest_asc(&m), 0x0d02);
+	ck_assert_int_eq(mtest_asc(&m), ASC_COPY_TARGET_UNREACHABLE);
 	xc_segment(p + 48, 0, 0, 8, 0, BLOCKS - 7);	/* beyond the end */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_key(&m), SK_COPY_ABORTED);
@@ -593,16 +643,16 @@ START_TEST(spc__xcopy_parameter_list_errors)
 		xc_target(p + 16 + 32 * i, &m.mt_lu);
 	xc_segment(p + 16 + 32 * 9, 0, 0, 1, 0, 1);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2606);
+	ck_assert_int_eq(mtest_asc(&m), ASC_TOO_MANY_TARGET_DESCS);
 	len = xc_list(p, 3, 1, 17);
 	xc_target(p + 16, &m.mt_lu);
 	for (i = 0; i < 17; i++)
 		xc_segment(p + 48 + 28 * i, 0, 0, 1, 0, 1);
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x2608);
+	ck_assert_int_eq(mtest_asc(&m), ASC_TOO_MANY_SEGMENT_DESCS);
 	len = xc_list(p, 4, 9, 27);		/* beyond the list length */
 	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_CHECK_CONDITION);
-	ck_assert_int_eq(mtest_asc(&m), 0x1a00);
+	ck_assert_int_eq(mtest_asc(&m), ASC_PARAM_LIST_LENGTH_ERROR);
 }
 END_TEST
 
@@ -643,6 +693,8 @@ spc_suite(void)
 	tcase_add_test(tc, spc__rsoc_all_lists_every_table_entry);
 	tcase_add_test(tc, spc__rsoc_one_command);
 	tcase_add_test(tc, spc__report_tmfs);
+	tcase_add_test(tc, spc__no_atomic_write_without_the_store);
+	tcase_add_test(tc, spc__report_tmfs_reports_the_table);
 	tcase_add_test(tc, spc__start_stop_and_prevent);
 	tcase_add_test(tc, spc__xcopy_between_luns_of_the_nexus);
 	tcase_add_test(tc, spc__xcopy_refuses_foreign_lu);

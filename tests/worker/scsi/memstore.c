@@ -113,8 +113,112 @@ ms_status(void *p, uint64_t off, uint64_t *len, int *mapped)
 	return 0;
 }
 
+/* One process, one command at a time: a plain write is atomic. */
+static int
+ms_write_atomic(void *p, const void *buf, size_t len, uint64_t off)
+{
+	struct memstore *ms = p;
+
+	ms->ms_atomic_writes++;
+	return ms_write(p, buf, len, off);
+}
+
+static void
+ms_atomic_limits(void *p, uint32_t *unit, uint32_t *max)
+{
+	struct memstore *ms = p;
+
+	*unit = ms->ms_atomic_unit;
+	*max = ms->ms_atomic_max;
+}
+
+/* A sanitize runs until the test says it is over (memstore_sanitize_end). */
+static int
+ms_sanitize(void *p, const struct scsi_sanitize *sz)
+{
+	struct memstore *ms = p;
+
+	if (ms->ms_san_state == SCSI_SANITIZE_RUNNING)
+		return -EBUSY;
+	ms->ms_san_state = SCSI_SANITIZE_RUNNING;
+	ms->ms_san_method = sz->sz_method;
+	ms->ms_san_ause = sz->sz_ause;
+	memset(ms->ms_san_pattern, 0, sizeof(ms->ms_san_pattern));
+	if (sz->sz_method == SCSI_SANITIZE_OVERWRITE)
+		memcpy(ms->ms_san_pattern, sz->sz_pattern, sz->sz_blksz);
+	ms->ms_sanitizes++;
+	return 0;
+}
+
+static void
+ms_sanitize_state(void *p, struct scsi_sanitize *sz)
+{
+	struct memstore *ms = p;
+
+	memset(sz, 0, sizeof(*sz));
+	sz->sz_state = ms->ms_san_state;
+	sz->sz_method = ms->ms_san_method;
+	sz->sz_ause = ms->ms_san_ause;
+	sz->sz_progress = ms->ms_san_state == SCSI_SANITIZE_RUNNING ?
+	    0x8000 : 0;
+}
+
+static void
+ms_sanitize_exit(void *p)
+{
+	struct memstore *ms = p;
+
+	ms->ms_san_state = SCSI_SANITIZE_IDLE;
+}
+
+static int
+ms_wp_hold(void *p, int on)
+{
+	struct memstore *ms = p;
+
+	ms->ms_wp_holds += on ? 1 : -1;
+	return 0;
+}
+
+static int
+ms_wp_elsewhere(void *p)
+{
+	struct memstore *ms = p;
+
+	return ms->ms_wp_elsewhere;
+}
+
+/* The sanitize the store runs is over: done as asked, or failed. */
+void
+memstore_sanitize_end(struct memstore *ms, int failed)
+{
+	uint64_t b;
+
+	if (failed) {
+		ms->ms_san_state = SCSI_SANITIZE_FAILED;
+		return;
+	}
+	for (b = 0; b < ms->ms_blocks; b++)
+		memcpy(ms->ms_data + b * ms->ms_blksz, ms->ms_san_pattern,
+		    ms->ms_blksz);
+	ms_mark(ms, 0, ms->ms_blocks * ms->ms_blksz,
+	    ms->ms_san_method == SCSI_SANITIZE_OVERWRITE);
+	ms->ms_san_state = SCSI_SANITIZE_IDLE;
+}
+
 const struct lu_store_ops memstore_ops = {
-	ms_read, ms_write, ms_unmap, ms_sync, ms_status, NULL,
+	.so_read = ms_read,
+	.so_write = ms_write,
+	.so_unmap = ms_unmap,
+	.so_sync = ms_sync,
+	.so_status = ms_status,
+	.so_write_atomic = ms_write_atomic,
+	.so_atomic_limits = ms_atomic_limits,
+	.so_sanitize = ms_sanitize,
+	.so_sanitize_state = ms_sanitize_state,
+	.so_sanitize_exit = ms_sanitize_exit,
+	.so_wp_hold = ms_wp_hold,
+	.so_wp_elsewhere = ms_wp_elsewhere,
 };
 
 struct memstore *
@@ -126,6 +230,8 @@ memstore_new(uint64_t blocks, uint32_t blksz)
 	ms->ms_blksz = blksz;
 	ms->ms_data = calloc(blocks, blksz);
 	ms->ms_map = calloc((blocks + 7) / 8, 1);
+	ms->ms_atomic_unit = 4096;
+	ms->ms_atomic_max = 256 * 1024;
 	return ms;
 }
 
@@ -143,7 +249,7 @@ struct scsi_nexus *
 mtest_nexus(const char *target, uint16_t tpgt)
 {
 	static uint8_t	 next;
-	struct scsi_nexus *nx = calloc(1, sizeof(*nx));
+	struct scsi_nexus *nx = scsi_nexus_new(SCSI_MAX_LUNS);
 
 	strncpy(nx->n_initiator, "iqn.2025-01.test:initiator",
 	    sizeof(nx->n_initiator) - 1);

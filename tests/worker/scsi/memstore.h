@@ -18,6 +18,16 @@ struct memstore {
 	int		 ms_fail_write;	/* ... write */
 	int		 ms_syncs;
 	int		 ms_unmaps;
+	int		 ms_atomic_writes;
+	uint32_t	 ms_atomic_unit;	/* bytes; max 0: no atomic write */
+	uint32_t	 ms_atomic_max;
+	int		 ms_san_state;		/* SCSI_SANITIZE_* */
+	int		 ms_san_method;
+	int		 ms_san_ause;
+	uint8_t		 ms_san_pattern[SCSI_PATTERN_MAX];
+	int		 ms_sanitizes;		/* started */
+	int		 ms_wp_holds;		/* SWP held by nexuses here */
+	int		 ms_wp_elsewhere;	/* ... and by another process */
 };
 
 extern const struct lu_store_ops memstore_ops;
@@ -25,6 +35,7 @@ extern const struct lu_store_ops memstore_ops;
 struct memstore	*memstore_new(uint64_t, uint32_t);
 void		 memstore_free(struct memstore *);
 int		 memstore_mapped(const struct memstore *, uint64_t);
+void		 memstore_sanitize_end(struct memstore *, int);
 
 /* One LU over a memstore at LUN 0 of a nexus; tasks run against it. */
 struct mtest {

@@ -1,5 +1,6 @@
 /*
- * worker/store/lu.c: copy-on-write overlays over a read-only base image.
+ * worker/store/lu.c: copy-on-write overlays over a read-only base image,
+ * their atomic writes and sanitizes.
  */
 #include <sys/stat.h>
 
@@ -257,6 +258,43 @@ START_TEST(lu__anonymous_overlay_kept_until_discarded)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* WRITE ATOMIC on a shared overlay */
+
+START_TEST(lu__atomic_write_seen_whole_by_the_other)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		*data = malloc(65536), *got = malloc(65536);
+	uint32_t	 unit, max;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	lu_cow_ops.so_atomic_limits(a, &unit, &max);
+	ck_assert_uint_eq(unit, 4096);
+	ck_assert_uint_eq(max, LU_ATOMIC_MAX);
+	memset(data, 0xa6, 65536);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 65536, 8192), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, 65536, 8192), 0);
+	ck_assert_mem_eq(got, data, 65536);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(b), 65536);
+	ck_assert_uint_eq(a->cw_hdr->h_aword, 2);	/* applied, closed */
+	/* whole COW blocks, no more than the slot */
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 4096, 512),
+	    -EINVAL);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data, 512, 0),
+	    -EINVAL);
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(a, data,
+	    LU_ATOMIC_MAX + 4096, 0), -EINVAL);
+	lu_cow_free(a);
+	lu_cow_free(b);
+	free(data);
+	free(got);
+	base_unchanged();
+}
+END_TEST
+
 /*
  * A session's counter held by one process cannot be claimed by another
  * (a stranger never takes over a live session's files); once let go it
@@ -283,6 +321,207 @@ START_TEST(lu__quota_held_not_claimed)
 }
 END_TEST
 
+/*
+ * A writer killed while applying (its slot left odd, half its blocks
+ * written in place): readers get all of the new data from the slot, and
+ * the next write over those bytes finishes the job first.
+ */
+START_TEST(lu__atomic_slot_of_a_dead_writer)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		 data[16384], got[16384], other[4096];
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	memset(data, 0x3c, sizeof(data));
+	/* what the dead writer did: staged, opened the slot, half applied */
+	ck_assert_int_eq(pwrite(a->cw_ovl, data, sizeof(data), IMG_SIZE),
+	    (ssize_t)sizeof(data));
+	a->cw_hdr->h_aoff = 16384;
+	a->cw_hdr->h_alen = sizeof(data);
+	a->cw_hdr->h_aword = 1;
+	ck_assert_int_eq(pwrite(a->cw_ovl, data, 8192, 16384), 8192);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, sizeof(got), 16384), 0);
+	ck_assert_mem_eq(got, data, sizeof(data));
+	/* a write elsewhere leaves it; one over it finishes it first */
+	memset(other, 0x77, sizeof(other));
+	ck_assert_int_eq(lu_cow_ops.so_write(b, other, 4096, 65536), 0);
+	ck_assert_uint_eq(b->cw_hdr->h_aword, 1);
+	ck_assert_int_eq(lu_cow_ops.so_write(b, other, 512, 16384 + 12288),
+	    0);
+	ck_assert_uint_eq(b->cw_hdr->h_aword, 2);
+	ck_assert_int_eq(lu_cow_ops.so_read(a, got, sizeof(got), 16384), 0);
+	ck_assert_mem_eq(got, data, 12288);
+	ck_assert_mem_eq(got + 12288, other, 512);
+	ck_assert_mem_eq(got + 12800, data, sizeof(data) - 12800);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(a), 16384 + 4096);
+	lu_cow_free(a);
+	lu_cow_free(b);
+	base_unchanged();
+}
+END_TEST
+
+/* A private overlay has one nexus in one process: a plain write. */
+START_TEST(lu__atomic_write_private)
+{
+	struct lu_cow	*cw;
+	uint8_t		 data[8192], got[8192];
+
+	ck_assert_ptr_nonnull(cw = anon(NULL));
+	memset(data, 0x19, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write_atomic(cw, data, 8192, 4096), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, 8192, 4096), 0);
+	ck_assert_mem_eq(got, data, 8192);
+	lu_cow_free(cw);
+	base_unchanged();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* SANITIZE on an overlay, and SWP across processes */
+
+static int
+san_run(struct lu_cow *cw)
+{
+	int	 r;
+
+	while ((r = lu_cow_sanitize_step(cw, 100 * 1024)) > 0)
+		continue;
+	lu_cow_sanitize_end(cw, -r);
+	return r;
+}
+
+static void
+san_start(struct lu_cow *cw, int method, const uint8_t *blk)
+{
+	struct scsi_sanitize sz;
+
+	memset(&sz, 0, sizeof(sz));
+	sz.sz_method = method;
+	sz.sz_blksz = 512;
+	sz.sz_pattern = blk;
+	ck_assert_int_eq(lu_cow_ops.so_sanitize(cw, &sz), 0);
+}
+
+static int
+san_state(struct lu_cow *cw)
+{
+	struct scsi_sanitize sz;
+
+	lu_cow_ops.so_sanitize_state(cw, &sz);
+	return sz.sz_state;
+}
+
+START_TEST(lu__sanitize_erase_punches_the_overlay)
+{
+	char		 path[128];
+	struct lu_cow	*cw;
+	uint8_t		 data[8192], *got = malloc(IMG_SIZE), *zero;
+	uint64_t	 len = IMG_SIZE;
+	int		 mapped;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(cw = lu_cow_shared(&im, path, 4096, NULL));
+	memset(data, 0x5a, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write(cw, data, 8192, 4096), 0);
+	san_start(cw, SCSI_SANITIZE_ERASE, NULL);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_RUNNING);
+	ck_assert_int_eq(san_run(cw), 0);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_IDLE);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, IMG_SIZE, 0), 0);
+	zero = calloc(1, IMG_SIZE);
+	ck_assert_mem_eq(got, zero, IMG_SIZE);
+	ck_assert_int_eq(lu_cow_ops.so_status(cw, 0, &len, &mapped), 0);
+	ck_assert_int_eq(mapped, 0);			/* all deallocated */
+	ck_assert_uint_eq(len, IMG_SIZE);
+	ck_assert_uint_eq(lu_cow_mapped_bytes(cw), 0);
+	lu_cow_free(cw);
+	free(got);
+	free(zero);
+	base_unchanged();
+}
+END_TEST
+
+START_TEST(lu__sanitize_overwrite_writes_the_pattern)
+{
+	struct lu_cow	*cw;
+	uint8_t		 blk[512], got[1536];
+	struct lu_quota	 q = { .q_limit = 0 };
+
+	ck_assert_ptr_nonnull(cw = anon(&q));
+	memset(blk, 0xaa, sizeof(blk));
+	blk[0] = 0x01;
+	san_start(cw, SCSI_SANITIZE_OVERWRITE, blk);
+	ck_assert_int_eq(san_run(cw), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, got, 1536, IMG_SIZE - 1536),
+	    0);
+	ck_assert_mem_eq(got, blk, 512);
+	ck_assert_mem_eq(got + 1024, blk, 512);
+	ck_assert_uint_eq(q.q_used, IMG_SIZE);
+	lu_cow_free(cw);
+	/* a quota too small fails it, and says so */
+	q.q_limit = IMG_SIZE / 2;
+	q.q_used = 0;
+	ck_assert_ptr_nonnull(cw = anon(&q));
+	san_start(cw, SCSI_SANITIZE_OVERWRITE, blk);
+	ck_assert_int_eq(san_run(cw), -EDQUOT);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_FAILED);
+	lu_cow_ops.so_sanitize_exit(cw);
+	ck_assert_int_eq(san_state(cw), SCSI_SANITIZE_IDLE);
+	lu_cow_free(cw);
+	base_unchanged();
+}
+END_TEST
+
+/* The process running a sanitize dies: the next one to look goes on. */
+START_TEST(lu__sanitize_taken_over_from_a_dead_process)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+	uint8_t		 got[4096], zero[4096] = { 0 };
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	san_start(a, SCSI_SANITIZE_ERASE, NULL);
+	ck_assert_int_eq(lu_cow_sanitize_step(a, 65536), 1);
+	ck_assert_int_eq(lu_cow_ops.so_sanitize(b, NULL), -EBUSY);
+	ck_assert_int_eq(san_state(b), SCSI_SANITIZE_RUNNING);
+	ck_assert_ptr_null(b->cw_job);		/* a runs it */
+	lu_cow_free(a);				/* as its death: lock gone */
+	ck_assert_int_eq(san_state(b), SCSI_SANITIZE_RUNNING);
+	ck_assert_ptr_nonnull(b->cw_job);	/* b took it over */
+	ck_assert_uint_eq(b->cw_hdr->h_snext, 65536);
+	ck_assert_int_eq(san_run(b), 0);
+	ck_assert_int_eq(lu_cow_ops.so_read(b, got, 4096, IMG_SIZE - 4096),
+	    0);
+	ck_assert_mem_eq(got, zero, 4096);
+	lu_cow_free(b);
+	base_unchanged();
+}
+END_TEST
+
+START_TEST(lu__swp_seen_by_another_process)
+{
+	char		 path[128];
+	struct lu_cow	*a, *b;
+
+	snprintf(path, sizeof(path), "%s/shared-0", dir);
+	ck_assert_ptr_nonnull(a = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_ptr_nonnull(b = lu_cow_shared(&im, path, 4096, NULL));
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_hold(a, 1), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 1);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(a), 0);	/* its own */
+	ck_assert_int_eq(lu_cow_ops.so_wp_hold(a, 0), 0);
+	ck_assert_int_eq(lu_cow_ops.so_wp_elsewhere(b), 0);
+	lu_cow_free(a);
+	lu_cow_free(b);
+}
+END_TEST
+
 Suite *
 lu_suite(void)
 {
@@ -299,6 +538,13 @@ lu_suite(void)
 	tcase_add_test(tc, lu__quota_refuses_and_keeps_data);
 	tcase_add_test(tc, lu__unmap_reads_zero_and_credits);
 	tcase_add_test(tc, lu__shared_overlay_seen_by_both_and_kept);
+	tcase_add_test(tc, lu__atomic_write_seen_whole_by_the_other);
+	tcase_add_test(tc, lu__atomic_slot_of_a_dead_writer);
+	tcase_add_test(tc, lu__atomic_write_private);
+	tcase_add_test(tc, lu__sanitize_erase_punches_the_overlay);
+	tcase_add_test(tc, lu__sanitize_overwrite_writes_the_pattern);
+	tcase_add_test(tc, lu__sanitize_taken_over_from_a_dead_process);
+	tcase_add_test(tc, lu__swp_seen_by_another_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
