@@ -73,7 +73,8 @@ cl_omap_get(struct coord_cluster *cl, const char *oid, const char *key,
 				continue;
 			if (vl > cap)
 				vl = cap;
-			memcpy(buf, v, vl);
+			if (vl > 0)
+				memcpy(buf, v, vl);
 			*len = vl;
 			r = 0;
 		}
@@ -216,7 +217,8 @@ cl_watch_cb(void *arg, uint64_t id, uint64_t cookie, uint64_t notifier,
 	memset(&ev, 0, sizeof(ev));
 	if (len >= sizeof(msg))
 		len = sizeof(msg) - 1;
-	memcpy(msg, data, len);
+	if (len > 0)
+		memcpy(msg, data, len);
 	msg[len] = '\0';
 	if (sscanf(msg, "%63s %15s %200s", node, ev.ev_kind, ev.ev_arg) < 2 ||
 	    strcmp(node, cl->cl_cc->cc_node) == 0) {
@@ -443,7 +445,8 @@ cl_node_one(void *arg, const char *key, const char *val, size_t len)
 
 	if (len >= sizeof(rec) || strlen(key) >= CFG_NAME_MAX)
 		return 0;
-	memcpy(rec, val, len);
+	if (len > 0)
+		memcpy(rec, val, len);
 	rec[len] = '\0';
 	if (sscanf(rec, "%llu %u %79s", &beat, &conns, addr) != 3)
 		return 0;
@@ -524,7 +527,8 @@ cl_count_here(struct coord_cluster *cl)
 		cl->cl_here[n].t_iqn = cs->cs_tab[i]->s_id.ss_target;
 		cl->cl_here[n++].t_n = 1;
 	}
-	qsort(cl->cl_here, n, sizeof(cl->cl_here[0]), cl_target_cmp);
+	if (n > 1)
+		qsort(cl->cl_here, n, sizeof(cl->cl_here[0]), cl_target_cmp);
 	for (i = 0; i < n; i++) {
 		if (j > 0 && strcasecmp(cl->cl_here[j - 1].t_iqn,
 		    cl->cl_here[i].t_iqn) == 0)
@@ -636,7 +640,8 @@ cl_place_one(void *arg, const char *key, const char *val, size_t len)
 		return 0;
 	memcpy(node, key, (size_t)(slash - key));
 	node[slash - key] = '\0';
-	memcpy(num, val, len);
+	if (len > 0)
+		memcpy(num, val, len);
 	num[len] = '\0';
 	for (i = 0; i < cl->cl_nnodes; i++)
 		if (strcmp(cl->cl_nodes[i].n_name, node) == 0)

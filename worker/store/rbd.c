@@ -205,7 +205,9 @@ rbd_catalog_load(struct worker *w)
 	}
 	rbd_image_spec_list_cleanup(v, n);
 	free(v);
-	qsort(w->w_images, w->w_nimages, sizeof(*w->w_images), rbd_image_cmp);
+	if (w->w_nimages > 1)
+		qsort(w->w_images, (size_t)w->w_nimages, sizeof(*w->w_images),
+		    rbd_image_cmp);
 	return 0;
 }
 
