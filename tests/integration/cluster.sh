@@ -2,8 +2,8 @@
 # Issue 16: several scsipubd nodes sharing a Ceph cluster.  A one-host
 # cluster from Debian's packages (tests/ceph/ceph-up: one monitor, one
 # manager, one OSD on memstore), started once for the whole script, and
-# three nodes on 127.0.0.2, .3 and .4: A and B serve every login
-# themselves, C redirects to the node that serves a target.
+# four nodes on 127.0.0.2 to .5: A and B serve every login themselves,
+# C redirects to the node that serves a target, E also by load.
 #   - discovery on any node names every node's portal;
 #   - written through A, read through B (patterns, sub-block, the base
 #     around them), UNMAP through B reads zeros through A;
@@ -13,7 +13,8 @@
 #     deleted through B: gone on A, its clone removed;
 #   - a public target reads its RBD image whole, writes a private overlay;
 #   - a 1 MiB quota holds across nodes;
-#   - a login to C for a target A serves is redirected to A;
+#   - a login to C for a target A serves is redirected to A; a login to
+#     E, which redirects by load, goes to a lighter node once E is busy;
 #   - COMPARE AND WRITE through A and B at once loses no swap;
 #   - kill -9 of node A (every process) while qemu-img bench and qemu-io
 #     write through it: the initiator on B reads back every acknowledged
@@ -81,6 +82,7 @@ iqn-prefix $IQN_PREFIX
 workers 2
 target shared disk
 target prt blank
+target spare blank
 tier gold quota 64M ttl 1h persistent yes pr yes luns 4
 tier tiny quota 1M ttl 1h persistent yes pr no luns 1
 api-token $GOLD tier gold
@@ -90,6 +92,7 @@ cluster pool scsipub
 cluster node $1
 cluster address $2:$PORT
 cluster redirect $3
+cluster-balance 2
 EOF
 	"$SCSIPUBD" -d -v -f "$WORK/$1/conf" >> "$WORK/node-$1.log" 2>&1 &
 	eval "PID_$1=$!"
@@ -121,20 +124,20 @@ alive() {
 	done
 }
 
-A=127.0.0.2; B=127.0.0.3; C=127.0.0.4
-node a $A off; node b $B off; node c $C session
-up a $A; up b $B; up c $C
-alive a b c; alive b a c; alive c a b
+A=127.0.0.2; B=127.0.0.3; C=127.0.0.4; E=127.0.0.5
+node a $A off; node b $B off; node c $C session; node e $E load
+up a $A; up b $B; up c $C; up e $E
+alive a b c e; alive b a c e; alive c a b e; alive e a b c
 S=$IQN_PREFIX:shared
 P=$IQN_PREFIX:prt
 
 # Discovery on any node: every node's portal.
 out=$(iscsi-ls -s "iscsi://$B:$PORT" 2>&1) || fail "iscsi-ls: $out"
-for ip in $A $B $C; do
+for ip in $A $B $C $E; do
 	echo "$out" | grep -q "Target:$S Portal:$ip:$PORT,1" ||
 		fail "discovery on B does not name $ip: $out"
 done
-ok "discovery on B names the portals of A, B and C"
+ok "discovery on B names the portals of A, B, C and E"
 
 # Written through A, read through B.
 out=$(qemu-io -f raw -c 'write -P 0xa1 0 1M' -c 'write -P 0xb2 1049088 512' \
@@ -250,6 +253,25 @@ grep -q "session start: target $S initiator iqn.2007-10.com.github:sahlberg:libi
     "$WORK/node-c.log" && fail "C served the login it redirected"
 wait $hp || fail "hold: $(cat "$WORK/hold.out")"
 ok "a login to C for $S, served by A, is redirected to A (Target moved temporarily) and libiscsi follows"
+
+# E (redirect load, cluster-balance 2) serving 3 sessions sends a login
+# to a target served nowhere to a node with fewer; with 1 it serves it.
+SP=$IQN_PREFIX:spare
+out=$(iscsi-inq "iscsi://$E:$PORT/$SP/0" 2>&1) || fail "iscsi-inq through E: $out"
+grep -q "to $SP: redirected" "$WORK/node-e.log" && fail "E redirected while it served nothing"
+busy=
+for i in 1 2 3; do
+	"$ISCTEST" -p "$E:$PORT" -t "$D" -i "iqn.2025-01.test:busy$i" -w 6 hold \
+	    > "$WORK/busy$i.out" 2>&1 &
+	busy="$busy $!"
+done
+EXTRA_PIDS="${EXTRA_PIDS:-} $busy"
+sleep 2.5	# E's heartbeat tells the others, and its page, 3 sessions
+out=$(iscsi-inq "iscsi://$E:$PORT/$SP/0" 2>&1) || fail "iscsi-inq through E, busy: $out"
+grep -q "to $SP: redirected to node [abc] " "$WORK/node-e.log" ||
+	fail "E, serving 3 sessions, did not send a login to a lighter node"
+for p in $busy; do wait "$p" || fail "hold on E: $(cat "$WORK"/busy*.out)"; done
+ok "E (redirect load) serves a login while idle, and redirects one to a lighter node while it serves 3 sessions"
 
 # COMPARE AND WRITE as a lock word, through A and B at once: no swap is
 # lost between one node's compare and the other's write.
