@@ -90,11 +90,11 @@ fdpass_close_all(struct msghdr *msg)
 
 /*
  * Receive one datagram of exactly len bytes into msg and its descriptors
- * (at most maxfds) into fds, recvmsg(2) flags (MSG_DONTWAIT) added: the number of descriptors, or 0 ... maxfds
- * with *eof set at end of file, or -1 on error (errno set; EBADMSG for a
- * malformed message, whose descriptors are closed; EMFILE when the
- * message came whole but its descriptors could not be taken, the
- * receiver being out of them: msg is good then).
+ * (at most maxfds) into fds, recvmsg(2) flags (MSG_DONTWAIT) added: the
+ * number of descriptors, or 0 with *eof set at end of file, or -1 on
+ * error (errno set; EBADMSG for a malformed message, whose descriptors
+ * are closed; EMFILE when the message came whole but its descriptors
+ * could not be taken, the receiver being out of them: msg is good then).
  */
 int
 fdpass_recvv(int sock, void *msg, size_t len, int *fds, int maxfds, int *eof,

@@ -3,10 +3,13 @@
  * bounds-checked reads that never fail halfway but say so at the end.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "pack.h"
@@ -302,4 +305,53 @@ unpack_str(struct pack *pk, char *buf, size_t cap)
 	}
 	memcpy(buf, p, n);
 	buf[n] = '\0';
+}
+
+/* ---- Records in a memfd, to pass to another process ---- */
+
+/*
+ * The record in a new memfd named name (flags: memfd_create's,
+ * MFD_CLOEXEC or 0 for one an exec keeps): its descriptor, or -1.
+ */
+int
+pack_memfd(const struct pack *pk, const char *name, unsigned int flags)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (pk->pk_err || (fd = memfd_create(name, flags)) == -1)
+		return -1;
+	while (off < pk->pk_len) {
+		n = write(fd, pk->pk_buf + off, pk->pk_len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+/*
+ * What a memfd from another process holds, mapped read-only: its bytes
+ * and length, or NULL when it is empty, longer than max or cannot be
+ * mapped.  The caller unmaps it (munmap) and closes fd.
+ */
+const uint8_t *
+unpack_map(int fd, size_t max, size_t *len)
+{
+	struct stat	 st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > max)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = (size_t)st.st_size;
+	return p;
 }

@@ -56,4 +56,8 @@ void	 unpack_bytes(struct pack *, void *, size_t);
 const uint8_t *unpack_blob(struct pack *, size_t *);
 void	 unpack_str(struct pack *, char *, size_t);
 
+/* common/pack.c: records in a memfd */
+int	 pack_memfd(const struct pack *, const char *, unsigned int);
+const uint8_t *unpack_map(int, size_t, size_t *);
+
 #endif /* SCSIPUB_PACK_H */

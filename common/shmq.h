@@ -39,7 +39,7 @@
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
 #define SHMQ_DATA_MAX		488	/* payload bytes; message is 512 */
 #define SHMQ_SLOTS_MAX		256
-#define SHMQ_LAYOUT		3	/* up when a ring, slot or message changes */
+#define SHMQ_LAYOUT		3	/* up when a ring or a message changes */
 
 /*
  * Message types, and their payloads (all integers big-endian), each

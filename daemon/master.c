@@ -819,7 +819,7 @@ master_upgrade(struct master *m)
  */
 static void	sig_hup(struct master *m)  { log_info("SIGHUP: reload"); master_reload(m); }
 static void	sig_usr1(struct master *m) { (void)m; log_reopen(); log_info("SIGUSR1: logs reopened"); }
-static void	sig_usr2(struct master *m) { log_info("SIGUSR2: replacing the binary"); master_upgrade(m); }
+static void	sig_usr2(struct master *m) { log_info("SIGUSR2: new binary"); master_upgrade(m); }
 static void	sig_term(struct master *m) { log_info("stopping now"); master_stop(m, 1); }
 static void	sig_quit(struct master *m) { log_info("SIGQUIT: graceful stop"); master_stop(m, 0); }
 static void	sig_chld(struct master *m) { master_sigchld(m); }

@@ -37,6 +37,7 @@
 #define UPGRADE_MAGIC	"SPUBMSTR"
 #define UPGRADE_MAJOR	1
 #define UPGRADE_MINOR	0
+#define UPGRADE_MAX_RECORD	(256UL * 1024 * 1024)
 
 /* The sections of the record; numbers never reused. */
 enum upgrade_tag {
@@ -145,28 +146,6 @@ upgrade_inherit(struct master *m, int on)
 	return rv == 0 ? 0 : -1;
 }
 
-/* The record in a memfd left open across exec: its fd, or -1. */
-static int
-upgrade_memfd(const struct pack *pk)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd;
-
-	if (pk->pk_err || (fd = memfd_create("scsipub-master", 0)) == -1)
-		return -1;
-	while (off < pk->pk_len) {
-		if ((n = write(fd, pk->pk_buf + off, pk->pk_len - off)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	return fd;
-}
-
 /*
  * The master's state as upgrade_restore() reads it, in a memfd an exec
  * leaves open: its descriptor, or -1.
@@ -178,7 +157,7 @@ upgrade_record(struct master *m)
 	int		 fd;
 
 	upgrade_save(m, &pk);
-	fd = upgrade_memfd(&pk);
+	fd = pack_memfd(&pk, "scsipub-master", 0);
 	pack_free(&pk);
 	return fd;
 }
@@ -345,22 +324,19 @@ int
 upgrade_restore(struct master *m, int fd)
 {
 	struct pack	 pk, s;
-	struct stat	 st;
 	uint16_t	 minor, tag;
-	uint8_t		*rec;
+	const uint8_t	*rec;
+	size_t		 len = 0;
 	int		 r, rv = -1;
 
 	m->m_coord.ch_ctl = -1;
-	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
-	    (rec = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-	    0)) == MAP_FAILED) {
-		close(fd);
-		return -1;
-	}
+	rec = unpack_map(fd, UPGRADE_MAX_RECORD, &len);
 	close(fd);
+	if (rec == NULL)
+		return -1;
 	if ((m->m_base = event_base_new()) == NULL ||
 	    (m->m_conns = conns_new(m->m_cfg->c_max_conns)) == NULL ||
-	    unpack_init(&pk, rec, (size_t)st.st_size, UPGRADE_MAGIC,
+	    unpack_init(&pk, rec, len, UPGRADE_MAGIC,
 	    UPGRADE_MAJOR, &minor) == -1 ||
 	    unpack_section(&pk, &tag, &s) != 1 || tag != UP_MASTER ||
 	    upgrade_load_master(m, &s) == -1)
@@ -391,6 +367,6 @@ out:
 	if (rv == -1)
 		log_warnx("%s: the previous master's state is unreadable",
 		    __func__);
-	munmap(rec, (size_t)st.st_size);
+	munmap((void *)(uintptr_t)rec, len);
 	return rv;
 }

@@ -25,7 +25,7 @@ struct ipc_req {
 	int			 r_sent;
 };
 
-#define IPC_POST_DELAY_US	1000	/* a posted message's doorbell: at most */
+#define IPC_POST_DELAY_US	1000	/* doorbell of a post: at the latest */
 
 TAILQ_HEAD(ipc_reqs, ipc_req);
 

@@ -156,7 +156,8 @@ conn_new(struct worker *w, int fd, enum listen_kind kind, uint32_t mid)
 	if (kind != LISTEN_ISCSI_TLS &&
 	    (c->c_flushev = event_new(w->w_base, -1, 0, conn_flush_cb,
 	    c)) != NULL) {
-		bufferevent_disable(c->c_bev, EV_WRITE);	/* on from birth */
+		/* writing is on from birth: off, flushes write */
+		bufferevent_disable(c->c_bev, EV_WRITE);
 		bufferevent_enable(c->c_bev, EV_READ);
 		/*
 		 * Read what the socket holds in one go (libevent's default

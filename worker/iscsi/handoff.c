@@ -230,29 +230,6 @@ handoff_save(struct conn *c, struct pack *pk)
 
 /* ---- The old worker ---- */
 
-/* The record in a memfd, for the master to pass on: its fd, or -1. */
-static int
-handoff_memfd(const struct pack *pk)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = memfd_create("scsipub-conn", MFD_CLOEXEC)) == -1)
-		return -1;
-	while (off < pk->pk_len) {
-		n = write(fd, pk->pk_buf + off, pk->pk_len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	return fd;
-}
-
 /* Serving it here again: the hand-over did not happen. */
 static void
 handoff_stay(struct conn *c, const char *why)
@@ -278,7 +255,8 @@ handoff_send(struct conn *c)
 	struct pack		 pk;
 	int			 fds[3], nfds = 2, rv;
 
-	if (handoff_save(c, &pk) == -1 || (fds[1] = handoff_memfd(&pk)) == -1) {
+	if (handoff_save(c, &pk) == -1 ||
+	    (fds[1] = pack_memfd(&pk, "scsipub-conn", MFD_CLOEXEC)) == -1) {
 		pack_free(&pk);
 		handoff_stay(c, "cannot write its state");
 		return -1;
@@ -687,23 +665,6 @@ handoff_resume(struct conn *c)
 		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* The record in memfd, mapped: its bytes and length, or NULL. */
-static uint8_t *
-handoff_map(int memfd, size_t *len)
-{
-	struct stat	 st;
-	void		*p;
-
-	if (fstat(memfd, &st) == -1 || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > HANDOFF_MAX_RECORD)
-		return NULL;
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, memfd, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*len = (size_t)st.st_size;
-	return p;
-}
-
 /*
  * A connection another worker handed over (PROC_TAG_ADOPT): its socket,
  * the memfd holding its record, the lock on its anonymous overlay (or
@@ -715,17 +676,17 @@ void
 handoff_adopt(struct worker *w, int sock, int memfd, int held, uint32_t mid)
 {
 	struct conn	*c;
-	uint8_t		*rec;
+	const uint8_t	*rec;
 	size_t		 len = 0;
 	uint64_t	 since = 0;
 	uint32_t	 pid = 0;
 	const char	*why = NULL;
 
-	rec = handoff_map(memfd, &len);
+	rec = unpack_map(memfd, HANDOFF_MAX_RECORD, &len);
 	close(memfd);
 	if ((c = conn_new(w, sock, LISTEN_ISCSI, mid)) == NULL) {
 		if (rec != NULL)
-			munmap(rec, len);
+			munmap((void *)(uintptr_t)rec, len);
 		if (held != -1)
 			close(held);
 		return;
@@ -742,7 +703,7 @@ handoff_adopt(struct worker *w, int sock, int memfd, int held, uint32_t mid)
 	else if (handoff_load_rest(c, rec, len) == -1)
 		why = "its state is not one this build reads";
 	if (rec != NULL)
-		munmap(rec, len);
+		munmap((void *)(uintptr_t)rec, len);
 	if (held != -1)
 		close(held);	/* ours is taken by now, or never will be */
 	if (why != NULL) {
