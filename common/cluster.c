@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,19 +175,31 @@ cluster_view_place(const struct cluster_page *pg, uint64_t h,
 
 /*
  * A consistent copy of the nodes, and where target iqn is served (NULL:
- * no target).  0, or -1 when the page is not there or not ready.
+ * no target).  0, or -1 when the page is not there or not ready, or was
+ * being written for CLUSTER_VIEW_WAIT_NS (a coordinator that died in
+ * the middle: its successor writes the page again).  The coordinator
+ * keeps the page open for copies only, but it may lose its CPU in the
+ * middle: after a few tries the reader gives it the CPU.
  */
 int
 cluster_page_view(struct cluster_page *pg, const char *iqn,
     struct cluster_view *v)
 {
 	uint64_t	 h = iqn != NULL ? cluster_target_hash(iqn) : 0;
+	uint64_t	 until = 0;
 	uint32_t	 seq;
 	int		 tries;
 
 	if (pg == NULL)
 		return -1;
-	for (tries = 0; tries < 1000; tries++) {
+	for (tries = 0;; tries++) {
+		if (tries >= 64) {
+			if (until == 0)
+				until = cluster_now_ns() + CLUSTER_VIEW_WAIT_NS;
+			else if (cluster_now_ns() > until)
+				return -1;
+			sched_yield();
+		}
 		seq = atomic_load_explicit(&pg->cg_seq, memory_order_acquire);
 		if (seq & 1)
 			continue;
@@ -203,7 +216,6 @@ cluster_page_view(struct cluster_page *pg, const char *iqn,
 		    seq)
 			return v->cv_ready ? 0 : -1;
 	}
-	return -1;
 }
 
 /* The least loaded live node, if lighter than this one by margin. */

@@ -50,6 +50,7 @@
 
 #define CLUSTER_MAX_NODES	32
 #define CLUSTER_MAX_PLACE	1024	/* targets served somewhere */
+#define CLUSTER_VIEW_WAIT_NS	100000000ULL	/* a page being written */
 #define CLUSTER_ADDR_MAX	80
 #define CLUSTER_CLONE_MAX	(CFG_NAME_MAX + 48)
 /*

@@ -624,19 +624,18 @@ cl_place_put(struct coord_cluster *cl)
 	return 0;
 }
 
-/* A placement record into the page, if its node is known. */
+/* A placement record into cl_place, if its node is known. */
 static int
 cl_place_one(void *arg, const char *key, const char *val, size_t len)
 {
 	struct coord_cluster *cl = arg;
-	struct cluster_page *pg = cl->cl_pg;
 	struct cluster_place *p;
 	const char	*slash = strchr(key, '/');
 	char		 node[CFG_NAME_MAX], num[16];
 	int		 i;
 
 	if (slash == NULL || (size_t)(slash - key) >= sizeof(node) ||
-	    len >= sizeof(num) || pg->cg_nplace >= CLUSTER_MAX_PLACE)
+	    len >= sizeof(num) || cl->cl_nplace >= CLUSTER_MAX_PLACE)
 		return 0;
 	memcpy(node, key, (size_t)(slash - key));
 	node[slash - key] = '\0';
@@ -648,7 +647,7 @@ cl_place_one(void *arg, const char *key, const char *val, size_t len)
 			break;
 	if (i == cl->cl_nnodes)
 		return 0;
-	p = &pg->cg_place[pg->cg_nplace++];
+	p = &cl->cl_place[cl->cl_nplace++];
 	p->cp_hash = cluster_target_hash(slash + 1);
 	p->cp_node = (uint16_t)i;
 	p->cp_conns = (uint16_t)strtoul(num, NULL, 10);
@@ -669,13 +668,20 @@ cl_place_mine(void *arg, const char *key, const char *val, size_t len)
 /* ---------------------------------------------------------------- */
 /* The page and the lease */
 
-/* The nodes and the placement (read now) into the page. */
+/*
+ * The nodes and the placement (read now) into the page.  The placement
+ * is read from RADOS before the page is opened for writing: while it is
+ * open, workers reading it wait (a login to a shared target among them),
+ * so it is open for copies only, never for a round trip.
+ */
 static int
 cl_publish(struct coord_cluster *cl)
 {
 	struct cluster_page *pg = cl->cl_pg;
 	int		 i, r;
 
+	cl->cl_nplace = 0;
+	r = cl_omap_foreach(cl, CLUSTER_OBJ_PLACEMENT, "", cl_place_one, cl);
 	cluster_page_begin(pg);
 	for (i = 0; i < cl->cl_nnodes; i++) {
 		snprintf(pg->cg_nodes[i].cn_name, CFG_NAME_MAX, "%s",
@@ -688,8 +694,10 @@ cl_publish(struct coord_cluster *cl)
 			pg->cg_self = (uint32_t)i;
 	}
 	pg->cg_nnodes = (uint32_t)cl->cl_nnodes;
-	pg->cg_nplace = 0;
-	r = cl_omap_foreach(cl, CLUSTER_OBJ_PLACEMENT, "", cl_place_one, cl);
+	if (cl->cl_nplace > 0)
+		memcpy(pg->cg_place, cl->cl_place,
+		    cl->cl_nplace * sizeof(pg->cg_place[0]));
+	pg->cg_nplace = cl->cl_nplace;
 	pg->cg_ready = 1;
 	cluster_page_end(pg);
 	return r == -ENOENT ? 0 : r;

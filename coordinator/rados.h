@@ -110,6 +110,9 @@ struct coord_cluster {
 	uint64_t		 cl_now;	/* of the nodes being read */
 	struct cl_node		 cl_nodes[CLUSTER_MAX_NODES];
 	int			 cl_nnodes;
+	/* the placement as read, before it goes to the page */
+	struct cluster_place	 cl_place[CLUSTER_MAX_PLACE];
+	uint32_t		 cl_nplace;
 	int			 cl_applying;	/* applying RADOS's sessions */
 	int			 cl_sessions_dirty;
 

@@ -4,6 +4,7 @@
  * names given to things in RADOS.
  */
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,6 +146,46 @@ START_TEST(cluster__page_torn_not_read)
 }
 END_TEST
 
+/*
+ * A writer that holds the page open for a while (the coordinator lost its
+ * CPU in the middle): the reader waits for it and sees what it wrote,
+ * rather than failing a login with a target error.
+ */
+START_TEST(cluster__page_slow_writer_waited_for)
+{
+	struct cluster_page	*w, *r;
+	static struct cluster_view v;
+	int			 fds[2], st;
+	pid_t			 pid;
+	char			 b;
+
+	w = cluster_page_open(dir, 1);
+	r = cluster_page_open(dir, 0);
+	put_node(w, 0, "a", 0, 1);
+	w->cg_ready = 1;
+	ck_assert_int_eq(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		cluster_page_begin(w);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		usleep(30000);
+		put_node(w, 1, "b", 0, 1);
+		cluster_page_end(w);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(read(fds[0], &b, 1), 1);	/* it is writing */
+	ck_assert_int_eq(cluster_page_view(r, NULL, &v), 0);
+	ck_assert_int_eq(v.cv_nnodes, 2);
+	ck_assert_str_eq(v.cv_nodes[1].cn_name, "b");
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(fds[0]);
+	close(fds[1]);
+	cluster_page_close(r);
+	cluster_page_close(w);
+}
+END_TEST
+
 START_TEST(cluster__lease)
 {
 	struct cluster_page	*w, *r;
@@ -231,6 +272,7 @@ cluster_suite(void)
 	tcase_add_test(tc, cluster__page_other_layout_refused);
 	tcase_add_test(tc, cluster__page_view);
 	tcase_add_test(tc, cluster__page_torn_not_read);
+	tcase_add_test(tc, cluster__page_slow_writer_waited_for);
 	tcase_add_test(tc, cluster__lease);
 	tcase_add_test(tv, cluster__redirect_pick);
 	tcase_add_test(tv, cluster__names);
