@@ -226,6 +226,13 @@ for _ in $(seq 1 60); do	# A's coordinator counts it in RADOS
 	sleep 0.1
 done
 [ $((16#${v:-0})) -ge $((768 * 1024)) ] || fail "RADOS does not count A's writes: '$v'"
+# B reads the others' count when one of its workers first opens the LU
+# (a login), one RADOS round trip later, and again every heartbeat (a
+# second here): a write in the same instant as that first login may pass
+# before it (README: within what the nodes write in one heartbeat).
+out=$(qemu-io -f raw -c 'read 0 4k' "iscsi://$QU%$QS@$B:$PORT/$QI/0" 2>&1) ||
+	fail "a read on B of the session's LU: $out"
+sleep 1.5
 out=$(qemu-io -f raw -c 'write -P 0x3d 1M 512k' "iscsi://$QU%$QS@$B:$PORT/$QI/0" 2>&1)
 echo "$out" | grep -q "write failed" || fail "B let the session past its quota: $out"
 out=$(qemu-io -f raw -c 'write -P 0x3d 1M 128k' -c 'read -P 0x3c 0 768k' \
