@@ -39,14 +39,17 @@ cow_bits(const struct lu_cow *cw, uint64_t b)
 }
 
 /*
- * Note a change of a shared map for the coordinator: runs of blocks whose
- * M or Z bit went on or off, coalesced while they stay contiguous.
+ * Note a change of a shared map for the coordinator (when its changes
+ * are logged): runs of blocks whose M or Z bit went on or off, coalesced
+ * while they stay contiguous.
  */
-static void
+void
 cow_log(struct lu_cow *cw, int op, uint64_t b)
 {
 	struct cow_logent	*e, *v;
 
+	if (!cw->cw_logging)
+		return;
 	if (cw->cw_nlog > 0) {
 		e = &cw->cw_log[cw->cw_nlog - 1];
 		if (e->le_op == op && e->le_first + e->le_count == b &&
@@ -92,7 +95,7 @@ cow_quota_word(struct lu_cow *cw)
 }
 
 /* Reserve blocks within the limit, or -EDQUOT. */
-static int
+int
 cow_quota_take(struct lu_cow *cw, uint64_t blocks)
 {
 	uint64_t	*p = cow_quota_word(cw);
@@ -120,7 +123,8 @@ cow_quota_charge(struct lu_cow *cw, uint64_t blocks)
 		__atomic_add_fetch(p, blocks << cw->cw_shift, __ATOMIC_RELAXED);
 }
 
-static void
+/* Give blocks back: a reservation not used, or blocks unmapped. */
+void
 cow_quota_credit(struct lu_cow *cw, uint64_t blocks)
 {
 	uint64_t	*p = cow_quota_word(cw);

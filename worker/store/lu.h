@@ -135,6 +135,10 @@ volatile uint32_t *lu_cow_reset_gen(struct lu_cow *);
 struct pr_lu	*lu_cow_pr(struct lu_cow *);
 int		 lu_cow_sanitize_step(struct lu_cow *, uint64_t);
 void		 lu_cow_sanitize_end(struct lu_cow *, int);
+/* the map's log and the quota, for the store's other backends (rbd.c) */
+void		 cow_log(struct lu_cow *, int, uint64_t);
+int		 cow_quota_take(struct lu_cow *, uint64_t);
+void		 cow_quota_credit(struct lu_cow *, uint64_t);
 
 /* worker/store/sanitize.c */
 int		 sanitize_start(struct lu_cow *);

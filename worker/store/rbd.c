@@ -344,7 +344,8 @@ rbd_lu_new(struct image *im, const char *clone, uint32_t bs,
 	cw->cw_shift = (uint32_t)__builtin_ctz(bs);
 	cw->cw_nblocks = (im->im_size + bs - 1) >> cw->cw_shift;
 	cw->cw_maplen = cowmap_bytes(cw->cw_nblocks);
-	cw->cw_quota = q;
+	/* a clone counts its blocks only against a limit */
+	cw->cw_quota = q != NULL && q->q_limit != 0 ? q : NULL;
 	cw->cw_ovl = cw->cw_mapfd = -1;
 	snprintf(rb->rb_name, sizeof(rb->rb_name), "%s", clone);
 	snprintf(rb->rb_cookie, sizeof(rb->rb_cookie), "%ld", (long)getpid());
@@ -411,79 +412,7 @@ rbd_lu_free(struct lu_cow *cw)
 }
 
 /* ---------------------------------------------------------------- */
-/* The quota and the log of map changes (as lu.c keeps them) */
-
-static uint64_t *
-rbd_quota_word(struct lu_cow *cw)
-{
-	struct lu_quota	*q = cw->cw_quota;
-
-	if (q == NULL || q->q_limit == 0)
-		return NULL;
-	return q->q_shared != NULL ? q->q_shared : &q->q_used;
-}
-
-static int
-rbd_quota_take(struct lu_cow *cw, uint64_t blocks)
-{
-	uint64_t	*p = rbd_quota_word(cw);
-	uint64_t	 bytes = blocks << cw->cw_shift, used;
-
-	if (p == NULL || blocks == 0)
-		return 0;
-	used = __atomic_load_n(p, __ATOMIC_RELAXED);
-	do {
-		if (used + bytes > cw->cw_quota->q_limit)
-			return -EDQUOT;
-	} while (!__atomic_compare_exchange_n(p, &used, used + bytes, 0,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return 0;
-}
-
-static void
-rbd_quota_credit(struct lu_cow *cw, uint64_t blocks)
-{
-	uint64_t	*p = rbd_quota_word(cw);
-	uint64_t	 bytes = blocks << cw->cw_shift, used;
-
-	if (p == NULL || blocks == 0)
-		return;
-	used = __atomic_load_n(p, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(p, &used, bytes < used ?
-	    used - bytes : 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		continue;
-}
-
-static void
-rbd_log(struct lu_cow *cw, int op, uint64_t b)
-{
-	struct cow_logent	*e, *v;
-	size_t			 n;
-
-	if (!cw->cw_logging)
-		return;
-	if (cw->cw_nlog > 0) {
-		e = &cw->cw_log[cw->cw_nlog - 1];
-		if (e->le_op == op && e->le_first + e->le_count == b &&
-		    e->le_count < UINT32_MAX) {
-			e->le_count++;
-			return;
-		}
-	}
-	if (cw->cw_nlog == cw->cw_logcap) {
-		n = cw->cw_logcap ? cw->cw_logcap * 2 : 16;
-		if ((v = reallocarray(cw->cw_log, n, sizeof(*v))) == NULL) {
-			cw->cw_logfail = 1;
-			return;
-		}
-		cw->cw_log = v;
-		cw->cw_logcap = n;
-	}
-	e = &cw->cw_log[cw->cw_nlog++];
-	e->le_op = (uint8_t)op;
-	e->le_first = b;
-	e->le_count = 1;
-}
+/* The quota and the log of map changes: lu.c's (cow_quota_*, cow_log) */
 
 /*
  * Blocks [first, last] now hold data (bits M) or were deallocated
@@ -503,13 +432,13 @@ rbd_mark(struct lu_cow *cw, uint64_t first, uint64_t last, int bits,
 		if (bits == COWMAP_M && old != COWMAP_M) {
 			if (*resv > 0)
 				(*resv)--;
-			rbd_log(cw, COW_SET_M, b);
+			cow_log(cw, COW_SET_M, b);
 		} else if (old == COWMAP_M) {
-			rbd_quota_credit(cw, 1);
-			rbd_log(cw, COW_CLEAR_M, b);
+			cow_quota_credit(cw, 1);
+			cow_log(cw, COW_CLEAR_M, b);
 		}
 		if ((old & COWMAP_Z) != (bits & COWMAP_Z))
-			rbd_log(cw, bits & COWMAP_Z ? COW_SET_Z : COW_CLEAR_Z,
+			cow_log(cw, bits & COWMAP_Z ? COW_SET_Z : COW_CLEAR_Z,
 			    b);
 	}
 }
@@ -546,14 +475,14 @@ rbd_lu_write(void *arg, const void *buf, size_t len, uint64_t off)
 	last = (off + len - 1) >> cw->cw_shift;
 	for (b = first; b <= last && b < cw->cw_nblocks; b++)
 		resv += cowmap_get(cw->cw_map, b) != COWMAP_M;
-	if ((r = rbd_quota_take(cw, resv)) != 0)
+	if ((r = cow_quota_take(cw, resv)) != 0)
 		return (int)r;
 	if ((r = rbd_write2(rb->rb_img, off, len, buf, 0)) != (ssize_t)len) {
-		rbd_quota_credit(cw, resv);
+		cow_quota_credit(cw, resv);
 		return r < 0 ? (int)r : -EIO;
 	}
 	rbd_mark(cw, first, last, COWMAP_M, &resv);
-	rbd_quota_credit(cw, resv);	/* reserved, mapped by another */
+	cow_quota_credit(cw, resv);	/* reserved, mapped by another */
 	return 0;
 }
 
