@@ -26,6 +26,7 @@
 #include "proc.h"
 #include "shmq.h"
 #include "suites.h"
+#include "tcoord.h"
 
 #define NSLOTS		2
 #define MAPSIZE		((size_t)64 << 20)
@@ -73,11 +74,7 @@ coord_wait(pid_t pid)
 static void
 coord_stop(int sig)
 {
-	if (coord_pid > 0) {
-		kill(coord_pid, sig);
-		coord_wait(coord_pid);
-	}
-	coord_pid = 0;
+	tcoord_stop(&coord_pid, sig);
 }
 
 static void
@@ -88,40 +85,10 @@ coord_teardown(void)
 	statedir_teardown();
 }
 
-/* The coordinator process as the master runs it, on region rg. */
-static int
-coord_main(size_t mapsize)
-{
-	struct proc_env	 env;
-	struct config	*cfg;
-
-	if ((cfg = config_new()) == NULL ||
-	    strlen(statedir) >= sizeof(cfg->c_state_dir))
-		return EXIT_FAILURE;
-	memcpy(cfg->c_state_dir, statedir, strlen(statedir) + 1);
-	cfg->c_map_size = mapsize;
-	memset(&env, 0, sizeof(env));
-	env.pe_cfg = cfg;
-	env.pe_region = rg;
-	env.pe_slot = env.pe_ctl = -1;
-	return coordinator_main(&env);
-}
-
-static pid_t
-coord_fork(size_t mapsize)
-{
-	pid_t	 pid;
-
-	if ((pid = fork()) == 0)
-		_exit(coord_main(mapsize));
-	ck_assert_int_ne(pid, -1);
-	return pid;
-}
-
 static void
 coord_start(void)
 {
-	coord_pid = coord_fork(MAPSIZE);
+	coord_pid = tcoord_fork(statedir, rg, MAPSIZE);
 }
 
 /* The worker's side: queue a request (waiting for room), ring. */
@@ -412,7 +379,7 @@ START_TEST(coordinator__schema_mismatch_exits_78)
 	ck_assert_int_eq(store_schema_put(st, COORD_SCHEMA + 1), 0);
 	ck_assert_int_eq(store_commit(st), 0);
 	store_close(st);
-	status = coord_wait(coord_fork(MAPSIZE));
+	status = coord_wait(tcoord_fork(statedir, rg, MAPSIZE));
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
@@ -423,7 +390,7 @@ START_TEST(coordinator__missing_state_dir_exits_78)
 	int	 status;
 
 	statedir_teardown();
-	status = coord_wait(coord_fork(MAPSIZE));
+	status = coord_wait(tcoord_fork(statedir, rg, MAPSIZE));
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), EX_CONFIG);
 }
@@ -514,7 +481,7 @@ START_TEST(coordinator__full_store_reports_enospc)
 	char		 key[32], val[200];
 	int		 i, full = 0;
 
-	coord_pid = coord_fork((size_t)256 << 10);
+	coord_pid = tcoord_fork(statedir, rg, (size_t)256 << 10);
 	memset(val, 'v', sizeof(val) - 1);
 	val[sizeof(val) - 1] = '\0';
 	for (i = 0; i < 10000 && !full; i++) {

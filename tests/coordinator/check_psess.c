@@ -28,6 +28,7 @@
 #include "psess.h"
 #include "shmq.h"
 #include "suites.h"
+#include "tcoord.h"
 
 #define NSLOTS		2
 #define MAPSIZE		((size_t)64 << 20)
@@ -40,34 +41,13 @@ static struct psess_mirror	*mirror;
 static struct psess_ment	 ent;
 static uint64_t			 next_id = 1;
 
-/* The coordinator process as the master runs it, on region rg. */
-static int
-coord_main(size_t mapsize)
-{
-	struct proc_env	 env;
-	struct config	*cfg;
-
-	if ((cfg = config_new()) == NULL ||
-	    strlen(statedir) >= sizeof(cfg->c_state_dir))
-		return EXIT_FAILURE;
-	memcpy(cfg->c_state_dir, statedir, strlen(statedir) + 1);
-	cfg->c_map_size = mapsize;
-	memset(&env, 0, sizeof(env));
-	env.pe_cfg = cfg;
-	env.pe_region = rg;
-	env.pe_slot = env.pe_ctl = -1;
-	return coordinator_main(&env);
-}
-
 static void
 cp_start(void)
 {
 	char	 path[PATH_MAX + 64];
 	int	 i;
 
-	if ((coord_pid = fork()) == 0)
-		_exit(coord_main(MAPSIZE));
-	ck_assert_int_ne(coord_pid, -1);
+	coord_pid = tcoord_fork(statedir, rg, MAPSIZE);
 	snprintf(path, sizeof(path), "%s/%s", statedir, PSESS_MIRROR_FILE);
 	for (i = 0; mirror == NULL && i < TIMEOUT_MS; i++) {
 		if ((mirror = psess_mirror_open(path, 0)) == NULL)
@@ -79,13 +59,7 @@ cp_start(void)
 static void
 cp_stop(int sig)
 {
-	int	 st;
-
-	if (coord_pid > 0) {
-		kill(coord_pid, sig);
-		ck_assert_int_eq(waitpid(coord_pid, &st, 0), coord_pid);
-	}
-	coord_pid = 0;
+	tcoord_stop(&coord_pid, sig);
 }
 
 static void
