@@ -69,6 +69,17 @@ pr_map(struct pr_lu *pl, uint8_t *base)
 	    PR_COPY_LEN);
 }
 
+/* No RESERVE(6) held: its holder forgotten. */
+void
+pr_state_r6_clear(struct pr_state *st)
+{
+	st->ps_r6 = 0;
+	st->ps_r6relport = 0;
+	st->ps_r6pid = 0;
+	memset(st->ps_r6isid, 0, sizeof(st->ps_r6isid));
+	memset(st->ps_r6name, 0, sizeof(st->ps_r6name));
+}
+
 /* The CRC32C sealing a copy: everything after ps_seq and ps_crc. */
 uint32_t
 pr_state_crc(const struct pr_state *st)

@@ -91,6 +91,7 @@ struct pr_state	*pr_begin(struct pr_lu *);
 void		 pr_abort(struct pr_lu *);
 void		 pr_commit(struct pr_lu *);
 int		 pr_lu_replace(struct pr_lu *, const struct pr_state *);
+void		 pr_state_r6_clear(struct pr_state *);
 uint32_t	 pr_state_crc(const struct pr_state *);
 int		 pr_state_same(const struct pr_state *,
 		    const struct pr_state *);

@@ -43,11 +43,7 @@ cl_pr_norm(struct pr_state *st)
 	st->ps_crc = 0;
 	st->ps_epoch = 0;
 	st->ps_commit = 0;
-	st->ps_r6 = 0;
-	st->ps_r6relport = 0;
-	st->ps_r6pid = 0;
-	memset(st->ps_r6isid, 0, sizeof(st->ps_r6isid));
-	memset(st->ps_r6name, 0, sizeof(st->ps_r6name));
+	pr_state_r6_clear(st);
 }
 
 static void

@@ -301,16 +301,6 @@ pr_r6_alive(const struct pr_state *st)
 	return kill(st->ps_r6pid, 0) == 0 || errno == EPERM;
 }
 
-static void
-pr_r6_clear(struct pr_state *st)
-{
-	st->ps_r6 = 0;
-	st->ps_r6relport = 0;
-	st->ps_r6pid = 0;
-	memset(st->ps_r6isid, 0, sizeof(st->ps_r6isid));
-	memset(st->ps_r6name, 0, sizeof(st->ps_r6name));
-}
-
 /*
  * Release the RESERVE held by id through this worker (NULL: whoever
  * holds it), when there is one: a nexus loss or a logical unit reset.
@@ -331,7 +321,7 @@ pr_r6_release(struct pr_lu *pl, const struct pr_id *id)
 		return;
 	if (st->ps_r6 && (id == NULL || (pr_r6_is(st, id) &&
 	    st->ps_r6pid == getpid()))) {
-		pr_r6_clear(st);
+		pr_state_r6_clear(st);
 		pr_commit(pl);
 	} else
 		pr_abort(pl);
@@ -479,7 +469,7 @@ pr_r6_stale(struct scsi_lunex *ln)
 		pr_abort(pl);
 		return !st->ps_r6;
 	}
-	pr_r6_clear(st);
+	pr_state_r6_clear(st);
 	pr_commit(pl);
 	ln->ln_prseq = 0;
 	pr_sync(ln);
@@ -640,7 +630,7 @@ pr_reserve6(struct scsi_task *t, struct scsi_lu *lu)
 		pr_abort(pl);
 		return;
 	}
-	pr_r6_clear(st);
+	pr_state_r6_clear(st);
 	st->ps_r6 = 1;
 	st->ps_r6relport = id.id_relport;
 	st->ps_r6pid = getpid();
@@ -670,7 +660,7 @@ pr_release6(struct scsi_task *t, struct scsi_lu *lu)
 		pr_abort(pl);
 		return;
 	}
-	pr_r6_clear(st);
+	pr_state_r6_clear(st);
 	pr_commit(pl);
 }
 
@@ -1278,7 +1268,7 @@ pr_out(struct scsi_task *t, struct scsi_lu *lu, pr_out_fn *fn)
 			pr_conflict(t);
 			return;
 		}
-		pr_r6_clear(po.po_st);
+		pr_state_r6_clear(po.po_st);
 		po.po_changed = 1;
 	}
 	po.po_me = pr_reg_slot(po.po_st, &po.po_id);
