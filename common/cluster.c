@@ -279,6 +279,9 @@ cluster_page_serving(struct cluster_page *pg)
  * librbd's cache is off: a write is acknowledged once the OSDs have it;
  * watches are confirmed every second (objecter_tick_interval, 5 s by
  * default), so that a watch of cluster-timeout (2 s at least) holds.
+ * Nothing waits for ever on a cluster that is gone: the first OSD map
+ * (rados_ioctx_create) 15 s at most, an OSD operation 60 s; a
+ * coordinator stuck there would outlive its master.
  * who names the process in the log.  0 or -errno.
  */
 int
@@ -302,6 +305,7 @@ cluster_connect(const struct cfg_cluster *cc, const char *who, void **clp,
 	    (rv = rados_conf_set(cl, "rbd_cache", "false")) < 0 ||
 	    (rv = rados_conf_set(cl, "objecter_tick_interval", "1")) < 0 ||
 	    (rv = rados_conf_set(cl, "client_mount_timeout", "15")) < 0 ||
+	    (rv = rados_conf_set(cl, "rados_mon_op_timeout", "15")) < 0 ||
 	    (rv = rados_conf_set(cl, "rados_osd_op_timeout", "60")) < 0) {
 		log_warnx("%s: %s: %s: %s", __func__, who, cc->cc_conf,
 		    strerror(-rv));
