@@ -129,6 +129,47 @@ START_TEST(lu__unaligned_multiblock_write)
 }
 END_TEST
 
+/*
+ * The test binary is linked with --wrap=pwrite: every pwrite of lu.c
+ * comes here, and the largest is kept.
+ */
+ssize_t	__real_pwrite(int, const void *, size_t, off_t);
+ssize_t	__wrap_pwrite(int, const void *, size_t, off_t);
+static size_t	 pwrite_max;
+
+ssize_t
+__wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	if (len > pwrite_max)
+		pwrite_max = len;
+	return __real_pwrite(fd, buf, len, off);
+}
+
+/*
+ * A 1 MiB write reaches the overlay file 256 KiB a pwrite at most, so
+ * that the page cache's folios stay small (README, Speed), and whole.
+ */
+START_TEST(lu__large_write_in_pieces)
+{
+	struct lu_cow	*cw = anon(NULL);
+	uint8_t		*data = malloc(IMG_SIZE), *buf = malloc(IMG_SIZE);
+	size_t		 i;
+
+	for (i = 0; i < IMG_SIZE; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	pwrite_max = 0;
+	ck_assert_int_eq(lu_cow_ops.so_write(cw, data, IMG_SIZE, 0), 0);
+	ck_assert_uint_gt(pwrite_max, 0);
+	ck_assert_uint_le(pwrite_max, 256 * 1024);
+	ck_assert_int_eq(lu_cow_ops.so_read(cw, buf, IMG_SIZE, 0), 0);
+	ck_assert_mem_eq(buf, data, IMG_SIZE);
+	base_unchanged();
+	free(data);
+	free(buf);
+	lu_cow_free(cw);
+}
+END_TEST
+
 START_TEST(lu__private_overlays_are_isolated)
 {
 	struct lu_cow	*a = anon(NULL);
@@ -534,6 +575,7 @@ lu_suite(void)
 	tcase_add_test(tc, lu__quota_held_not_claimed);
 	tcase_add_test(tc, lu__partial_block_write_merges_base);
 	tcase_add_test(tc, lu__unaligned_multiblock_write);
+	tcase_add_test(tc, lu__large_write_in_pieces);
 	tcase_add_test(tc, lu__private_overlays_are_isolated);
 	tcase_add_test(tc, lu__quota_refuses_and_keeps_data);
 	tcase_add_test(tc, lu__unmap_reads_zero_and_credits);
