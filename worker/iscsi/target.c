@@ -248,26 +248,32 @@ target_quota_open(struct worker *w, struct target *t)
 static char *
 target_anon_dir(struct conn *c)
 {
+	static const char hexdig[] = "0123456789abcdef";
+	/* fetched once: an implicit fetch per login was 6 % of its CPU */
+	static EVP_MD	*md;
+	static EVP_MD_CTX *ctx;
 	const struct login *l = &c->c_login;
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	unsigned int	 dlen = 0;
 	char		 hex[33], *p;
-	EVP_MD_CTX	*ctx;
-	int		 i, ok;
+	int		 i;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if ((md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) ==
+	    NULL) || (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL))
 		return NULL;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, l->l_initiator, strlen(l->l_initiator) + 1) &&
+	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, l->l_initiator,
+	    strlen(l->l_initiator) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, c->c_target->tg_iqn,
-	    strlen(c->c_target->tg_iqn) + 1) &&
-	    EVP_DigestUpdate(ctx, c->c_addr, sizeof(c->c_addr)) &&
-	    EVP_DigestFinal_ex(ctx, d, &dlen) == 1 && dlen >= 16;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
+	    strlen(c->c_target->tg_iqn) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, c->c_addr, sizeof(c->c_addr)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, d, &dlen) != 1 || dlen < 16)
 		return NULL;
-	for (i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	for (i = 0; i < 16; i++) {
+		hex[2 * i] = hexdig[d[i] >> 4];
+		hex[2 * i + 1] = hexdig[d[i] & 0xf];
+	}
+	hex[32] = '\0';
 	if (asprintf(&p, "%s/anon-%s", c->c_w->w_ovldir, hex) == -1)
 		return NULL;
 	return p;
