@@ -3,6 +3,7 @@
  * receive state machine, sending PDUs with digests, keepalives, close.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -36,6 +37,19 @@
 
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_flush_cb(evutil_socket_t, short, void *);
+
+#define CONN_HOLD_US	50	/* answers wait this long for a batch */
+
+/* A whole BHS is in the socket and this pass will read it. */
+static int
+conn_input_waiting(struct conn *c)
+{
+	int	 n;
+
+	return c->c_state == CONN_FFP && !c->c_moving &&
+	    (bufferevent_get_enabled(c->c_bev) & EV_READ) &&
+	    ioctl(c->c_fd, FIONREAD, &n) == 0 && n >= ISCSI_BHS_LEN;
+}
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_nopin_cb(evutil_socket_t, short, void *);
 
@@ -497,12 +511,25 @@ conn_flush_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	struct timeval	 tv = { 0, CONN_HOLD_US };
 	int		 n;
 
 	(void)fd;
 	(void)ev;
 	if (bufferevent_get_enabled(c->c_bev) & EV_WRITE)
 		return;			/* libevent is on it */
+	/*
+	 * A command that came in while this pass ran: its answer goes out
+	 * with these (one writev, and the initiator reads them at once),
+	 * after the loop's next pass or CONN_HOLD_US at most.  Once: the
+	 * flush after a hold writes.
+	 */
+	if (!c->c_flush_held && conn_input_waiting(c)) {
+		c->c_flush_held = 1;
+		evtimer_add(c->c_flushev, &tv);
+		return;
+	}
+	c->c_flush_held = 0;
 	while (evbuffer_get_length(out) > 0) {
 		/* the socket bufferevent keeps its output's front frozen */
 		evbuffer_unfreeze(out, 1);

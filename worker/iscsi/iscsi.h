@@ -135,6 +135,7 @@ struct conn {
 	/* Keepalive. */
 	struct event		*c_nopin;
 	struct event		*c_flushev;	/* plain TCP: write at the end of the pass */
+	int			 c_flush_held;	/* the last flush waited for input */
 	uint32_t		 c_nopin_ttt;	/* outstanding, 0 none */
 	struct timeval		 c_nopin_sent;
 	struct timeval		 c_last_rx;	/* last PDU from the initiator */
