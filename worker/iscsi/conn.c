@@ -37,19 +37,6 @@
 
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_flush_cb(evutil_socket_t, short, void *);
-
-#define CONN_HOLD_US	50	/* answers wait this long for a batch */
-
-/* A whole BHS is in the socket and this pass will read it. */
-static int
-conn_input_waiting(struct conn *c)
-{
-	int	 n;
-
-	return c->c_state == CONN_FFP && !c->c_moving &&
-	    (bufferevent_get_enabled(c->c_bev) & EV_READ) &&
-	    ioctl(c->c_fd, FIONREAD, &n) == 0 && n >= ISCSI_BHS_LEN;
-}
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_nopin_cb(evutil_socket_t, short, void *);
 
@@ -501,10 +488,23 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	conn_drained(c);
 }
 
+#define CONN_HOLD_US	50	/* answers wait this long for a batch */
+
+/* A whole BHS is in the socket and this pass will read it. */
+static int
+conn_input_waiting(struct conn *c)
+{
+	int	 n;
+
+	return c->c_state == CONN_FFP && !c->c_moving &&
+	    (bufferevent_get_enabled(c->c_bev) & EV_READ) &&
+	    ioctl(c->c_fd, FIONREAD, &n) == 0 && n >= ISCSI_BHS_LEN;
+}
+
 /*
- * Plain TCP, at the end of the pass that queued PDUs: write them now,
- * one writev, and ask libevent to watch for writability only if the
- * socket took less than all of it.
+ * Plain TCP, at the end of the pass that queued PDUs: write them (now,
+ * or once after a hold, below), one writev, and ask libevent to watch
+ * for writability only if the socket took less than all of it.
  */
 static void
 conn_flush_cb(evutil_socket_t fd, short ev, void *arg)
