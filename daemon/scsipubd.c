@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "digest.h"
 #include "log.h"
 #include "shmq.h"
 
@@ -147,6 +148,9 @@ master_init(struct master *m)
 	m->m_coord.ch_ctl = -1;
 	if ((m->m_conns = conns_new(m->m_cfg->c_max_conns)) == NULL)
 		fatal("conns_new");
+	/* before the fork: the workers share what OpenSSL set up for them */
+	if (digest_init() == -1)
+		fatalx("OpenSSL gives no SHA-256 or MD5");
 }
 
 /*

@@ -12,6 +12,7 @@
 	X(config)		\
 	X(cluster)		\
 	X(crc32c)		\
+	X(digest)		\
 	X(fdpass)		\
 	X(netaddr)		\
 	X(pack)			\

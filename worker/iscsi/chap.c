@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "chap.h"
+#include "digest.h"
 #include "hex.h"
 
 static int	chap_b64val(int);
@@ -187,7 +188,7 @@ chap_md5(uint8_t id, const char *secret, const uint8_t *chal, size_t clen,
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	ok = EVP_DigestInit_ex2(ctx, digest_md5(), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, &id, 1) == 1 &&
 	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
 	    EVP_DigestUpdate(ctx, chal, clen) == 1 &&

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "cluster.h"
+#include "digest.h"
 #include "hash.h"
 #include "iscsi.h"
 #include "log.h"
@@ -249,19 +250,16 @@ static char *
 target_anon_dir(struct conn *c)
 {
 	static const char hexdig[] = "0123456789abcdef";
-	/* fetched once: an implicit fetch per login was 6 % of its CPU */
-	static EVP_MD	*md;
-	static EVP_MD_CTX *ctx;
+	static EVP_MD_CTX *ctx;	/* kept: a new one per login costs */
 	const struct login *l = &c->c_login;
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	unsigned int	 dlen = 0;
 	char		 hex[33], *p;
 	int		 i;
 
-	if ((md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) ==
-	    NULL) || (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL))
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
 		return NULL;
-	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 ||
+	if (EVP_DigestInit_ex2(ctx, digest_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, l->l_initiator,
 	    strlen(l->l_initiator) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, c->c_target->tg_iqn,
