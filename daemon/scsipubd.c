@@ -148,9 +148,6 @@ master_init(struct master *m)
 	m->m_coord.ch_ctl = -1;
 	if ((m->m_conns = conns_new(m->m_cfg->c_max_conns)) == NULL)
 		fatal("conns_new");
-	/* before the fork: the workers share what OpenSSL set up for them */
-	if (digest_init() == -1)
-		fatalx("OpenSSL gives no SHA-256 or MD5");
 }
 
 /*
@@ -257,6 +254,11 @@ main(int argc, char *argv[], char *envp[])
 		usage();
 	m.m_cfgpath = path;
 	load_config(&m, path, checkonly);
+	/* before any fork: the workers share what OpenSSL set up for them */
+	if (digest_init() == -1) {
+		fprintf(stderr, "scsipubd: OpenSSL gives no SHA-256 or MD5\n");
+		exit(1);
+	}
 	if (up != -1)
 		return master_takeover(&m, up);
 	if (priv_state_dir(m.m_cfg, stderr) == -1 ||
