@@ -4,10 +4,15 @@
  * AHS skipped, header and data digests both ways, the data segment
  * limit enforced before anything is read or allocated, sessions made
  * known to the coordinator and ended by it, the master told of every
- * close, and the timers: login-timeout and the NOP-In keepalive.
+ * close, the timers: login-timeout and the NOP-In keepalive, and a
+ * pass's answers held for a command already in the socket.
  */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "bytes.h"
 #include "initiator.h"
@@ -399,6 +404,59 @@ START_TEST(conn__nopin_answered_keeps_connection)
 }
 END_TEST
 
+/* Bytes from the worker on the initiator's socket, without running it. */
+static int
+ti_readable(void)
+{
+	struct pollfd	 pfd = { ti.i_fd, POLLIN, 0 };
+
+	return ti.i_rxlen > 0 || poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * A command already in the socket when a pass ends: the answers of that
+ * pass wait for it (conn_flush_cb), and go out with its own.  The
+ * worker is made to read one ping a pass, so that the second is still
+ * in the socket when the first one's answer would be written.
+ */
+START_TEST(conn__answers_wait_for_a_command_in_the_socket)
+{
+	uint8_t		 out[256];
+	size_t		 n, one;
+
+	ti_login_ok(&ti, PUBLIC, NULL);
+	ck_assert(ti_silent(&ti));
+	one = ping(out, 0x31, "abcd", 4);
+	n = one + ping(out + one, 0x32, "efgh", 4);
+	bufferevent_set_max_single_read(conn_of(11)->c_bev, one);
+	ti_write(&ti, out, n);
+	/* one pass (one poll, what it found run): the first ping read and
+	   answered, its answer held */
+	event_base_loop(tw.tw_w.w_base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_msg(!ti_readable(), "the answer went out before the "
+	    "command waiting in the socket was read");
+	expect_pong(&ti, 0x31, "abcd", 4);
+	expect_pong(&ti, 0x32, "efgh", 4);
+	ck_assert(ti_silent(&ti));
+}
+END_TEST
+
+/* Nothing in the socket: the answer goes out in the pass that made it. */
+START_TEST(conn__answer_not_held_when_nothing_waits)
+{
+	uint8_t		 out[256];
+	size_t		 n;
+
+	ti_login_ok(&ti, PUBLIC, NULL);
+	ck_assert(ti_silent(&ti));
+	n = ping(out, 0x33, "ijkl", 4);
+	ti_write(&ti, out, n);
+	event_base_loop(tw.tw_w.w_base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_msg(ti_readable(), "an answer held with nothing to wait for");
+	expect_pong(&ti, 0x33, "ijkl", 4);
+}
+END_TEST
+
 Suite *
 conn_suite(void)
 {
@@ -416,6 +474,8 @@ conn_suite(void)
 	tcase_add_test(tc, conn__digests_both_ways);
 	tcase_add_test(tc, conn__bad_header_digest_closes);
 	tcase_add_test(tc, conn__bad_data_digest_rejected);
+	tcase_add_test(tc, conn__answers_wait_for_a_command_in_the_socket);
+	tcase_add_test(tc, conn__answer_not_held_when_nothing_waits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifetime");
