@@ -32,6 +32,7 @@
 
 #include "api.h"
 #include "cluster.h"
+#include "hex.h"
 #include "iscsiproto.h"
 #include "log.h"
 #include "lu.h"
@@ -209,7 +210,6 @@ api_anon_owner(const struct config *cfg, const char *peer)
 	struct sockaddr_in	 sin;
 	uint8_t			 key[NETADDR_KEY_LEN];
 	char			 hex[2 * NETADDR_KEY_LEN + 1];
-	int			 i;
 
 	memset(&sin, 0, sizeof(sin));
 	memset(&sin6, 0, sizeof(sin6));
@@ -222,8 +222,7 @@ api_anon_owner(const struct config *cfg, const char *peer)
 		    (unsigned)cfg->c_v6_prefix, key);
 	else
 		return api_owner_hash("addr", peer);
-	for (i = 0; i < NETADDR_KEY_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex_encode(key, NETADDR_KEY_LEN, hex);
 	return api_owner_hash("addr", hex);
 }
 

@@ -162,18 +162,11 @@ chap_decode(const char *text, uint8_t *out, size_t outmax, size_t *outlen)
 int
 chap_encode_hex(const uint8_t *bin, size_t n, char *out, size_t outsz)
 {
-	static const char	 digits[] = "0123456789abcdef";
-	size_t			 i;
-
 	if (n > (outsz - 3) / 2 || outsz < 3)
 		return -1;
 	out[0] = '0';
 	out[1] = 'x';
-	for (i = 0; i < n; i++) {
-		out[2 + 2 * i] = digits[bin[i] >> 4];
-		out[3 + 2 * i] = digits[bin[i] & 0xf];
-	}
-	out[2 + 2 * n] = '\0';
+	hex_encode(bin, n, out + 2);
 	return 0;
 }
 

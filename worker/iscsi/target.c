@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "digest.h"
 #include "hash.h"
+#include "hex.h"
 #include "iscsi.h"
 #include "log.h"
 #include "lu.h"
@@ -249,13 +250,11 @@ target_quota_open(struct worker *w, struct target *t)
 static char *
 target_anon_dir(struct conn *c)
 {
-	static const char hexdig[] = "0123456789abcdef";
 	static EVP_MD_CTX *ctx;	/* kept: a new one per login costs */
 	const struct login *l = &c->c_login;
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	unsigned int	 dlen = 0;
 	char		 hex[33], *p;
-	int		 i;
 
 	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
 		return NULL;
@@ -267,11 +266,7 @@ target_anon_dir(struct conn *c)
 	    EVP_DigestUpdate(ctx, c->c_addr, sizeof(c->c_addr)) != 1 ||
 	    EVP_DigestFinal_ex(ctx, d, &dlen) != 1 || dlen < 16)
 		return NULL;
-	for (i = 0; i < 16; i++) {
-		hex[2 * i] = hexdig[d[i] >> 4];
-		hex[2 * i + 1] = hexdig[d[i] & 0xf];
-	}
-	hex[32] = '\0';
+	hex_encode(d, 16, hex);
 	if (asprintf(&p, "%s/anon-%s", c->c_w->w_ovldir, hex) == -1)
 		return NULL;
 	return p;
