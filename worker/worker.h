@@ -20,6 +20,7 @@ struct conn;
 struct image;
 struct ipc;
 struct lu_cow;
+struct pendaddr;
 struct proc_env;
 struct shmq_msg;
 struct shmq_region;
@@ -57,6 +58,9 @@ struct worker {
 	uint64_t		 w_pendbytes;	/* max-pending-data-worker */
 	struct tasklist		 w_waitq;	/* writes waiting for room */
 	struct event		*w_grantev;	/* room came back */
+	struct connlist		 w_taskconns;	/* with tasks, by c_dataout_ns */
+	struct event		*w_stallev;	/* dataout-timeout: the oldest */
+	LIST_HEAD(, pendaddr)	 w_pendaddrs;	/* max-pending-data-address */
 
 	/* worker/store: the catalog */
 	struct image		**w_images;	/* by name */

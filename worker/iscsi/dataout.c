@@ -16,13 +16,27 @@
  * received is zeros, never what the pool held before.
  *
  * Budgets: the write data a connection buffers for its unfinished
- * commands is at most max-pending-data, and a worker's in all at most
- * max-pending-data-worker.  A command whose buffer does not fit waits,
- * holding only what arrives unsolicited, and its R2Ts go out once the
- * room is there; one whose unsolicited data does not fit either is
- * answered TASK SET FULL.
+ * commands is at most max-pending-data, the connections of one source
+ * address (IPv6: its ipv6-prefix) on a worker at most
+ * max-pending-data-address, and a worker's in all at most
+ * max-pending-data-worker, so that one address never has all of a
+ * worker's room.  A command whose buffer does not fit waits, holding
+ * only what arrives unsolicited, and its R2Ts go out once the room is
+ * there; one whose unsolicited data does not fit either is answered
+ * TASK SET FULL.
+ *
+ * Nothing waits without bound (dataout-timeout): a command that has
+ * waited that long for room is answered TASK SET FULL, and a connection
+ * that owes Data-Out (an R2T, an unsolicited burst) and sent none for
+ * that long is closed.  Closing, not a status: RFC 7143 11.4 has the
+ * target wait for the last Data-Out before it answers a command whose
+ * data is due, and at ErrorRecoveryLevel 0 the connection is what is
+ * recovered.  Either way its buffers and budgets are given back.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +45,7 @@
 #include "bytes.h"
 #include "iscsi.h"
 #include "log.h"
+#include "netaddr.h"
 #include "pack.h"
 
 #define TTT_NONE	0xffffffffU
@@ -51,6 +66,7 @@ struct task {
 	uint32_t		 tk_got;	/* bytes collected, each once */
 	uint32_t		 tk_xfer;	/* CDB transfer length */
 	int			 tk_waiting;	/* no room for tk_want yet */
+	uint64_t		 tk_wait_ns;	/* since when, CLOCK_MONOTONIC */
 
 	/* The unsolicited sequence: [0, tk_unsol), received to tk_unsol_off. */
 	uint32_t		 tk_unsol;
@@ -71,6 +87,14 @@ struct task {
 		uint32_t	 r_got;		/* next offset is r_off + r_got */
 		uint32_t	 r_datasn;	/* next DataSN expected */
 	}			 tk_r2t[ISCSI_MAX_R2T];
+};
+
+/* One source address's share of a worker's budget (c_pendaddr). */
+struct pendaddr {
+	LIST_ENTRY(pendaddr)	 pa_entry;
+	uint8_t			 pa_key[NETADDR_KEY_LEN];
+	uint64_t		 pa_bytes;	/* max-pending-data-address */
+	int			 pa_refs;	/* connections holding it */
 };
 
 /* Why a Data-Out ended its command: reject reason, then sense code. */
@@ -94,22 +118,48 @@ static const struct dataout_err de_unsol = { REJECT_PROTOCOL,
     ASC_DATA_OFFSET_ERROR, "unsolicited data not expected" };
 
 static void	dataout_grant_cb(evutil_socket_t, short, void *);
+static void	dataout_stall_cb(evutil_socket_t, short, void *);
 
 /* ---- Budgets ---- */
+
+/* An address's share: at least a connection's, at most the worker's. */
+static uint64_t
+dataout_addr_share(const struct config *cfg)
+{
+	uint64_t	 s = cfg->c_max_pending_addr;
+
+	if (s < cfg->c_max_pending)
+		s = cfg->c_max_pending;
+	return s < cfg->c_max_pending_worker ? s : cfg->c_max_pending_worker;
+}
+
+/* Room for n more bytes on c and on its address (dataout_addr_get). */
+static int
+dataout_room_conn(const struct conn *c, uint64_t n)
+{
+	const struct config	*cfg = c->c_w->w_cfg;
+
+	return c->c_taskbytes + n <= cfg->c_max_pending &&
+	    c->c_pendaddr->pa_bytes + n <= dataout_addr_share(cfg);
+}
+
+static int
+dataout_room_worker(const struct worker *w, uint64_t n)
+{
+	return w->w_pendbytes + n <= w->w_cfg->c_max_pending_worker;
+}
 
 static int
 dataout_room(const struct conn *c, uint32_t n)
 {
-	const struct worker	*w = c->c_w;
-
-	return c->c_taskbytes + n <= w->w_cfg->c_max_pending &&
-	    w->w_pendbytes + n <= w->w_cfg->c_max_pending_worker;
+	return dataout_room_conn(c, n) && dataout_room_worker(c->c_w, n);
 }
 
 static void
 dataout_charge(struct conn *c, uint32_t n)
 {
 	c->c_taskbytes += n;
+	c->c_pendaddr->pa_bytes += n;
 	c->c_w->w_pendbytes += n;
 }
 
@@ -120,17 +170,124 @@ dataout_credit(struct conn *c, uint32_t n)
 	struct worker	*w = c->c_w;
 
 	c->c_taskbytes -= n;
+	c->c_pendaddr->pa_bytes -= n;
 	w->w_pendbytes -= n;
 	if (n > 0 && !TAILQ_EMPTY(&w->w_waitq) && w->w_grantev != NULL)
 		event_active(w->w_grantev, 0, 0);
+}
+
+/*
+ * c's address's record (IPv6 cut to ipv6-prefix, as the master counts
+ * connections), shared by its connections on this worker and held
+ * until the connection ends; -1 without memory.
+ */
+static int
+dataout_addr_get(struct conn *c)
+{
+	struct worker		*w = c->c_w;
+	struct sockaddr_in6	 sin6;
+	struct pendaddr		*pa;
+	uint8_t			 key[NETADDR_KEY_LEN];
+
+	if (c->c_pendaddr != NULL)
+		return 0;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	memcpy(&sin6.sin6_addr, c->c_addr, sizeof(sin6.sin6_addr));
+	netaddr_key((struct sockaddr *)&sin6, sizeof(sin6),
+	    (unsigned)w->w_cfg->c_v6_prefix, key);
+	LIST_FOREACH(pa, &w->w_pendaddrs, pa_entry)
+		if (memcmp(pa->pa_key, key, sizeof(key)) == 0)
+			break;
+	if (pa == NULL) {
+		if ((pa = calloc(1, sizeof(*pa))) == NULL)
+			return -1;
+		memcpy(pa->pa_key, key, sizeof(key));
+		LIST_INSERT_HEAD(&w->w_pendaddrs, pa, pa_entry);
+	}
+	pa->pa_refs++;
+	c->c_pendaddr = pa;
+	return 0;
+}
+
+static void
+dataout_addr_put(struct conn *c)
+{
+	struct pendaddr	*pa = c->c_pendaddr;
+
+	if (pa == NULL)
+		return;
+	c->c_pendaddr = NULL;
+	if (--pa->pa_refs > 0)
+		return;
+	if (pa->pa_bytes != 0)
+		fatalx("%s: %llu bytes still charged", __func__,
+		    (unsigned long long)pa->pa_bytes);
+	LIST_REMOVE(pa, pa_entry);
+	free(pa);
 }
 
 int
 dataout_start(struct worker *w)
 {
 	TAILQ_INIT(&w->w_waitq);
+	TAILQ_INIT(&w->w_taskconns);
+	LIST_INIT(&w->w_pendaddrs);
 	w->w_grantev = event_new(w->w_base, -1, 0, dataout_grant_cb, w);
-	return w->w_grantev == NULL ? -1 : 0;
+	w->w_stallev = evtimer_new(w->w_base, dataout_stall_cb, w);
+	return w->w_grantev == NULL || w->w_stallev == NULL ? -1 : 0;
+}
+
+/* ---- Time limits (dataout-timeout) ---- */
+
+static uint64_t
+dataout_timeout_ns(const struct worker *w)
+{
+	return w->w_cfg->c_dataout_timeout * 1000000000ULL;
+}
+
+/* Wake when the oldest wait for room or silence reaches the limit. */
+static void
+dataout_stall_arm(struct worker *w, uint64_t now)
+{
+	struct task	*tk = TAILQ_FIRST(&w->w_waitq);
+	struct conn	*c = TAILQ_FIRST(&w->w_taskconns);
+	struct timeval	 tv;
+	uint64_t	 at = UINT64_MAX, d;
+
+	if (tk != NULL)
+		at = tk->tk_wait_ns;
+	if (c != NULL && c->c_dataout_ns < at)
+		at = c->c_dataout_ns;
+	if (at == UINT64_MAX)
+		return;
+	at += dataout_timeout_ns(w);
+	d = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(d / 1000000000ULL);
+	tv.tv_usec = (suseconds_t)(d % 1000000000ULL / 1000 + 1);
+	evtimer_add(w->w_stallev, &tv);
+}
+
+/*
+ * Something joined the tail of a list the timer watches: its limit is
+ * the latest, so a timer already set comes soon enough.
+ */
+static void
+dataout_stall_watch(struct worker *w)
+{
+	if (!evtimer_pending(w->w_stallev, NULL))
+		dataout_stall_arm(w, iscsi_now_ns());
+}
+
+/* c sent Data-Out, or was given room to: its silence starts again. */
+static void
+dataout_touch(struct conn *c)
+{
+	struct worker	*w = c->c_w;
+
+	c->c_dataout_ns = iscsi_now_ns();
+	TAILQ_REMOVE(&w->w_taskconns, c, c_taskentry);
+	TAILQ_INSERT_TAIL(&w->w_taskconns, c, c_taskentry);
 }
 
 /* ---- Task records ---- */
@@ -146,13 +303,37 @@ dataout_find(struct conn *c, uint32_t itt)
 	return NULL;
 }
 
+/* tk waits for room, for dataout-timeout at most. */
+static void
+dataout_wait(struct conn *c, struct task *tk)
+{
+	tk->tk_wait_ns = iscsi_now_ns();
+	TAILQ_INSERT_TAIL(&c->c_w->w_waitq, tk, tk_wentry);
+	dataout_stall_watch(c->c_w);
+}
+
+/* Keep tk on c; from its first task on, c's silence is timed. */
+static void
+dataout_keep(struct conn *c, struct task *tk)
+{
+	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
+	if (c->c_ntasks++ == 0) {
+		c->c_dataout_ns = iscsi_now_ns();
+		TAILQ_INSERT_TAIL(&c->c_w->w_taskconns, c, c_taskentry);
+		dataout_stall_watch(c->c_w);
+	}
+	if (tk->tk_waiting)
+		dataout_wait(c, tk);
+}
+
 static void
 dataout_free(struct conn *c, struct task *tk)
 {
 	TAILQ_REMOVE(&c->c_tasks, tk, tk_entry);
 	if (tk->tk_waiting)
 		TAILQ_REMOVE(&c->c_w->w_waitq, tk, tk_wentry);
-	c->c_ntasks--;
+	if (--c->c_ntasks == 0)
+		TAILQ_REMOVE(&c->c_w->w_taskconns, c, c_taskentry);
 	dataout_credit(c, tk->tk_bufcap);
 	buf_put(tk->tk_buf);
 	buf_put(tk);
@@ -264,13 +445,15 @@ dataout_grow(struct conn *c, struct task *tk)
 	tk->tk_bufcap = tk->tk_want;
 	tk->tk_waiting = 0;
 	TAILQ_REMOVE(&c->c_w->w_waitq, tk, tk_wentry);
+	dataout_touch(c);	/* its R2Ts go out now */
 	return 0;
 }
 
 /*
  * Room came back: waiting commands take it in arrival order.  One that
- * its own connection's budget holds back does not hold back the others;
- * one that the worker's budget holds back does.
+ * its own connection's or address's budget holds back does not hold
+ * back the others; one that the worker's budget holds back does (for
+ * dataout-timeout at most).
  */
 static void
 dataout_grant_cb(evutil_socket_t fd, short ev, void *arg)
@@ -285,10 +468,9 @@ dataout_grant_cb(evutil_socket_t fd, short ev, void *arg)
 	TAILQ_FOREACH_SAFE(tk, &w->w_waitq, tk_wentry, next) {
 		c = tk->tk_conn;
 		more = tk->tk_want - tk->tk_bufcap;
-		if (w->w_pendbytes + more > w->w_cfg->c_max_pending_worker)
+		if (!dataout_room_worker(w, more))
 			return;
-		if (c->c_taskbytes + more > w->w_cfg->c_max_pending ||
-		    dataout_grow(c, tk) == -1)
+		if (!dataout_room_conn(c, more) || dataout_grow(c, tk) == -1)
 			continue;
 		dataout_r2t_send(c, tk);
 	}
@@ -296,17 +478,18 @@ dataout_grant_cb(evutil_socket_t fd, short ev, void *arg)
 
 /* ---- A new write command ---- */
 
-/* TASK SET FULL: no room even for what the initiator sends unasked. */
-static enum pdu_result
-dataout_full(struct conn *c, const uint8_t *bhs, uint32_t xfer)
+/*
+ * TASK SET FULL: no room even for what the initiator sends unasked, or
+ * none came in dataout-timeout.
+ */
+static void
+dataout_full(struct conn *c, const struct task *tk)
 {
 	struct scsi_task t;
 
-	iscsi_task_init(c, &t, bhs + 32, scsi_lun_decode(bhs + 8),
-	    be32dec(bhs + 20));
+	iscsi_task_init(c, &t, tk->tk_cdb, tk->tk_lun, tk->tk_edtl);
 	t.t_status = SCSI_TASK_SET_FULL;
-	iscsi_scsi_rsp(c, be32dec(bhs + 16), &t, xfer);
-	return PDU_OK;
+	iscsi_scsi_rsp(c, tk->tk_itt, &t, tk->tk_xfer);
 }
 
 /*
@@ -385,14 +568,12 @@ dataout_cmd(struct conn *c, const uint8_t *bhs, uint32_t want, uint32_t xfer)
 	tk->tk_want = want;
 	tk->tk_xfer = xfer;
 	dataout_unsol_init(c, tk, bhs, imm);
-	if (dataout_buffer(c, tk, imm) == -1) {
+	if (dataout_addr_get(c) == -1 || dataout_buffer(c, tk, imm) == -1) {
+		dataout_full(c, tk);
 		buf_put(tk);
-		return dataout_full(c, bhs, xfer);
+		return PDU_OK;
 	}
-	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
-	c->c_ntasks++;
-	if (tk->tk_waiting)
-		TAILQ_INSERT_TAIL(&c->c_w->w_waitq, tk, tk_wentry);
+	dataout_keep(c, tk);
 	dataout_store(tk, 0, c->c_data, imm);
 	dataout_r2t_send(c, tk);
 	if (dataout_complete(tk))
@@ -514,6 +695,7 @@ dataout_pdu(struct conn *c)
 
 	if ((tk = dataout_find(c, be32dec(bhs + 16))) == NULL)
 		return PDU_OK;	/* data for a command already answered */
+	dataout_touch(c);
 	if (ttt == TTT_NONE)
 		e = dataout_unsol(c, tk, sn, off);
 	else
@@ -526,6 +708,78 @@ dataout_pdu(struct conn *c)
 	if (dataout_complete(tk))
 		dataout_run(c, tk);
 	return PDU_OK;
+}
+
+/* ---- Waits past dataout-timeout ---- */
+
+/* Does c owe us Data-Out: an R2T outstanding, an unsolicited burst open? */
+static int
+dataout_owed(const struct conn *c)
+{
+	const struct task	*tk;
+
+	TAILQ_FOREACH(tk, &c->c_tasks, tk_entry)
+		if (!tk->tk_waiting || tk->tk_unsol_open)
+			return 1;
+	return 0;
+}
+
+/*
+ * c sent no Data-Out for dataout-timeout.  Owing some, its data phase
+ * has stalled: the connection goes, and with it every buffer it holds.
+ * Owing none (its commands wait for room), or going to another worker
+ * (it reads nothing meanwhile), it is timed again from now.
+ */
+static void
+dataout_silent(struct conn *c)
+{
+	if (c->c_moving || !dataout_owed(c)) {
+		dataout_touch(c);
+		return;
+	}
+	log_warnx("%s: %s: no Data-Out for %llu s, %llu bytes held by %d "
+	    "commands", __func__, c->c_peer,
+	    (unsigned long long)c->c_w->w_cfg->c_dataout_timeout,
+	    (unsigned long long)c->c_taskbytes, c->c_ntasks);
+	conn_close(c, "Data-Out stalled");
+}
+
+/* No room came for tk in dataout-timeout: TASK SET FULL, and it goes. */
+static void
+dataout_wait_over(struct task *tk)
+{
+	struct conn	*c = tk->tk_conn;
+
+	log_info("%s: %s: ITT 0x%08x: no room for %u bytes in %llu s",
+	    __func__, c->c_peer, tk->tk_itt, tk->tk_want,
+	    (unsigned long long)c->c_w->w_cfg->c_dataout_timeout);
+	dataout_full(c, tk);
+	dataout_free(c, tk);
+}
+
+/*
+ * The oldest silence or wait reached dataout-timeout: stalled
+ * connections go first, the room they free is given out, and the
+ * commands that still found none are answered.
+ */
+static void
+dataout_stall_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct conn	*c;
+	struct task	*tk;
+	uint64_t	 now = iscsi_now_ns(), lim = dataout_timeout_ns(w);
+
+	(void)fd;
+	(void)ev;
+	while ((c = TAILQ_FIRST(&w->w_taskconns)) != NULL &&
+	    c->c_dataout_ns + lim <= now)
+		dataout_silent(c);
+	dataout_grant_cb(-1, 0, w);
+	while ((tk = TAILQ_FIRST(&w->w_waitq)) != NULL &&
+	    tk->tk_wait_ns + lim <= now)
+		dataout_wait_over(tk);
+	dataout_stall_arm(w, now);
 }
 
 /* ---- Task management, ordering, teardown ---- */
@@ -551,6 +805,14 @@ dataout_abort_lun(struct conn *c, uint64_t lun)
 	TAILQ_FOREACH_SAFE(tk, &c->c_tasks, tk_entry, next)
 		if (lun == UINT64_MAX || tk->tk_lun == lun)
 			dataout_free(c, tk);
+}
+
+/* The connection ends: its tasks, and its hold on its address's share. */
+void
+dataout_conn_end(struct conn *c)
+{
+	dataout_abort_lun(c, UINT64_MAX);
+	dataout_addr_put(c);
 }
 
 /*
@@ -693,7 +955,7 @@ dataout_restore(struct conn *c, struct pack *sec)
 	}
 	buf = unpack_blob(sec, &len);
 	if (sec->pk_err || sec->pk_short || dataout_find(c, tk->tk_itt) ||
-	    !dataout_task_sane(c, tk, len) ||
+	    !dataout_task_sane(c, tk, len) || dataout_addr_get(c) == -1 ||
 	    (len > 0 && (tk->tk_buf = buf_get(len)) == NULL)) {
 		buf_put(tk);
 		return -1;
@@ -701,11 +963,8 @@ dataout_restore(struct conn *c, struct pack *sec)
 	memcpy(tk->tk_buf, buf, len);
 	tk->tk_bufcap = (uint32_t)len;
 	dataout_charge(c, tk->tk_bufcap);
-	TAILQ_INSERT_TAIL(&c->c_tasks, tk, tk_entry);
-	c->c_ntasks++;
-	if (tk->tk_waiting) {
-		TAILQ_INSERT_TAIL(&c->c_w->w_waitq, tk, tk_wentry);
+	dataout_keep(c, tk);	/* its time limits start again here */
+	if (tk->tk_waiting)
 		event_active(c->c_w->w_grantev, 0, 0);
-	}
 	return 0;
 }

@@ -514,7 +514,7 @@ iscsi_conn_free_tasks(struct conn *c)
 {
 	struct defer	*d;
 
-	dataout_abort_lun(c, UINT64_MAX);
+	dataout_conn_end(c);
 	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
 		TAILQ_REMOVE(&c->c_defers, d, d_entry);
 		commit_cancel(c->c_w, d);

@@ -120,6 +120,9 @@ struct conn {
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
+	struct pendaddr		*c_pendaddr;	/* its address's share, or NULL */
+	TAILQ_ENTRY(conn)	 c_taskentry;	/* w_taskconns, while c_ntasks > 0 */
+	uint64_t		 c_dataout_ns;	/* last Data-Out (or start owing) */
 	struct lu_quota		 c_quota_acct;	/* anonymous overlays */
 	char			*c_anon;	/* their files: PATH-LUN.*, PATH.quota */
 	int			 c_anon_fresh;	/* no directory for them yet */
@@ -192,6 +195,7 @@ enum pdu_result dataout_pdu(struct conn *);
 void	 dataout_run(struct conn *, struct task *);
 int	 dataout_abort_task(struct conn *, uint32_t);
 void	 dataout_abort_lun(struct conn *, uint64_t);
+void	 dataout_conn_end(struct conn *);
 int	 dataout_must_wait(struct conn *, int);
 void	 dataout_save(struct conn *, struct pack *, uint16_t);
 int	 dataout_restore(struct conn *, struct pack *);

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bytes.h"
 #include "initiator.h"
@@ -393,6 +394,250 @@ START_TEST(dataout__task_set_full_without_room)
 }
 END_TEST
 
+/* ---- Limits: an address's share, dataout-timeout ---- */
+
+/*
+ * max-pending-data 1M, a worker's 3M, an address's 2M; one second for
+ * owed Data-Out or for room.
+ */
+#define LIMITS		"max-pending-data 1M\nmax-pending-data-worker 3M\n" \
+			"max-pending-data-address 2M\ndataout-timeout 1s\n"
+#define MIB		(1U << 20)
+#define BIG		SOLICIT ";MaxBurstLength=1048576"
+#define NOTHER		3
+
+static struct tini	 other[NOTHER];
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+setup_limits(void)
+{
+	int	 i;
+
+	ti_worker(&tw, "dataout", LIMITS);
+	ti_open(&ti, &tw, 3);
+	for (i = 0; i < NOTHER; i++) {
+		memset(&other[i], 0, sizeof(other[i]));
+		other[i].i_fd = -1;
+	}
+	for (i = 0; i < (int)sizeof(data); i++)
+		data[i] = (uint8_t)(0x80 | (i % 61));
+}
+
+static void
+teardown_limits(void)
+{
+	int	 i;
+
+	for (i = 0; i < NOTHER; i++)
+		ti_close(&other[i]);
+	teardown();
+}
+
+static struct conn *
+conn_of(uint32_t mid)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &tw.tw_w.w_conns, c_entry)
+		if (c->c_mid == mid)
+			return c;
+	ck_abort_msg("no connection %u", mid);
+	return NULL;
+}
+
+/* t logged in with big R2Ts, as if from 10.0.0.host (IPv4 mapped). */
+static void
+login_from(struct tini *t, uint8_t host)
+{
+	struct conn	*c;
+
+	ti_login_ok(t, PUBLIC, BIG);
+	c = conn_of(t->i_mid);
+	memset(c->c_addr, 0, sizeof(c->c_addr));
+	c->c_addr[10] = c->c_addr[11] = 0xff;
+	c->c_addr[12] = 10;
+	c->c_addr[15] = host;
+}
+
+/* A WRITE(10) of len bytes on t, all of its data to be solicited. */
+static uint32_t
+write_on(struct tini *t, uint32_t len)
+{
+	uint8_t	 cdb[16];
+
+	ti_rw10(cdb, 0x2a, 0, (uint16_t)(len / 512));
+	return ti_cmd(t, 0x80 | 0x20 | 1, 0, cdb, len, NULL, 0);
+}
+
+/* The next PDU on t is an R2T for all len bytes of itt: its TTT. */
+static uint32_t
+r2t_on(struct tini *t, uint32_t itt, uint32_t len)
+{
+	struct tpdu	 p;
+	uint32_t	 ttt;
+
+	ti_expect(t, &p, OP_R2T);
+	ck_assert_uint_eq(be32dec(p.p_bhs + 16), itt);
+	ck_assert_uint_eq(be32dec(p.p_bhs + 44), len);
+	ttt = be32dec(p.p_bhs + 20);
+	ti_pdu_free(&p);
+	return ttt;
+}
+
+/*
+ * Two connections from one address hold its 2M share; a third from it
+ * waits, and one from another address still gets its R2T at once (the
+ * worker's 3M would have let the first address take it all).  When one
+ * of the first goes, the one that waited gets its turn.
+ */
+START_TEST(dataout__address_share_leaves_room_for_others)
+{
+	struct tres	 res;
+	uint32_t	 a0, a1, a2, b, ttt;
+
+	ti_open(&other[0], &tw, 4);
+	ti_open(&other[1], &tw, 5);
+	ti_open(&other[2], &tw, 6);
+	login_from(&ti, 1);
+	login_from(&other[0], 1);
+	login_from(&other[1], 1);
+	login_from(&other[2], 2);
+	a0 = write_on(&ti, MIB);
+	r2t_on(&ti, a0, MIB);
+	a1 = write_on(&other[0], MIB);
+	r2t_on(&other[0], a1, MIB);
+	a2 = write_on(&other[1], MIB);
+	ck_assert(ti_silent(&other[1]));
+	b = write_on(&other[2], MIB);
+	ttt = r2t_on(&other[2], b, MIB);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 3 * MIB);
+	ti_sequence(&other[2], b, ttt, data, 0, MIB);
+	ti_response(&other[2], b, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert(ti_silent(&other[1]));
+	ti_close(&ti);
+	ttt = r2t_on(&other[1], a2, MIB);
+	ti_sequence(&other[1], a2, ttt, data, 0, MIB);
+	ti_response(&other[1], a2, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, MIB);
+}
+END_TEST
+
+/*
+ * A connection that owes Data-Out and sends none for dataout-timeout
+ * (1s) is closed, and what it held is free again.
+ */
+START_TEST(dataout__stalled_connection_closed)
+{
+	uint32_t	 itt;
+
+	ti_login_ok(&ti, PUBLIC, SOLICIT);
+	itt = write_cmd(8192, 0, 1);
+	expect_r2t(itt, 0, 0, 8192);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 8192);
+	ck_assert(!ti_closed(&ti, 500));
+	ck_assert(ti_closed(&ti, 3000));
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_conns));
+	ck_assert(LIST_EMPTY(&tw.tw_w.w_pendaddrs));
+}
+END_TEST
+
+/* Data-Out of itt from off on, DataSN from sn, to the end of len. */
+static void
+send_rest(uint32_t itt, uint32_t ttt, uint32_t sn, uint32_t off,
+    uint32_t len)
+{
+	uint32_t	 n;
+
+	while (off < len) {
+		n = len - off < ti.i_mrdsl ? len - off : ti.i_mrdsl;
+		ti_dataout(&ti, itt, ttt, sn++, off, data + off, n,
+		    off + n == len);
+		off += n;
+	}
+}
+
+/*
+ * A write that waits for room longer than dataout-timeout is answered
+ * TASK SET FULL; the connection, whose Data-Out keeps coming, stays.
+ */
+START_TEST(dataout__wait_for_room_ends_task_set_full)
+{
+	struct tpdu	 p;
+	struct tres	 res;
+	uint32_t	 a, b, ttt, sn = 0, off = 0;
+	int64_t		 t0 = now_ms(), ms = 0;
+	int		 r = 0;
+
+	ti_login_ok(&ti, PUBLIC, BIG);
+	a = write_at(0, MIB, 0, 1);
+	ttt = expect_r2t(a, 0, 0, MIB);
+	b = write_at(0, MIB, 0, 1);
+	while (r == 0 && (ms = now_ms() - t0) < 5000) {
+		ti_dataout(&ti, a, ttt, sn++, off, data + off, 4096, 0);
+		off += 4096;
+		r = ti_recv(&ti, &p, 200);
+	}
+	ck_assert_msg(r == 1, "no answer for the waiting write in %lld ms",
+	    (long long)ms);
+	ck_assert_uint_ge(ms, 800);
+	ck_assert_uint_eq(p.p_bhs[0] & ISCSI_OP_MASK, OP_SCSI_RSP);
+	ck_assert_uint_eq(be32dec(p.p_bhs + 16), b);
+	ck_assert_uint_eq(p.p_bhs[3], 0x28);
+	ti_pdu_free(&p);
+	send_rest(a, ttt, sn, off, MIB);
+	ti_response(&ti, a, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+}
+END_TEST
+
+/*
+ * Every way a waiting write ends gives back exactly what it held:
+ * ABORT TASK, LOGICAL UNIT RESET, the connection's end; and a command
+ * that waited for room gets it when another ends that way.
+ */
+START_TEST(dataout__budgets_given_back_on_every_path)
+{
+	uint32_t	 a, b, ttt;
+	int64_t		 t0 = now_ms();
+
+	ti_login_ok(&ti, PUBLIC, BIG);
+	a = write_at(0, MIB, 0, 1);
+	expect_r2t(a, 0, 0, MIB);
+	b = write_at(0, MIB, 0, 1);
+	ck_assert(ti_silent(&ti));
+	ck_assert_int_eq(ti_tmf(&ti, 1, 0, a), 0);	/* ABORT TASK */
+	ttt = expect_r2t(b, 0, 0, MIB);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, MIB);
+	ck_assert_int_eq(ti_tmf(&ti, 5, 0, 0), 0);	/* LUN RESET */
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+	ti_dataout(&ti, b, ttt, 0, 0, data, 4096, 0);	/* ignored */
+	ua_clear();
+	a = write_at(0, 8192, 0, 1);
+	expect_r2t(a, 0, 0, 8192);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 8192);
+	ti_close(&ti);
+	while (tw.tw_w.w_nconns > 0 && now_ms() - t0 < 3000)
+		tw_pass(&tw, 10);
+	ck_assert_int_eq(tw.tw_w.w_nconns, 0);
+	ck_assert_uint_eq(tw.tw_w.w_pendbytes, 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_taskconns));
+	ck_assert(LIST_EMPTY(&tw.tw_w.w_pendaddrs));
+}
+END_TEST
+
 /* ---- dataout_restore ---- */
 
 static uint8_t		 rbuf[2 << 20];
@@ -664,6 +909,15 @@ dataout_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, dataout__r2t_waits_for_buffer_room);
 	tcase_add_test(tc, dataout__task_set_full_without_room);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup_limits, teardown_limits);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, dataout__address_share_leaves_room_for_others);
+	tcase_add_test(tc, dataout__stalled_connection_closed);
+	tcase_add_test(tc, dataout__wait_for_room_ends_task_set_full);
+	tcase_add_test(tc, dataout__budgets_given_back_on_every_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("restore");

@@ -493,6 +493,28 @@ ti_cmd(struct tini *ti, uint8_t flags, uint64_t lun, const uint8_t *cdb,
 	return itt;
 }
 
+/* A task management request (function fn, immediate): the response. */
+int
+ti_tmf(struct tini *ti, int fn, uint64_t lun, uint32_t rtt)
+{
+	uint8_t		 bhs[ISCSI_BHS_LEN];
+	struct tpdu	 p;
+	int		 r;
+
+	ti_bhs(bhs, ISCSI_OP_IMMEDIATE | OP_TMF_REQ, 0x80 | fn);
+	bhs[9] = (uint8_t)lun;
+	be32enc(bhs + 16, 0x90);
+	be32enc(bhs + 20, rtt);
+	be32enc(bhs + 24, ti->i_cmdsn);
+	be32enc(bhs + 28, ti->i_expstatsn);
+	ti_send(ti, bhs, NULL, 0);
+	ti_expect(ti, &p, OP_TMF_RSP);
+	ck_assert_uint_eq(be32dec(p.p_bhs + 16), 0x90);
+	r = p.p_bhs[2];
+	ti_pdu_free(&p);
+	return r;
+}
+
 void
 ti_dataout(struct tini *ti, uint32_t itt, uint32_t ttt, uint32_t sn,
     uint32_t off, const void *data, uint32_t len, int final)

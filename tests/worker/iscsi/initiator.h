@@ -90,6 +90,7 @@ uint16_t	 ti_login(struct tini *, const char *, const char *);
 void		 ti_login_ok(struct tini *, const char *, const char *);
 uint32_t	 ti_cmd(struct tini *, uint8_t, uint64_t, const uint8_t *,
 		    uint32_t, const void *, uint32_t);
+int		 ti_tmf(struct tini *, int, uint64_t, uint32_t);
 void		 ti_dataout(struct tini *, uint32_t, uint32_t, uint32_t,
 		    uint32_t, const void *, uint32_t, int);
 void		 ti_sequence(struct tini *, uint32_t, uint32_t, const uint8_t *,
