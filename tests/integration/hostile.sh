@@ -72,6 +72,21 @@ for s in chap-mutual chap-reflect; do
 	isc -t "$MUTUAL" $CHAP -U tgt-bob -S tgt-secret-22 "$s"
 done
 
+# One address cannot starve everyone's writes (issue 21, 5): stalled
+# writes from 127.0.0.1 hold at most max-pending-data-address of the
+# worker's budget, so 127.0.0.2 writes at once, and each stalled write
+# ends within dataout-timeout (its connection closed, or TASK SET FULL).
+stop_daemon
+WORKERS=1 write_config "max-pending-data 1M" "max-pending-data-address 2M" \
+	"max-pending-data-worker 4M" "dataout-timeout 2s"
+start_daemon
+master=$DAEMON_PID
+workers=$(child_pids worker)
+coordinators=$(child_pids coordinator)
+isc -t "$DISK" -b 127.0.0.2 -w 2 stalled-writes
+wait_log "Data-Out stalled" || fail "no stalled connection was closed"
+ok "a stalled data phase ends its connection after dataout-timeout"
+
 kill -0 "$master" 2>/dev/null || fail "the master died"
 [ "$(child_pids worker)" = "$workers" ] ||
 	fail "worker pids changed: $workers -> $(child_pids worker)"

@@ -146,6 +146,7 @@ struct login_opts {
 	uint16_t	 lo_tsih;
 	const uint8_t	*lo_isid;	/* NULL: a random one */
 	const char	*lo_initiator;	/* NULL: -i */
+	int		 lo_solicit;	/* ImmediateData=No, InitialR2T=Yes */
 };
 
 /* Login text, "key=value\0" pairs. */
@@ -313,6 +314,7 @@ void	 sc_xcopy_huge(void);
 void	 sc_stranger_reinstate(void);
 void	 sc_hold(void);
 void	 sc_pending_wait(void);
+void	 sc_stalled_writes(void);
 void	 sc_quota_race(void);
 void	 sc_mode_isolation(void);
 

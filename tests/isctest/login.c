@@ -272,8 +272,8 @@ login_operational(struct conn *c, const struct login_opts *lo,
 	kv_add(&kv, "DataDigest", "%s", dig);
 	kv_add(&kv, "MaxRecvDataSegmentLength", "%d", OUR_MRDSL);
 	if (lo->lo_target != NULL) {
-		kv_add(&kv, "ImmediateData", "Yes");
-		kv_add(&kv, "InitialR2T", "No");
+		kv_add(&kv, "ImmediateData", lo->lo_solicit ? "No" : "Yes");
+		kv_add(&kv, "InitialR2T", lo->lo_solicit ? "Yes" : "No");
 		kv_add(&kv, "MaxBurstLength", "%d", OUR_MAX_BURST);
 		kv_add(&kv, "FirstBurstLength", "%d", OUR_FIRST_BURST);
 		kv_add(&kv, "MaxOutstandingR2T", "1");

@@ -70,6 +70,7 @@ static const struct scenario {
 	{ "dataout-bad-ttt",	sc_dataout_bad_ttt,	0 },
 	{ "unsol-short",	sc_unsol_short,		0 },
 	{ "pending-wait",	sc_pending_wait,	1 },
+	{ "stalled-writes",	sc_stalled_writes,	4 },
 	{ "quota-race",		sc_quota_race,		1 },
 	{ "pr-fence",		sc_pr_fence,		0 },
 	{ "pr-check",		sc_pr_check,		0 },

@@ -92,6 +92,115 @@ write_through(struct conn *c, uint32_t itt, const uint8_t *data,
 	step("WRITE(16) ITT 0x%08x -> GOOD", itt);
 }
 
+#define SW_STALLERS	6		/* more than the address's share holds */
+#define SW_BYTES	(1 << 20)	/* each write: max-pending-data 1M */
+#define SW_PROMPT_MS	2000		/* "at once", with a margin */
+
+/* A WRITE(10) of len bytes on c: GOOD, and in SW_PROMPT_MS. */
+static void
+write_promptly(struct conn *c, uint32_t len, const uint8_t *buf,
+    const char *who)
+{
+	int64_t	 t0 = now_ms(), ms;
+
+	do_write(c, DO_LBA, (uint16_t)(len / c->c_blksz), buf);
+	if ((ms = now_ms() - t0) > SW_PROMPT_MS)
+		fail("%s: a write of %u bytes took %lld ms", who, len,
+		    (long long)ms);
+	step("%s: WRITE of %u bytes GOOD in %lld ms", who, len,
+	    (long long)ms);
+}
+
+/*
+ * A connection of the stalled ones: it must end (its data phase
+ * stalled) or its write be answered TASK SET FULL (it never had
+ * room), before deadline.  R2Ts on the way are left unanswered.
+ */
+static void
+stall_ends(struct conn *c, int n, int64_t deadline)
+{
+	struct scsi_res	res;
+	struct pdu	p;
+
+	for (;;) {
+		switch (pdu_recv(c, &p, deadline)) {
+		case RX_CLOSED:
+			step("stalled connection %d closed by the target", n);
+			conn_close(c);
+			return;
+		case RX_TIMEOUT:
+			fail("stalled connection %d: neither closed nor "
+			    "answered", n);
+		case RX_OK:
+			break;
+		}
+		if (pdu_op(&p) == OP_SCSI_RSP) {
+			cmd_response(&p, &res);
+			if (res.sr_status != 0x28)
+				fail("stalled connection %d: %s", n,
+				    res_str(&res));
+			step("stalled connection %d: TASK SET FULL", n);
+			pdu_free(&p);
+			conn_close(c);
+			return;
+		}
+		pdu_free(&p);
+	}
+}
+
+/*
+ * Run with max-pending-data 1M, max-pending-data-address 2M,
+ * max-pending-data-worker 4M, one worker, dataout-timeout -w: six
+ * connections from our address each send a 1 MiB WRITE and never its
+ * data.  Another address (-b) still has room: a session with
+ * InitialR2T=Yes and ImmediateData=No, and one with our usual keys,
+ * get their writes answered GOOD at once.  Within three -w periods
+ * every stalled write is over (its connection closed, or TASK SET
+ * FULL), and our address writes again.
+ */
+void
+sc_stalled_writes(void)
+{
+	struct login_opts	lo = login_defaults();
+	struct conn		st[SW_STALLERS], c, d;
+	uint8_t			*buf = xmalloc(SW_BYTES);
+	int64_t			deadline;
+	int			i;
+
+	if (opt.o_bind == NULL)
+		fail("this scenario needs -b OTHER_ADDR");
+	random_bytes(buf, SW_BYTES);
+	for (i = 0; i < SW_STALLERS; i++) {
+		login_ok(&st[i], &lo);
+		do_readcap(&st[i]);
+		raw_write16(&st[i], DO_LBA, SW_BYTES, ISCSI_FLAG_FINAL, NULL,
+		    0);
+	}
+	step("%d connections: a WRITE(16) of %d bytes each, no data",
+	    SW_STALLERS, SW_BYTES);
+	deadline = now_ms() + 3000LL * opt.o_wait + 2000;
+	conn_bind = opt.o_bind;
+	lo.lo_solicit = 1;
+	login_ok(&c, &lo);
+	lo.lo_solicit = 0;
+	login_ok(&d, &lo);
+	conn_bind = NULL;
+	do_readcap(&c);
+	do_readcap(&d);
+	write_promptly(&c, 4096, buf, "InitialR2T=Yes");
+	write_promptly(&c, SW_BYTES, buf, "InitialR2T=Yes");
+	write_promptly(&d, SW_BYTES, buf, "ImmediateData=Yes");
+	for (i = 0; i < SW_STALLERS; i++)
+		stall_ends(&st[i], i, deadline);
+	login_ok(&st[0], &lo);
+	do_readcap(&st[0]);
+	write_promptly(&st[0], SW_BYTES, buf, "the stalled address again");
+	logout(&st[0]);
+	logout(&c);
+	logout(&d);
+	free(buf);
+}
+
 /*
  * With max-pending-data 1088K and max-pending-data-worker 1536K: of three
  * 1 MiB writes on one connection only the first is solicited; each
