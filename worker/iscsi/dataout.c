@@ -262,9 +262,9 @@ dataout_stall_arm(struct worker *w, uint64_t now)
 	if (at == UINT64_MAX)
 		return;
 	at += dataout_timeout_ns(w);
-	d = at > now ? at - now : 0;
-	tv.tv_sec = (time_t)(d / 1000000000ULL);
-	tv.tv_usec = (suseconds_t)(d % 1000000000ULL / 1000 + 1);
+	d = (at > now ? at - now : 0) / 1000 + 1;	/* microseconds */
+	tv.tv_sec = (time_t)(d / 1000000);
+	tv.tv_usec = (suseconds_t)(d % 1000000);
 	evtimer_add(w->w_stallev, &tv);
 }
 

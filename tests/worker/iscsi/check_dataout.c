@@ -4,8 +4,10 @@
  * MaxBurstLength and MaxOutstandingR2T), the data sequence checks that
  * accept every byte once and in order (overlaps, unknown TTTs, DataSN,
  * too much or too little data), a short unsolicited burst whose rest is
- * solicited, ordering against waiting writes, and the budget of
- * buffered write data.
+ * solicited, ordering against waiting writes, the budgets of buffered
+ * write data (per connection, per address, per worker, each given back
+ * on every path), and dataout-timeout (a stalled data phase, a wait for
+ * room).
  */
 #include <stdlib.h>
 #include <string.h>
