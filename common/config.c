@@ -59,6 +59,7 @@ static void	cfg_token(struct cfg_parse *, char **, int);
 static void	cfg_apirate(struct cfg_parse *, char **, int);
 static void	cfg_user(struct cfg_parse *, char **, int);
 static void	cfg_clusterline(struct cfg_parse *, char **, int);
+static void	cfg_flag(struct cfg_parse *, char **, int);
 
 static const struct cfg_key cfg_keys[] = {
 	{ "listen",		cfg_listen,	1, 1, 1 },
@@ -67,6 +68,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "tls-cert",		cfg_path,	1, 1, 0 },
 	{ "tls-key",		cfg_path,	1, 1, 0 },
 	{ "image-dir",		cfg_path,	1, 1, 0 },
+	{ "image-follow-symlinks", cfg_flag,	1, 1, 0 },
 	{ "state-dir",		cfg_path,	1, 1, 0 },
 	{ "iqn-prefix",		cfg_prefix,	1, 1, 0 },
 	{ "workers",		cfg_workers,	1, 1, 0 },
@@ -494,6 +496,20 @@ cfg_yesno(const char *s)
 	if (strcmp(s, "no") == 0)
 		return 0;
 	return -1;
+}
+
+/* A yes|no key. */
+static void
+cfg_flag(struct cfg_parse *p, char **w, int n)
+{
+	int	 v;
+
+	(void)n;
+	if ((v = cfg_yesno(w[1])) == -1) {
+		cfg_error(p, "%s: want yes or no", w[0]);
+		return;
+	}
+	p->p_cfg->c_image_symlinks = v;	/* image-follow-symlinks */
 }
 
 static int

@@ -101,6 +101,7 @@ struct config {
 	char		 c_tls_cert[CFG_PATH_MAX];
 	char		 c_tls_key[CFG_PATH_MAX];
 	char		 c_image_dir[CFG_PATH_MAX];
+	int		 c_image_symlinks;	/* follow links out of image-dir */
 	char		 c_state_dir[CFG_PATH_MAX];
 	char		 c_user[CFG_NAME_MAX];	/* children run as; "": no */
 	uid_t		 c_uid;			/* of c_user, looked up */

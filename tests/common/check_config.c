@@ -136,6 +136,28 @@ START_TEST(config__login_timeout)
 }
 END_TEST
 
+/* image-follow-symlinks: yes or no, no by default. */
+START_TEST(config__image_follow_symlinks)
+{
+	struct config	*c;
+	char		 errs[1024] = "", want[256];
+
+	ck_assert_int_eq(load(&c, "image-dir %s\n", errs, sizeof(errs)), 0);
+	ck_assert_int_eq(c->c_image_symlinks, 0);
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nimage-follow-symlinks yes\n",
+	    errs, sizeof(errs)), 0);
+	ck_assert_int_eq(c->c_image_symlinks, 1);
+	config_free(c);
+	ck_assert_int_eq(load(&c, "image-dir %s\nimage-follow-symlinks 1\n",
+	    errs, sizeof(errs)), 1);
+	snprintf(want, sizeof(want), "%s:2: image-follow-symlinks: want yes "
+	    "or no", path);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	config_free(c);
+}
+END_TEST
+
 START_TEST(config__api_limits)
 {
 	struct config	*c;
@@ -440,6 +462,7 @@ config_suite(void)
 	tcase_add_test(tc, config__full_file_parses);
 	tcase_add_test(tc, config__defaults);
 	tcase_add_test(tc, config__login_timeout);
+	tcase_add_test(tc, config__image_follow_symlinks);
 	tcase_add_test(tc, config__api_limits);
 	tcase_add_test(tc, config__errors_have_file_and_line);
 	tcase_add_test(tc, config__missing_image_dir_is_error);

@@ -182,3 +182,20 @@ qemu-img compare -f raw -F raw "$WORK/expect.img" "$S" ||
 grep "paused" "$LOG" | tail -2
 grep "latency over" "$WORK/live.out" | sed "s/^live: /under load: /"
 ok "qemu-img bench through SIGUSR2: qemu-img compare equal"
+
+# ---- :multi: a reload that adds an image sorting before the others ----
+"$ISCTEST" -p "127.0.0.1:$PORT" -t "$IQN_PREFIX:multi" -w 4 multi-reload \
+    > "$WORK/multi.out" 2>&1 & ip=$!
+for _ in $(seq 1 100); do
+	grep -q "marked" "$WORK/multi.out" && break
+	sleep 0.05
+done
+grep -q "marked" "$WORK/multi.out" ||
+	fail ":multi: isctest marked no LUN: $(cat "$WORK/multi.out")"
+make_image aaa 1
+h0=$(grep -c "taken over from pid" "$LOG")
+kill -HUP "$DAEMON_PID"
+wait $ip || fail ":multi across a reload: $(cat "$WORK/multi.out")"
+[ "$(grep -c "taken over from pid" "$LOG")" -gt "$h0" ] ||
+	fail ":multi: the connection was not handed over"
+ok ":multi across a reload that adds an image: each LUN keeps its image and its data, told UNIT ATTENTION 3Fh/0Eh; back with a new login, each image its data"

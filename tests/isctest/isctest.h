@@ -261,6 +261,7 @@ void	 sc_live(void);
 void	 sc_drop_write(void);
 void	 sc_adopt_check(void);
 void	 sc_lost_check(void);
+void	 sc_multi_reload(void);
 
 /* tests/isctest/sc_framing.c */
 void	 sc_login(void);

@@ -223,3 +223,161 @@ sc_lost_check(void)
 	step("a fresh disk, as said");
 	logout(&c);
 }
+
+/* ---- :multi across a reload that changes the catalog ---- */
+
+#define MULTI_MAX	16		/* LUNs looked at */
+
+/* The ISID of multi-reload: one nexus, before and after the drop. */
+static const uint8_t	multi_isid[6] = { 0x80, 0x3f, 0x0e, 0x00, 0x00, 0x21 };
+
+/* The image behind LUN lun: INQUIRY's product identification. */
+static void
+multi_name(struct conn *c, int lun, char *name)
+{
+	struct scsi_io	 io;
+	struct scsi_res	 res;
+	uint8_t		 buf[96];
+	size_t		 n;
+
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0x12;
+	be16enc(io.io_cdb + 3, sizeof(buf));
+	io.io_in = buf;
+	io.io_inlen = io.io_edtl = sizeof(buf);
+	opt.o_lun = lun;
+	scsi_good(c, &io, &res, "INQUIRY");
+	memcpy(name, buf + 16, 16);
+	for (n = 16; n > 0 && name[n - 1] == ' '; n--)
+		;
+	name[n] = '\0';
+}
+
+/* REPORT LUNS: how many, each below MULTI_MAX (they are 0..n-1). */
+static int
+multi_luns(struct conn *c)
+{
+	struct scsi_io	 io;
+	struct scsi_res	 res;
+	uint8_t		 buf[8 + 8 * MULTI_MAX];
+	uint32_t	 n, i;
+
+	memset(&io, 0, sizeof(io));
+	io.io_cdb[0] = 0xa0;
+	be32enc(io.io_cdb + 6, sizeof(buf));
+	io.io_in = buf;
+	io.io_inlen = io.io_edtl = sizeof(buf);
+	opt.o_lun = 0;
+	scsi_good(c, &io, &res, "REPORT LUNS");
+	n = be32dec(buf) / 8;
+	if (n == 0 || n > MULTI_MAX)
+		fail("REPORT LUNS: %u LUNs", n);
+	for (i = 0; i < n; i++)
+		if (buf[8 + 8 * i + 1] != i)
+			fail("REPORT LUNS: LUN %u where %u was", buf[9 + 8 * i],
+			    i);
+	return (int)n;
+}
+
+/* The mark of image name: a block of its name, over and over. */
+static void
+multi_mark(const char *name, uint8_t *blk)
+{
+	size_t	 i, n = strlen(name) + 1;
+
+	for (i = 0; i < 512; i++)
+		blk[i] = i % n == n - 1 ? '/' : (uint8_t)name[i % n];
+}
+
+/* Does LUN lun's first block hold the mark of name? */
+static int
+multi_marked(struct conn *c, int lun, const char *name)
+{
+	uint8_t	 want[512], got[512];
+
+	multi_mark(name, want);
+	opt.o_lun = lun;
+	do_read(c, 0, 1, got);
+	return memcmp(want, got, sizeof(got)) == 0;
+}
+
+/* Every LUN's first unit attention: asc (any if -1), or none. */
+static void
+multi_ua(struct conn *c, int n, int asc)
+{
+	int	 i, got;
+
+	for (i = 0; i < n; i++) {
+		opt.o_lun = i;
+		got = first_ua(c);
+		if (asc == -1 ? got == -1 : got != asc)
+			fail("LUN %d, first command: %s %04x, want UNIT "
+			    "ATTENTION %04x", i, got == -1 ? "GOOD, no unit "
+			    "attention" : "ASC/ASCQ", got, asc);
+	}
+}
+
+static void
+multi_login(struct conn *c)
+{
+	struct login_opts	 lo = login_defaults();
+
+	lo.lo_isid = multi_isid;
+	login_ok(c, &lo);
+}
+
+/*
+ * A :multi session marks each LUN with its image's name and waits -w
+ * seconds (tests/integration/restart.sh adds an image that sorts first
+ * and reloads meanwhile): on the same connection each LUN is still its
+ * image with its mark, told REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh),
+ * the new image after them.  Dropped and back (a new login of the same
+ * nexus): the LUNs in the catalog's order, each image with its mark.
+ */
+void
+sc_multi_reload(void)
+{
+	char		 names[MULTI_MAX][17], name[17];
+	uint8_t		 blk[512];
+	struct conn	 c;
+	struct pdu	 p;
+	int		 n, m, i, j;
+
+	multi_login(&c);
+	c.c_nopin_answer = 1;
+	n = multi_luns(&c);
+	for (i = 0; i < n; i++) {
+		multi_name(&c, i, names[i]);
+		multi_mark(names[i], blk);
+		opt.o_lun = i;
+		do_write(&c, 0, 1, blk);
+	}
+	step("marked %d LUNs", n);
+	if (pdu_wait(&c, &p, now_ms() + opt.o_wait * 1000) != RX_TIMEOUT)
+		fail("the session did not stay quiet through the reload");
+	multi_ua(&c, n, 0x3f0e);
+	step("UNIT ATTENTION 3Fh/0Eh on each of the %d LUNs", n);
+	for (i = 0; i < n; i++) {
+		multi_name(&c, i, name);
+		if (strcmp(name, names[i]) != 0)
+			fail("LUN %d was %s, is %s now", i, names[i], name);
+		if (!multi_marked(&c, i, name))
+			fail("LUN %d (%s) lost its mark", i, name);
+	}
+	if ((m = multi_luns(&c)) != n + 1)
+		fail("REPORT LUNS: %d LUNs, want %d", m, n + 1);
+	multi_name(&c, n, name);
+	step("each LUN its image and its mark; %s new as LUN %d", name, n);
+	conn_close(&c);
+	multi_login(&c);
+	multi_ua(&c, n + 1, -1);
+	for (i = 0; i < n + 1; i++) {
+		multi_name(&c, i, name);
+		for (j = 0; j < n && strcmp(names[j], name) != 0; j++)
+			;
+		if (j < n && !multi_marked(&c, i, name))
+			fail("back: LUN %d (%s) lost its mark", i, name);
+	}
+	step("back with a new login: every image its mark, in catalog order");
+	logout(&c);
+}

@@ -10,8 +10,9 @@
  * record (common/pack.h): the session's identity and negotiated
  * parameters, sequence numbers, the receive state and the bytes read
  * but not yet a PDU, the bytes queued but not yet sent, the writes
- * waiting for Data-Out with their buffers, and the nexus's view of each
- * LU (unit attentions, mode pages, reservations).  It passes the socket
+ * waiting for Data-Out with their buffers, the nexus's view of each LU
+ * (unit attentions, mode pages, reservations), and a :multi session's
+ * LUN map (which image each LUN is, whatever the new catalog says).  It passes the socket
  * and the record (a memfd) to the master (PROC_HANDOFF_CONN), which
  * gives both to a new worker (PROC_TAG_ADOPT); the old one forgets the
  * connection without ending its session.  The new worker builds the
@@ -49,8 +50,8 @@
 
 #define HANDOFF_MAGIC		"SPUBCONN"
 #define HANDOFF_MAJOR		1
-#define HANDOFF_MINOR		2	/* 1: CONN's login time; 2: the data
-					   segment read so far */
+#define HANDOFF_MINOR		3	/* 1: CONN's login time; 2: the data
+					   segment read so far; 3: LUNMAP */
 #define HANDOFF_RETRY_MS	10	/* the master's socket was full */
 #define HANDOFF_MAX_RECORD	(1024UL * 1024 * 1024)
 
@@ -64,6 +65,7 @@ enum handoff_tag {
 	HO_TASK,	/* a write waiting for Data-Out (dataout_save) */
 	HO_RX,		/* bytes read, not yet a whole PDU */
 	HO_TX,		/* bytes queued, not yet sent */
+	HO_LUNMAP,	/* :multi: each LUN's image (since 1.3) */
 };
 
 /* ---- Writing the record ---- */
@@ -171,6 +173,28 @@ handoff_save_luns(struct conn *c, struct pack *pk)
 	}
 }
 
+/*
+ * A :multi session's LUN map: each LUN's image and whether it was
+ * served here, so that the new worker, whatever its catalog, gives
+ * each LUN the same image (target.c).
+ */
+static void
+handoff_save_lunmap(struct conn *c, struct pack *pk)
+{
+	size_t	 m;
+	int	 i;
+
+	if (c->c_lumap == NULL)
+		return;
+	m = pack_section(pk, HO_LUNMAP);
+	pack_u32(pk, (uint32_t)c->c_nlumap);
+	for (i = 0; i < c->c_nlumap; i++) {
+		pack_str(pk, c->c_lumap[i].lm_image);
+		pack_u8(pk, i < c->c_nlus && c->c_lus[i] != NULL);
+	}
+	pack_section_end(pk, m);
+}
+
 static void
 handoff_save_copyres(struct conn *c, struct pack *pk)
 {
@@ -221,6 +245,7 @@ handoff_save(struct conn *c, struct pack *pk)
 	handoff_save_login(c, pk);
 	handoff_save_text(c, pk);
 	handoff_save_luns(c, pk);
+	handoff_save_lunmap(c, pk);
 	handoff_save_copyres(c, pk);
 	dataout_save(c, pk, HO_TASK);
 	handoff_save_bytes(pk, HO_RX, bufferevent_get_input(c->c_bev));
@@ -502,6 +527,28 @@ handoff_load_lun(struct conn *c, struct pack *s)
 	return 0;
 }
 
+/* The LUN map, before the LUs are attached; its names are checked. */
+static int
+handoff_load_lunmap(struct conn *c, struct pack *s)
+{
+	struct lumap	*lm;
+	uint32_t	 n = unpack_u32(s), i;
+
+	if (s->pk_short || n > SCSI_MAX_LUNS || c->c_lumap != NULL ||
+	    (c->c_lumap = calloc(n > 0 ? n : 1, sizeof(*lm))) == NULL)
+		return -1;
+	c->c_nlumap = (int)n;
+	for (i = 0; i < n; i++) {
+		lm = &c->c_lumap[i];
+		unpack_str(s, lm->lm_image, sizeof(lm->lm_image));
+		lm->lm_served = unpack_u8(s) != 0;
+		if (s->pk_err || s->pk_short || (lm->lm_image[0] != '\0' &&
+		    !config_image_name_ok(lm->lm_image)))
+			return -1;
+	}
+	return 0;
+}
+
 static int
 handoff_load_copyres(struct conn *c, struct pack *s)
 {
@@ -588,6 +635,9 @@ handoff_load_session(struct conn *c, const uint8_t *rec, size_t len,
 			break;
 		case HO_TEXT:
 			r = handoff_load_text(c, &s);
+			break;
+		case HO_LUNMAP:
+			r = handoff_load_lunmap(c, &s);
 			break;
 		default:
 			r = 0;

@@ -77,6 +77,16 @@ struct target {
 	struct lu_quota		 tg_squota;	/* STATIC: its tier's quota */
 };
 
+/*
+ * A :multi session's LUN: which image it is, for as long as the
+ * session lives, whatever the catalog does (target.c; carried across a
+ * hand-over, handoff.c).
+ */
+struct lumap {
+	char			 lm_image[IMAGE_NAME_MAX];	/* "": none */
+	int			 lm_served;	/* by the worker it came from */
+};
+
 struct pack;
 struct task;
 struct worker;
@@ -116,6 +126,8 @@ struct conn {
 	struct scsi_nexus	*c_nexus;
 	struct lu		**c_lus;	/* this connection's, [c_nlus] */
 	int			 c_nlus;
+	struct lumap		*c_lumap;	/* :multi: [c_nlumap] */
+	int			 c_nlumap;
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
 	int			 c_ntasks;

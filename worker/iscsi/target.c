@@ -385,6 +385,135 @@ target_lu_cluster(struct conn *c, struct image *im, int lun, const char *path)
 	return rbd_lu_shared(c->c_w, im, clone, path, t->tg_quota);
 }
 
+static void
+target_anon_multi(const struct conn *c, const char *image, char *path,
+    size_t len)
+{
+	snprintf(path, len, "%s-@%s", c->c_anon, image);
+}
+
+/*
+ * An anonymous LU's files, PATH-LUN.ovl and .map.  A :multi session's
+ * are named after the image, PATH-@NAME ('@' is in no image name), so
+ * that they stay with it whatever LUN the catalog gives it; files a
+ * previous build named after the LUN are renamed to that.
+ */
+static void
+target_anon_path(struct conn *c, const struct image *im, int lun, char *path,
+    size_t len)
+{
+	char	 old[CFG_PATH_MAX + 200], from[CFG_PATH_MAX + 220],
+		 to[CFG_PATH_MAX + 220];
+	size_t	 i;
+
+	if (c->c_target->tg_kind != TARGET_MULTI) {
+		snprintf(path, len, "%s-%d", c->c_anon, lun);
+		return;
+	}
+	target_anon_multi(c, im->im_name, path, len);
+	snprintf(old, sizeof(old), "%s-%d", c->c_anon, lun);
+	if (c->c_anon_fresh || lu_anon_exists(path) || !lu_anon_exists(old))
+		return;
+	for (i = 0; i < 2; i++) {	/* the map last: it says they exist */
+		snprintf(from, sizeof(from), "%s.%s", old, i ? "map" : "ovl");
+		snprintf(to, sizeof(to), "%s.%s", path, i ? "map" : "ovl");
+		if (rename(from, to) == -1 && errno != ENOENT)
+			log_warn("%s: %s", __func__, from);
+	}
+}
+
+/* The image at lun of c's target (:multi: of c's own LUN map), or NULL. */
+static struct image *
+target_lun_image(struct conn *c, int lun)
+{
+	if (c->c_lumap == NULL)
+		return c->c_target->tg_images[lun];
+	if (lun >= c->c_nlumap || c->c_lumap[lun].lm_image[0] == '\0')
+		return NULL;
+	return catalog_image(c->c_w, c->c_lumap[lun].lm_image);
+}
+
+/* Is name a LUN of c's map already? */
+static int
+target_lun_named(const struct conn *c, const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < c->c_nlumap; i++)
+		if (strcmp(c->c_lumap[i].lm_image, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The LUNs a handed-over :multi session had: an image gone from the
+ * catalog leaves its LUN empty (its number never given to another
+ * image; the image back, back there).  How many it keeps; *changed if
+ * one went or came back.
+ */
+static int
+target_multi_kept(struct conn *c, int *changed)
+{
+	struct lumap	*lm;
+	int		 i, present = 0, here;
+
+	for (i = 0; i < c->c_nlumap; i++) {
+		lm = &c->c_lumap[i];
+		if (lm->lm_image[0] == '\0')
+			continue;
+		here = catalog_image(c->c_w, lm->lm_image) != NULL;
+		present += here;
+		if (here == (lm->lm_served != 0))
+			continue;
+		log_info("%s (%s): LUN %d, image %s, %s the catalog",
+		    c->c_login.l_initiator, c->c_login.l_target, i,
+		    lm->lm_image, here ? "is back in" : "is gone from");
+		*changed = 1;
+	}
+	return present;
+}
+
+/*
+ * A :multi session's LUN map (c_lumap).  A new one follows the
+ * catalog's name order.  One handed over keeps the images of the LUNs
+ * it had (the record's map), and images new to the catalog take LUNs
+ * after its last one.  1 if a handed-over session's LUN inventory
+ * changed, 0 if not, -1 on failure.
+ */
+static int
+target_multi_map(struct conn *c, struct target *t)
+{
+	struct lumap	*v;
+	int		 i, n = c->c_nlumap, add = 0, changed = 0, room;
+	int		 carried = c->c_lumap != NULL;	/* not an old record */
+
+	if (t->tg_kind != TARGET_MULTI)
+		return 0;
+	room = (t->tg_tier != NULL ? t->tg_tier->ct_luns : SCSI_MAX_LUNS) -
+	    target_multi_kept(c, &changed);
+	if (room > SCSI_MAX_LUNS - n)
+		room = SCSI_MAX_LUNS - n;
+	for (i = 0; i < t->tg_nimages; i++)
+		add += !target_lun_named(c, t->tg_images[i]->im_name);
+	if (add > room)
+		add = room > 0 ? room : 0;
+	if ((v = reallocarray(c->c_lumap, n + add > 0 ? n + add : 1,
+	    sizeof(*v))) == NULL)
+		return -1;
+	c->c_lumap = v;
+	for (i = 0; i < t->tg_nimages && add > 0; i++) {
+		if (target_lun_named(c, t->tg_images[i]->im_name))
+			continue;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].lm_image, sizeof(v[n].lm_image), "%s",
+		    t->tg_images[i]->im_name);
+		c->c_nlumap = ++n;
+		add--;
+		changed = 1;
+	}
+	return changed && carried && c->c_handedover;
+}
+
 static struct lu *
 target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 {
@@ -414,7 +543,7 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 			lu_cow_log_enable(lu->lu_cow, commit_map_register(w,
 			    lu->lu_cow, strrchr(path, '/') + 1));
 	} else {
-		snprintf(path, sizeof(path), "%s-%d", c->c_anon, lun);
+		target_anon_path(c, im, lun, path, sizeof(path));
 		lu->lu_cow = lu_cow_anon(im, path, w->w_cfg->c_block_size,
 		    &c->c_quota_acct, c->c_anon_fresh ? NULL : &lu->lu_existed);
 	}
@@ -457,12 +586,13 @@ static struct lu *
 target_lu_get(struct conn *c, int lun)
 {
 	struct target	*t = c->c_target;
+	struct image	*im;
 	struct lu	*lu;
 
-	if (t->tg_images[lun] == NULL)
+	if ((im = target_lun_image(c, lun)) == NULL)
 		return NULL;
 	if (t->tg_kind != TARGET_STATIC && t->tg_kind != TARGET_PSESS) {
-		if ((lu = target_lu_new(c, t->tg_images[lun], lun, 0)) != NULL)
+		if ((lu = target_lu_new(c, im, lun, 0)) != NULL)
 			lu->lu_refs = 1;
 		return lu;
 	}
@@ -492,17 +622,21 @@ target_nexus_init(struct conn *c, struct scsi_nexus *n)
  * anonymous session whose overlay a worker left (it died) gets its disk
  * back with POWER ON, RESET (29h/00h), not when handed over live; one
  * that was lost starts pristine with MEDIUM MAY HAVE CHANGED (28h/00h):
- * never silently another disk under the same name.
+ * never silently another disk under the same name.  A :multi session
+ * handed over keeps each LUN's image; an image added to or gone from
+ * the catalog is told as REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh).
  */
 int
 target_attach(struct conn *c)
 {
 	struct target	*t;
 	struct lu	*lu;
-	int		 i, lost = 0, adopted = 0;
+	int		 i, lost = 0, adopted = 0, changed = 0;
 
 	if ((t = target_find(c->c_w, c->c_login.l_target)) == NULL ||
-	    (c->c_nexus = scsi_nexus_new(t->tg_nimages)) == NULL ||
+	    (changed = target_multi_map(c, t)) == -1 ||
+	    (c->c_nexus = scsi_nexus_new(c->c_lumap != NULL ?
+	    c->c_nlumap : t->tg_nimages)) == NULL ||
 	    (c->c_lus = calloc(c->c_nexus->n_cap, sizeof(*c->c_lus))) ==
 	    NULL) {
 		c->c_state = CONN_CLOSING;
@@ -522,7 +656,7 @@ target_attach(struct conn *c)
 		return -1;
 	}
 	target_nexus_init(c, c->c_nexus);
-	for (i = 0; i < t->tg_nimages && i < c->c_nlus; i++) {
+	for (i = 0; i < c->c_nlus; i++) {
 		if ((lu = target_lu_get(c, i)) == NULL)
 			continue;
 		c->c_lus[i] = lu;
@@ -532,9 +666,30 @@ target_attach(struct conn *c)
 		else if (adopted && !c->c_handedover)
 			scsi_ua_set(&lu->lu_scsi, NULL, UA_POWER_ON);
 	}
+	if (changed)	/* the nexus's LUN inventory, not the LUs' */
+		scsi_ua_set_nexus(c->c_nexus, UA_LUNS_CHANGED);
 	if (t->tg_kind == TARGET_PSESS)
 		ptarget_attach(c);
 	return 0;
+}
+
+/*
+ * A :multi session ended: the overlays of its LUNs whose image left
+ * the catalog (no LU discarded them) go with the others.
+ */
+static void
+target_multi_discard(struct conn *c)
+{
+	char	 path[CFG_PATH_MAX + 200];
+	int	 i;
+
+	for (i = 0; c->c_anon != NULL && i < c->c_nlumap; i++) {
+		if (c->c_lumap[i].lm_image[0] == '\0')
+			continue;
+		target_anon_multi(c, c->c_lumap[i].lm_image, path,
+		    sizeof(path));
+		lu_anon_discard(path);
+	}
 }
 
 void
@@ -553,9 +708,14 @@ target_detach(struct conn *c)
 		target_lu_put(c->c_lus[i]);
 		c->c_lus[i] = NULL;
 	}
+	if (c->c_logged_out)
+		target_multi_discard(c);
 	lu_quota_release(&c->c_quota_acct, c->c_logged_out);
 	free(c->c_anon);
 	c->c_anon = NULL;
+	free(c->c_lumap);
+	c->c_lumap = NULL;
+	c->c_nlumap = 0;
 	free(c->c_lus);
 	c->c_lus = NULL;
 	c->c_nlus = 0;

@@ -324,11 +324,15 @@ spc_inquiry(struct scsi_task *t, struct scsi_lu *lu)
 /* ---------------------------------------------------------------- */
 /* REPORT LUNS */
 
+/*
+ * The LUNs the nexus sees; having told them, it clears the nexus's
+ * REPORTED LUNS DATA HAS CHANGED on every LU (SPC-4 lets it).
+ */
 void
 spc_report_luns(struct scsi_task *t, struct scsi_lu *lu)
 {
 	uint8_t	 b[8 + 8 * SCSI_MAX_LUNS];
-	const struct scsi_nexus *nx = t->t_nexus;
+	struct scsi_nexus *nx = t->t_nexus;
 	uint32_t alloc = be32dec(t->t_cdb + 6), n = 8;
 	int	 i;
 
@@ -348,6 +352,8 @@ spc_report_luns(struct scsi_task *t, struct scsi_lu *lu)
 		scsi_lun_encode(b + n, (uint64_t)i);
 		n += 8;
 	}
+	for (i = 0; nx != NULL && i < nx->n_nlun; i++)
+		nx->n_lunex[i].ln_ua &= ~UA_LUNS_CHANGED;
 	be32enc(b, n - 8);
 	scsi_din(t, b, n, alloc);
 }

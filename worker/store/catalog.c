@@ -1,11 +1,17 @@
 /*
  * The catalog of a worker: the base images of image-dir, opened
- * read-only (nothing ever writes them), sorted by name.
+ * read-only (nothing ever writes them), sorted by name.  Only regular
+ * files, and symbolic links that stay in image-dir unless
+ * image-follow-symlinks says otherwise.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +30,39 @@ image_cmp(const void *a, const void *b)
 	return strcmp((*x)->im_name, (*y)->im_name);
 }
 
-static struct image *
-image_open(const char *dir, const char *file)
+/*
+ * An image's file, opened where it is: a regular file of image-dir, or
+ * a symbolic link there that resolves within image-dir (the kernel
+ * checks it as it opens, RESOLVE_BENEATH: no window between the check
+ * and the open); one that leaves image-dir is refused unless
+ * image-follow-symlinks allows it.  Never blocks (a FIFO is not read).
+ */
+static int
+image_openat(int dfd, const char *dir, const char *file, int follow)
 {
+	struct open_how	 how;
+	int		 flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK, fd;
+
+	if ((fd = openat(dfd, file, flags | O_NOFOLLOW)) != -1 ||
+	    errno != ELOOP)
+		return fd;
+	if (follow)				/* a link, wherever it goes */
+		return openat(dfd, file, flags);
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)flags;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	if ((fd = (int)syscall(SYS_openat2, dfd, file, &how,
+	    sizeof(how))) == -1 && (errno == EXDEV || errno == ELOOP ||
+	    errno == ENOSYS))
+		log_warnx("%s/%s: a symbolic link out of image-dir: not "
+		    "published (image-follow-symlinks)", dir, file);
+	return fd;
+}
+
+static struct image *
+image_open(struct worker *w, int dfd, const char *file)
+{
+	const char	*dir = w->w_cfg->c_image_dir;
 	struct image	*im;
 	struct stat	 st;
 	size_t		 n = strlen(file) - 4;
@@ -35,9 +71,10 @@ image_open(const char *dir, const char *file)
 		return NULL;
 	snprintf(im->im_name, sizeof(im->im_name), "%.*s", (int)n, file);
 	snprintf(im->im_path, sizeof(im->im_path), "%s/%s", dir, file);
-	im->im_fd = open(im->im_path, O_RDONLY | O_CLOEXEC);
+	im->im_fd = image_openat(dfd, dir, file, w->w_cfg->c_image_symlinks);
 	if (im->im_fd == -1 || fstat(im->im_fd, &st) == -1 ||
-	    !S_ISREG(st.st_mode) || st.st_size < 512) {
+	    !S_ISREG(st.st_mode) || st.st_size < 512 ||
+	    fcntl(im->im_fd, F_SETFL, 0) == -1) {
 		log_warnx("%s: %s: not a usable image", __func__, im->im_path);
 		if (im->im_fd != -1)
 			close(im->im_fd);
@@ -68,8 +105,7 @@ catalog_scan(struct worker *w)
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
 		if (!config_image_name_ok(name) ||
-		    (im = image_open(w->w_cfg->c_image_dir, de->d_name)) ==
-		    NULL)
+		    (im = image_open(w, dirfd(d), de->d_name)) == NULL)
 			continue;
 		v = reallocarray(w->w_images, w->w_nimages + 1, sizeof(*v));
 		if (v == NULL) {

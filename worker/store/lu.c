@@ -321,13 +321,20 @@ cow_materialize(struct lu_cow *cw)
 void
 lu_cow_discard(struct lu_cow *cw)
 {
-	char	 p[CFG_PATH_MAX + 200];
-
 	if (cw == NULL || cw->cw_path == NULL || cw->cw_map == NULL)
 		return;
-	snprintf(p, sizeof(p), "%s.ovl", cw->cw_path);
+	lu_anon_discard(cw->cw_path);
+}
+
+/* Delete an anonymous overlay's files, PATH.ovl and PATH.map. */
+void
+lu_anon_discard(const char *path)
+{
+	char	 p[CFG_PATH_MAX + 200];
+
+	snprintf(p, sizeof(p), "%s.ovl", path);
 	unlink(p);
-	snprintf(p, sizeof(p), "%s.map", cw->cw_path);
+	snprintf(p, sizeof(p), "%s.map", path);
 	unlink(p);
 }
 

@@ -11,8 +11,10 @@
 
 #include "scsi.h"
 
+#define IMAGE_NAME_MAX	64	/* an image's name, with its NUL */
+
 struct image {
-	char		 im_name[64];
+	char		 im_name[IMAGE_NAME_MAX];
 	char		 im_path[1400];	/* image-dir (1024) + name */
 	int		 im_fd;		/* O_RDONLY, never written */
 	uint64_t	 im_size;
@@ -118,6 +120,7 @@ extern const struct lu_store_ops lu_cow_ops;
 struct lu_cow	*lu_cow_anon(struct image *, const char *, uint32_t,
 		    struct lu_quota *, int *);
 void		 lu_cow_discard(struct lu_cow *);
+void		 lu_anon_discard(const char *);
 int		 lu_anon_exists(const char *);
 int		 lu_quota_hold(struct lu_quota *);
 int		 lu_quota_claim(struct lu_quota *);

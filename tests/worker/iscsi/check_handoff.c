@@ -106,13 +106,35 @@ count_asked(const struct shmq_msg *m, void *arg)
 	return 0;
 }
 
-/* Two workers on one state directory, ti connected to the old one. */
+/* An image of size bytes of byte b in tw's catalog. */
 static void
-setup(void)
+image_add(struct tworker *tw, const char *name, size_t size, uint8_t b)
+{
+	char	 p[1024];
+	uint8_t	*buf;
+	int	 fd;
+
+	snprintf(p, sizeof(p), "%s/images/%s.img", tw->tw_dir, name);
+	ck_assert_ptr_nonnull(buf = malloc(size));
+	memset(buf, b, size);
+	ck_assert_int_ge(fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	ck_assert_int_eq(write(fd, buf, size), (ssize_t)size);
+	close(fd);
+	free(buf);
+}
+
+/*
+ * Two workers on one state directory, ti connected to the old one; the
+ * new one's catalog has image extra too (or not), as after a reload.
+ */
+static void
+setup_with(const char *extra)
 {
 	size_t	 i;
 
 	ti_worker(&twa, "handoff", CONF);
+	if (extra != NULL)
+		image_add(&twa, extra, 64 * 1024, 0xaa);
 	ck_assert_int_eq(tw_dirs(&twb, twa.tw_dir), 0);
 	ti_worker_config(&twb, CONF);
 	ck_assert_int_eq(tw_start(&twb, NULL, 0), 0);
@@ -124,6 +146,19 @@ setup(void)
 	ti_open(&ti, &twa, MID);
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(0x80 | (i % 61));
+}
+
+static void
+setup(void)
+{
+	setup_with(NULL);
+}
+
+/* A reload that adds "aaa", which sorts before every image. */
+static void
+setup_catalog(void)
+{
+	setup_with("aaa");
 }
 
 static void
@@ -316,6 +351,139 @@ START_TEST(handoff__through_the_control_sockets)
 	ti.i_tw = &twb;
 	write_finished(&ws);
 	ck_assert_uint_eq(twa.tw_nclosed + twb.tw_nclosed, 0);
+}
+END_TEST
+
+/* ---- :multi across a change of the catalog ---- */
+
+#define MULTI		TI_PREFIX ":multi"
+
+/* The first command's unit attention on lun: its ASC/ASCQ, 0 none. */
+static uint16_t
+lun_ua(int lun)
+{
+	uint8_t		 cdb[16] = { 0 };
+	struct tres	 res;
+
+	ti_scsi(&ti, (uint64_t)lun, cdb, NULL, 0, TI_NONE, &res);
+	if (res.r_status == 0)
+		return 0;
+	ck_assert_uint_eq(res.r_status, 2);
+	ck_assert_uint_eq(res.r_key, 6);
+	return res.r_asc;
+}
+
+/* The LU at lun is image name: INQUIRY's product identification. */
+static void
+lun_is(int lun, const char *name)
+{
+	uint8_t		 cdb[16] = { 0x12 }, buf[96];
+	char		 id[17];
+	struct tres	 res;
+	size_t		 n;
+
+	be16enc(cdb + 3, sizeof(buf));
+	ti_scsi(&ti, (uint64_t)lun, cdb, buf, sizeof(buf), TI_READ, &res);
+	ck_assert_msg(res.r_status == 0, "LUN %d: status %u, sense %x/%04x",
+	    lun, res.r_status, res.r_key, res.r_asc);
+	memcpy(id, buf + 16, 16);
+	for (n = 16; n > 0 && id[n - 1] == ' '; n--)
+		;
+	id[n] = '\0';
+	ck_assert_msg(strcmp(id, name) == 0, "LUN %d is %s, not %s", lun, id,
+	    name);
+}
+
+/* Block 0 of lun: 512 bytes of b? */
+static int
+lun_holds(int lun, uint8_t b)
+{
+	uint8_t		 cdb[16], buf[512];
+	struct tres	 res;
+	size_t		 i;
+
+	ti_rw10(cdb, 0x28, 0, 1);
+	ti_scsi(&ti, (uint64_t)lun, cdb, buf, sizeof(buf), TI_READ, &res);
+	ck_assert_msg(res.r_status == 0, "LUN %d: status %u, sense %x/%04x",
+	    lun, res.r_status, res.r_key, res.r_asc);
+	for (i = 0; i < sizeof(buf); i++)
+		if (buf[i] != b)
+			return 0;
+	return 1;
+}
+
+static void
+lun_mark(int lun, uint8_t b)
+{
+	uint8_t		 cdb[16], buf[512];
+	struct tres	 res;
+
+	memset(buf, b, sizeof(buf));
+	ti_rw10(cdb, 0x2a, 0, 1);
+	ti_scsi(&ti, (uint64_t)lun, cdb, buf, sizeof(buf), TI_WRITE, &res);
+	ck_assert_msg(res.r_status == 0, "LUN %d: status %u, sense %x/%04x",
+	    lun, res.r_status, res.r_key, res.r_asc);
+}
+
+/* REPORT LUNS: how many. */
+static uint32_t
+luns_reported(void)
+{
+	uint8_t		 cdb[16] = { 0xa0 }, buf[64];
+	struct tres	 res;
+
+	be32enc(cdb + 6, sizeof(buf));
+	ti_scsi(&ti, 0, cdb, buf, sizeof(buf), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	return be32dec(buf) / 8;
+}
+
+/*
+ * A :multi session (alpha LUN 0, beta LUN 1) writes a mark on each,
+ * and is handed to a worker whose catalog has "aaa" first: each LUN
+ * keeps its image and its overlay, aaa comes as LUN 2, and the nexus
+ * is told REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh), until REPORT LUNS.
+ * Dropped and back (a new login of the same nexus), the LUNs follow
+ * the catalog (aaa, alpha, beta) and each overlay still its image.
+ */
+START_TEST(handoff__multi_keeps_its_images)
+{
+	struct handed	 h;
+
+	ti_login_ok(&ti, MULTI, NULL);
+	ck_assert_uint_eq(lun_ua(0), 0);
+	lun_is(0, "alpha");
+	lun_is(1, "beta");
+	lun_mark(0, 0x11);
+	lun_mark(1, 0x22);
+	handoff_start(&twa.tw_w);
+	take_handed(&twa, &h);
+	adopt(&h);
+	ck_assert_uint_eq(lun_ua(1), 0x3f0e);
+	ck_assert_uint_eq(lun_ua(0), 0x3f0e);
+	lun_is(0, "alpha");
+	lun_is(1, "beta");
+	lun_is(2, "aaa");
+	ck_assert_msg(lun_holds(0, 0x11), "alpha lost its mark");
+	ck_assert_msg(lun_holds(1, 0x22), "beta lost its mark");
+	ck_assert_uint_eq(luns_reported(), 3);
+	ck_assert_uint_eq(lun_ua(2), 0);	/* REPORT LUNS cleared it */
+	ck_assert(lun_holds(2, 0xaa));
+
+	ti_close(&ti);
+	ck_assert_int_eq(tw_pump(&twb, NULL, NULL), 0);
+	ck_assert_int_eq(twb.tw_w.w_nconns, 0);
+	ti_open(&ti, &twb, MID);
+	ti_login_ok(&ti, MULTI, NULL);
+	ck_assert_uint_eq(lun_ua(0), 0x2900);	/* its overlays are back */
+	ck_assert_uint_eq(lun_ua(1), 0x2900);
+	ck_assert_uint_eq(lun_ua(2), 0x2900);
+	lun_is(0, "aaa");
+	lun_is(1, "alpha");
+	lun_is(2, "beta");
+	ck_assert(lun_holds(0, 0xaa));
+	ck_assert_msg(lun_holds(1, 0x11), "alpha lost its mark");
+	ck_assert_msg(lun_holds(2, 0x22), "beta lost its mark");
 }
 END_TEST
 
@@ -713,6 +881,11 @@ handoff_suite(void)
 	tcase_add_loop_test(tc, handoff__waiting_write_goes_on, 0,
 	    sizeof(splits) / sizeof(splits[0]));
 	tcase_add_test(tc, handoff__through_the_control_sockets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("catalog");
+	tcase_add_checked_fixture(tc, setup_catalog, teardown);
+	tcase_add_test(tc, handoff__multi_keeps_its_images);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refused");

@@ -7,6 +7,8 @@
  * targets, shared ones for a static target, refused writes for a
  * read-only one.
  */
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,48 @@ setup_missing_image(void)
 	ck_assert_int_eq(unlink(p), 0);
 	ck_assert_int_eq(tw_start(&tw, NULL, 0), 0);
 	ti_open(&ti, &tw, 5);
+}
+
+/*
+ * image-dir holds links: out.img and abs.img leave it (to a file beside
+ * it, by a relative and an absolute path), alias.img stays (to
+ * alpha.img); fifo.img is a FIFO.  follow: image-follow-symlinks yes.
+ */
+static void
+setup_links(int follow)
+{
+	static const uint8_t	 block[4096];
+	char			 p[1024], q[1024];
+	int			 fd;
+
+	ti_worker_dirs(&tw, "target");
+	snprintf(p, sizeof(p), "%s/secret", tw.tw_dir);
+	ck_assert_int_ge(fd = open(p, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(write(fd, block, sizeof(block)), sizeof(block));
+	close(fd);
+	snprintf(q, sizeof(q), "%s/images/abs.img", tw.tw_dir);
+	ck_assert_int_eq(symlink(p, q), 0);
+	snprintf(q, sizeof(q), "%s/images/out.img", tw.tw_dir);
+	ck_assert_int_eq(symlink("../secret", q), 0);
+	snprintf(q, sizeof(q), "%s/images/alias.img", tw.tw_dir);
+	ck_assert_int_eq(symlink("alpha.img", q), 0);
+	snprintf(q, sizeof(q), "%s/images/fifo.img", tw.tw_dir);
+	ck_assert_int_eq(mkfifo(q, 0600), 0);
+	ti_worker_config(&tw, follow ? "image-follow-symlinks yes\n" : NULL);
+	ck_assert_int_eq(tw_start(&tw, NULL, 0), 0);
+	ti_open(&ti, &tw, 5);
+}
+
+static void
+setup_links_kept(void)
+{
+	setup_links(0);
+}
+
+static void
+setup_links_followed(void)
+{
+	setup_links(1);
 }
 
 static void
@@ -155,6 +199,33 @@ START_TEST(target__missing_image_leaves_lun_out)
 	ck_assert_uint_eq(be32dec(buf), 16);		/* two LUNs */
 	ck_assert_uint_eq(be16dec(buf + 8), 0);
 	ck_assert_uint_eq(be16dec(buf + 16), 2);
+}
+END_TEST
+
+/*
+ * A symbolic link out of image-dir is no image, nor is a FIFO; a link
+ * within it is (the same disk under another name).
+ */
+START_TEST(target__links_out_of_image_dir_refused)
+{
+	struct target	*t = find(TI_PREFIX ":alias");
+
+	ck_assert_ptr_null(target_find(&tw.tw_w, TI_PREFIX ":out"));
+	ck_assert_ptr_null(target_find(&tw.tw_w, TI_PREFIX ":abs"));
+	ck_assert_ptr_null(target_find(&tw.tw_w, TI_PREFIX ":fifo"));
+	ck_assert_uint_eq(t->tg_images[0]->im_size, TI_ALPHA_SIZE);
+	ck_assert_int_eq(tw.tw_w.w_nimages, 3);
+}
+END_TEST
+
+/* image-follow-symlinks yes: links go where they point. */
+START_TEST(target__links_followed_when_allowed)
+{
+	ck_assert_uint_eq(find(TI_PREFIX ":out")->tg_images[0]->im_size,
+	    4096);
+	ck_assert_ptr_nonnull(find(TI_PREFIX ":abs"));
+	ck_assert_ptr_null(target_find(&tw.tw_w, TI_PREFIX ":fifo"));
+	ck_assert_int_eq(tw.tw_w.w_nimages, 5);
 }
 END_TEST
 
@@ -389,6 +460,16 @@ target_suite(void)
 	tcase_add_checked_fixture(tc, setup_discovery_chap, teardown);
 	tcase_add_test(tc, target__lookup_discovery_chap);
 	tcase_add_test(tc, target__sendtargets_discovery_chap_shows_all);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("links");
+	tcase_add_checked_fixture(tc, setup_links_kept, teardown);
+	tcase_add_test(tc, target__links_out_of_image_dir_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("links-followed");
+	tcase_add_checked_fixture(tc, setup_links_followed, teardown);
+	tcase_add_test(tc, target__links_followed_when_allowed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lus");
