@@ -131,6 +131,7 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("anonymous-retain", c_anon_retain, CU_DURATION, 0, 24 * 3600, 60),
 	LIM("cluster-timeout", c_cluster_timeout, CU_DURATION, 4, 300, 5),
 	LIM("cluster-balance", c_cluster_balance, CU_COUNT, 1, 1 << 20, 4),
+	LIM("draining-generations", c_draining_gens, CU_COUNT, 1, 8, 2),
 };
 
 #define CFG_NLIMITS	(sizeof(cfg_limits) / sizeof(cfg_limits[0]))

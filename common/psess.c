@@ -207,7 +207,7 @@ psess_rec_decode(const uint8_t *buf, size_t len, struct psess_rec *r)
 
 _Static_assert(FIXED_LEN + 6 == PSESS_CREATE_LEN, "PSESS_CREATE_LEN");
 _Static_assert(PSESS_CREATE_LEN <= SHMQ_DATA_MAX, "CREATE fits a message");
-_Static_assert(PSESS_TOUCH_HDR + 2 <= SHMQ_DATA_MAX, "TOUCH fits");
+_Static_assert(PSESS_TOUCH_HDR + 8 + 2 <= SHMQ_DATA_MAX, "TOUCH fits");
 
 void
 psess_msg_create(struct shmq_msg *m, const struct psess_rec *r,
@@ -320,27 +320,33 @@ psess_msg_touch(struct shmq_msg *m, const struct psess_touch *t)
 {
 	const struct psess_conn	*pc = &t->pt_conn;
 	uint8_t			*p;
-	size_t			 n;
+	size_t			 n, hdr = PSESS_TOUCH_HDR;
 
 	memset(m, 0, sizeof(*m));
 	m->m_type = SHMQ_PSESS_TOUCH;
 	be64enc(m->m_data, t->pt_id);
 	be64enc(m->m_data + 8, pc->pc_conn);
 	be32enc(m->m_data + 16, pc->pc_slot);
-	m->m_data[20] = t->pt_start ? 1 : 0;
+	m->m_data[20] = !t->pt_start ? 0 : t->pt_from != 0 ?
+	    PSESS_TOUCH_MOVED : 1;
 	p = put_str(m->m_data + 21, pc->pc_peer, PSESS_PEER_MAX);
+	if (m->m_data[20] == PSESS_TOUCH_MOVED) {
+		be64enc(p, t->pt_from);
+		p += 8;
+		hdr += 8;
+	}
 	n = strnlen(pc->pc_initiator, PSESS_INI_MAX - 1);
-	if (n > SHMQ_DATA_MAX - PSESS_TOUCH_HDR)
-		n = SHMQ_DATA_MAX - PSESS_TOUCH_HDR;
+	if (n > SHMQ_DATA_MAX - hdr)
+		n = SHMQ_DATA_MAX - hdr;
 	memcpy(p, pc->pc_initiator, n);
-	m->m_len = (uint32_t)(PSESS_TOUCH_HDR + n);
+	m->m_len = (uint32_t)(hdr + n);
 }
 
 int
 psess_msg_touch_parse(const struct shmq_msg *m, struct psess_touch *t)
 {
 	struct psess_conn	*pc = &t->pt_conn;
-	size_t			 n;
+	size_t			 n, hdr = PSESS_TOUCH_HDR;
 
 	memset(t, 0, sizeof(*t));
 	if (m->m_len < PSESS_TOUCH_HDR || m->m_len > SHMQ_DATA_MAX)
@@ -350,10 +356,16 @@ psess_msg_touch_parse(const struct shmq_msg *m, struct psess_touch *t)
 	pc->pc_slot = be32dec(m->m_data + 16);
 	t->pt_start = m->m_data[20] != 0;
 	get_str(m->m_data + 21, pc->pc_peer, PSESS_PEER_MAX);
-	n = m->m_len - PSESS_TOUCH_HDR;
+	if (m->m_data[20] == PSESS_TOUCH_MOVED) {
+		if (m->m_len < PSESS_TOUCH_HDR + 8)
+			return -EINVAL;
+		t->pt_from = be64dec(m->m_data + PSESS_TOUCH_HDR);
+		hdr += 8;
+	}
+	n = m->m_len - hdr;
 	if (n >= PSESS_INI_MAX)
 		n = PSESS_INI_MAX - 1;
-	memcpy(pc->pc_initiator, m->m_data + PSESS_TOUCH_HDR, n);
+	memcpy(pc->pc_initiator, m->m_data + hdr, n);
 	pc->pc_initiator[n] = '\0';
 	return t->pt_id == 0 || pc->pc_conn == 0 ? -EINVAL : 0;
 }

@@ -20,9 +20,13 @@
  *			owner's creation rate is exceeded, ENOSPC when the
  *			table is full
  *	PSESS_DELETE	u64 id: the session ends now (0 even when absent)
- *	PSESS_TOUCH	u64 id, u64 conn id, u32 slot, u8 start (1) or end
- *			(0), peer[PSESS_PEER_MAX], initiator (rest): a
- *			connection logged in or went away; ENOENT when the
+ *	PSESS_TOUCH	u64 id, u64 conn id, u32 slot, u8 start (1), end
+ *			(0) or moved (2), peer[PSESS_PEER_MAX], for a move
+ *			the u64 id the connection had on the worker that
+ *			handed it over, initiator (rest): a connection
+ *			logged in, went away, or came live from another
+ *			worker (its entry renamed, never a new one: a
+ *			hand-over is not a connection end); ENOENT when the
  *			session is gone, EUSERS when it has PSESS_CONNS_MAX
  */
 #ifndef SCSIPUB_PSESS_H
@@ -51,6 +55,7 @@
 
 #define PSESS_CREATE_LEN	220
 #define PSESS_TOUCH_HDR		(8 + 8 + 4 + 1 + PSESS_PEER_MAX)
+#define PSESS_TOUCH_MOVED	2	/* the kind byte of a move */
 #define PSESS_REC_MAX		(64 + 8 * 6 + 4 + 2 + CFG_NAME_MAX + \
 				PSESS_IQN_MAX + PSESS_USER_MAX + \
 				PSESS_SECRET_MAX + \
@@ -97,6 +102,7 @@ struct psess_conn {
 struct psess_touch {
 	uint64_t	 pt_id;
 	int		 pt_start;
+	uint64_t	 pt_from;	/* a start that is a move: the old id */
 	struct psess_conn pt_conn;
 };
 

@@ -393,6 +393,27 @@ cp_conn_find(const struct psess_ment *e, uint64_t conn)
 	return -1;
 }
 
+/*
+ * A connection handed live from one worker to another: its entry takes
+ * the new worker's id and slot, and keeps its place and its time; the
+ * session has the connections it had.  0 when there was no such entry.
+ */
+static int
+cp_conn_moved(struct psess_ment *e, const struct psess_touch *t)
+{
+	uint64_t	 since;
+	int		 i;
+
+	if (t->pt_from == 0 || (i = cp_conn_find(e, t->pt_from)) == -1)
+		return 0;
+	psess_mirror_begin(e);
+	since = e->me_conns[i].pc_since;
+	e->me_conns[i] = t->pt_conn;
+	e->me_conns[i].pc_since = since;
+	psess_mirror_end(e);
+	return 1;
+}
+
 static int
 cp_conn_start(struct coord *c, int idx, const struct psess_touch *t)
 {
@@ -400,7 +421,7 @@ cp_conn_start(struct coord *c, int idx, const struct psess_touch *t)
 	struct psess_rec	 r;
 	int			 rv;
 
-	if (cp_conn_find(e, t->pt_conn.pc_conn) != -1)
+	if (cp_conn_find(e, t->pt_conn.pc_conn) != -1 || cp_conn_moved(e, t))
 		return 0;
 	if (e->me_nconns >= PSESS_CONNS_MAX)
 		return -EUSERS;

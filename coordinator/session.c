@@ -187,6 +187,13 @@ coord_session_start(struct coord *c, const struct shmq_msg *req,
 			return -ENOSPC;
 		*b = s;
 		cs->cs_n++;
+	} else if (id.ss_since != 0 && s->s_id.ss_since == id.ss_since) {
+		/*
+		 * The same login, handed live to another worker (its
+		 * login time goes with it): the entry follows it, and
+		 * the old worker, which no longer has it, is told
+		 * nothing.  A hand-over is not a new session.
+		 */
 	} else if (s->s_id.ss_slot != id.ss_slot ||
 	    s->s_id.ss_conn != id.ss_conn) {
 		/*

@@ -20,7 +20,15 @@
 #define MASTER_BACKOFF_MAX_MS	30000
 #define MASTER_DRAIN_SECS	30
 #define MASTER_STABLE_SECS	30	/* a child up this long resets backoff */
-#define MASTER_SLOTS_PER_WORKER	4	/* ring slots: old workers serving on */
+/*
+ * Ring slots a configuration needs: one per worker for the running
+ * generation, for each of the draining-generations old ones that keep
+ * their TLS connections, and for the next reload's workers, so that a
+ * reload finds them free while the oldest generation, asked to log its
+ * connections out, is still ending.
+ */
+#define MASTER_SLOTS(cfg)	((cfg)->c_workers * \
+				(int)((cfg)->c_draining_gens + 2))
 #define MASTER_HANDOFF_WAIT_MS	5000	/* new workers not all ready: go on */
 #define LISTEN_BACKOFF_MIN_MS	100	/* accepts paused after EMFILE */
 #define LISTEN_BACKOFF_MAX_MS	2000
@@ -67,6 +75,7 @@ struct child {
 	int		 ch_conns;	/* connections handed and not closed */
 	int		 ch_ready;	/* said PROC_READY since its fork */
 	int		 ch_handoff;	/* DRAINING: HANDOFF_* */
+	uint32_t	 ch_gen;	/* the roll it was started in (m_gen) */
 	int		 ch_deaths;	/* consecutive quick deaths, for backoff */
 	int		 ch_backoff_ms;
 	time_t		 ch_started;	/* for the backoff reset */
@@ -98,6 +107,7 @@ struct master {
 	int			 m_nslots;
 	struct child		 m_coord;
 	struct child		*m_workers;	/* m_nslots entries */
+	uint32_t		 m_gen;		/* rolls of the workers so far */
 	int			 m_stopping;	/* 1 graceful, 2 now */
 	int			 m_exitcode;
 	struct event		*m_drain_timer;

@@ -29,7 +29,7 @@ static void	master_stop(struct master *, int);
 static void	master_respawn_cb(evutil_socket_t, short, void *);
 static int	master_fork(struct master *, struct child *);
 static void	master_handoff_tell(struct master *, int);
-static void	master_start_worker(struct master *, int);
+static int	master_start_worker(struct master *, int);
 static void	master_fill_workers(struct master *);
 static void	master_roll_workers(struct master *);
 
@@ -131,6 +131,7 @@ master_child_started(struct master *m, struct child *ch, pid_t pid,
 	ch->ch_pid = pid;
 	ch->ch_started = time(NULL);
 	ch->ch_state = CHILD_RUNNING;
+	ch->ch_gen = m->m_gen;		/* it runs the configuration of now */
 	ch->ch_conns = 0;
 	ch->ch_ready = 0;
 	ch->ch_master = m;
@@ -538,17 +539,15 @@ master_free_slot(struct master *m)
 	return -1;
 }
 
-static void
+/* Worker index started in a free slot: 0, or -1 when none is free. */
+static int
 master_start_worker(struct master *m, int index)
 {
 	struct child	*ch;
 	int		 slot;
 
-	if ((slot = master_free_slot(m)) == -1) {
-		log_warnx("%s: no free slot for worker %d until an old one "
-		    "exits", __func__, index);
-		return;
-	}
+	if ((slot = master_free_slot(m)) == -1)
+		return -1;
 	ch = &m->m_workers[slot];
 	memset(ch, 0, sizeof(*ch));
 	ch->ch_kind = CHILD_WORKER;
@@ -557,6 +556,7 @@ master_start_worker(struct master *m, int index)
 	ch->ch_ctl = -1;
 	if (master_fork(m, ch) == -1)
 		master_schedule_respawn(m, ch);
+	return 0;
 }
 
 void
@@ -570,7 +570,8 @@ master_spawn_all(struct master *m)
 	if (master_fork(m, &m->m_coord) == -1)
 		fatalx("cannot start the coordinator");
 	for (i = 0; i < m->m_cfg->c_workers; i++)
-		master_start_worker(m, i);
+		if (master_start_worker(m, i) == -1)
+			fatalx("no ring slot for worker %d", i);
 }
 
 /*
@@ -628,20 +629,97 @@ master_handoff_timeout(evutil_socket_t fd, short ev, void *arg)
 		}
 }
 
-/* Start the workers that should run and do not (a slot came free). */
+/* Worker ch hands its connections over once its successors are ready. */
+static void
+master_demote(struct master *m, struct child *ch)
+{
+	struct timeval	 tv = { MASTER_HANDOFF_WAIT_MS / 1000,
+	    (MASTER_HANDOFF_WAIT_MS % 1000) * 1000 };
+
+	ch->ch_state = CHILD_DRAINING;
+	ch->ch_handoff = HANDOFF_PENDING;
+	if (m->m_handoff_timer == NULL)
+		m->m_handoff_timer = evtimer_new(m->m_base,
+		    master_handoff_timeout, m);
+	if (m->m_handoff_timer != NULL)
+		evtimer_add(m->m_handoff_timer, &tv);
+	master_handoff_tell(m, 0);
+}
+
+/* The slot of worker index that runs or will (the current roll's), or -1. */
+static int
+master_current(struct master *m, int index, int stale)
+{
+	struct child	*ch;
+	int		 j;
+
+	for (j = 0; j < m->m_nslots; j++) {
+		ch = &m->m_workers[j];
+		if (ch->ch_index != index || ch->ch_kind != CHILD_WORKER)
+			continue;
+		if (!stale && (ch->ch_state == CHILD_WAITING ||
+		    (ch->ch_state == CHILD_RUNNING && ch->ch_gen == m->m_gen)))
+			return j;
+		if (stale && ch->ch_state == CHILD_RUNNING &&
+		    ch->ch_gen != m->m_gen)
+			return j;
+	}
+	return -1;
+}
+
+/*
+ * Start the workers that should run and do not (a roll, or a slot came
+ * free); a worker of an earlier roll goes on serving until the one that
+ * replaces it has a slot, then hands its connections over to it.
+ */
 static void
 master_fill_workers(struct master *m)
 {
-	int	 i, j;
+	int	 i, old;
 
 	for (i = 0; i < m->m_cfg->c_workers && !m->m_stopping; i++) {
-		for (j = 0; j < m->m_nslots; j++)
-			if (m->m_workers[j].ch_index == i &&
-			    (m->m_workers[j].ch_state == CHILD_RUNNING ||
-			    m->m_workers[j].ch_state == CHILD_WAITING))
-				break;
-		if (j == m->m_nslots)
-			master_start_worker(m, i);
+		if (master_current(m, i, 0) != -1)
+			continue;
+		old = master_current(m, i, 1);
+		if (master_start_worker(m, i) == -1) {
+			log_warnx("%s: no free slot for worker %d until an old "
+			    "one exits; %s", __func__, i, old != -1 ?
+			    "the running one stays meanwhile" :
+			    "none runs meanwhile");
+			continue;
+		}
+		if (old != -1)
+			master_demote(m, &m->m_workers[old]);
+	}
+}
+
+/*
+ * At most draining-generations rolls of old workers keep their TLS
+ * connections (which cannot be handed over): an older one is told to
+ * log them out (its control socket closed, as when the daemon stops;
+ * it exits within the worker's drain time), so that its slots serve
+ * the next roll and no number of reloads can leave new workers without
+ * a slot.
+ */
+static void
+master_end_old(struct master *m)
+{
+	struct child	*ch;
+	uint64_t	 keep = m->m_cfg->c_draining_gens;
+	int		 i;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		ch = &m->m_workers[i];
+		if (ch->ch_state != CHILD_DRAINING || ch->ch_ctl == -1 ||
+		    (uint64_t)ch->ch_gen + keep >= m->m_gen)
+			continue;
+		log_warnx("worker %d (pid %d), %u reloads old, still serves %d "
+		    "connections (TLS): asked to log them out "
+		    "(draining-generations %llu)", ch->ch_index,
+		    (int)ch->ch_pid, m->m_gen - ch->ch_gen, ch->ch_conns,
+		    (unsigned long long)keep);
+		ch->ch_handoff = HANDOFF_NONE;
+		master_child_close(ch);
 	}
 }
 
@@ -649,34 +727,28 @@ master_fill_workers(struct master *m)
  * Replace every worker, with no initiator seeing it: new workers start,
  * and once they are ready the old ones hand them their connections live
  * (worker/iscsi/handoff.c) and exit when the connections they keep (TLS)
- * have ended.  The old ones take no new connections meanwhile.
+ * have ended.  The old ones take no new connections meanwhile.  One
+ * whose successor finds no slot yet serves on until a slot frees.
  */
 static void
 master_roll_workers(struct master *m)
 {
-	struct timeval	 tv = { MASTER_HANDOFF_WAIT_MS / 1000,
-	    (MASTER_HANDOFF_WAIT_MS % 1000) * 1000 };
+	struct child	*ch;
 	int		 i;
 
+	m->m_gen++;
 	for (i = 0; i < m->m_nslots; i++) {
-		struct child *ch = &m->m_workers[i];
-
+		ch = &m->m_workers[i];
 		if (ch->ch_state == CHILD_WAITING) {
 			if (ch->ch_timer != NULL)
 				evtimer_del(ch->ch_timer);
 			ch->ch_state = CHILD_IDLE;
-		} else if (ch->ch_state == CHILD_RUNNING) {
-			ch->ch_state = CHILD_DRAINING;
-			ch->ch_handoff = HANDOFF_PENDING;
-		}
+		} else if (ch->ch_state == CHILD_RUNNING &&
+		    ch->ch_index >= m->m_cfg->c_workers)
+			master_demote(m, ch);	/* fewer workers now */
 	}
-	for (i = 0; i < m->m_cfg->c_workers; i++)
-		master_start_worker(m, i);
-	if (m->m_handoff_timer == NULL)
-		m->m_handoff_timer = evtimer_new(m->m_base,
-		    master_handoff_timeout, m);
-	if (m->m_handoff_timer != NULL)
-		evtimer_add(m->m_handoff_timer, &tv);
+	master_end_old(m);
+	master_fill_workers(m);
 	log_info("%s: workers replaced", __func__);
 }
 
@@ -697,11 +769,12 @@ master_reload(struct master *m)
 		return;
 	}
 	bad = config_load(nc, m->m_cfgpath, ef);
-	if (bad == 0 &&
-	    nc->c_workers * MASTER_SLOTS_PER_WORKER > m->m_nslots) {
-		fprintf(ef, "%s: workers cannot grow beyond %d without a "
-		    "restart\n", m->m_cfgpath,
-		    m->m_nslots / MASTER_SLOTS_PER_WORKER);
+	if (bad == 0 && MASTER_SLOTS(nc) > m->m_nslots) {
+		fprintf(ef, "%s: workers %d with draining-generations %llu "
+		    "need %d ring slots, %d without a restart\n",
+		    m->m_cfgpath, nc->c_workers,
+		    (unsigned long long)nc->c_draining_gens, MASTER_SLOTS(nc),
+		    m->m_nslots);
 		bad++;
 	}
 	if (bad == 0 && conns_grow(m->m_conns, nc->c_max_conns) == -1) {

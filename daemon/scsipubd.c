@@ -135,7 +135,7 @@ master_init(struct master *m)
 
 	if ((m->m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	m->m_nslots = m->m_cfg->c_workers * MASTER_SLOTS_PER_WORKER;
+	m->m_nslots = MASTER_SLOTS(m->m_cfg);
 	if (m->m_nslots > SHMQ_SLOTS_MAX)
 		m->m_nslots = SHMQ_SLOTS_MAX;
 	if ((m->m_region = shmq_region_create(m->m_nslots)) == NULL)

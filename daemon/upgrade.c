@@ -36,7 +36,7 @@
 
 #define UPGRADE_MAGIC	"SPUBMSTR"
 #define UPGRADE_MAJOR	1
-#define UPGRADE_MINOR	0
+#define UPGRADE_MINOR	1	/* 1: the rolls (m_gen, ch_gen) */
 #define UPGRADE_MAX_RECORD	(256UL * 1024 * 1024)
 
 /* The sections of the record; numbers never reused. */
@@ -100,6 +100,7 @@ upgrade_save_child(struct pack *pk, const struct child *ch)
 	pack_u32(pk, (uint32_t)ch->ch_backoff_ms);
 	pack_u64(pk, (uint64_t)ch->ch_started);
 	pack_u32(pk, (uint32_t)ch->ch_handoff);
+	pack_u32(pk, ch->ch_gen);
 	pack_section_end(pk, s);
 }
 
@@ -114,6 +115,7 @@ upgrade_save(struct master *m, struct pack *pk)
 	pack_u32(pk, (uint32_t)m->m_nslots);
 	pack_u32(pk, (uint32_t)shmq_region_fd(m->m_region));
 	pack_str(pk, m->m_pidfile);
+	pack_u32(pk, m->m_gen);
 	pack_section_end(pk, s);
 	for (i = 0; i < m->m_nlisten; i++) {
 		s = pack_section(pk, UP_LISTEN);
@@ -247,6 +249,7 @@ upgrade_load_master(struct master *m, struct pack *s)
 	    (rfd = upgrade_fd(s)) == -1)
 		return -1;
 	unpack_str(s, m->m_pidfile, sizeof(m->m_pidfile));
+	m->m_gen = unpack_u32(s);	/* since 1.1; 0 before */
 	if (s->pk_err || (m->m_region = shmq_region_attach(rfd)) == NULL ||
 	    shmq_region_nslots(m->m_region) != m->m_nslots ||
 	    shmq_region_inherit(m->m_region, 0) == -1 ||
@@ -299,6 +302,7 @@ upgrade_load_child(struct master *m, struct pack *s)
 	ch.ch_ctl = -1;
 	if (s->pk_short || ch.ch_kind >= CHILD_KINDS)
 		return -1;
+	ch.ch_gen = unpack_u32(s);	/* since 1.1; 0 before */
 	if (ctl != UINT32_MAX && (ch.ch_ctl = upgrade_fd_ok(ctl)) == -1)
 		return -1;
 	/* a respawn's timer did not come across: respawned now */

@@ -182,6 +182,41 @@ START_TEST(psess__touch_roundtrip)
 }
 END_TEST
 
+/* A move carries the id the connection had; the name after it whole. */
+START_TEST(psess__touch_move_roundtrip)
+{
+	struct psess_touch	 t, t2;
+	struct shmq_msg		 m;
+
+	memset(&t, 0, sizeof(t));
+	t.pt_id = 9;
+	t.pt_start = 1;
+	t.pt_from = (uint64_t)4321 << 32 | 7;
+	t.pt_conn.pc_conn = (uint64_t)1234 << 32 | 5;
+	t.pt_conn.pc_slot = 6;
+	snprintf(t.pt_conn.pc_peer, sizeof(t.pt_conn.pc_peer), "10.0.0.1:3");
+	memset(t.pt_conn.pc_initiator, 'i', PSESS_INI_MAX - 1);
+	psess_msg_touch(&m, &t);
+	ck_assert_uint_le(m.m_len, SHMQ_DATA_MAX);
+	ck_assert_int_eq(psess_msg_touch_parse(&m, &t2), 0);
+	ck_assert_int_eq(t2.pt_start, 1);
+	ck_assert_uint_eq(t2.pt_from, t.pt_from);
+	ck_assert_uint_eq(t2.pt_conn.pc_conn, t.pt_conn.pc_conn);
+	ck_assert_uint_eq(t2.pt_conn.pc_slot, 6);
+	ck_assert_str_eq(t2.pt_conn.pc_initiator, t.pt_conn.pc_initiator);
+	/* An end never carries one; a move cut before its id is refused. */
+	t.pt_start = 0;
+	psess_msg_touch(&m, &t);
+	ck_assert_int_eq(psess_msg_touch_parse(&m, &t2), 0);
+	ck_assert_uint_eq(t2.pt_from, 0);
+	ck_assert_int_eq(t2.pt_start, 0);
+	t.pt_start = 1;
+	psess_msg_touch(&m, &t);
+	m.m_len = PSESS_TOUCH_HDR + 4;
+	ck_assert_int_eq(psess_msg_touch_parse(&m, &t2), -EINVAL);
+}
+END_TEST
+
 START_TEST(psess__state_and_expiry)
 {
 	rec_fill(&rec, 1, 4);
@@ -322,6 +357,7 @@ psess_suite(void)
 	tcase_add_test(tc, psess__messages_carry_the_record);
 	tcase_add_test(tc, psess__malformed_messages_are_refused);
 	tcase_add_test(tc, psess__touch_roundtrip);
+	tcase_add_test(tc, psess__touch_move_roundtrip);
 	tcase_add_test(tc, psess__state_and_expiry);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mirror");

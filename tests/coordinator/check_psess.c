@@ -167,6 +167,25 @@ touch(uint64_t id, uint64_t conn, int start)
 	return call(&m);
 }
 
+/* The connection from, handed over live, now called conn. */
+static uint32_t
+touch_moved(uint64_t id, uint64_t from, uint64_t conn)
+{
+	struct psess_touch	 t;
+	struct shmq_msg		 m;
+
+	memset(&t, 0, sizeof(t));
+	t.pt_id = id;
+	t.pt_start = 1;
+	t.pt_from = from;
+	t.pt_conn.pc_conn = conn;
+	t.pt_conn.pc_slot = 0;
+	snprintf(t.pt_conn.pc_initiator, sizeof(t.pt_conn.pc_initiator),
+	    "iqn.test:moved");
+	psess_msg_touch(&m, &t);
+	return call(&m);
+}
+
 static uint64_t
 live_conn(int n)
 {
@@ -320,6 +339,39 @@ START_TEST(cpsess__non_persistent_ends_with_its_last_connection)
 }
 END_TEST
 
+/*
+ * A hand-over is not a connection end: the entry takes the new id, the
+ * count stays, and the session ends only when that connection closes.
+ */
+START_TEST(cpsess__a_moved_connection_keeps_the_session)
+{
+	uint64_t	 since;
+
+	create_ok(0x55, 3600, 0);
+	ck_assert_uint_eq(touch(0x55, live_conn(1), 1), 0);
+	ck_assert_int_ge(find(0x55), 0);
+	since = ent.me_conns[0].pc_since;
+	ck_assert_uint_eq(touch_moved(0x55, live_conn(1), live_conn(2)), 0);
+	ck_assert_uint_eq(touch_moved(0x55, live_conn(1), live_conn(2)), 0);
+	ck_assert_int_ge(find(0x55), 0);
+	ck_assert_uint_eq(ent.me_nconns, 1);
+	ck_assert_uint_eq(ent.me_conns[0].pc_conn, live_conn(2));
+	ck_assert_uint_eq(ent.me_conns[0].pc_since, since);
+	ck_assert_str_eq(ent.me_conns[0].pc_initiator, "iqn.test:moved");
+	/* the old id is no longer one of its connections */
+	ck_assert_uint_eq(touch(0x55, live_conn(1), 0), 0);
+	ck_assert_int_ge(find(0x55), 0);
+	ck_assert_uint_eq(ent.me_nconns, 1);
+	/* a move whose old entry is unknown (pruned) counts it once */
+	ck_assert_uint_eq(touch_moved(0x55, live_conn(7), live_conn(3)), 0);
+	ck_assert_int_ge(find(0x55), 0);
+	ck_assert_uint_eq(ent.me_nconns, 2);
+	ck_assert_uint_eq(touch(0x55, live_conn(3), 0), 0);
+	ck_assert_uint_eq(touch(0x55, live_conn(2), 0), 0);
+	ck_assert_int_eq(find(0x55), -1);
+}
+END_TEST
+
 START_TEST(cpsess__persistent_suspends_and_survives_restart)
 {
 	create_ok(0x61, 3600, 1);
@@ -427,6 +479,7 @@ coord_psess_suite(void)
 	tcase_add_test(tc, cpsess__sessions_per_owner_and_rate);
 	tcase_add_test(tc, cpsess__anonymous_sessions_capped_in_all);
 	tcase_add_test(tc, cpsess__non_persistent_ends_with_its_last_connection);
+	tcase_add_test(tc, cpsess__a_moved_connection_keeps_the_session);
 	tcase_add_test(tc, cpsess__persistent_suspends_and_survives_restart);
 	tcase_add_test(tc, cpsess__connections_survive_a_coordinator_restart);
 	tcase_add_test(tc, cpsess__dead_workers_connections_are_dropped);

@@ -214,6 +214,33 @@ START_TEST(session__public_target_by_address)
 }
 END_TEST
 
+/*
+ * A session handed live to another worker starts there with its login
+ * time: the entry follows it and nobody is kicked; the old worker's id
+ * then ends nothing, the new one's end forgets it.
+ */
+START_TEST(session__hand_over_moves_the_entry)
+{
+	struct shmq_session	 ss, moved;
+	uint64_t		 conns[4];
+
+	ss = ident("iqn.t:ini", "iqn.t:disk", 1, 1, 0, 1, 11);
+	ss.ss_since = 123456789;
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &ss), 0);
+	moved = ss;
+	moved.ss_slot = 2;
+	moved.ss_conn = 22;
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_START, &moved), 0);
+	ck_assert_int_eq(kicked(1, conns, 4), 0);
+	ck_assert_int_eq(kicked(2, conns, 4), 0);
+	ck_assert_uint_eq(c->c_sess.cs_n, 1);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &ss), 0);
+	ck_assert_uint_eq(c->c_sess.cs_n, 1);
+	ck_assert_int_eq(sess_call(SHMQ_SESSION_END, &moved), 0);
+	ck_assert_uint_eq(c->c_sess.cs_n, 0);
+}
+END_TEST
+
 START_TEST(session__end_forgets_only_its_own)
 {
 	struct shmq_session	 a = ident("iqn.i", "iqn.t", 1, 1, 0, 1, 10);
@@ -264,6 +291,7 @@ session_suite(void)
 	tcase_add_test(tc, session__other_names_never_kick);
 	tcase_add_test(tc, session__public_target_by_address);
 	tcase_add_test(tc, session__end_forgets_only_its_own);
+	tcase_add_test(tc, session__hand_over_moves_the_entry);
 	tcase_add_test(tc, session__cold_reset_by_target_name);
 	suite_add_tcase(s, tc);
 	return s;

@@ -38,32 +38,6 @@ http() {
 	curl -s -o "$WORK/body" -w '%{http_code}' -X "$_m" "$@" "$API$_p"
 }
 
-# A connection held open: qemu-io reading commands from a fifo.
-# hold NAME URL; then say NAME COMMAND; release NAME.
-hold() {
-	mkfifo "$WORK/$1.fifo"
-	qemu-io -f raw "$2" < "$WORK/$1.fifo" > "$WORK/$1.out" 2>&1 &
-	eval "$1_pid=$!"
-	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
-	eval "exec {$1_fd}>\"$WORK/$1.fifo\""
-}
-say() {
-	eval "echo \"\$2\" >&\$$1_fd"
-}
-# until NAME's output has COUNT lines matching PATTERN (5 s at most)
-await() {
-	for _ in $(seq 1 100); do
-		[ "$(grep -c -- "$3" "$WORK/$1.out")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-release() {
-	say "$1" quit
-	eval "exec {$1_fd}>&-"
-	eval "wait \$$1_pid"
-}
-
 session_conns() {
 	"$CTL" -u "$API" -t "$1" --json show "$2" | grep -c '"initiator"'
 }

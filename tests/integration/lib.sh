@@ -125,6 +125,32 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
+# A connection held open: qemu-io reading commands from a fifo.
+# hold NAME URL; then say NAME COMMAND; release NAME.
+hold() {
+	mkfifo "$WORK/$1.fifo"
+	qemu-io -f raw "$2" < "$WORK/$1.fifo" > "$WORK/$1.out" 2>&1 &
+	eval "$1_pid=$!"
+	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+	eval "exec {$1_fd}>\"$WORK/$1.fifo\""
+}
+say() {
+	eval "echo \"\$2\" >&\$$1_fd"
+}
+# until NAME's output has COUNT lines matching PATTERN (5 s at most)
+await() {
+	for _ in $(seq 1 100); do
+		[ "$(grep -c -- "$3" "$WORK/$1.out")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+release() {
+	say "$1" quit
+	eval "exec {$1_fd}>&-"
+	eval "wait \$$1_pid"
+}
+
 # child_pids KIND: pids whose title says "scsipubd: KIND".
 child_pids() {
 	ps -o pid=,args= --ppid "$DAEMON_PID" | awk -v k="$1" \

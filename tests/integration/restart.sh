@@ -4,8 +4,10 @@
 # connection goes on, one login, the pattern reads back.  TLS sessions
 # stay on their old worker.  A worker killed with -9 gives its anonymous
 # initiator its disk back with a reset's unit attention; once given up,
-# the next login is told of a medium change.  Under qemu-img bench the
-# data written through SIGUSR2 compares equal.
+# the next login is told of a medium change.  A provisioned session of
+# the API's default tier (not persistent) keeps its held connection, its
+# data and its one connection through HUP and USR2.  Under qemu-img
+# bench the data written through SIGUSR2 compares equal.
 . "$(dirname "$0")/lib.sh"
 
 # The daemon runs from a copy, so that the test can replace its binary.
@@ -18,7 +20,7 @@ make_image sdisk 128
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || fail "openssl req"
 write_config "target shared sdisk" "anonymous-retain 2s" \
-    "tls-listen 127.0.0.1:$TLS_PORT" "tls-cert $WORK/cert.pem" \
+    "api-listen 127.0.0.1:$API_PORT" "tls-listen 127.0.0.1:$TLS_PORT" "tls-cert $WORK/cert.pem" \
     "tls-key $WORK/key.pem"
 start_daemon
 T=$IQN_PREFIX:disk
@@ -107,6 +109,58 @@ grep -q "cannot take over: keeping this binary" "$LOG" ||
 kill -0 "$DAEMON_PID" || fail "the master died"
 mv "$WORK/bin/scsipubd.good" "$WORK/bin/scsipubd"
 ok "a binary that cannot take over leaves the daemon as it was; workers still replaced live"
+
+# ---- A provisioned session of a non-persistent tier (the API's default,
+# anonymous): a hand-over is not its last connection closing ----
+API=http://127.0.0.1:$API_PORT
+wait_port "$API_PORT" || fail "the API does not listen"
+
+# psess_across NAME WHAT COMMAND...: a session made without a token, one
+# connection held (qemu-io on a fifo) that writes a mark; COMMAND; the
+# same connection reads the mark back, the session still has exactly one
+# connection, and a new login with its CHAP identity succeeds.
+psess_across() {
+	n=$1 what=$2; shift 2
+	code=$(curl -s -o "$WORK/$n.json" -w '%{http_code}' -X POST \
+	    -d '{"images":["disk"]}' "$API/api/sessions")
+	[ "$code" = 201 ] || fail "$what: create: HTTP $code $(cat "$WORK/$n.json")"
+	grep -q '"tier":"anonymous"' "$WORK/$n.json" &&
+	    grep -q '"persistent":false' "$WORK/$n.json" ||
+		fail "$what: not the non-persistent anonymous tier: $(cat "$WORK/$n.json")"
+	id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$WORK/$n.json")
+	iqn=$(sed -n 's/.*"iqn":"\([^"]*\)".*/\1/p' "$WORK/$n.json")
+	u=$(sed -n 's/.*"user":"\([^"]*\)".*/\1/p' "$WORK/$n.json")
+	sec=$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$WORK/$n.json")
+	S=iscsi://$u%$sec@127.0.0.1:$PORT/$iqn/0
+	h0=$(grep -c "taken over from pid" "$LOG")
+	e0=$(grep -c "ended: last connection closed" "$LOG")
+	hold "$n" "$S"
+	say "$n" "write -P 0x5c 4096 65536"
+	await "$n" 1 "wrote 65536" || fail "$what: no write: $(cat "$WORK/$n.out")"
+	"$@" > "$WORK/ctl.out" 2>&1 || fail "$what: $* failed: $(cat "$WORK/ctl.out")"
+	for _ in $(seq 1 100); do
+		[ "$(grep -c "taken over from pid" "$LOG")" -gt "$h0" ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c "taken over from pid" "$LOG")" -gt "$h0" ] ||
+		fail "$what: the connection was not handed over: $(grep "handed over from another worker" "$LOG" | tail -1)"
+	sleep 1		# what a lost session would have done by now
+	say "$n" "read -P 0x5c 4096 65536"
+	await "$n" 1 "read 65536" && ! grep -q "verification failed" "$WORK/$n.out" ||
+		fail "$what: the held connection did not read its mark back: $(cat "$WORK/$n.out")"
+	[ "$(grep -c "session start: target $iqn " "$LOG")" = 1 ] ||
+		fail "$what: the held connection logged in again"
+	[ "$(grep -c "ended: last connection closed" "$LOG")" = "$e0" ] ||
+		fail "$what: $(grep "session .*ended" "$LOG" | tail -1)"
+	[ "$(curl -s "$API/api/sessions/$id" | grep -o '"initiator"' | wc -l)" = 1 ] ||
+		fail "$what: the session should list one connection: $(curl -s "$API/api/sessions/$id")"
+	out=$(iscsi-inq "$S" 2>&1) || fail "$what: a new login: $out"
+	release "$n"
+}
+psess_across psh "SIGHUP" kill -HUP "$DAEMON_PID"
+ok "SIGHUP: a non-persistent provisioned session keeps its held connection, its data and one connection; a new login succeeds"
+psess_across psu "SIGUSR2" kill -USR2 "$DAEMON_PID"
+ok "SIGUSR2: a non-persistent provisioned session keeps its held connection, its data and one connection; a new login succeeds"
 
 # ---- TLS: kept on the old worker until the session ends ----
 cat > "$WORK/stunnel.conf" <<CONF

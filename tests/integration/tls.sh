@@ -57,3 +57,34 @@ done
 echo | openssl s_client -connect 127.0.0.1:$TLS_PORT 2>/dev/null |
     grep -q "renewed.example" || fail "new certificate not served after HUP"
 ok "HUP reloads the TLS certificate"
+
+# ---- TLS sessions held across more reloads than there are ring slots ----
+# One worker: 1 x (draining-generations 2 + 2) = 4 slots.  Before each
+# HUP a new TLS session is held on the running worker, so each reload
+# leaves one more old worker serving TLS.  Past draining-generations the
+# oldest is asked to log its sessions out; a plain login always works.
+stop_daemon
+WORKERS=1 write_config "tls-listen 127.0.0.1:$TLS_PORT" \
+    "tls-cert $WORK/cert.pem" "tls-key $WORK/key.pem"
+: > "$LOG"
+start_daemon
+wait_port "$TLS_PORT" || fail "no TLS listener"
+for i in 1 2 3 4 5 6; do
+	hold "t$i" "$L/$IQN_PREFIX:disk/0"
+	say "t$i" "read 0 4096"
+	await "t$i" 1 "read 4096" || fail "TLS session $i: $(cat "$WORK/t$i.out")"
+	r0=$(grep -c "worker 0 (pid [0-9]*) ready" "$LOG")
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 1 100); do
+		[ "$(grep -c "worker 0 (pid [0-9]*) ready" "$LOG")" -gt "$r0" ] &&
+		    break
+		sleep 0.05
+	done
+	out=$(iscsi-inq "$URL/$IQN_PREFIX:disk/0" 2>&1) ||
+		fail "a plain login after reload $i with $i TLS sessions held: $out"
+done
+grep -q "no free slot" "$LOG" && fail "$(grep "no free slot" "$LOG" | head -1)"
+grep -q "asked to log them out (draining-generations 2)" "$LOG" ||
+	fail "no old worker was asked to end its TLS sessions"
+for i in 1 2 3 4 5 6; do release "t$i"; done
+ok "6 reloads with a TLS session held before each (4 ring slots): every plain login works, the oldest TLS sessions asked to log out"

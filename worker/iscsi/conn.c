@@ -206,7 +206,7 @@ conn_release(struct conn *c, int moved)
 	iscsi_conn_free_tasks(c);
 	if (moved && c->c_nexus != NULL)
 		c->c_nexus->n_moving = 1;
-	target_detach(c);
+	target_detach(c, moved);
 	login_free(&c->c_login);
 	if (c->c_nopin != NULL)
 		event_free(c->c_nopin);

@@ -51,7 +51,8 @@
 #define HANDOFF_MAGIC		"SPUBCONN"
 #define HANDOFF_MAJOR		1
 #define HANDOFF_MINOR		3	/* 1: CONN's login time; 2: the data
-					   segment read so far; 3: LUNMAP */
+					   segment read so far; 3: LUNMAP and
+					   the id the old worker gave it */
 #define HANDOFF_RETRY_MS	10	/* the master's socket was full */
 #define HANDOFF_MAX_RECORD	(1024UL * 1024 * 1024)
 
@@ -92,6 +93,7 @@ handoff_save_conn(struct conn *c, struct pack *pk)
 	/* a data segment half received: the part read, no longer in RX */
 	pack_blob(pk, c->c_rxstate == RX_REST ? c->c_data : NULL,
 	    c->c_rxstate == RX_REST ? c->c_dgot : 0);
+	pack_u64(pk, c->c_id);
 	pack_section_end(pk, m);
 }
 
@@ -437,7 +439,9 @@ handoff_load_conn(struct conn *c, struct pack *s, uint64_t *since,
 		return -1;
 	rx->hr_part = got;
 	rx->hr_len = n;
-	return 0;
+	/* since 1.3: its id here, which registries know it by (0 before) */
+	c->c_prev_id = unpack_u64(s);
+	return s->pk_err ? -1 : 0;
 }
 
 static int

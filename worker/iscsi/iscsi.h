@@ -140,6 +140,7 @@ struct conn {
 	int			 c_anon_fresh;	/* no directory for them yet */
 	int			 c_logged_out;	/* the initiator ended the session */
 	int			 c_handedover;	/* came live from another worker */
+	uint64_t		 c_prev_id;	/* its c_id there, or 0 */
 	int			 c_moving;	/* going to another worker */
 	int			 c_nomove;	/* its hand-over failed: stays */
 	uint64_t		 c_moving_since;	/* CLOCK_MONOTONIC ns */
@@ -216,7 +217,7 @@ int	 dataout_restore(struct conn *, struct pack *);
 int	 target_load(struct worker *);
 struct target *target_find(struct worker *, const char *);
 int	 target_attach(struct conn *);
-void	 target_detach(struct conn *);
+void	 target_detach(struct conn *, int);
 int	 target_lookup(void *, const char *, const char *,
 	    struct login_target *);
 size_t	 target_sendtargets(struct worker *, struct conn *, const char *, char **);
@@ -227,7 +228,7 @@ int	 ptarget_start(struct worker *);
 struct target *ptarget_find(struct worker *, const char *);
 int	 ptarget_prepare(struct conn *);
 void	 ptarget_attach(struct conn *);
-void	 ptarget_detach(struct conn *);
+void	 ptarget_detach(struct conn *, int);
 
 /* worker/iscsi/redirect.c */
 int	 redirect_portal(struct worker *, int, char *, size_t);

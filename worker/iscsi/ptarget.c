@@ -197,6 +197,7 @@ psess_touch(struct conn *c, const struct psess_tgt *pt, int start)
 	memset(&t, 0, sizeof(t));
 	t.pt_id = pt->pt_id;
 	t.pt_start = start;
+	t.pt_from = start ? c->c_prev_id : 0;	/* came from another worker */
 	t.pt_conn.pc_conn = c->c_id;
 	t.pt_conn.pc_slot = (uint32_t)c->c_w->w_slot;
 	snprintf(t.pt_conn.pc_peer, sizeof(t.pt_conn.pc_peer), "%s",
@@ -239,13 +240,19 @@ ptarget_attach(struct conn *c)
 		psess_logout(c);
 }
 
-/* That connection is going away: the last one frees the target. */
+/*
+ * That connection is going away: the last one frees the target.  One
+ * moved to another worker has not ended: the coordinator hears of it
+ * from the worker that took it (a move, psess_touch), never an end
+ * that would close a non-persistent session under it.
+ */
 void
-ptarget_detach(struct conn *c)
+ptarget_detach(struct conn *c, int moved)
 {
 	struct psess_tgt	*pt = (struct psess_tgt *)c->c_target;
 
-	psess_touch(c, pt, 0);
+	if (!moved)
+		psess_touch(c, pt, 0);
 	c->c_target = NULL;
 	if (--pt->pt_conns <= 0)
 		psess_free(pt);

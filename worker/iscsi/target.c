@@ -692,8 +692,13 @@ target_multi_discard(struct conn *c)
 	}
 }
 
+/*
+ * The connection leaves this worker: closed, or moved (handed live to
+ * another worker, which carries its session on: no registry is told of
+ * an end).
+ */
 void
-target_detach(struct conn *c)
+target_detach(struct conn *c, int moved)
 {
 	int	 i;
 
@@ -722,7 +727,7 @@ target_detach(struct conn *c)
 	scsi_nexus_free(c->c_nexus);
 	c->c_nexus = NULL;
 	if (c->c_target != NULL && c->c_target->tg_kind == TARGET_PSESS)
-		ptarget_detach(c);
+		ptarget_detach(c, moved);
 }
 
 /* Drop the target's own references to its shared LUs. */
