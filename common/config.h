@@ -133,8 +133,10 @@ struct config {
 	uint64_t	 c_max_pending_addr;	/* one address's share of that */
 	uint64_t	 c_dataout_timeout;	/* Data-Out owed, room awaited: s */
 	uint64_t	 c_api_max_conns;	/* API connections per worker */
+	uint64_t	 c_api_max_conns_addr;	/* ... per address, per worker */
 	uint64_t	 c_api_max_header;	/* API request header bytes */
 	uint64_t	 c_api_timeout;		/* API connection idle, seconds */
+	uint64_t	 c_api_req_timeout;	/* a whole request, seconds */
 	uint64_t	 c_api_max_anon;	/* anonymous sessions in all */
 	uint64_t	 c_anon_retain;		/* a lost anonymous overlay kept */
 	uint64_t	 c_cluster_timeout;	/* a silent node is dead, seconds */

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "conns.h"
 #include "proc.h"
 
 #define UPGRADE_ENV		"SCSIPUB_UPGRADE"	/* the old master's state */
@@ -124,19 +125,6 @@ struct master {
 	char			**m_argv;	/* as started */
 	void			*m_sslctx;	/* SSL_CTX workers inherit */
 };
-
-/* daemon/conns.c */
-struct conns	*conns_new(uint64_t);
-int		 conns_grow(struct conns *, uint64_t);
-void		 conns_free(struct conns *);
-uint32_t	 conns_count(const struct conns *);
-int64_t		 conns_add(struct conns *, const uint8_t *, int, uint64_t,
-		    uint64_t, const char **);
-void		 conns_closed(struct conns *, int, uint32_t);
-int		 conns_moved(struct conns *, int, int, uint32_t);
-void		 conns_save(const struct conns *, struct pack *, uint16_t);
-int		 conns_load(struct conns *, struct pack *, int);
-void		 conns_slot_gone(struct conns *, int);
 
 /* daemon/listen.c */
 int	listen_open(struct master *, const struct config *, FILE *);

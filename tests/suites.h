@@ -30,6 +30,7 @@
 	X(upgrade)		\
 	X(scsipubctl)		\
 	X(api)			\
+	X(apiconn)		\
 	X(bufpool)		\
 	X(ipc)			\
 	X(chap)			\

@@ -328,3 +328,104 @@ done
 grep -q '^scsipub_sessions{tier="anonymous",state="waiting"} 3$' "$WORK/metrics" ||
 	fail "metrics: anonymous sessions: $(grep scsipub_sessions "$WORK/metrics")"
 ok "/metrics: $n samples, all Prometheus text; /status as HTML"
+
+# Issue 21: what one address can hold of the API.  Small limits: 8
+# connections per worker, 3 per address and worker, 3 s for a request.
+# (a) A burst of 20 connections from one address: at most its share is
+# held, the rest are answered 503 with a JSON error; (b) 40 connections
+# trickling a header byte a second do not keep another address's
+# request (curl from 127.0.0.2) waiting; (c) a request trickled a byte
+# each half second is answered 408 and closed at api-request-timeout.
+stop_daemon
+write_config "api-listen 127.0.0.1:$API_PORT" "api-max-connections 8" \
+    "api-max-connections-per-address 3" "api-request-timeout 3s"
+start_daemon
+wait_port "$API_PORT" || fail "the API does not listen"
+sleep 0.5
+cat > "$WORK/slow.py" <<'PY'
+import socket, subprocess, sys, time
+port = int(sys.argv[2])
+
+def conn(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    return s
+
+def got(s):
+    try:
+        return s.recv(4096)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b"(reset)"
+
+def good():
+    # Another address's request: its status and seconds.
+    out = subprocess.run(["curl", "-s", "-m", "5", "-o", "/dev/null",
+        "-w", "%{http_code} %{time_total}", "--interface", "127.0.0.2",
+        "http://127.0.0.1:%d/status" % port], capture_output=True,
+        text=True).stdout.split()
+    return out[0], float(out[1])
+
+def burst():
+    socks = [conn("127.0.0.1") for _ in range(20)]
+    time.sleep(1)
+    held = refused = other = 0
+    for s in socks:
+        d = got(s)
+        if d is None:
+            held += 1
+        elif d.startswith(b"HTTP/1.1 503") and b'{"error":' in d:
+            refused += 1
+        else:
+            other += 1
+    code, secs = good()
+    print("held %d refused %d other %d; 127.0.0.2: %s in %.2fs" %
+        (held, refused, other, code, secs))
+    return held <= 6 and refused == 20 - held and code == "200" and secs < 2
+
+def slowloris():
+    hdr = b"GET /status HTTP/1.1\r\nX-Slow: " + b"a" * 64
+    socks = [conn("127.0.0.1") for _ in range(40)]
+    worst, codes = 0.0, []
+    for t in range(6):
+        for s in socks:
+            try:
+                s.send(hdr[t:t + 1])
+            except OSError:
+                pass
+        if t in (1, 4):
+            code, secs = good()
+            codes.append(code)
+            worst = max(worst, secs)
+        time.sleep(1)
+    print("127.0.0.2 beside 40 trickling: %s, worst %.2fs" % (codes, worst))
+    return codes == ["200", "200"] and worst < 2
+
+def trickle():
+    s = conn("127.0.0.3")
+    s.send(b"GET /status HTTP/1.1\r\nX-Slow: ")
+    t0 = time.time()
+    while time.time() - t0 < 8:
+        time.sleep(0.5)
+        try:
+            s.send(b"a")
+        except OSError:
+            pass
+        d = got(s)
+        if d is not None:
+            secs = time.time() - t0
+            print("trickled request: %r after %.1fs" % (d[:12], secs))
+            return d.startswith(b"HTTP/1.1 408") and 2 <= secs < 5
+    print("trickled request: still open after 8s")
+    return False
+
+sys.exit(0 if globals()[sys.argv[1]]() else 1)
+PY
+for t in burst slowloris trickle; do
+	out=$(python3 "$WORK/slow.py" $t "$API_PORT") || fail "$t: $out"
+	echo "    $out"
+done
+ok "one address holds its share of the API (3 per worker), the others are served, a trickled request is cut at api-request-timeout"

@@ -308,10 +308,34 @@ api_json(struct evhttp_request *req, int code, json_t *j)
 	json_decref(j);
 }
 
+static json_t *
+api_error_obj(const char *msg)
+{
+	return json_pack("{s:s}", "error", msg);
+}
+
 static void
 api_error(struct evhttp_request *req, int code, const char *msg)
 {
-	api_json(req, code, json_pack("{s:s}", "error", msg));
+	api_json(req, code, api_error_obj(msg));
+}
+
+/*
+ * The body of an error answer written without evhttp (apiconn.c): the
+ * same JSON and newline as api_json(), to free(); NULL without memory.
+ */
+char *
+api_error_body(const char *msg)
+{
+	json_t	*j = api_error_obj(msg);
+	char	*s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	char	*body = NULL;
+
+	if (s != NULL && asprintf(&body, "%s\n", s) == -1)
+		body = NULL;
+	free(s);
+	json_decref(j);
+	return body;
 }
 
 static void
@@ -1146,6 +1170,7 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	memset(&ar, 0, sizeof(ar));
 	ar.ar_req = req;
 	ar.ar_w = arg;
+	apiconn_request(ar.ar_w->w_apiconns, req);
 	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	if (path == NULL || path[0] == '\0')
 		path = "/";
@@ -1171,7 +1196,8 @@ api_dispatch(struct evhttp_request *req, void *arg)
 
 /*
  * Serve the API on the inherited listening sockets, within the limits:
- * header bytes, body bytes, idle time, connections (worker/apiconn.c).
+ * header bytes, body bytes, idle time; connections in all and per
+ * address, and the time to send a request (worker/api/apiconn.c).
  */
 int
 api_start(struct worker *w, const int *fds, int n)

@@ -31,6 +31,7 @@ struct api_auth {
 struct worker;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evhttp_request;
 struct api_conns;
 
 /* worker/api/api.c */
@@ -42,6 +43,7 @@ struct api_conns *apiconn_start(struct worker *, struct evhttp *,
 	    struct evhttp_bound_socket **, int);
 void	 apiconn_stop(struct api_conns *);
 size_t	 apiconn_count(const struct api_conns *);
+void	 apiconn_request(struct api_conns *, struct evhttp_request *);
 
 /* worker/api/api.c: the checks */
 int	 api_create_parse(const char *, size_t, struct api_create *, char *,
@@ -51,5 +53,6 @@ int	 api_authorize(const struct config *, const char *, const char *,
 int	 api_tier_choose(const struct config *, const struct api_auth *,
 	    const char *, const struct cfg_tier **, char *, size_t);
 uint64_t api_owner_hash(const char *, const char *);
+char	*api_error_body(const char *);
 
 #endif /* SCSIPUB_API_H */

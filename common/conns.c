@@ -1,8 +1,9 @@
 /*
- * The iSCSI connections the master has handed to workers, counted in
- * all and per source address (IPv6 per ipv6-prefix), so that
- * max-connections and max-connections-per-address hold before a worker
- * allocates anything for a new one.
+ * Connections counted in all and per source address (IPv6 per
+ * ipv6-prefix).  The master counts the iSCSI connections it hands to
+ * workers, so that max-connections and max-connections-per-address hold
+ * before a worker allocates anything for a new one; a worker counts its
+ * API connections the same way (worker/api/apiconn.c, slot 0).
  *
  * Each connection has a record; its number goes to the worker with the
  * socket (fdpass_msg fm_seq) and comes back when the worker closes it
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "conns.h"
 #include "hash.h"
 #include "log.h"
 #include "netaddr.h"

@@ -1,5 +1,5 @@
 /*
- * Tests for daemon/conns.c, the master's count of the connections it
+ * Tests for common/conns.c, the master's count of the connections it
  * handed to workers: max-connections in all and per address, ids that
  * come back when a worker closes a connection (a stale id changes
  * nothing), a worker's death taking its connections with it, growth
@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "daemon.h"
+#include "conns.h"
 #include "netaddr.h"
 #include "pack.h"
 #include "suites.h"
