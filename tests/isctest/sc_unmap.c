@@ -106,6 +106,7 @@ sc_unmap_whole(void)
 	struct conn		 c;
 	struct scsi_io		 io;
 	struct scsi_res		 res;
+	struct pdu		 p;
 	uint64_t		 lba = 0;
 	uint32_t		 len, *itt;
 	uint8_t			 pl[8 + 16];
@@ -120,8 +121,14 @@ sc_unmap_whole(void)
 	t0 = now_ms();
 	for (i = 0; i < opt.o_many; i++)
 		itt[i] = cmd_send(&c, &io);
-	for (i = 0; i < opt.o_many; i++) {
-		cmd_finish(&c, itt[i], &io, &res);
+	for (i = 0; i < opt.o_many; i++) {	/* in any order */
+		reply_wait(&c, &p, "answer to an UNMAP");
+		if (pdu_op(&p) != OP_SCSI_RSP)
+			fail("unexpected %s", pdu_describe(&p));
+		memset(&res, 0, sizeof(res));
+		res.sr_reject = -1;
+		cmd_response(&p, &res);
+		pdu_free(&p);
 		good += unmap_answer(&res);
 	}
 	step("%d UNMAPs of %u blocks: %d GOOD, last answer after %lld ms",
