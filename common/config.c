@@ -133,6 +133,8 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("api-max-anonymous", c_api_max_anon, CU_COUNT, 0,
 	    CFG_PSESS_MAX, CFG_PSESS_MAX / 2),
 	LIM("anonymous-retain", c_anon_retain, CU_DURATION, 0, 24 * 3600, 60),
+	LIM("max-map-extents", c_max_map_extents, CU_COUNT, 0, 1ULL << 32,
+	    4096),
 	LIM("cluster-timeout", c_cluster_timeout, CU_DURATION, 4, 300, 5),
 	LIM("cluster-balance", c_cluster_balance, CU_COUNT, 1, 1 << 20, 4),
 	LIM("draining-generations", c_draining_gens, CU_COUNT, 1, 8, 2),

@@ -139,6 +139,7 @@ struct config {
 	uint64_t	 c_api_req_timeout;	/* a whole request, seconds */
 	uint64_t	 c_api_max_anon;	/* anonymous sessions in all */
 	uint64_t	 c_anon_retain;		/* a lost anonymous overlay kept */
+	uint64_t	 c_max_map_extents;	/* map records per session (LMDB) */
 	uint64_t	 c_cluster_timeout;	/* a silent node is dead, seconds */
 	uint64_t	 c_cluster_balance;	/* redirect load: connections apart */
 	uint64_t	 c_draining_gens;	/* old workers kept for their TLS */

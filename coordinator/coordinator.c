@@ -651,6 +651,7 @@ coordinator_main(struct proc_env *env)
 	if ((c = coord_new(state_dir, region, nslots)) == NULL)
 		fatal("%s: %s", __func__, state_dir);
 	c->c_anon.ca_retain = env->pe_cfg->c_anon_retain;
+	c->c_mirror.cm_max = env->pe_cfg->c_max_map_extents;
 	if ((rv = coord_start(c, env->pe_cfg->c_map_size)) == 0 &&
 	    (rv = coord_cluster_init(c, env->pe_cfg)) == 0) {
 		shmq_coordinator_set(region, getpid());

@@ -111,6 +111,7 @@ struct coord_psess {
 struct coord_mirrors {
 	struct mirror	*cm_v;
 	size_t		 cm_n;
+	uint64_t	 cm_max;	/* max-map-extents per session; 0: none */
 };
 
 /* coordinator/prmirror.c: the shared LUs' reservation mirrors, mapped */
@@ -171,6 +172,9 @@ int	 store_begin(struct store *, int);
 int	 store_commit(struct store *);
 void	 store_abort(struct store *);
 int	 store_failed(const struct store *);
+int	 store_nest(struct store *);
+int	 store_unnest(struct store *, int);
+int64_t	 store_map_records(const struct store *);
 int	 store_sync(struct store *);
 int	 store_schema_get(struct store *, uint32_t *);
 int	 store_schema_put(struct store *, uint32_t);

@@ -13,6 +13,14 @@
  * was counted on the changes made to it).  The coordinator writes the
  * file only at start, adding bits: a bit set by a worker whose MAP_SET
  * is still in its ring is left alone.
+ *
+ * The records a session's LUs hold in LMDB (their runs, M and Z) are
+ * counted, per session (the map file's name up to its last "-":
+ * "psess-ID", "static-NAME"), in a kv record 'E' + that name, changed in
+ * the transaction that changes the runs.  A commit that would take a
+ * session past max-map-extents is taken back whole (a nested
+ * transaction) and fails with EDQUOT: UNMAP is free of quota, and
+ * every other block deallocated would otherwise be a record each.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -35,13 +43,28 @@
 #define MIRROR_KEY	'L'		/* kv key: 'L' + be64 id */
 #define MIRROR_KEYLEN	9
 #define MIRROR_NAME_MAX	(SHMQ_DATA_MAX - SHMQ_REGISTER_LEN)
+#define MIRROR_ACCT_KEY	'E'		/* kv key: 'E' + session name */
 
 struct mirror {
 	uint64_t	 mi_id;
 	uint64_t	 mi_nblocks;
 	uint8_t		*mi_base;	/* header page, then the bits */
 	size_t		 mi_len;
+	char		 mi_acct[MIRROR_NAME_MAX + 1];	/* its session */
 };
+
+/* The session a map file's name belongs to: the name to its last "-". */
+static void
+mirror_acct(const char *name, char acct[MIRROR_NAME_MAX + 1])
+{
+	const char	*dash = strrchr(name, '-');
+	size_t		 n = dash != NULL ? (size_t)(dash - name) : strlen(name);
+
+	if (n > MIRROR_NAME_MAX)
+		n = MIRROR_NAME_MAX;
+	memcpy(acct, name, n);
+	acct[n] = '\0';
+}
 
 static struct mirror *
 mirror_find(struct coord_mirrors *cm, uint64_t id)
@@ -98,6 +121,7 @@ mirror_open(const char *dir, uint64_t id, uint64_t nblocks, const char *name,
 	mi->mi_nblocks = nblocks;
 	mi->mi_base = m;
 	mi->mi_len = len;
+	mirror_acct(name, mi->mi_acct);
 	return 0;
 }
 
@@ -260,35 +284,174 @@ coord_map_register(struct coord *c, const struct shmq_msg *req,
 	return mirror_add(c, id, nblocks, name);
 }
 
+/* ---- Records per session (max-map-extents) */
+
+static size_t
+acct_key(uint8_t k[1 + MIRROR_NAME_MAX], const char *acct)
+{
+	size_t	 n = strlen(acct);
+
+	k[0] = MIRROR_ACCT_KEY;
+	memcpy(k + 1, acct, n);
+	return 1 + n;
+}
+
+static int
+acct_count_run(void *arg, uint64_t first, uint64_t count)
+{
+	(void)first;
+	(void)count;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+struct acct_count {
+	struct store	*ac_st;
+	const char	*ac_acct;
+	uint64_t	 ac_n;
+};
+
+static int
+acct_count_lu(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
+    size_t vlen)
+{
+	struct acct_count *ac = arg;
+	char		 name[MIRROR_NAME_MAX + 1], acct[MIRROR_NAME_MAX + 1];
+	uint64_t	 id, nblocks;
+	int		 rv;
+
+	if (mirror_rec_dec(k, klen, v, vlen, &id, &nblocks, name) != 0)
+		return 0;
+	mirror_acct(name, acct);
+	if (strcmp(acct, ac->ac_acct) != 0)
+		return 0;
+	if ((rv = store_map_foreach(ac->ac_st, id, acct_count_run,
+	    &ac->ac_n)) != 0)
+		return rv;
+	return store_map_foreach(ac->ac_st, id | COWMAP_ZLU, acct_count_run,
+	    &ac->ac_n);
+}
+
+/*
+ * The records of session acct's runs: its count (0), or counted (1: an
+ * environment older than the count, or a session that never committed).
+ */
+static int
+acct_get(struct store *st, const char *acct, uint64_t *n)
+{
+	uint8_t		 k[1 + MIRROR_NAME_MAX], v[8], prefix = MIRROR_KEY;
+	struct acct_count ac = { st, acct, 0 };
+	size_t		 klen = acct_key(k, acct), vlen;
+	int		 rv;
+
+	rv = store_kv_get(st, k, klen, v, sizeof(v), &vlen);
+	if (rv == 0 && vlen == sizeof(v)) {
+		*n = be64dec(v);
+		return 0;
+	}
+	if (rv != 0 && rv != -ENOENT)
+		return rv;
+	if ((rv = store_kv_foreach(st, &prefix, 1, acct_count_lu, &ac)) != 0)
+		return rv;
+	*n = ac.ac_n;
+	return 1;
+}
+
+static int
+acct_put(struct store *st, const char *acct, uint64_t n)
+{
+	uint8_t	 k[1 + MIRROR_NAME_MAX], v[8];
+
+	be64enc(v, n);
+	return store_kv_put(st, k, acct_key(k, acct), v, sizeof(v));
+}
+
+/* ---- Commits */
+
+/*
+ * The runs of blocks [first, end) in the file, plane bit: each put in
+ * LMDB (st not NULL); their number.
+ */
+static int
+mirror_runs(struct store *st, struct mirror *mi, uint64_t lu, uint64_t first,
+    uint64_t end, uint64_t *nruns)
+{
+	const uint8_t	*bits = mi->mi_base + COWMAP_BITS;
+	int		 bit = (lu & COWMAP_ZLU) ? COWMAP_Z : COWMAP_M, on, rv;
+	uint64_t	 b, run;
+
+	*nruns = 0;
+	for (b = first; b < end; b += run) {
+		on = cowmap_get(bits, b) & bit;
+		for (run = 1; b + run < end && (cowmap_get(bits, b + run) &
+		    bit) == on; run++)
+			continue;
+		(*nruns)++;
+		if (st == NULL)
+			continue;
+		rv = on ? store_map_set(st, lu, b, run) :
+		    store_map_clear(st, lu, b, run);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
+}
+
+/*
+ * Put the runs in LMDB, counted for the session; past its max-map-extents
+ * (n records before, nruns at most added: one each), nested, and taken
+ * back with EDQUOT if its records grew past it.
+ */
+static int
+mirror_put_runs(struct coord *c, struct mirror *mi, uint64_t lu,
+    uint64_t first, uint64_t end, uint64_t n, uint64_t nruns, int counted)
+{
+	struct store	*st = c->c_store;
+	uint64_t	 max = c->c_mirror.cm_max, unused;
+	int64_t		 before = store_map_records(st), grew;
+	int		 nest = max != 0 && n + nruns > max, rv;
+
+	if (nest && (rv = store_nest(st)) != 0)
+		return rv;
+	rv = mirror_runs(st, mi, lu, first, end, &unused);
+	grew = store_map_records(st) - before;
+	if (nest && rv == 0 && grew > 0 && n + (uint64_t)grew > max) {
+		store_unnest(st, 0);
+		log_info("%s: %s holds %llu map records, at most %llu: "
+		    "refused", __func__, mi->mi_acct, (unsigned long long)n,
+		    (unsigned long long)max);
+		return -EDQUOT;
+	}
+	if (nest && (rv = store_unnest(st, rv == 0)) != 0)
+		return rv;
+	if (rv != 0 || (grew == 0 && !counted))
+		return rv;
+	return acct_put(st, mi->mi_acct, grew < 0 && (uint64_t)-grew > n ? 0 :
+	    n + (uint64_t)grew);
+}
+
 /*
  * Commit blocks [first, first + count) of lu (its M bits, or its Z bits
  * with COWMAP_ZLU) as its map file holds them now, in runs.  -ENOENT
- * for an LU without a file here.
+ * for an LU without a file here; -EDQUOT past max-map-extents.
  */
 int
 coord_mirror_commit(struct coord *c, uint64_t lu, uint64_t first,
     uint64_t count)
 {
 	struct mirror	*mi = mirror_find(&c->c_mirror, lu & ~COWMAP_ZLU);
-	int		 bit = (lu & COWMAP_ZLU) ? COWMAP_Z : COWMAP_M, on, rv;
-	uint64_t	 b, end, run;
+	uint64_t	 n, nruns;
+	int		 counted;
 
 	if (mi == NULL)
 		return -ENOENT;
 	if (first >= mi->mi_nblocks || count > mi->mi_nblocks - first)
 		return -EINVAL;
-	end = first + count;
-	for (b = first; b < end; b += run) {
-		on = cowmap_get(mi->mi_base + COWMAP_BITS, b) & bit;
-		for (run = 1; b + run < end && (cowmap_get(mi->mi_base +
-		    COWMAP_BITS, b + run) & bit) == on; run++)
-			continue;
-		rv = on ? store_map_set(c->c_store, lu, b, run) :
-		    store_map_clear(c->c_store, lu, b, run);
-		if (rv != 0)
-			return rv;
-	}
-	return 0;
+	if ((counted = acct_get(c->c_store, mi->mi_acct, &n)) < 0)
+		return counted;
+	(void)mirror_runs(NULL, mi, lu, first, first + count, &nruns);
+	return mirror_put_runs(c, mi, lu, first, first + count, n, nruns,
+	    counted);
 }
 
 /* Ids (and block counts) of the registered LUs whose name has a prefix. */
@@ -330,6 +493,20 @@ mirror_drop(struct coord_mirrors *cm, uint64_t id)
 	*mi = cm->cm_v[--cm->cm_n];
 }
 
+/* The count of the session whose LUs are named prefix + LUN. */
+static int
+acct_forget(struct store *st, const char *prefix)
+{
+	char	 name[MIRROR_NAME_MAX + 1], acct[MIRROR_NAME_MAX + 1];
+	uint8_t	 k[1 + MIRROR_NAME_MAX];
+	int	 rv;
+
+	snprintf(name, sizeof(name), "%s0", prefix);	/* any LUN */
+	mirror_acct(name, acct);
+	rv = store_kv_del(st, k, acct_key(k, acct));
+	return rv == -ENOENT ? 0 : rv;
+}
+
 /*
  * A session ended: the LUs registered under names with prefix leave
  * LMDB (registration and runs) and this process, in the open write txn.
@@ -357,5 +534,5 @@ coord_mirror_forget(struct coord *c, const char *prefix)
 		mirror_drop(&c->c_mirror, id);
 	}
 	free(f.mf_v);
-	return rv;
+	return rv != 0 ? rv : acct_forget(st, prefix);
 }

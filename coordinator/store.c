@@ -32,7 +32,9 @@
 struct store {
 	MDB_env		*st_env;
 	MDB_txn		*st_txn;
+	MDB_txn		*st_outer;	/* st_txn's parent (store_nest) */
 	int		 st_err;	/* first LMDB error of st_txn */
+	int64_t		 st_maprecs;	/* map records added, less deleted */
 	MDB_dbi		 st_meta;
 	MDB_dbi		 st_map;
 	MDB_dbi		 st_kv;
@@ -224,6 +226,50 @@ store_failed(const struct store *st)
 	return st->st_txn != NULL ? st->st_err : 0;
 }
 
+/*
+ * A transaction inside the open write transaction, so that what one
+ * request changed can be taken back alone (store_unnest, keep 0)
+ * without the others' changes of the round.
+ */
+int
+store_nest(struct store *st)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if (st->st_outer != NULL)
+		fatalx("%s: already nested", __func__);
+	rc = mdb_txn_begin(st->st_env, store_txn(st, __func__), 0, &txn);
+	if (rc != 0)
+		return store_rc(st, rc, __func__);
+	st->st_outer = st->st_txn;
+	st->st_txn = txn;
+	return 0;
+}
+
+/* Keep (into the outer transaction) or take back what was nested. */
+int
+store_unnest(struct store *st, int keep)
+{
+	MDB_txn	*txn = store_txn(st, __func__);
+
+	if (st->st_outer == NULL)
+		fatalx("%s: not nested", __func__);
+	st->st_txn = st->st_outer;
+	st->st_outer = NULL;
+	if (keep && st->st_err == 0)
+		return store_rc(st, mdb_txn_commit(txn), __func__);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* Map records added less deleted so far: the difference is what ran. */
+int64_t
+store_map_records(const struct store *st)
+{
+	return st->st_maprecs;
+}
+
 int
 store_sync(struct store *st)
 {
@@ -270,17 +316,23 @@ store_mapkey(uint8_t k[STORE_MAPKEY], uint64_t lu, uint64_t block)
 	be64enc(k + 8, block);
 }
 
+/* Put a run; fresh: its key is new (counted in st_maprecs). */
 static int
-store_map_put(struct store *st, uint64_t lu, uint64_t start, uint64_t count)
+store_map_put(struct store *st, uint64_t lu, uint64_t start, uint64_t count,
+    int fresh)
 {
 	uint8_t	 k[STORE_MAPKEY], v[STORE_MAPVAL];
 	MDB_val	 key = { sizeof(k), k }, val = { sizeof(v), v };
+	int	 rv;
 
 	store_mapkey(k, lu, start);
 	v[0] = STORE_VFMT;
 	be64enc(v + 1, count);
-	return store_rc(st, mdb_put(store_txn(st, __func__), st->st_map,
+	rv = store_rc(st, mdb_put(store_txn(st, __func__), st->st_map,
 	    &key, &val, 0), __func__);
+	if (rv == 0 && fresh)
+		st->st_maprecs++;
+	return rv;
 }
 
 static int
@@ -288,10 +340,14 @@ store_map_del(struct store *st, uint64_t lu, uint64_t start)
 {
 	uint8_t	 k[STORE_MAPKEY];
 	MDB_val	 key = { sizeof(k), k };
+	int	 rv;
 
 	store_mapkey(k, lu, start);
-	return store_rc(st, mdb_del(store_txn(st, __func__), st->st_map,
+	rv = store_rc(st, mdb_del(store_txn(st, __func__), st->st_map,
 	    &key, NULL), __func__);
+	if (rv == 0)
+		st->st_maprecs--;
+	return rv;
 }
 
 static int
@@ -353,13 +409,14 @@ store_map_set(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
 {
 	struct store_run	 run;
 	uint64_t		 start = first, end;
-	int			 rv;
+	int			 rv, fresh = 1;
 
 	if ((rv = store_map_range(first, count, &end)) != 0)
 		return rv;
 	rv = store_map_seek(st, lu, first, 1, &run);
 	if (rv == 0 && run.r_end >= first) {
 		start = run.r_start;
+		fresh = 0;
 		if (run.r_end > end)
 			end = run.r_end;
 	}
@@ -373,7 +430,7 @@ store_map_set(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
 	}
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
-	return store_map_put(st, lu, start, end - start);
+	return store_map_put(st, lu, start, end - start, fresh);
 }
 
 /* Unmap blocks [first, first + count) of lu, trimming and splitting runs. */
@@ -388,9 +445,9 @@ store_map_clear(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
 		return rv;
 	rv = store_map_seek(st, lu, first, 1, &run);
 	if (rv == 0 && run.r_end > first) {
-		rv = store_map_put(st, lu, run.r_start, first - run.r_start);
+		rv = store_map_put(st, lu, run.r_start, first - run.r_start, 0);
 		if (rv == 0 && run.r_end > end)
-			return store_map_put(st, lu, end, run.r_end - end);
+			return store_map_put(st, lu, end, run.r_end - end, 1);
 	}
 	while (rv == 0 || rv == -ENOENT) {
 		rv = store_map_seek(st, lu, first, 0, &run);
@@ -398,7 +455,7 @@ store_map_clear(struct store *st, uint64_t lu, uint64_t first, uint64_t count)
 			break;
 		rv = store_map_del(st, lu, run.r_start);
 		if (rv == 0 && run.r_end > end)
-			return store_map_put(st, lu, end, run.r_end - end);
+			return store_map_put(st, lu, end, run.r_end - end, 1);
 	}
 	return rv == -ENOENT ? 0 : rv;
 }

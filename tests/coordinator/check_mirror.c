@@ -323,6 +323,108 @@ START_TEST(mirror__forgotten_lu_not_rebuilt)
 }
 END_TEST
 
+/* Another LU's map file, mapped as a worker maps it (munmap_bits). */
+static uint8_t *
+map_bits(const char *name)
+{
+	char	 path[PATH_MAX + 64];
+	void	*m;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/overlays/%s.map", statedir, name);
+	ck_assert_int_ne(fd = open(path, O_RDWR), -1);
+	m = mmap(NULL, cowmap_file_len(NBLOCKS), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	return (uint8_t *)m + COWMAP_BITS;
+}
+
+static void
+munmap_bits(uint8_t *bits)
+{
+	munmap(bits - COWMAP_BITS, cowmap_file_len(NBLOCKS));
+}
+
+/* Every other block of [first, first + 2 * n) deallocated: n runs. */
+static void
+stripe(uint8_t *bits, uint64_t first, uint64_t n)
+{
+	uint64_t	 i;
+
+	for (i = 0; i < n; i++)
+		cowmap_put(bits, first + 2 * i, COWMAP_M | COWMAP_Z);
+}
+
+/*
+ * UNMAP of every other block makes a record per block, free of quota:
+ * a session's records stop at max-map-extents (its LUs together), the
+ * commit that would pass it taken back whole, another session's not.
+ */
+START_TEST(mirror__records_bounded_per_session)
+{
+	uint8_t	*other;
+
+	coord->c_mirror.cm_max = 16;
+	ck_assert_int_eq(register_lu(LU, NAME), 0);
+	ck_assert_int_eq(register_lu(LU + 1, "static-shared-1"), 0);
+	ck_assert_int_eq(register_lu(LU + 2, "static-other-0"), 0);
+	map_open();
+	stripe(map, 0, 10);
+	ck_assert_int_eq(commit(LU | COWMAP_ZLU, 0, 20), 0);
+	assert_run(LU | COWMAP_ZLU, 18, 18, 1);
+	/* the same session's other LU: 10 more would be 20 */
+	other = map_bits("static-shared-1");
+	stripe(other, 0, 10);
+	ck_assert_int_eq(commit((LU + 1) | COWMAP_ZLU, 0, 20), -EDQUOT);
+	assert_unmapped((LU + 1) | COWMAP_ZLU, 0);
+	/* what does not add records still goes: one run of five */
+	cowmap_put(other, 1, COWMAP_M | COWMAP_Z);
+	cowmap_put(other, 3, COWMAP_M | COWMAP_Z);
+	ck_assert_int_eq(commit((LU + 1) | COWMAP_ZLU, 0, 5), 0);
+	assert_run((LU + 1) | COWMAP_ZLU, 2, 0, 5);
+	munmap_bits(other);
+	/* another session is not touched by this one's count */
+	other = map_bits("static-other-0");
+	stripe(other, 0, 12);
+	ck_assert_int_eq(commit((LU + 2) | COWMAP_ZLU, 0, 24), 0);
+	munmap_bits(other);
+	/* fewer records: allowed, and the count follows, across a restart */
+	stripe(map, 1, 10);
+	ck_assert_int_eq(commit(LU | COWMAP_ZLU, 0, 20), 0);
+	assert_run(LU | COWMAP_ZLU, 7, 0, 20);
+	mirror_restart();
+	coord->c_mirror.cm_max = 16;
+	other = map_bits("static-shared-1");
+	stripe(other, 100, 14);
+	ck_assert_int_eq(commit((LU + 1) | COWMAP_ZLU, 100, 28), 0);
+	stripe(other, 200, 2);
+	ck_assert_int_eq(commit((LU + 1) | COWMAP_ZLU, 200, 4), -EDQUOT);
+	munmap_bits(other);
+}
+END_TEST
+
+/* An environment without the counts (an older one): counted at need. */
+START_TEST(mirror__records_counted_in_an_older_environment)
+{
+	uint8_t	 k[] = "Estatic-shared";
+
+	ck_assert_int_eq(register_lu(LU, NAME), 0);
+	map_open();
+	stripe(map, 0, 10);
+	ck_assert_int_eq(commit(LU | COWMAP_ZLU, 0, 20), 0);
+	ck_assert_int_eq(store_begin(coord->c_store, 1), 0);
+	ck_assert_int_eq(store_kv_del(coord->c_store, k, sizeof(k) - 1), 0);
+	ck_assert_int_eq(store_commit(coord->c_store), 0);
+	mirror_restart();
+	coord->c_mirror.cm_max = 12;
+	stripe(map, 100, 3);
+	ck_assert_int_eq(commit(LU | COWMAP_ZLU, 100, 6), -EDQUOT);
+	stripe(map, 200, 2);
+	ck_assert_int_eq(commit(LU | COWMAP_ZLU, 200, 4), 0);
+}
+END_TEST
+
 Suite *
 coord_mirror_suite(void)
 {
@@ -338,6 +440,8 @@ coord_mirror_suite(void)
 	tcase_add_test(tc, mirror__commit_outside_the_lu_or_of_no_lu);
 	tcase_add_test(tc, mirror__bad_names_refused);
 	tcase_add_test(tc, mirror__forgotten_lu_not_rebuilt);
+	tcase_add_test(tc, mirror__records_bounded_per_session);
+	tcase_add_test(tc, mirror__records_counted_in_an_older_environment);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -208,3 +208,28 @@ echo "$out" | grep -q "Pattern verification failed" && fail "earlier data lost: 
 tail -n +"$mark" "$LOG" | grep -q "killed by signal\|exited with status [1-9]" &&
 	fail "a process died"
 ok "LMDB map full: SPACE ALLOCATION FAILED, nothing crashed, nothing lost"
+
+# Issue 21: UNMAP of every other block is free of quota and made an LMDB
+# record per block until MDB_MAP_FULL failed every tenant's writes; one
+# session's records now stop at max-map-extents (its UNMAPs past it get
+# SPACE ALLOCATION FAILED) and another target's writes still go.
+stop_daemon
+rm -rf "$WORK/state" "$CONF"
+truncate -s 512M "$WORK/images/big.img"
+make_image small 8
+write_config "target att big" "target victim small" "map-size 2M"
+start_daemon
+out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$IQN_PREFIX:att" -T 300 -N 40 \
+    unmap-stripes 2>&1) || fail "unmap-stripes: $(echo "$out" | tail -3)"
+echo "$out" | grep -q "^unmap-stripes: good [0-9]* full [1-9]" ||
+	fail "no UNMAP refused past max-map-extents: $(echo "$out" | tail -2)"
+V=$URL/$IQN_PREFIX:victim/0
+cmds=()
+for i in $(seq 0 199); do
+	cmds+=(-c "write -P 0x5a $((i * 8192)) 4096")
+done
+out=$(qemu-io -f raw "${cmds[@]}" "$V" 2>&1) || fail "victim's writes: $(echo "$out" | tail -3)"
+echo "$out" | grep -qi "error\|failed" && fail "victim's writes: $(echo "$out" | grep -i "error\|failed" | head -3)"
+out=$(qemu-io -f raw -c 'read -P 0x5a 0 4k' -c 'read -P 0x5a 1630208 4k' "$V" 2>&1)
+echo "$out" | grep -q "Pattern verification failed" && fail "victim's data: $out"
+ok "one session's alternate-block UNMAPs stop at max-map-extents; another target's writes go"

@@ -82,6 +82,7 @@ struct options {
 	int		 o_lun;
 	int		 o_wait;
 	int		 o_count;
+	int		 o_many;	/* -N: commands of unmap-* */
 	int		 o_timeout;
 	const char	*o_bind;	/* -b: the stranger's source address */
 	const char	*o_bind_all;	/* -B: every connection's */
@@ -318,5 +319,9 @@ void	 sc_pending_wait(void);
 void	 sc_stalled_writes(void);
 void	 sc_quota_race(void);
 void	 sc_mode_isolation(void);
+
+/* tests/isctest/sc_unmap.c */
+void	 sc_unmap_stripes(void);
+void	 sc_unmap_whole(void);
 
 #endif /* SCSIPUB_ISCTEST_H */

@@ -27,6 +27,7 @@ struct options opt = {
 	.o_initiator_b = DEFAULT_INITIATOR_B,
 	.o_wait = 5,
 	.o_count = 1,
+	.o_many = 1,
 	.o_timeout = 10,
 };
 
@@ -86,6 +87,8 @@ static const struct scenario {
 	{ "adopt-check",	sc_adopt_check,		0 },
 	{ "lost-check",		sc_lost_check,		0 },
 	{ "multi-reload",	sc_multi_reload,	1 },
+	{ "unmap-stripes",	sc_unmap_stripes,	0 },
+	{ "unmap-whole",	sc_unmap_whole,		0 },
 };
 
 static void
@@ -142,8 +145,8 @@ usage(void)
 	    "[-t TARGET_IQN] [-i INITIATOR_IQN] [-I INITIATOR2_IQN] "
 	    "[-u CHAPUSER -s CHAPSECRET]\n"
 	    "\t[-U TUSER -S TSECRET] [-D] [-l LUN] [-v] [-w SECONDS] "
-	    "[-n COUNT] [-T SECONDS] [-b STRANGER_ADDR] [-B SOURCE_ADDR] "
-	    "SCENARIO\n"
+	    "[-n COUNT] [-N COMMANDS] [-T SECONDS]\n"
+	    "\t[-b STRANGER_ADDR] [-B SOURCE_ADDR] SCENARIO\n"
 	    "scenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(stderr, " %s", scenarios[i].sc_name);
@@ -184,7 +187,7 @@ parse_args(int argc, char **argv)
 	int	ch;
 	size_t	i;
 
-	while ((ch = getopt(argc, argv, "B:b:p:P:t:i:I:u:s:U:S:Dl:vw:n:T:")) !=
+	while ((ch = getopt(argc, argv, "B:b:p:P:t:i:I:u:s:U:S:Dl:vw:n:N:T:")) !=
 	    -1) {
 		switch (ch) {
 		case 'B': opt.o_bind_all = optarg; break;
@@ -205,6 +208,7 @@ parse_args(int argc, char **argv)
 		case 'l': opt.o_lun = num_arg(optarg, 0); break;
 		case 'w': opt.o_wait = num_arg(optarg, 1); break;
 		case 'n': opt.o_count = num_arg(optarg, 1); break;
+		case 'N': opt.o_many = num_arg(optarg, 1); break;
 		case 'T': opt.o_timeout = num_arg(optarg, 1); break;
 		default: usage();
 		}

@@ -882,7 +882,7 @@ scsi_task_failed(struct scsi_task *t, int err)
 {
 	if (t->t_wait)
 		scsi_sense(t, SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
-	else if (err == ENOSPC)
+	else if (err == ENOSPC || err == EDQUOT)
 		scsi_sense(t, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
 	else
 		scsi_sense(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);

@@ -47,24 +47,44 @@ commit_map(struct commit *cm, uint32_t type, uint64_t lu, uint64_t first,
 	return commit_push(cm, &m);
 }
 
+/*
+ * One logged run as the coordinator commits it, plane by plane: Z (lu
+ * | COWMAP_ZLU) when a Z bit changed; M when the blocks now hold data
+ * (each of them came to, and counts in the quota); for deallocated
+ * blocks only those credited, since a Z run stands for M|Z when the
+ * file is rebuilt.  A MAP_SET or MAP_CLEAR of the M plane moves the
+ * quota a cluster keeps by its count (coordinator/rados_psess.c).
+ */
+static int
+commit_run(struct commit *cm, uint64_t luid, const struct cow_logent *e)
+{
+	uint32_t	 mtype = e->le_bits & COWMAP_M ? SHMQ_MAP_SET :
+			    SHMQ_MAP_CLEAR;
+
+	if (e->le_zchg && commit_map(cm, e->le_bits & COWMAP_Z ?
+	    SHMQ_MAP_SET : SHMQ_MAP_CLEAR, luid | COWMAP_ZLU, e->le_first,
+	    e->le_count) != 0)
+		return -1;
+	if (!(e->le_bits & COWMAP_Z))
+		return commit_map(cm, mtype, luid, e->le_first, e->le_count);
+	if (e->le_credit > 0)
+		return commit_map(cm, SHMQ_MAP_CLEAR, luid, e->le_first,
+		    e->le_credit);
+	return 0;
+}
+
 /* The map changes of one LU since its last command. */
 static int
 commit_lu(struct commit *cm, struct lu_cow *cw)
 {
-	static const uint32_t types[] = { SHMQ_MAP_SET, SHMQ_MAP_CLEAR,
-	    SHMQ_MAP_SET, SHMQ_MAP_CLEAR };
 	struct cow_logent *e;
 	ssize_t		 n, i;
-	uint64_t	 lu;
 
 	if ((n = lu_cow_log_take(cw, &e)) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		lu = cw->cw_luid | (e[i].le_op >= COW_SET_Z ? COWMAP_ZLU : 0);
-		if (commit_map(cm, types[e[i].le_op], lu, e[i].le_first,
-		    e[i].le_count) != 0)
+	for (i = 0; i < n; i++)
+		if (commit_run(cm, cw->cw_luid, &e[i]) != 0)
 			return -1;
-	}
 	return 0;
 }
 

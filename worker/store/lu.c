@@ -38,40 +38,61 @@ cow_bits(const struct lu_cow *cw, uint64_t b)
 	return cw->cw_map != NULL ? cowmap_get(cw->cw_map, b) : 0;
 }
 
+/* Room for one more entry in the log; 0, or -1 (noted: cw_logfail). */
+static int
+cow_log_room(struct lu_cow *cw)
+{
+	struct cow_logent	*v;
+	size_t			 n;
+
+	if (cw->cw_nlog < cw->cw_logcap)
+		return 0;
+	n = cw->cw_logcap ? cw->cw_logcap * 2 : 16;
+	if ((v = reallocarray(cw->cw_log, n, sizeof(*v))) == NULL) {
+		cw->cw_logfail = 1;
+		return -1;
+	}
+	cw->cw_log = v;
+	cw->cw_logcap = n;
+	return 0;
+}
+
 /*
  * Note a change of a shared map for the coordinator (when its changes
- * are logged): runs of blocks whose M or Z bit went on or off, coalesced
- * while they stay contiguous.
+ * are logged): blocks [first, first + count) now all hold bits, credit
+ * of them left the quota (were M alone), zchg: some Z bit changed.  A
+ * run that continues the last one with the same bits joins it, so a
+ * command's changes are a few runs however many blocks they touch.
  */
 void
-cow_log(struct lu_cow *cw, int op, uint64_t b)
+cow_log(struct lu_cow *cw, uint64_t first, uint64_t count, int bits,
+    uint64_t credit, int zchg)
 {
-	struct cow_logent	*e, *v;
+	struct cow_logent	*e;
+	uint32_t		 n, c;
 
-	if (!cw->cw_logging)
+	if (!cw->cw_logging || count == 0)
 		return;
-	if (cw->cw_nlog > 0) {
-		e = &cw->cw_log[cw->cw_nlog - 1];
-		if (e->le_op == op && e->le_first + e->le_count == b &&
-		    e->le_count < UINT32_MAX) {
-			e->le_count++;
-			return;
-		}
+	e = cw->cw_nlog > 0 ? &cw->cw_log[cw->cw_nlog - 1] : NULL;
+	if (e != NULL && e->le_bits == bits && e->le_first + e->le_count ==
+	    first && count <= UINT32_MAX - e->le_count) {
+		e->le_count += (uint32_t)count;
+		e->le_credit += (uint32_t)credit;
+		e->le_zchg |= zchg != 0;
+		return;
 	}
-	if (cw->cw_nlog == cw->cw_logcap) {
-		size_t n = cw->cw_logcap ? cw->cw_logcap * 2 : 16;
-
-		if ((v = reallocarray(cw->cw_log, n, sizeof(*v))) == NULL) {
-			cw->cw_logfail = 1;
+	for (; count > 0; first += n, count -= n, credit -= c) {
+		n = count < UINT32_MAX ? (uint32_t)count : UINT32_MAX;
+		c = credit < n ? (uint32_t)credit : n;
+		if (cow_log_room(cw) != 0)
 			return;
-		}
-		cw->cw_log = v;
-		cw->cw_logcap = n;
+		e = &cw->cw_log[cw->cw_nlog++];
+		e->le_first = first;
+		e->le_count = n;
+		e->le_credit = c;
+		e->le_bits = (uint8_t)bits;
+		e->le_zchg = zchg != 0;
 	}
-	e = &cw->cw_log[cw->cw_nlog++];
-	e->le_op = op;
-	e->le_first = b;
-	e->le_count = 1;
 }
 
 /*
@@ -141,8 +162,9 @@ cow_quota_credit(struct lu_cow *cw, uint64_t blocks)
 /*
  * Set block b's bits, counting it in or out of the quota on the change
  * (*resv: blocks reserved by the caller, used first; NULL: none).
+ * Returns its old bits.
  */
-static void
+static int
 cow_setbits(struct lu_cow *cw, uint64_t b, int bits, uint64_t *resv)
 {
 	int	 old = cowmap_put(cw->cw_map, b, bits);
@@ -154,12 +176,33 @@ cow_setbits(struct lu_cow *cw, uint64_t b, int bits, uint64_t *resv)
 			cow_quota_charge(cw, 1);
 	} else if (old == MAP_M && bits != MAP_M)
 		cow_quota_credit(cw, 1);
-	if (!cw->cw_logging || old == bits)
-		return;
-	if ((old & MAP_M) != (bits & MAP_M))
-		cow_log(cw, bits & MAP_M ? COW_SET_M : COW_CLEAR_M, b);
-	if ((old & MAP_Z) != (bits & MAP_Z))
-		cow_log(cw, bits & MAP_Z ? COW_SET_Z : COW_CLEAR_Z, b);
+	return old;
+}
+
+/* Block b now holds data (M): set, counted, logged if it changed. */
+static void
+cow_setdata(struct lu_cow *cw, uint64_t b, uint64_t *resv)
+{
+	int	 old = cow_setbits(cw, b, MAP_M, resv);
+
+	if (old != MAP_M)
+		cow_log(cw, b, 1, MAP_M, 0, (old & MAP_Z) != 0);
+}
+
+/* Blocks [first, end) deallocated (M|Z): set, credited, one run logged. */
+static void
+cow_setzero(struct lu_cow *cw, uint64_t first, uint64_t end)
+{
+	uint64_t	 b, credit = 0;
+	int		 old, zchg = 0;
+
+	for (b = first; b < end; b++) {
+		old = cow_setbits(cw, b, MAP_M | MAP_Z, NULL);
+		credit += old == MAP_M;
+		zchg |= (old & MAP_Z) == 0;
+	}
+	if (zchg || credit > 0)
+		cow_log(cw, first, end - first, MAP_M | MAP_Z, credit, zchg);
 }
 
 /*
@@ -729,7 +772,7 @@ cow_partial(struct lu_cow *cw, uint64_t b, const uint8_t *data,
 	}
 	free(blk);
 	if (r == 0)
-		cow_setbits(cw, b, MAP_M, resv);
+		cow_setdata(cw, b, resv);
 out:
 	cow_lock(cw, b, F_UNLCK);
 	return r;
@@ -763,7 +806,7 @@ cow_write_blocks(struct lu_cow *cw, const uint8_t *p, uint64_t off,
 	if ((r = cow_pwrite(cw->cw_ovl, p + (s - off), e - s, s)) != 0)
 		return r;
 	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
-		cow_setbits(cw, b, MAP_M, resv);
+		cow_setdata(cw, b, resv);
 	return 0;
 }
 
@@ -793,7 +836,7 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 {
 	struct lu_cow	*cw = arg;
 	static const uint8_t zero[512];
-	uint64_t	 end = off + len, s, e, b, o;
+	uint64_t	 end = off + len, s, e, o;
 	int		 r;
 
 	if ((r = cow_materialize(cw)) != 0 ||
@@ -813,8 +856,7 @@ cow_unmap(void *arg, uint64_t off, uint64_t len)
 	if (fallocate(cw->cw_ovl, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    (off_t)s, (off_t)(e - s)) == -1)
 		return -errno;
-	for (b = s >> cw->cw_shift; b < e >> cw->cw_shift; b++)
-		cow_setbits(cw, b, MAP_M | MAP_Z, NULL);
+	cow_setzero(cw, s >> cw->cw_shift, e >> cw->cw_shift);
 	return 0;
 }
 
@@ -972,20 +1014,17 @@ aw_apply(struct lu_cow *cw, const uint8_t *buf, uint64_t off, uint64_t len,
     uint64_t *resv)
 {
 	uint64_t	 first = off >> cw->cw_shift;
-	uint64_t	 last = (off + len - 1) >> cw->cw_shift, b;
+	uint64_t	 last = (off + len - 1) >> cw->cw_shift;
 	int		 r;
 
 	if ((r = cow_lock_run(cw, first, last, F_WRLCK)) != 0)
 		return r;
 	r = cow_write_blocks(cw, buf, off, off + len, resv);
 	cow_lock_run(cw, first, last, F_UNLCK);
-	if (r != 0 || !cw->cw_logging)
+	if (r != 0)
 		return r;
 	/* blocks a dead writer mapped are in no one's log: this one's */
-	for (b = first; b <= last; b++) {
-		cow_log(cw, COW_SET_M, b);
-		cow_log(cw, COW_CLEAR_Z, b);
-	}
+	cow_log(cw, first, last - first + 1, MAP_M, 0, 1);
 	return 0;
 }
 

@@ -41,18 +41,19 @@ struct lu_quota {
 
 #define LU_QUOTA_PAGE	4096	/* a shared counter's file: lu_quota_page */
 
-/* A change of a shared map, for the coordinator's copy in LMDB. */
-enum cow_logop {
-	COW_SET_M = 0,		/* blocks now held by the overlay */
-	COW_CLEAR_M,
-	COW_SET_Z,		/* blocks now deallocated (read zeros) */
-	COW_CLEAR_Z,
-};
-
+/*
+ * A change of a shared map, for the coordinator's copy in LMDB: a run of
+ * blocks that now all hold le_bits.  The coordinator commits each plane
+ * (M, Z) as the map file holds it (coordinator/mirror.c), so a run says
+ * which blocks to look at and what the quota did, never how they got
+ * there: a whole UNMAP is one run whatever the blocks held before.
+ */
 struct cow_logent {
 	uint64_t	 le_first;
 	uint32_t	 le_count;
-	uint8_t		 le_op;		/* enum cow_logop */
+	uint32_t	 le_credit;	/* blocks of the run credited (were M) */
+	uint8_t		 le_bits;	/* COWMAP_M, COWMAP_M | COWMAP_Z */
+	uint8_t		 le_zchg;	/* some block's Z bit changed */
 };
 
 /*
@@ -139,7 +140,8 @@ struct pr_lu	*lu_cow_pr(struct lu_cow *);
 int		 lu_cow_sanitize_step(struct lu_cow *, uint64_t);
 void		 lu_cow_sanitize_end(struct lu_cow *, int);
 /* the map's log and the quota, for the store's other backends (rbd.c) */
-void		 cow_log(struct lu_cow *, int, uint64_t);
+void		 cow_log(struct lu_cow *, uint64_t, uint64_t, int, uint64_t,
+		    int);
 int		 cow_quota_take(struct lu_cow *, uint64_t);
 void		 cow_quota_credit(struct lu_cow *, uint64_t);
 

@@ -417,30 +417,37 @@ rbd_lu_free(struct lu_cow *cw)
 /*
  * Blocks [first, last] now hold data (bits M) or were deallocated
  * (M|Z): each counted in or out of the quota on its own change, the
- * reservation *resv used first.
+ * reservation *resv used first; logged as lu.c logs them (cow_log):
+ * each block that came to hold data, a deallocated range as one run.
  */
 static void
 rbd_mark(struct lu_cow *cw, uint64_t first, uint64_t last, int bits,
     uint64_t *resv)
 {
-	uint64_t	 b;
-	int		 old;
+	uint64_t	 b, credit = 0;
+	int		 old, zchg = 0;
 
-	for (b = first; b <= last && b < cw->cw_nblocks; b++) {
+	if (first >= cw->cw_nblocks)
+		return;
+	if (last >= cw->cw_nblocks)
+		last = cw->cw_nblocks - 1;
+	for (b = first; b <= last; b++) {
 		if ((old = cowmap_put(cw->cw_map, b, bits)) == bits)
 			continue;
-		if (bits == COWMAP_M && old != COWMAP_M) {
+		if (bits == COWMAP_M) {
 			if (*resv > 0)
 				(*resv)--;
-			cow_log(cw, COW_SET_M, b);
-		} else if (old == COWMAP_M) {
-			cow_quota_credit(cw, 1);
-			cow_log(cw, COW_CLEAR_M, b);
+			cow_log(cw, b, 1, bits, 0, (old & COWMAP_Z) != 0);
+			continue;
 		}
-		if ((old & COWMAP_Z) != (bits & COWMAP_Z))
-			cow_log(cw, bits & COWMAP_Z ? COW_SET_Z : COW_CLEAR_Z,
-			    b);
+		if (old == COWMAP_M) {
+			cow_quota_credit(cw, 1);
+			credit++;
+		}
+		zchg |= (old & COWMAP_Z) == 0;
 	}
+	if (bits != COWMAP_M && (zchg || credit > 0))
+		cow_log(cw, first, last - first + 1, bits, credit, zchg);
 }
 
 /* ---------------------------------------------------------------- */

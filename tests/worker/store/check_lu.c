@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cowmap.h"
 #include "lu.h"
 #include "suites.h"
 
@@ -266,6 +267,74 @@ START_TEST(lu__shared_overlay_seen_by_both_and_kept)
 	ck_assert_uint_eq(lu_cow_mapped_bytes(a), 4096);
 	lu_cow_free(a);
 	base_unchanged();
+}
+END_TEST
+
+/* A shared LU whose changes are logged, every other block written. */
+static struct lu_cow *
+shared_striped(const char *name, struct lu_quota *q)
+{
+	char		 path[128];
+	struct lu_cow	*cw;
+	struct cow_logent *e;
+	uint8_t		 data[4096];
+	uint64_t	 b;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(cw = lu_cow_shared(&im, path, 4096, q));
+	lu_cow_log_enable(cw, 1);
+	memset(data, 0x66, sizeof(data));
+	for (b = 0; b < IMG_SIZE / 4096; b += 2)
+		ck_assert_int_eq(lu_cow_ops.so_write(cw, data, 4096, b * 4096),
+		    0);
+	ck_assert_int_ge(lu_cow_log_take(cw, &e), 1);
+	return cw;
+}
+
+/*
+ * An UNMAP of the whole LU logs one run, whatever its blocks held
+ * (every other one written here): not an entry per block and per bit.
+ */
+START_TEST(lu__whole_unmap_logs_a_run)
+{
+	struct lu_cow	*cw = shared_striped("striped-0", NULL);
+	struct cow_logent *e;
+
+	ck_assert_int_eq(lu_cow_ops.so_unmap(cw, 0, IMG_SIZE), 0);
+	ck_assert_int_le(lu_cow_log_take(cw, &e), 2);
+	/* an UNMAP of what is already deallocated changes nothing */
+	ck_assert_int_eq(lu_cow_ops.so_unmap(cw, 0, IMG_SIZE), 0);
+	ck_assert_int_eq(lu_cow_log_take(cw, &e), 0);
+	lu_cow_free(cw);
+}
+END_TEST
+
+/* The run says what the blocks hold now and what the quota gave back. */
+START_TEST(lu__logged_run_holds_the_new_state)
+{
+	struct lu_quota	 q = { .q_limit = 0 };
+	struct lu_cow	*cw = shared_striped("striped-1", &q);
+	struct cow_logent *e;
+	uint8_t		 data[3 * 4096];
+
+	ck_assert_uint_eq(q.q_used, IMG_SIZE / 2);
+	ck_assert_int_eq(lu_cow_ops.so_unmap(cw, 0, IMG_SIZE), 0);
+	ck_assert_uint_eq(q.q_used, 0);
+	ck_assert_int_eq(lu_cow_log_take(cw, &e), 1);
+	ck_assert_uint_eq(e[0].le_first, 0);
+	ck_assert_uint_eq(e[0].le_count, IMG_SIZE / 4096);
+	ck_assert_uint_eq(e[0].le_credit, IMG_SIZE / 4096 / 2);
+	ck_assert_uint_eq(e[0].le_bits, COWMAP_M | COWMAP_Z);
+	ck_assert_uint_eq(e[0].le_zchg, 1);
+	/* written again: one run of data, its Z bits cleared */
+	memset(data, 0x77, sizeof(data));
+	ck_assert_int_eq(lu_cow_ops.so_write(cw, data, sizeof(data), 8192), 0);
+	ck_assert_int_eq(lu_cow_log_take(cw, &e), 1);
+	ck_assert_uint_eq(e[0].le_first, 2);
+	ck_assert_uint_eq(e[0].le_count, 3);
+	ck_assert_uint_eq(e[0].le_bits, COWMAP_M);
+	ck_assert_uint_eq(e[0].le_zchg, 1);
+	lu_cow_free(cw);
 }
 END_TEST
 
@@ -580,6 +649,8 @@ lu_suite(void)
 	tcase_add_test(tc, lu__quota_refuses_and_keeps_data);
 	tcase_add_test(tc, lu__unmap_reads_zero_and_credits);
 	tcase_add_test(tc, lu__shared_overlay_seen_by_both_and_kept);
+	tcase_add_test(tc, lu__whole_unmap_logs_a_run);
+	tcase_add_test(tc, lu__logged_run_holds_the_new_state);
 	tcase_add_test(tc, lu__atomic_write_seen_whole_by_the_other);
 	tcase_add_test(tc, lu__atomic_slot_of_a_dead_writer);
 	tcase_add_test(tc, lu__atomic_write_private);
