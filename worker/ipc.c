@@ -2,7 +2,8 @@
  * The worker's side of the coordinator rings.  Requests go out on the
  * slot's request ring; answers come back as an event on the slot's
  * eventfd, so the loop never blocks.  A full ring pushes back: the
- * request waits in a local queue and is retried when answers drain.
+ * request waits in a local queue and is retried when room frees (the
+ * coordinator writes the eventfd then, answers or not: common/shmq.c).
  */
 #include <sys/types.h>
 
