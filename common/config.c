@@ -117,6 +117,8 @@ static const struct cfg_limit cfg_limits[] = {
 	    8 << 20),
 	LIM("max-pending-data-worker", c_max_pending_worker, CU_SIZE, 1 << 20,
 	    1ULL << 40, 256 << 20),
+	LIM("max-coordinator-queue", c_max_coord_queue, CU_COUNT, 16,
+	    1 << 24, 4096),
 	LIM("api-max-connections", c_api_max_conns, CU_COUNT, 1, 1 << 16, 256),
 	LIM("api-max-header", c_api_max_header, CU_SIZE, 1024, 1 << 20,
 	    8192),
