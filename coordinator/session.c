@@ -224,6 +224,7 @@ coord_session_end(struct coord *c, const struct shmq_msg *req,
 	    *b != NULL && (*b)->s_id.ss_slot == id.ss_slot &&
 	    (*b)->s_id.ss_conn == id.ss_conn)
 		sess_remove(cs, b);
+	coord_anon_ended(c, &id);
 	return 0;
 }
 
