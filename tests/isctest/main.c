@@ -84,6 +84,7 @@ static const struct scenario {
 	{ "drop-write",		sc_drop_write,		0 },
 	{ "adopt-check",	sc_adopt_check,		0 },
 	{ "lost-check",		sc_lost_check,		0 },
+	{ "churn",		sc_churn,		0 },
 };
 
 static void
