@@ -77,6 +77,8 @@ struct coord_sessions {
 	int		   cs_nkick;
 	struct coord_reset cs_reset[COORD_RESET_MAX];	/* this round's */
 	int		   cs_nreset;
+	uint64_t	   cs_hello[SHMQ_SLOTS_MAX / 64];	/* slots owed
+							   COORD_HELLO */
 };
 
 /* coordinator/psess.c: the provisioned sessions (their table: cp_m) */
