@@ -491,14 +491,14 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
  * once run), so that nothing is written whose commit could not go.
  */
 static int
-iscsi_coord_full(struct conn *c, const uint8_t *cdb, uint64_t lun)
+iscsi_coord_full(struct conn *c, const uint8_t *cdb)
 {
 	struct lu_cow	*cws[SCSI_MAX_LUNS];
 	int		 n;
 
 	if (!scsi_cdb_commits(cdb))
 		return 0;
-	n = iscsi_cows(c, lun, 1, cws);
+	n = iscsi_cows(c, 0, 1, cws);
 	return commit_room(c->c_w, cws, n) != 0;
 }
 
@@ -513,7 +513,7 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	uint32_t	 cap = 0;
 
 	iscsi_task_init(c, &t, cdb, lun, edtl);
-	if (!reading && iscsi_coord_full(c, cdb, lun)) {
+	if (!reading && iscsi_coord_full(c, cdb)) {
 		t.t_status = SCSI_TASK_SET_FULL;
 		iscsi_scsi_rsp(c, itt, &t, xfer);
 		return;
