@@ -122,6 +122,8 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("max-pending-data-address", c_max_pending_addr, CU_SIZE, 1 << 20,
 	    1ULL << 40, 64 << 20),
 	LIM("dataout-timeout", c_dataout_timeout, CU_DURATION, 1, 3600, 15),
+	LIM("max-coordinator-queue", c_max_coord_queue, CU_COUNT, 16,
+	    1 << 24, 4096),
 	LIM("api-max-connections", c_api_max_conns, CU_COUNT, 1, 1 << 16, 256),
 	LIM("api-max-connections-per-address", c_api_max_conns_addr, CU_COUNT,
 	    1, 1 << 16, 16),

@@ -132,6 +132,9 @@ struct config {
 	uint64_t	 c_max_pending_worker;	/* the same per worker */
 	uint64_t	 c_max_pending_addr;	/* one address's share of that */
 	uint64_t	 c_dataout_timeout;	/* Data-Out owed, room awaited: s */
+	uint64_t	 c_max_coord_queue;	/* messages a worker holds back
+						   for the ring, then TASK
+						   SET FULL */
 	uint64_t	 c_api_max_conns;	/* API connections per worker */
 	uint64_t	 c_api_max_conns_addr;	/* ... per address, per worker */
 	uint64_t	 c_api_max_header;	/* API request header bytes */

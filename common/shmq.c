@@ -4,6 +4,12 @@
  * Each ring index is a free-running 32-bit counter written by one side
  * only (head by the producer, tail by the consumer) and published with
  * release/acquire ordering; head - tail is the number of queued messages.
+ *
+ * A producer that finds its ring full says so (r_waiting) before it
+ * looks at the tail once more; a consumer that frees room looks at
+ * r_waiting after it moves the tail (both sequentially consistent), so
+ * one of them sees the other and the producer is woken whatever freed
+ * the room: an answer, a message that wanted none, a stale one skipped.
  */
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -45,6 +51,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
 struct shmq_ring {
 	alignas(SHMQ_CACHELINE) _Atomic uint32_t r_head;  /* producer's */
 	alignas(SHMQ_CACHELINE) _Atomic uint32_t r_tail;  /* consumer's */
+	_Atomic uint32_t	 r_waiting;	/* the producer found it full */
 	alignas(SHMQ_CACHELINE) struct shmq_msg r_msg[SHMQ_RING_SIZE];
 };
 
@@ -100,8 +107,12 @@ ring_push(struct shmq_ring *r, const struct shmq_msg *m, uint32_t gen)
 		return -EMSGSIZE;
 	head = atomic_load_explicit(&r->r_head, memory_order_acquire);
 	tail = atomic_load_explicit(&r->r_tail, memory_order_acquire);
-	if (head - tail >= SHMQ_RING_SIZE)
-		return -EAGAIN;
+	if (head - tail >= SHMQ_RING_SIZE) {
+		atomic_store(&r->r_waiting, 1);	/* then the tail once more */
+		tail = atomic_load(&r->r_tail);
+		if (head - tail >= SHMQ_RING_SIZE)
+			return -EAGAIN;
+	}
 	dst = &r->r_msg[head & SHMQ_RING_MASK];
 	memcpy(dst, m, offsetof(struct shmq_msg, m_data) + m->m_len);
 	dst->m_gen = gen;
@@ -123,10 +134,13 @@ ring_peek(struct shmq_ring *r, uint32_t idx, struct shmq_msg *m)
 	return 1;
 }
 
-static void
+/* Consume n messages; 1 if the producer waits for the room: wake it. */
+static int
 ring_release(struct shmq_ring *r, uint32_t n)
 {
-	atomic_fetch_add_explicit(&r->r_tail, n, memory_order_release);
+	atomic_fetch_add(&r->r_tail, n);
+	return atomic_load(&r->r_waiting) != 0 &&
+	    atomic_exchange(&r->r_waiting, 0) != 0;
 }
 
 /* Consumer side: drop everything queued. */
@@ -139,15 +153,19 @@ ring_drain(struct shmq_ring *r)
 	atomic_store_explicit(&r->r_tail, head, memory_order_release);
 }
 
-/* Pop the next message of the current generation, skipping stale ones. */
+/*
+ * Pop the next message of the current generation, skipping stale ones;
+ * *wake set if the producer waits for the room this made.
+ */
 static int
-ring_pop(struct shmq_slot *s, struct shmq_ring *r, struct shmq_msg *m)
+ring_pop(struct shmq_slot *s, struct shmq_ring *r, struct shmq_msg *m,
+    int *wake)
 {
 	uint32_t	 gen;
 
 	gen = atomic_load_explicit(&s->s_gen, memory_order_acquire);
 	while (ring_peek(r, 0, m) == 1) {
-		ring_release(r, 1);
+		*wake |= ring_release(r, 1);
 		if (m->m_gen == gen)
 			return 1;
 	}
@@ -395,13 +413,20 @@ shmq_request_push(struct shmq_region *rg, int slot, const struct shmq_msg *m)
 	return ring_push(&s->s_req, m, atomic_load(&s->s_gen));
 }
 
-/* Consume the next current request: 1, or 0 when there is none. */
+/*
+ * Consume the next current request: 1, or 0 when there is none.  The
+ * worker is woken if it waits for room (as by shmq_request_release).
+ */
 int
 shmq_request_pop(struct shmq_region *rg, int slot, struct shmq_msg *m)
 {
 	struct shmq_slot	*s = shmq_slot(rg, slot);
+	int			 wake = 0, rv;
 
-	return ring_pop(s, &s->s_req, m);
+	rv = ring_pop(s, &s->s_req, m, &wake);
+	if (wake)
+		shmq_worker_notify(rg, slot);
+	return rv;
 }
 
 /*
@@ -422,13 +447,19 @@ shmq_request_peek(struct shmq_region *rg, int slot, uint32_t idx,
 	return 1;
 }
 
-/* Coordinator: the first n queued requests have been answered. */
+/*
+ * Coordinator: the first n queued requests have been answered (or
+ * wanted no answer).  A worker that found the ring full is woken
+ * through its eventfd, whether or not an answer was pushed: it has
+ * requests waiting for this room.
+ */
 void
 shmq_request_release(struct shmq_region *rg, int slot, uint32_t n)
 {
 	struct shmq_slot	*s = shmq_slot(rg, slot);
 
-	ring_release(&s->s_req, n);
+	if (ring_release(&s->s_req, n))
+		shmq_worker_notify(rg, slot);
 }
 
 /*
@@ -447,12 +478,21 @@ shmq_response_push(struct shmq_region *rg, int slot, const struct shmq_msg *m)
 	return ring_push(&s->s_rsp, m, gen);
 }
 
+/*
+ * Worker: the next answer, 1, or 0 when there is none.  A coordinator
+ * that found the ring full (answers or kicks waiting for room) gets
+ * the doorbell.
+ */
 int
 shmq_response_pop(struct shmq_region *rg, int slot, struct shmq_msg *m)
 {
 	struct shmq_slot	*s = shmq_slot(rg, slot);
+	int			 wake = 0, rv;
 
-	return ring_pop(s, &s->s_rsp, m);
+	rv = ring_pop(s, &s->s_rsp, m, &wake);
+	if (wake)
+		shmq_doorbell_ring(rg);
+	return rv;
 }
 
 static int

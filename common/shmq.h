@@ -15,6 +15,12 @@
  *	shmq_worker_clear(rg, slot);
  *	while (shmq_response_pop(rg, slot, &m) == 1)
  *		...;
+ *	then push again what found the request ring full.
+ * A producer is woken whenever room frees in a ring it found full,
+ * whatever freed it: the worker's eventfd is written when the
+ * coordinator releases requests (answered or not: a post frees room
+ * too), the doorbell rung when the worker pops answers the coordinator
+ * could not push.
  *
  * Slot lifetime: the master calls shmq_slot_release() when it reaps a
  * worker and shmq_slot_claim() for the new one.  Each release starts a
@@ -39,7 +45,7 @@
 #define SHMQ_RING_SIZE		1024	/* messages per ring, power of two */
 #define SHMQ_DATA_MAX		488	/* payload bytes; message is 512 */
 #define SHMQ_SLOTS_MAX		256
-#define SHMQ_LAYOUT		3	/* up when a ring or a message changes */
+#define SHMQ_LAYOUT		4	/* up when a ring or a message changes */
 
 /*
  * Message types, and their payloads (all integers big-endian), each

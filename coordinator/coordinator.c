@@ -5,10 +5,11 @@
  * every slot that has no answers waiting, execute all of them in one
  * transaction (a write transaction if any of them writes), commit, sync
  * if a MAP_SYNC or a PR_COMMIT asked for it, then push the answers and
- * wake each worker that got some.  A request leaves its ring only when its answer is in
- * the response ring, so answers that do not fit wait in memory and the
- * slot takes no new work until they are delivered; a restarted
- * coordinator executes again whatever was not answered.
+ * wake each worker that got some, or whose requests waited for the
+ * room this made (common/shmq.c).  A request leaves its ring only when
+ * its answer is in the response ring, so answers that do not fit wait
+ * in memory and the slot takes no new work until they are delivered; a
+ * restarted coordinator executes again whatever was not answered.
  */
 #include <sys/types.h>
 

@@ -77,6 +77,8 @@ struct coord_sessions {
 	int		   cs_nkick;
 	struct coord_reset cs_reset[COORD_RESET_MAX];	/* this round's */
 	int		   cs_nreset;
+	uint64_t	   cs_hello[SHMQ_SLOTS_MAX / 64];	/* slots owed
+							   COORD_HELLO */
 };
 
 /* coordinator/psess.c: the provisioned sessions (their table: cp_m) */
@@ -120,18 +122,24 @@ struct coord_prmirrors {
 	size_t		  cr_n;
 };
 
-/* coordinator/anon.c: anonymous overlays nobody holds, since when */
-struct anon_seen {
-	char		*as_name;	/* its counter file */
-	time_t		 as_since;
-};
+/*
+ * coordinator/anon.c: the anonymous directories with something due, by
+ * name and by when
+ */
+struct anon_dir;
 
 struct coord_anon {
-	struct anon_seen *ca_seen;
+	struct anon_dir	**ca_tab;	/* by name, ca_tabsz chains */
+	size_t		  ca_tabsz;	/* a power of two */
+	uint64_t	  ca_seed;
+	struct anon_dir	**ca_heap;	/* by when due, earliest first */
 	size_t		  ca_n;
-	size_t		  ca_cap;
 	uint64_t	  ca_retain;	/* anonymous-retain, seconds */
-	time_t		  ca_last;	/* last scan */
+	time_t		  ca_now;	/* the last tick's */
+	int		  ca_built;	/* read from the disk */
+	uint32_t	 *ca_gens;	/* the slots' generations seen */
+	uint64_t	  ca_reads;	/* directories read (tests) */
+	uint64_t	  ca_tick_ms;	/* reading per tick; 0: ANON_TICK_MS */
 };
 
 struct coord {
@@ -157,6 +165,8 @@ typedef int (*coord_fn)(struct coord *, const struct shmq_msg *,
 
 /* coordinator/anon.c */
 void		 coord_anon_periodic(struct coord *);
+void		 coord_anon_tick(struct coord *, time_t, time_t);
+void		 coord_anon_ended(struct coord *, const struct shmq_session *);
 void		 coord_anon_free(struct coord *);
 
 /* coordinator/coordinator.c */

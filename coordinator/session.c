@@ -231,6 +231,7 @@ coord_session_end(struct coord *c, const struct shmq_msg *req,
 	    *b != NULL && (*b)->s_id.ss_slot == id.ss_slot &&
 	    (*b)->s_id.ss_conn == id.ss_conn)
 		sess_remove(cs, b);
+	coord_anon_ended(c, &id);
 	return 0;
 }
 
@@ -281,7 +282,28 @@ coord_target_reset(struct coord *c, const struct shmq_msg *req,
 	return 0;
 }
 
-/* Deliver the pending kicks; those that find no room wait. */
+/* Deliver the COORD_HELLOs owed; those that find no room wait. */
+static void
+sess_hellos(struct coord *c)
+{
+	struct coord_sessions *cs = &c->c_sess;
+	struct shmq_msg	 m;
+	int		 i;
+
+	for (i = 0; i < c->c_nslots && i < SHMQ_SLOTS_MAX; i++) {
+		if (!(cs->cs_hello[i / 64] & (1ULL << (i % 64))))
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.m_type = SHMQ_COORD_HELLO;
+		m.m_gen = shmq_slot_gen(c->c_region, i);
+		if (shmq_response_push(c->c_region, i, &m) != 0)
+			continue;
+		shmq_worker_notify(c->c_region, i);
+		cs->cs_hello[i / 64] &= ~(1ULL << (i % 64));
+	}
+}
+
+/* Deliver the pending kicks and hellos; those that find no room wait. */
 void
 coord_session_kicks(struct coord *c)
 {
@@ -289,6 +311,8 @@ coord_session_kicks(struct coord *c)
 	struct coord_kick *k;
 	struct shmq_msg	 m;
 	int		 i, kept = 0;
+
+	sess_hellos(c);
 
 	for (i = 0; i < cs->cs_nreset; i++)
 		sess_reset(cs, &cs->cs_reset[i]);
@@ -310,21 +334,17 @@ coord_session_kicks(struct coord *c)
  * A coordinator that (re)starts knows no session: every worker is asked
  * to register its own again (SHMQ_COORD_HELLO), so that a reinstating
  * login or a TARGET COLD RESET still reaches the sessions that were
- * there before it.
+ * there before it.  A response ring still full of a predecessor's
+ * answers gets it once the worker makes room (coord_session_kicks).
  */
 void
 coord_session_hello(struct coord *c)
 {
-	struct shmq_msg	 m;
+	struct coord_sessions *cs = &c->c_sess;
 	int		 i;
 
-	for (i = 0; i < shmq_region_nslots(c->c_region); i++) {
-		if (shmq_slot_pid(c->c_region, i) == 0)
-			continue;
-		memset(&m, 0, sizeof(m));
-		m.m_type = SHMQ_COORD_HELLO;
-		m.m_gen = shmq_slot_gen(c->c_region, i);
-		if (shmq_response_push(c->c_region, i, &m) == 0)
-			shmq_worker_notify(c->c_region, i);
-	}
+	for (i = 0; i < c->c_nslots && i < SHMQ_SLOTS_MAX; i++)
+		if (shmq_slot_pid(c->c_region, i) != 0)
+			cs->cs_hello[i / 64] |= 1ULL << (i % 64);
+	sess_hellos(c);
 }

@@ -24,6 +24,7 @@
 	X(coord_mirror)		\
 	X(coord_psess)		\
 	X(coord_prmirror)	\
+	X(coord_anon)		\
 	X(session)		\
 	X(conns)		\
 	X(listen)		\

@@ -2,7 +2,8 @@
  * The worker's side of the coordinator rings.  Requests go out on the
  * slot's request ring; answers come back as an event on the slot's
  * eventfd, so the loop never blocks.  A full ring pushes back: the
- * request waits in a local queue and is retried when answers drain.
+ * request waits in a local queue and is retried when room frees (the
+ * coordinator writes the eventfd then, answers or not: common/shmq.c).
  */
 #include <sys/types.h>
 
@@ -35,6 +36,7 @@ struct ipc {
 	struct ipc_reqs		 i_reqs;	/* sent or waiting, in order */
 	ipc_cb			 i_unasked;	/* messages not answers */
 	uint64_t		 i_nextid;
+	size_t			 i_nwait;	/* not on the ring yet */
 	struct event		*i_bell;	/* rings for posted messages */
 	int			 i_posted;	/* pushed, doorbell not rung */
 };
@@ -58,6 +60,7 @@ ipc_flush(struct ipc *ipc)
 		if (shmq_request_push(w->w_region, w->w_slot, &r->r_msg) != 0)
 			break;
 		r->r_sent = 1;
+		ipc->i_nwait--;
 		if (r->r_msg.m_status != SHMQ_NOREPLY) {
 			now = 1;
 			continue;
@@ -143,6 +146,7 @@ ipc_request(struct worker *w, struct shmq_msg *m, ipc_cb cb, void *arg)
 	r->r_cb = cb;
 	r->r_arg = arg;
 	TAILQ_INSERT_TAIL(&ipc->i_reqs, r, r_entry);
+	ipc->i_nwait++;
 	ipc_flush(ipc);
 	return 0;
 }
@@ -164,8 +168,20 @@ ipc_post(struct worker *w, struct shmq_msg *m)
 	m->m_status = SHMQ_NOREPLY;
 	r->r_msg = *m;
 	TAILQ_INSERT_TAIL(&ipc->i_reqs, r, r_entry);
+	ipc->i_nwait++;
 	ipc_flush(ipc);
 	return 0;
+}
+
+/*
+ * How many messages wait in the worker for room on the ring (each
+ * about 560 bytes): what max-coordinator-queue bounds, by refusing new
+ * commands that would add to it (worker/store/commit.c commit_room).
+ */
+size_t
+ipc_backlog(const struct worker *w)
+{
+	return w->w_ipc != NULL ? w->w_ipc->i_nwait : 0;
 }
 
 /* Forget the callbacks that point at arg (a connection going away). */

@@ -87,5 +87,6 @@ int	 ipc_start(struct worker *, ipc_cb);
 int	 ipc_request(struct worker *, struct shmq_msg *, ipc_cb, void *);
 int	 ipc_post(struct worker *, struct shmq_msg *);
 void	 ipc_cancel(struct worker *, void *);
+size_t	 ipc_backlog(const struct worker *);
 
 #endif /* SCSIPUB_WORKER_H */

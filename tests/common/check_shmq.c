@@ -313,6 +313,46 @@ START_TEST(shmq__eventfd_readable_after_notify)
 }
 END_TEST
 
+/*
+ * A producer that found its ring full is woken when room frees, however
+ * it freed: the worker's eventfd when the coordinator releases requests
+ * (no answer pushed: posts), the doorbell when the worker pops answers
+ * the coordinator could not push.  A producer that never waited is not.
+ */
+START_TEST(shmq__room_wakes_a_waiting_producer)
+{
+	struct pollfd	 pfd;
+	struct shmq_msg	 m;
+	uint32_t	 bell;
+	uint64_t	 i;
+
+	pfd.fd = shmq_worker_fd(rg, 1);
+	pfd.events = POLLIN;
+	for (i = 0; i < SHMQ_RING_SIZE; i++) {
+		msg_numbered(&m, i);
+		ck_assert_int_eq(shmq_request_push(rg, 1, &m), 0);
+		ck_assert_int_eq(shmq_response_push(rg, 1, &m), 0);
+	}
+	shmq_request_release(rg, 1, 1);		/* nobody waited yet */
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	ck_assert_int_eq(shmq_request_push(rg, 1, &m), 0);
+	ck_assert_int_eq(shmq_request_push(rg, 1, &m), -EAGAIN);
+	shmq_request_release(rg, 1, 2);
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	shmq_worker_clear(rg, 1);
+	shmq_request_release(rg, 1, 1);		/* woken once per wait */
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+
+	ck_assert_int_eq(shmq_response_push(rg, 1, &m), -EAGAIN);
+	bell = shmq_doorbell_read(rg);
+	ck_assert_int_eq(shmq_response_pop(rg, 1, &m), 1);
+	ck_assert_uint_ne(shmq_doorbell_read(rg), bell);
+	bell = shmq_doorbell_read(rg);
+	ck_assert_int_eq(shmq_response_pop(rg, 1, &m), 1);
+	ck_assert_uint_eq(shmq_doorbell_read(rg), bell);
+}
+END_TEST
+
 START_TEST(shmq__dead_peer_noticed)
 {
 	pid_t	 pid;
@@ -787,6 +827,7 @@ shmq_suite(void)
 	tcase_add_test(tc, shmq__doorbell_wakes_waiting_process);
 	tcase_add_test(tc, shmq__doorbell_wait_times_out_or_returns_at_once);
 	tcase_add_test(tc, shmq__eventfd_readable_after_notify);
+	tcase_add_test(tc, shmq__room_wakes_a_waiting_producer);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ownership");

@@ -278,6 +278,34 @@ START_TEST(session__cold_reset_by_target_name)
 }
 END_TEST
 
+/*
+ * A coordinator that starts while a worker's response ring is full (a
+ * predecessor's answers nobody read yet) owes it COORD_HELLO: it goes
+ * once the worker makes room, not never.
+ */
+START_TEST(session__hello_waits_for_room)
+{
+	struct shmq_msg	 m;
+	int		 i, hello = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = SHMQ_PING;
+	m.m_gen = shmq_slot_gen(rg, 1);
+	for (i = 0; i < SHMQ_RING_SIZE; i++)
+		ck_assert_int_eq(shmq_response_push(rg, 1, &m), 0);
+	coord_session_hello(c);
+	ck_assert_int_eq(shmq_response_pop(rg, 1, &m), 1);
+	coord_session_kicks(c);
+	while (shmq_response_pop(rg, 1, &m) == 1)
+		hello += m.m_type == SHMQ_COORD_HELLO;
+	ck_assert_int_eq(hello, 1);
+	coord_session_kicks(c);		/* said once */
+	ck_assert_int_eq(shmq_response_pop(rg, 1, &m), 0);
+	ck_assert_int_eq(shmq_response_pop(rg, 2, &m), 1);
+	ck_assert_uint_eq(m.m_type, SHMQ_COORD_HELLO);
+}
+END_TEST
+
 Suite *
 session_suite(void)
 {
@@ -293,6 +321,7 @@ session_suite(void)
 	tcase_add_test(tc, session__end_forgets_only_its_own);
 	tcase_add_test(tc, session__hand_over_moves_the_entry);
 	tcase_add_test(tc, session__cold_reset_by_target_name);
+	tcase_add_test(tc, session__hello_waits_for_room);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -213,7 +213,7 @@ out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" adopt-check 2>&1) ||
 ok "kill -9: the same nexus gets its disk back, UNIT ATTENTION 29h/00h first"
 
 out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" drop-write 2>&1) || fail "drop-write: $out"
-sleep 5		# anonymous-retain 2s, and the coordinator's 2 s sweep
+sleep 5		# anonymous-retain 2s, after the coordinator looked (its end, 1 s)
 out=$("$ISCTEST" -p "127.0.0.1:$PORT" -t "$T" lost-check 2>&1) ||
 	fail "after the grace: $out"
 ok "an overlay given up: the next login is told MEDIUM MAY HAVE CHANGED (28h/00h), never served silently"

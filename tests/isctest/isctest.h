@@ -260,6 +260,7 @@ void	 r2t_wait(struct conn *, uint32_t, struct pdu *);
 /* tests/isctest/sc_restart.c */
 void	 sc_live(void);
 void	 sc_drop_write(void);
+void	 sc_churn(void);
 void	 sc_adopt_check(void);
 void	 sc_lost_check(void);
 void	 sc_multi_reload(void);

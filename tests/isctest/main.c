@@ -89,6 +89,7 @@ static const struct scenario {
 	{ "multi-reload",	sc_multi_reload,	1 },
 	{ "unmap-stripes",	sc_unmap_stripes,	0 },
 	{ "unmap-whole",	sc_unmap_whole,		0 },
+	{ "churn",		sc_churn,		0 },
 };
 
 static void

@@ -94,3 +94,39 @@ sc_reinstate(void)
 	do_tur(&b);
 	logout(&b);
 }
+
+/*
+ * One anonymous identity that writes once and goes: an initiator name
+ * of its own (this process and a counter) and a random ISID, one block
+ * written, the connection dropped without a logout, so that its
+ * overlay's directory stays (state-dir/overlays/anon-KEY) for the
+ * coordinator's upkeep.  Run with -n for login churn (tests/
+ * integration/hostile.sh), while another initiator's writes are timed.
+ */
+void
+sc_churn(void)
+{
+	static unsigned	 serial;
+	struct login_opts lo = login_defaults();
+	struct scsi_io	 io;
+	struct scsi_res	 res;
+	struct conn	 c;
+	char		 name[96];
+	uint8_t		 buf[512];
+	uint8_t		 st;
+
+	snprintf(name, sizeof(name), "iqn.2025-01.test.churn:%d-%u",
+	    (int)getpid(), serial++);
+	lo.lo_initiator = name;
+	login_ok(&c, &lo);
+	memset(buf, 0xc5, sizeof(buf));
+	memset(&io, 0, sizeof(io));
+	io_rw10(&io, SCSI_WRITE10, 0, 1, 512);
+	io.io_out = buf;
+	io.io_outlen = sizeof(buf);
+	if ((st = scsi_status(&c, &io, &res)) != ST_GOOD &&
+	    (res.sr_status != ST_CHECK || sense_key(&res) != SENSE_UA ||
+	    scsi_status(&c, &io, &res) != ST_GOOD))
+		fail("WRITE(10) -> %s", res_str(&res));
+	conn_close(&c);
+}

@@ -278,6 +278,35 @@ START_TEST(ipc__full_ring_holds_requests_back)
 }
 END_TEST
 
+/*
+ * Posts (a session's start or end) fill the ring and more wait in the
+ * worker; the coordinator executes them and answers nothing, as its
+ * round does (peek, then release).  The room that frees wakes the
+ * worker, which pushes what waited with nothing else sent or answered.
+ */
+START_TEST(ipc__posts_drain_without_another_send)
+{
+	struct shmq_msg	 m;
+	uint32_t	 n;
+	int		 i, total = SHMQ_RING_SIZE + 5;
+
+	for (i = 0; i < total; i++) {
+		memset(&m, 0, sizeof(m));
+		m.m_type = SHMQ_SESSION_START;
+		ck_assert_int_eq(ipc_post(&w, &m), 0);
+	}
+	for (n = 0; shmq_request_peek(w.w_region, 0, n, &m) == 1; n++)
+		ck_assert_uint_eq(m.m_status, SHMQ_NOREPLY);
+	ck_assert_uint_eq(n, SHMQ_RING_SIZE);
+	shmq_request_release(w.w_region, 0, n);
+	event_base_loop(w.w_base, EVLOOP_NONBLOCK);
+	for (n = 0; shmq_request_peek(w.w_region, 0, n, &m) == 1; n++)
+		ck_assert_uint_eq(m.m_type, SHMQ_SESSION_START);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(ncalls, 0);
+}
+END_TEST
+
 /* No callback: answered, and nothing else happens. */
 START_TEST(ipc__request_without_callback)
 {
@@ -354,6 +383,7 @@ ipc_suite(void)
 	tcase_add_test(tc, ipc__cancel_forgets_callbacks);
 	tcase_add_test(tc, ipc__unasked_goes_to_layer);
 	tcase_add_test(tc, ipc__full_ring_holds_requests_back);
+	tcase_add_test(tc, ipc__posts_drain_without_another_send);
 	tcase_add_test(tc, ipc__request_without_callback);
 	tcase_add_test(tc, ipc__post_rings_later_and_waits_for_nothing);
 	suite_add_tcase(s, tc);

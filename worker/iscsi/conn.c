@@ -739,7 +739,9 @@ conn_register(struct conn *c, uint32_t type)
 	memcpy(ss.ss_addr, c->c_addr, sizeof(ss.ss_addr));
 	snprintf(ss.ss_initiator, sizeof(ss.ss_initiator), "%s",
 	    l->l_initiator);
-	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s", l->l_target);
+	/* the target's own spelling: its anonymous directory's (digest.h) */
+	snprintf(ss.ss_target, sizeof(ss.ss_target), "%s",
+	    c->c_target != NULL ? c->c_target->tg_iqn : l->l_target);
 	memset(&m, 0, sizeof(m));
 	/* a start or an end is posted: nothing waits for it */
 	if (shmq_session_enc(&m, type, &ss) != 0 ||

@@ -427,6 +427,29 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 }
 
 /*
+ * The overlays of the LUs a command on lun may change, into cws: every
+ * LU the connection sees if all (a command that may touch other LUs
+ * than its own), else lun's.  Their number.
+ */
+static int
+iscsi_cows(struct conn *c, uint64_t lun, int all, struct lu_cow **cws)
+{
+	int	 i, n = 0, first, last;
+
+	if (all) {
+		first = 0;
+		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
+	} else if (lun < (uint64_t)c->c_nlus) {
+		first = (int)lun;
+		last = first + 1;
+	} else
+		return 0;
+	for (i = first; i < last && i < c->c_nlus; i++)
+		cws[n++] = c->c_lus[i] != NULL ? c->c_lus[i]->lu_cow : NULL;
+	return n;
+}
+
+/*
  * Hand the store what the command changed; its answer waits for the
  * coordinator's.  -1: nothing to wait for (answer now).
  */
@@ -435,18 +458,10 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 {
 	struct lu_cow	*cws[SCSI_MAX_LUNS];
 	struct defer	*d;
-	int		 i, n = 0, first, last, rv, due;
+	int		 n, rv, due;
 
-	if (scsi_task_xlu(t)) {		/* it may touch every LU we see */
-		first = 0;
-		last = c->c_nexus != NULL ? c->c_nexus->n_nlun : 0;
-	} else if (t->t_lun < (uint64_t)c->c_nlus) {
-		first = (int)t->t_lun;
-		last = first + 1;
-	} else
+	if ((n = iscsi_cows(c, t->t_lun, scsi_task_xlu(t), cws)) == 0)
 		return -1;
-	for (i = first; i < last && i < c->c_nlus; i++)
-		cws[n++] = c->c_lus[i] != NULL ? c->c_lus[i]->lu_cow : NULL;
 	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
 	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
@@ -469,6 +484,24 @@ iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 	return 0;
 }
 
+/*
+ * Would the command add to what waits in the worker for the coordinator
+ * while more than max-coordinator-queue messages do?  Decided before it
+ * runs, on every LU it might change (which it touches is known only
+ * once run), so that nothing is written whose commit could not go.
+ */
+static int
+iscsi_coord_full(struct conn *c, const uint8_t *cdb)
+{
+	struct lu_cow	*cws[SCSI_MAX_LUNS];
+	int		 n;
+
+	if (!scsi_cdb_commits(cdb))
+		return 0;
+	n = iscsi_cows(c, 0, 1, cws);
+	return commit_room(c->c_w, cws, n) != 0;
+}
+
 /* Run a command whose Data-Out (if any) is complete, and answer it. */
 void
 iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
@@ -480,6 +513,11 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	uint32_t	 cap = 0;
 
 	iscsi_task_init(c, &t, cdb, lun, edtl);
+	if (!reading && iscsi_coord_full(c, cdb)) {
+		t.t_status = SCSI_TASK_SET_FULL;
+		iscsi_scsi_rsp(c, itt, &t, xfer);
+		return;
+	}
 	t.t_attr = attr;
 	t.t_dout = dout;
 	t.t_doutlen = doutlen;

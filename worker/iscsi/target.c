@@ -16,12 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cluster.h"
 #include "digest.h"
 #include "hash.h"
-#include "hex.h"
 #include "iscsi.h"
 #include "log.h"
 #include "lu.h"
@@ -250,24 +247,12 @@ target_quota_open(struct worker *w, struct target *t)
 static char *
 target_anon_dir(struct conn *c)
 {
-	static EVP_MD_CTX *ctx;	/* kept: a new one per login costs */
-	const struct login *l = &c->c_login;
-	unsigned char	 d[EVP_MAX_MD_SIZE];
-	unsigned int	 dlen = 0;
-	char		 hex[33], *p;
+	char		 name[DIGEST_ANON_DIR_LEN + 1], *p;
 
-	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+	if (digest_anon_dir(c->c_login.l_initiator, c->c_target->tg_iqn,
+	    c->c_addr, name) == -1)
 		return NULL;
-	if (EVP_DigestInit_ex2(ctx, digest_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, l->l_initiator,
-	    strlen(l->l_initiator) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, c->c_target->tg_iqn,
-	    strlen(c->c_target->tg_iqn) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, c->c_addr, sizeof(c->c_addr)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, d, &dlen) != 1 || dlen < 16)
-		return NULL;
-	hex_encode(d, 16, hex);
-	if (asprintf(&p, "%s/anon-%s", c->c_w->w_ovldir, hex) == -1)
+	if (asprintf(&p, "%s/%s", c->c_w->w_ovldir, name) == -1)
 		return NULL;
 	return p;
 }

@@ -898,6 +898,24 @@ scsi_task_durable(const struct scsi_task *t)
 	    (t->t_cdb[1] & 0x08);
 }
 
+/*
+ * May a command with this CDB, once run, have something to commit: a
+ * change of the medium, of its reservations, or a durability asked
+ * for?  Asked before it runs, to hold it back while the coordinator
+ * is behind (worker/iscsi/iscsi.c).
+ */
+int
+scsi_cdb_commits(const uint8_t *cdb)
+{
+	const struct scsi_cmd *c;
+	int	 sa_bad;
+
+	if ((c = scsi_cmd_find(cdb, &sa_bad)) == NULL)
+		return 0;
+	return (c->c_pr & SCSI_PR_WE) != 0 || (c->c_flags & (SCSI_CMD_PR |
+	    SCSI_CMD_SYNC | SCSI_CMD_XLU | SCSI_CMD_SANITIZE)) != 0;
+}
+
 /* May the run command have changed other LUs than its own? */
 int
 scsi_task_xlu(const struct scsi_task *t)

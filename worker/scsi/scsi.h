@@ -368,6 +368,7 @@ uint32_t scsi_ua_pop(struct scsi_lunex *, uint16_t *);
 struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
 int	 scsi_task_durable(const struct scsi_task *);
 int	 scsi_task_xlu(const struct scsi_task *);
+int	 scsi_cdb_commits(const uint8_t *);
 struct scsi_mode *scsi_task_mode(struct scsi_task *);
 int	 scsi_lunex_wp(const struct scsi_lunex *);
 void	 scsi_lunex_swp(struct scsi_lunex *, int);

@@ -133,6 +133,26 @@ commit_send(struct worker *w, struct lu_cow *const *cws, int n,
 	return failed ? -1 : cm.cm_due;
 }
 
+/*
+ * May a command that changes the LUs cws[0..n) run now?  Its changes
+ * to a shared LU go to the coordinator; while more than
+ * max-coordinator-queue messages already wait in the worker for room
+ * on the ring, -EBUSY: it is refused before it runs (TASK SET FULL),
+ * never run with its commit left out.  0: it may.
+ */
+int
+commit_room(struct worker *w, struct lu_cow *const *cws, int n)
+{
+	int	 i;
+
+	if (ipc_backlog(w) < w->w_cfg->c_max_coord_queue)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (cws[i] != NULL && cws[i]->cw_logging)
+			return -EBUSY;
+	return 0;
+}
+
 /* What was due to cb(arg) will not be wanted: its connection closed. */
 void
 commit_cancel(struct worker *w, void *arg)

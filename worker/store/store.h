@@ -30,6 +30,7 @@ struct image *catalog_image(struct worker *, const char *);
 int	 commit_send(struct worker *, struct lu_cow *const *, int,
 	    const struct scsi_task *, ipc_cb, void *, int *);
 void	 commit_cancel(struct worker *, void *);
+int	 commit_room(struct worker *, struct lu_cow *const *, int);
 uint64_t commit_map_register(struct worker *, struct lu_cow *, const char *);
 
 /* worker/store/rbd.c: a node sharing a Ceph cluster */

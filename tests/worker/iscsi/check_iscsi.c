@@ -22,7 +22,10 @@
 #define PUBLIC		TI_PREFIX ":alpha"
 #define SHARED		TI_PREFIX ":shared"
 
+#define COORD_QUEUE	16	/* max-coordinator-queue below */
+
 static const char conf[] =
+    "max-coordinator-queue 16\n"
     "target shared alpha,beta\n"
     "target long-target-name-number-01 beta\n"
     "target long-target-name-number-02 beta\n"
@@ -387,6 +390,51 @@ START_TEST(iscsi__shared_write_answered_after_commit)
 }
 END_TEST
 
+/*
+ * A coordinator that stays behind: SYNCHRONIZE CACHE on a shared LU
+ * (one MAP_SYNC each) fills the ring and max-coordinator-queue more in
+ * the worker.  Past that a command that would commit gets TASK SET FULL
+ * before it runs (a write's data never lands), a read is still served,
+ * and what was held is answered once the coordinator catches up.
+ */
+START_TEST(iscsi__coordinator_backlog_answers_task_set_full)
+{
+	uint8_t		 cdb[16] = { 0x35 }, wcdb[16], data[512], back[512];
+	struct tres	 res;
+	uint32_t	 first, itt;
+	int		 i, n = SHMQ_RING_SIZE + COORD_QUEUE;
+
+	memset(data, 0x5a, sizeof(data));
+	ti_login_ok(&ti, SHARED, NULL);
+	ck_assert(ti_silent(&ti));
+	tw.tw_hold = 1;
+	first = ti.i_itt;
+	for (i = 0; i < n; i++) {
+		ti_cmd(&ti, ISCSI_FLAG_FINAL | 1, 0, cdb, 0, NULL, 0);
+		if (i % 32 == 31)	/* within the CmdSN window */
+			ck_assert_int_eq(tw_pump(&tw, NULL, NULL), 0);
+	}
+	ck_assert(ti_silent(&ti));
+	ti_rw10(wcdb, 0x2a, 9, 1);
+	itt = ti_cmd(&ti, 0x80 | 0x20 | 1, 0, wcdb, 512, data, 512);
+	ti_response(&ti, itt, &res);
+	ck_assert_uint_eq(res.r_status, 0x28);	/* TASK SET FULL */
+	ti_rw10(wcdb, 0x28, 9, 1);
+	ti_scsi(&ti, 0, wcdb, back, sizeof(back), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_uint_eq(back[0], ti_image_byte("alpha", 9 * 512));
+	ck_assert_uint_ne(back[0], data[0]);
+	tw.tw_hold = 0;
+	for (i = 0; i < n; i++) {
+		ti_response(&ti, first + (uint32_t)i, &res);
+		ck_assert_uint_eq(res.r_status, 0);
+	}
+	ti_rw10(wcdb, 0x2a, 9, 1);
+	ti_scsi(&ti, 0, wcdb, data, sizeof(data), TI_WRITE, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+}
+END_TEST
+
 static uint32_t
 refuse_maps(const struct shmq_msg *m, void *arg)
 {
@@ -677,6 +725,7 @@ iscsi_suite(void)
 	    sizeof(residuals) / sizeof(residuals[0]));
 	tcase_add_test(tc, iscsi__check_condition_carries_sense);
 	tcase_add_test(tc, iscsi__shared_write_answered_after_commit);
+	tcase_add_test(tc, iscsi__coordinator_backlog_answers_task_set_full);
 	tcase_add_loop_test(tc, iscsi__failed_commit_fails_the_write, 0,
 	    sizeof(commit_errs) / sizeof(commit_errs[0]));
 	suite_add_tcase(s, tc);
