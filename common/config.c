@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "netaddr.h"
 
 #define CFG_MAX_WORDS	16
 
@@ -777,6 +778,8 @@ cfg_cluster_value(struct cfg_parse *p, const struct cfg_ckey *k,
 {
 	struct cfg_cluster *cc = &p->p_cfg->c_cluster;
 	static const char *const redirects[] = { "off", "session", "load" };
+	struct sockaddr_storage ss;
+	socklen_t	 sl;
 	size_t		 i;
 
 	switch (k->ck_kind) {
@@ -799,6 +802,13 @@ cfg_cluster_value(struct cfg_parse *p, const struct cfg_ckey *k,
 		if (!cfg_hostport_ok(v)) {
 			cfg_error(p, "cluster address: want HOST:PORT or "
 			    "[ADDR6]:PORT, not \"%s\"", v);
+			return -1;
+		}
+		if (config_parse_addr(v, &ss, &sl) == 0 &&
+		    netaddr_wildcard((struct sockaddr *)&ss)) {
+			cfg_error(p, "cluster address %s: a wildcard, which "
+			    "no initiator can connect to (give this node's "
+			    "address)", v);
 			return -1;
 		}
 		break;

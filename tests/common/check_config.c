@@ -448,6 +448,23 @@ START_TEST(config__cluster_errors)
 	ck_assert_ptr_nonnull(strstr(errs, "cluster node: bad name \"a/b\""));
 	ck_assert_ptr_nonnull(strstr(errs, "cluster address: want HOST:PORT"));
 	config_free(c);
+	/* a wildcard is no address an initiator can be sent to */
+	errs[0] = '\0';
+	ck_assert_int_gt(load(&c, "image-dir %s\n"
+	    "cluster ceph-conf %s/scsipubd.conf\n"
+	    "cluster pool p\ncluster node n\n"
+	    "cluster address 0.0.0.0:3260\n", errs, sizeof(errs)), 0);
+	ck_assert_ptr_nonnull(strstr(errs, "cluster address 0.0.0.0:3260: a "
+	    "wildcard"));
+	config_free(c);
+	errs[0] = '\0';
+	ck_assert_int_gt(load(&c, "image-dir %s\n"
+	    "cluster ceph-conf %s/scsipubd.conf\n"
+	    "cluster pool p\ncluster node n\n"
+	    "cluster address [::]:3260\n", errs, sizeof(errs)), 0);
+	ck_assert_ptr_nonnull(strstr(errs, "cluster address [::]:3260: a "
+	    "wildcard"));
+	config_free(c);
 }
 END_TEST
 

@@ -110,3 +110,17 @@ out=$(iscsi-ls "iscsi://disco%d1sc0-secret-77@127.0.0.1:$PORT" 2>&1) ||
 	fail "discovery with CHAP: $out"
 echo "$out" | grep -q "$IQN_PREFIX:locked" || fail "CHAP target not listed with discovery CHAP: $out"
 ok "discovery CHAP required, CHAP targets listed"
+
+# A wildcard listen (issue 22): discovery names the address the
+# connection came in on, never 0.0.0.0.  On a random port, for a moment.
+stop_daemon
+rm -f "$CONF"
+write_config "listen 0.0.0.0:$EXTRA_PORT"
+start_daemon
+wait_port "$EXTRA_PORT" || fail "no wildcard listener"
+out=$(iscsi-ls "iscsi://127.0.0.1:$EXTRA_PORT" 2>&1) || fail "iscsi-ls: $out"
+stop_daemon
+echo "$out" | grep -q "0\.0\.0\.0" && fail "a wildcard address discovered: $out"
+echo "$out" | grep -q "127\.0\.0\.1:$EXTRA_PORT" ||
+	fail "the wildcard's portal not named by the local address: $out"
+ok "discovery on a wildcard listen names the local address"

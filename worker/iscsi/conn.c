@@ -46,28 +46,13 @@ conn_peername(struct conn *c)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN], *buf = c->c_peer;
-	size_t			 len = sizeof(c->c_peer);
-	int			 port = 0;
 
-	snprintf(buf, len, "?");
+	snprintf(c->c_peer, sizeof(c->c_peer), "?");
 	memset(c->c_addr, 0, sizeof(c->c_addr));
 	if (getpeername(c->c_fd, (struct sockaddr *)&ss, &sl) == -1)
 		return;
 	netaddr_key((struct sockaddr *)&ss, sl, 128, c->c_addr);
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-		snprintf(buf, len, "%s:%d", host, port);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-		snprintf(buf, len, "[%s]:%d", host, port);
-	}
+	netaddr_text((struct sockaddr *)&ss, c->c_peer, sizeof(c->c_peer));
 }
 
 /*

@@ -5,7 +5,10 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -22,6 +25,7 @@
 #include "iscsi.h"
 #include "log.h"
 #include "lu.h"
+#include "netaddr.h"
 #include "prstate.h"
 
 static struct target *
@@ -746,23 +750,50 @@ text_add(char **buf, size_t *len, size_t *cap, const char *kv)
 	return 0;
 }
 
+/*
+ * The portals of the listen lines, as TargetAddress: each as written,
+ * a wildcard (0.0.0.0, [::]) as the address this connection came in on
+ * (local) with the line's port; a wildcard of the other family is left
+ * out (its address here is unknown), and so is a repeat.
+ */
 static void
-text_portals(struct worker *w, char **buf, size_t *len, size_t *cap)
+text_listen_portals(struct worker *w, const struct sockaddr_storage *local,
+    char **buf, size_t *len, size_t *cap)
+{
+	const struct cfg_listen	*l;
+	struct sockaddr_storage	 ss;
+	char			 addr[INET6_ADDRSTRLEN + 16], kv[128];
+	size_t			 start = *len;
+	int			 i;
+
+	for (i = 0; i < w->w_cfg->c_nlisten; i++) {
+		l = &w->w_cfg->c_listen[i];
+		if (l->cl_kind != LISTEN_ISCSI ||
+		    netaddr_portal(&l->cl_ss, local, &ss) == -1 ||
+		    netaddr_text((struct sockaddr *)&ss, addr,
+		    sizeof(addr)) == -1)
+			continue;
+		snprintf(kv, sizeof(kv), "TargetAddress=%s,1", addr);
+		if (*len > start && memmem(*buf + start, *len - start, kv,
+		    strlen(kv) + 1) != NULL)
+			continue;
+		text_add(buf, len, cap, kv);
+	}
+}
+
+static void
+text_portals(struct worker *w, const struct sockaddr_storage *local,
+    char **buf, size_t *len, size_t *cap)
 {
 	char	 kv[128];
 	int	 i;
 
-	for (i = 0; w->w_cfg->c_cluster.cc_on &&	/* every node's */
-	    redirect_portal(w, i, kv, sizeof(kv)) == 0; i++)
-		text_add(buf, len, cap, kv);
-	for (i = 0; !w->w_cfg->c_cluster.cc_on && i < w->w_cfg->c_nlisten;
-	    i++) {
-		if (w->w_cfg->c_listen[i].cl_kind != LISTEN_ISCSI)
-			continue;
-		snprintf(kv, sizeof(kv), "TargetAddress=%s,1",
-		    w->w_cfg->c_listen[i].cl_text);
-		text_add(buf, len, cap, kv);
+	if (!w->w_cfg->c_cluster.cc_on) {
+		text_listen_portals(w, local, buf, len, cap);
+		return;
 	}
+	for (i = 0; redirect_portal(w, i, kv, sizeof(kv)) == 0; i++)
+		text_add(buf, len, cap, kv);	/* every node's */
 }
 
 /*
@@ -775,16 +806,20 @@ target_sendtargets(struct worker *w, struct conn *c, const char *arg,
 {
 	struct target	*t;
 	char		*buf = NULL, kv[ISCSI_NAME_MAX + 16];
+	struct sockaddr_storage local;
+	socklen_t	 sl = sizeof(local);
 	size_t		 len = 0, cap = 0;
 	int		 all = strcmp(arg, "All") == 0;
 
 	if (!all && c->c_type == LOGIN_SESSION_DISCOVERY && arg[0] == '\0')
 		all = 1;
+	if (getsockname(c->c_fd, (struct sockaddr *)&local, &sl) == -1)
+		local.ss_family = AF_UNSPEC;
 	if (c->c_type == LOGIN_SESSION_NORMAL && c->c_target != NULL &&
 	    c->c_target->tg_kind == TARGET_PSESS) {
 		snprintf(kv, sizeof(kv), "TargetName=%s", c->c_target->tg_iqn);
 		text_add(&buf, &len, &cap, kv);
-		text_portals(w, &buf, &len, &cap);
+		text_portals(w, &local, &buf, &len, &cap);
 	}
 	TAILQ_FOREACH(t, &w->w_targets, tg_entry) {
 		if (all && c->c_type != LOGIN_SESSION_DISCOVERY)
@@ -797,7 +832,7 @@ target_sendtargets(struct worker *w, struct conn *c, const char *arg,
 			continue;
 		snprintf(kv, sizeof(kv), "TargetName=%s", t->tg_iqn);
 		text_add(&buf, &len, &cap, kv);
-		text_portals(w, &buf, &len, &cap);
+		text_portals(w, &local, &buf, &len, &cap);
 	}
 	*out = buf;
 	return buf == NULL ? 0 : len;

@@ -7,7 +7,11 @@
  * targets, shared ones for a static target, refused writes for a
  * read-only one.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -352,6 +356,108 @@ START_TEST(target__sendtargets_over_text)
 }
 END_TEST
 
+/*
+ * Listen lines beside ti_worker's 127.0.0.1:3260: wildcards of both
+ * families (one on 3260 too), and a specific address.  Nothing binds
+ * them: the unit's worker is handed its connections.
+ */
+static void
+setup_wildcards(void)
+{
+	ti_worker(&tw, "target", "listen 0.0.0.0:3262\nlisten [::]:3263\n"
+	    "listen 127.0.0.2:3264\nlisten 0.0.0.0:3260\n");
+	ti_open(&ti, &tw, 5);
+}
+
+/*
+ * A connected TCP socket whose local end is the loopback of family af,
+ * the worker's end: its peer's descriptor in *peer.  -1 if that
+ * loopback is not there.
+ */
+static int
+tcp_pair(int af, int *peer)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	int			 l, fd;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = af;
+	if (af == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		    htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if ((l = socket(af, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (bind(l, (struct sockaddr *)&ss, sl) == -1) {
+		close(l);
+		return -1;
+	}
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&ss, &sl), 0);
+	ck_assert_int_ge(*peer = socket(af, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(*peer, (struct sockaddr *)&ss, sl), 0);
+	ck_assert_int_ge(fd = accept(l, NULL, NULL), 0);
+	close(l);
+	return fd;
+}
+
+/* The TargetAddress values SendTargets=All gives target over fd. */
+static void
+portals(int fd, const char *target, char *out, size_t outlen)
+{
+	struct conn	 c;
+	char		*text = NULL, kv[256];
+	size_t		 len, off;
+	int		 in = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.c_type = LOGIN_SESSION_DISCOVERY;
+	c.c_fd = fd;
+	out[0] = '\0';
+	len = target_sendtargets(&tw.tw_w, &c, "All", &text);
+	snprintf(kv, sizeof(kv), "TargetName=%s", target);
+	for (off = 0; off < len; off += strlen(text + off) + 1) {
+		if (strncmp(text + off, "TargetName=", 11) == 0)
+			in = strcmp(text + off, kv) == 0;
+		else if (in && strncmp(text + off, "TargetAddress=", 14) == 0) {
+			strlcat(out, text + off + 14, outlen);
+			strlcat(out, " ", outlen);
+		}
+	}
+	free(text);
+}
+
+/*
+ * A wildcard listen is named by the address the connection came in on,
+ * of its family, with its own port; a specific one as written; no
+ * portal twice.
+ */
+START_TEST(target__sendtargets_wildcard_is_local_address)
+{
+	char	 got[512];
+	int	 fd, peer;
+
+	ck_assert_int_ge(fd = tcp_pair(AF_INET, &peer), 0);
+	portals(fd, ALPHA, got, sizeof(got));
+	ck_assert_str_eq(got, "127.0.0.1:3260,1 127.0.0.1:3262,1 "
+	    "127.0.0.2:3264,1 ");
+	portals(fd, SHARED, got, sizeof(got));
+	ck_assert_str_eq(got, "127.0.0.1:3260,1 127.0.0.1:3262,1 "
+	    "127.0.0.2:3264,1 ");
+	close(fd);
+	close(peer);
+	if ((fd = tcp_pair(AF_INET6, &peer)) == -1)
+		return;		/* no IPv6 loopback here */
+	portals(fd, ALPHA, got, sizeof(got));
+	ck_assert_str_eq(got, "127.0.0.1:3260,1 [::1]:3263,1 "
+	    "127.0.0.2:3264,1 ");
+	close(fd);
+	close(peer);
+}
+END_TEST
+
 /* One block written at LBA 0 of LUN lun through c. */
 static void
 write_block(struct tini *c, int lun, uint8_t fill)
@@ -454,6 +560,11 @@ target_suite(void)
 	tcase_add_test(tc, target__sendtargets_hides_chap_target);
 	tcase_add_test(tc, target__sendtargets_all_in_normal_session);
 	tcase_add_test(tc, target__sendtargets_over_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("portals");
+	tcase_add_checked_fixture(tc, setup_wildcards, teardown);
+	tcase_add_test(tc, target__sendtargets_wildcard_is_local_address);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("discovery-chap");
