@@ -166,16 +166,37 @@ target_pr_enabled(const struct target *t)
 	return t->tg_tier != NULL && t->tg_tier->ct_pr;
 }
 
-/* A stable identifier for the NAA designator: FNV-1a of IQN and LUN. */
+/*
+ * The identity of an LU (its NAA designator and unit serial number)
+ * follows its data.  A shared LU's is its target's IQN, image and LUN:
+ * the same through every connection, worker and node.  A private
+ * overlay's is its target's IQN and image, what names its files (path:
+ * the session's directory and group, its LUN, or a :multi session's
+ * image, whatever LUN it has now) and, in a cluster, the node that
+ * holds them: two overlays never have one identity, and a session
+ * given its overlay back (handed over, retained for an initiator that
+ * comes back) keeps it.
+ */
 static uint64_t
-target_lu_id(const struct target *t, const struct image *im, int lun)
+target_lu_id(const struct conn *c, const struct image *im, int lun,
+    const char *path)
 {
+	const struct config *cfg = c->c_w->w_cfg;
+	const char	*ovl = c->c_w->w_ovldir;
 	uint64_t	 h;
 	uint8_t		 l = (uint8_t)lun;
 
-	h = fnv1a(FNV1A_INIT, t->tg_iqn, strlen(t->tg_iqn));
+	h = fnv1a(FNV1A_INIT, c->c_target->tg_iqn,
+	    strlen(c->c_target->tg_iqn));
 	h = fnv1a(h, im->im_name, strlen(im->im_name));
-	return fnv1a(h, &l, 1);
+	if (path == NULL)
+		return fnv1a(h, &l, 1);
+	if (cfg->c_cluster.cc_on)
+		h = fnv1a(h, cfg->c_cluster.cc_node,
+		    strlen(cfg->c_cluster.cc_node) + 1);
+	if (strncmp(path, ovl, strlen(ovl)) == 0)
+		path += strlen(ovl);
+	return fnv1a(h, path, strlen(path) + 1);
 }
 
 /*
@@ -542,7 +563,8 @@ target_lu_new(struct conn *c, struct image *im, int lun, int shared)
 	}
 	im->im_refs++;
 	scsi_lu_init(&lu->lu_scsi, im->im_size / 512, 512, im->im_name,
-	    target_lu_id(t, im, lun), shared && w->w_cfg->c_cluster.cc_on ?
+	    target_lu_id(c, im, lun, shared ? NULL : path),
+	    shared && w->w_cfg->c_cluster.cc_on ?
 	    &lu_rbd_ops : &lu_cow_ops, lu->lu_cow);
 	if (t->tg_cfg != NULL && t->tg_cfg->tg_readonly)
 		lu->lu_scsi.lu_readonly = 1;

@@ -232,8 +232,8 @@ struct scsi_lu {
 	uint32_t		 lu_blksz;	/* logical block size, 512 */
 	uint32_t		 lu_max_xfer;	/* bytes one READ/WRITE may move */
 	int			 lu_readonly;	/* image marked read-only */
-	char			 lu_name[64];	/* image name: product, serial */
-	uint64_t		 lu_id;		/* stable 64-bit id for NAA designator */
+	char			 lu_name[64];	/* image name: product id */
+	uint64_t		 lu_id;		/* identity: NAA designator, serial */
 	const struct lu_store_ops *lu_ops;
 	void			*lu_store;
 

@@ -21,6 +21,7 @@
 
 #define VENDOR_ID	"SCSIPUB "
 #define PRODUCT_REV	"0001"
+#define SPC_SERIAL_LEN	16	/* unit serial number: the NAA in hex */
 
 /* Copy s into a fixed ASCII field, space padded, printable only. */
 static void
@@ -108,20 +109,31 @@ inq_standard(uint8_t *b, const struct scsi_lu *lu)
 static size_t
 vpd_supported(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu);
 
+/*
+ * The unit serial number: the NAA designator in 16 hex digits, so that
+ * two LUs (two overlays of one image) never share one.
+ */
+static void
+spc_lu_serial(const struct scsi_lu *lu, char serial[SPC_SERIAL_LEN + 1])
+{
+	uint8_t	 naa[8];
+
+	spc_lu_naa(lu, naa);
+	snprintf(serial, SPC_SERIAL_LEN + 1, "%016llx",
+	    (unsigned long long)be64dec(naa));
+}
+
 static size_t
 vpd_serial(uint8_t *b, struct scsi_task *t, const struct scsi_lu *lu)
 {
-	size_t	 n = strlen(lu->lu_name);
+	char	 serial[SPC_SERIAL_LEN + 1];
 
 	(void)t;
-	if (n == 0) {
-		n = (size_t)snprintf((char *)b + 4, 17, "%016llx",
-		    (unsigned long long)lu->lu_id);
-	} else
-		ascii_field(b + 4, n, lu->lu_name);
+	spc_lu_serial(lu, serial);
+	memcpy(b + 4, serial, SPC_SERIAL_LEN);
 	b[1] = 0x80;
-	be16enc(b + 2, (uint16_t)n);
-	return 4 + n;
+	be16enc(b + 2, SPC_SERIAL_LEN);
+	return 4 + SPC_SERIAL_LEN;
 }
 
 /* One identification descriptor; text designators NUL-padded to 4. */
@@ -141,18 +153,23 @@ desig(uint8_t *p, uint8_t b0, uint8_t b1, const void *d, size_t len,
 	return 4 + plen;
 }
 
+/*
+ * The LU's designators: NAA, and T10 vendor ID based (the vendor, then
+ * the product identification and unit serial number, as SPC suggests).
+ */
 static size_t
 devid_lu(uint8_t *p, const struct scsi_lu *lu)
 {
-	char	 t10[8 + sizeof(lu->lu_name)];
+	char	 t10[8 + 16 + SPC_SERIAL_LEN + 1];
 	uint8_t	 naa[8];
 	size_t	 n;
 
 	spc_lu_naa(lu, naa);
 	n = desig(p, 0x01, 0x03, naa, 8, 0);		/* NAA, binary */
 	memcpy(t10, VENDOR_ID, 8);
-	ascii_field((uint8_t *)t10 + 8, strlen(lu->lu_name), lu->lu_name);
-	n += desig(p + n, 0x02, 0x01, t10, 8 + strlen(lu->lu_name), 0);
+	ascii_field((uint8_t *)t10 + 8, 16, lu->lu_name);
+	spc_lu_serial(lu, t10 + 24);
+	n += desig(p + n, 0x02, 0x01, t10, sizeof(t10) - 1, 0);
 	return n;
 }
 

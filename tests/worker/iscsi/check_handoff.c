@@ -445,10 +445,12 @@ luns_reported(void)
  * is told REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh), until REPORT LUNS.
  * Dropped and back (a new login of the same nexus), the LUNs follow
  * the catalog (aaa, alpha, beta) and each overlay still its image.
+ * Each overlay keeps its identity (VPD 0x83, 0x80) throughout.
  */
 START_TEST(handoff__multi_keeps_its_images)
 {
 	struct handed	 h;
+	char		 ida[64], idb[64], id[64];
 
 	ti_login_ok(&ti, MULTI, NULL);
 	ck_assert_uint_eq(lun_ua(0), 0);
@@ -456,6 +458,8 @@ START_TEST(handoff__multi_keeps_its_images)
 	lun_is(1, "beta");
 	lun_mark(0, 0x11);
 	lun_mark(1, 0x22);
+	ti_identity(&ti, 0, ida, sizeof(ida));
+	ti_identity(&ti, 1, idb, sizeof(idb));
 	handoff_start(&twa.tw_w);
 	take_handed(&twa, &h);
 	adopt(&h);
@@ -469,6 +473,10 @@ START_TEST(handoff__multi_keeps_its_images)
 	ck_assert_uint_eq(luns_reported(), 3);
 	ck_assert_uint_eq(lun_ua(2), 0);	/* REPORT LUNS cleared it */
 	ck_assert(lun_holds(2, 0xaa));
+	ti_identity(&ti, 0, id, sizeof(id));	/* each overlay its identity */
+	ck_assert_str_eq(id, ida);
+	ti_identity(&ti, 1, id, sizeof(id));
+	ck_assert_str_eq(id, idb);
 
 	ti_close(&ti);
 	ck_assert_int_eq(tw_pump(&twb, NULL, NULL), 0);
@@ -484,6 +492,10 @@ START_TEST(handoff__multi_keeps_its_images)
 	ck_assert(lun_holds(0, 0xaa));
 	ck_assert_msg(lun_holds(1, 0x11), "alpha lost its mark");
 	ck_assert_msg(lun_holds(2, 0x22), "beta lost its mark");
+	ti_identity(&ti, 1, id, sizeof(id));	/* at its new LUN */
+	ck_assert_str_eq(id, ida);
+	ti_identity(&ti, 2, id, sizeof(id));
+	ck_assert_str_eq(id, idb);
 }
 END_TEST
 

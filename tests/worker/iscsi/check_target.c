@@ -46,6 +46,14 @@ setup(void)
 	ti_open(&ti, &tw, 5);
 }
 
+/* The worker only: each test opens its connections. */
+static void
+setup_worker(void)
+{
+	ti_worker(&tw, "target", conf);
+	ti.i_fd = -1;
+}
+
 /*
  * Image "missing" is in the catalog when the configuration is checked,
  * and gone when the worker starts.
@@ -364,8 +372,12 @@ END_TEST
 static void
 setup_wildcards(void)
 {
-	ti_worker(&tw, "target", "listen 0.0.0.0:3262\nlisten [::]:3263\n"
-	    "listen 127.0.0.2:3264\nlisten 0.0.0.0:3260\n");
+	char	 text[sizeof(conf) + 128];
+
+	snprintf(text, sizeof(text), "%slisten 0.0.0.0:3262\n"
+	    "listen [::]:3263\nlisten 127.0.0.2:3264\nlisten 0.0.0.0:3260\n",
+	    conf);
+	ti_worker(&tw, "target", text);
 	ti_open(&ti, &tw, 5);
 }
 
@@ -520,6 +532,69 @@ START_TEST(target__public_lus_private)
 }
 END_TEST
 
+/*
+ * An LU's identity (NAA designator, unit serial number) follows its
+ * data: two sessions of one initiator to a public target or to :multi
+ * (two overlays each) are two identities, and a session that comes
+ * back for the overlay it left (anonymous-retain) finds its identity
+ * with it.
+ */
+START_TEST(target__private_overlays_distinct_identity)
+{
+	static const char *const iqns[] = { ALPHA, TI_PREFIX ":multi" };
+	struct tini	 b;
+	char		 ia[64], ib[64], again[64];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(iqns) / sizeof(iqns[0]); i++) {
+		ti_open(&ti, &tw, 5);
+		ti_open(&b, &tw, 6);
+		ti_login_ok(&ti, iqns[i], NULL);
+		ti_login_ok(&b, iqns[i], NULL);
+		ti_identity(&ti, 0, ia, sizeof(ia));
+		ti_identity(&b, 0, ib, sizeof(ib));
+		ck_assert_msg(strncmp(ia, ib, 16) != 0, "%s: one NAA for two "
+		    "overlays: %s", iqns[i], ia);
+		ck_assert_str_ne(strchr(ia, '/'), strchr(ib, '/'));
+		write_block(&b, 0, 0xc4);
+		ti_close(&b);		/* dropped: its overlay is kept */
+		ck_assert_int_eq(tw_pump(&tw, NULL, NULL), 0);
+		ti_open(&b, &tw, 6);
+		ti_login_ok(&b, iqns[i], NULL);
+		ck_assert_uint_eq(first_byte(&b, 0), 0xc4);
+		ti_identity(&b, 0, again, sizeof(again));
+		ck_assert_str_eq(again, ib);
+		ti_close(&b);
+		ti_close(&ti);
+		ck_assert_int_eq(tw_pump(&tw, NULL, NULL), 0);
+	}
+}
+END_TEST
+
+/* A static target's LU has one identity through every connection. */
+START_TEST(target__static_lu_one_identity)
+{
+	struct tini	 b;
+	char		 ia[64], ib[64], other[64];
+
+	ti_open(&b, &tw, 6);
+	ti_login_ok(&ti, SHARED, NULL);
+	ti_login_ok(&b, SHARED, NULL);
+	ti_identity(&ti, 1, ia, sizeof(ia));
+	ti_identity(&b, 1, ib, sizeof(ib));
+	ck_assert_str_eq(ia, ib);
+	ti_identity(&b, 0, other, sizeof(other));
+	ck_assert_str_ne(other, ia);
+	ti_close(&b);
+	ck_assert_int_eq(tw_pump(&tw, NULL, NULL), 0);
+	ti_open(&b, &tw, 7);
+	ti_login_ok(&b, SHARED, NULL);
+	ti_identity(&b, 1, ib, sizeof(ib));
+	ck_assert_str_eq(ia, ib);
+	ti_close(&b);
+}
+END_TEST
+
 START_TEST(target__readonly_target_refuses_writes)
 {
 	uint8_t		 cdb[16], buf[512];
@@ -562,6 +637,11 @@ target_suite(void)
 	tcase_add_test(tc, target__sendtargets_over_text);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("identity");
+	tcase_add_checked_fixture(tc, setup_worker, teardown);
+	tcase_add_test(tc, target__private_overlays_distinct_identity);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("portals");
 	tcase_add_checked_fixture(tc, setup_wildcards, teardown);
 	tcase_add_test(tc, target__sendtargets_wildcard_is_local_address);
@@ -587,6 +667,7 @@ target_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, target__static_lus_shared);
 	tcase_add_test(tc, target__public_lus_private);
+	tcase_add_test(tc, target__static_lu_one_identity);
 	tcase_add_test(tc, target__readonly_target_refuses_writes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -655,3 +655,49 @@ ti_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t blocks)
 	be32enc(cdb + 2, lba);
 	be16enc(cdb + 7, blocks);
 }
+
+/* One INQUIRY of VPD page through ti (again past a unit attention). */
+static void
+ti_vpd(struct tini *ti, int lun, uint8_t page, uint8_t *buf, uint16_t len)
+{
+	uint8_t		 cdb[16] = { 0x12, 0x01 };
+	struct tres	 res;
+	int		 i;
+
+	cdb[2] = page;
+	be16enc(cdb + 3, len);
+	for (i = 0; i < 4; i++) {
+		ti_scsi(ti, (uint64_t)lun, cdb, buf, len, TI_READ, &res);
+		if (res.r_status != 0x02 || res.r_key != 0x06)
+			break;
+	}
+	ck_assert_msg(res.r_status == 0, "LUN %d VPD %02x: status %u, "
+	    "sense %x/%04x", lun, page, res.r_status, res.r_key, res.r_asc);
+}
+
+/*
+ * LUN lun's identity as the initiator sees it: its NAA designator (VPD
+ * 0x83) and unit serial number (VPD 0x80), "NAA/SERIAL".
+ */
+void
+ti_identity(struct tini *ti, int lun, char *out, size_t outlen)
+{
+	uint8_t		 buf[255];
+	const uint8_t	*d, *naa = NULL;
+	unsigned	 off, end;
+
+	ti_vpd(ti, lun, 0x83, buf, sizeof(buf));
+	end = 4u + be16dec(buf + 2);
+	ck_assert_uint_le(end, sizeof(buf));
+	for (off = 4; naa == NULL && off + 4 <= end; off += 4u + d[3]) {
+		d = buf + off;
+		if ((d[1] & 0x0f) == 3 && d[3] == 8 && off + 12 <= end)
+			naa = d + 4;
+	}
+	ck_assert_msg(naa != NULL, "LUN %d: no NAA designator", lun);
+	snprintf(out, outlen, "%016llx/", (unsigned long long)be64dec(naa));
+	ti_vpd(ti, lun, 0x80, buf, sizeof(buf));
+	ck_assert_uint_le(4u + be16dec(buf + 2), sizeof(buf));
+	snprintf(out + strlen(out), outlen - strlen(out), "%.*s",
+	    (int)be16dec(buf + 2), (const char *)buf + 4);
+}

@@ -99,5 +99,6 @@ void		 ti_response(struct tini *, uint32_t, struct tres *);
 void		 ti_scsi(struct tini *, uint64_t, const uint8_t *, void *,
 		    uint32_t, int, struct tres *);
 void		 ti_rw10(uint8_t *, uint8_t, uint32_t, uint16_t);
+void		 ti_identity(struct tini *, int, char *, size_t);
 
 #endif /* SCSIPUB_TEST_INITIATOR_H */

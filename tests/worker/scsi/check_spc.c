@@ -167,8 +167,31 @@ START_TEST(spc__inquiry_block_limits_and_provisioning)
 	ck_assert_uint_eq(d[6] & 7, 2);
 	ck_assert_int_eq(inquiry(1, 0xb1, 64), SCSI_GOOD);
 	ck_assert_uint_eq(be16dec(d + 4), 1);
+}
+END_TEST
+
+/*
+ * The unit serial number is the LU's identity (its NAA in hex), not its
+ * image's name: two overlays of one image are two serials.  The T10
+ * vendor designator carries it too.
+ */
+START_TEST(spc__inquiry_serial_is_identity)
+{
+	const uint8_t *d = m.mt_din, *p;
+	uint8_t	 naa[8];
+	char	 want[17];
+
+	spc_lu_naa(&m.mt_lu, naa);
+	snprintf(want, sizeof(want), "%016llx",
+	    (unsigned long long)be64dec(naa));
 	ck_assert_int_eq(inquiry(1, 0x80, 64), SCSI_GOOD);
-	ck_assert_int_eq(memcmp(d + 4, "disk.img", 8), 0);
+	ck_assert_uint_eq(be16dec(d + 2), 16);
+	ck_assert_int_eq(memcmp(d + 4, want, 16), 0);
+	ck_assert_int_eq(inquiry(1, 0x83, 1024), SCSI_GOOD);
+	ck_assert_ptr_nonnull(p = find_desig(0x01));
+	ck_assert_uint_eq(p[3], 8 + 16 + 16);
+	ck_assert_int_eq(memcmp(p + 4, "SCSIPUB disk.img        ", 24), 0);
+	ck_assert_int_eq(memcmp(p + 28, want, 16), 0);
 }
 END_TEST
 
@@ -683,6 +706,7 @@ spc_suite(void)
 	tcase_add_test(tc, spc__inquiry_every_listed_vpd_page);
 	tcase_add_test(tc, spc__inquiry_device_identification);
 	tcase_add_test(tc, spc__inquiry_block_limits_and_provisioning);
+	tcase_add_test(tc, spc__inquiry_serial_is_identity);
 	tcase_add_test(tc, spc__report_luns_select_and_alloc);
 	tcase_add_test(tc, spc__mode_sense_all_pages);
 	tcase_add_test(tc, spc__mode_sense_page_control);
