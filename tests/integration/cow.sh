@@ -19,6 +19,27 @@ qemu-img convert -f raw -O raw "$T" "$WORK/after.img" || fail "read back"
 cmp "$WORK/after.img" "$WORK/images/disk.img" || fail "second connection saw the first one's writes"
 ok "anonymous overlays are private and vanish with the connection"
 
+# Issue 22: an LU's identity follows its data.  Two initiators' sessions
+# to a public target are two overlays: two unit serial numbers, two T10
+# designators (the NAA in hex); a static target's LU is one disk: one.
+ident() {	# URL INITIATOR: "T10 designator / serial"
+	local d s
+	d=$(iscsi-inq -e 1 -c 131 -i "$2" "$1" 2>&1 | grep -a -A1 "T10_VENDOR" |
+	    sed -n 's/^Designator:\[\(.*\)\]$/\1/p') || return 1
+	s=$(iscsi-inq -e 1 -c 128 -i "$2" "$1" 2>&1 |
+	    sed -n 's/^Unit Serial Number:\[\(.*\)\]$/\1/p') || return 1
+	[ -n "$d" ] && [ -n "$s" ] || return 1
+	echo "$d / $s"
+}
+a=$(ident "$T" iqn.2025-01.test:one) || fail "identity of one's disk"
+b=$(ident "$T" iqn.2025-01.test:two) || fail "identity of two's disk"
+[ "$a" != "$b" ] || fail "two overlays, one identity: $a"
+[ "${a##* / }" != "${b##* / }" ] || fail "two overlays, one serial: $a"
+a=$(ident "$URL/$IQN_PREFIX:shared/0" iqn.2025-01.test:one) || fail "shared 1"
+b=$(ident "$URL/$IQN_PREFIX:shared/0" iqn.2025-01.test:two) || fail "shared 2"
+[ "$a" = "$b" ] || fail "a static target's LU, two identities: $a, $b"
+ok "each overlay its identity (VPD 0x80, 0x83), a shared LU one"
+
 # :multi: every image a LUN, in name order, isolated.
 M=$URL/$IQN_PREFIX:multi
 out=$(iscsi-readcapacity16 "$M/1" 2>&1) || fail "multi LUN 1: $out"
