@@ -117,6 +117,7 @@ static const struct cfg_limit cfg_limits[] = {
 	    8 << 20),
 	LIM("max-pending-data-worker", c_max_pending_worker, CU_SIZE, 1 << 20,
 	    1ULL << 40, 256 << 20),
+	LIM("max-long-commands", c_max_long_cmds, CU_COUNT, 1, 256, 4),
 	LIM("api-max-connections", c_api_max_conns, CU_COUNT, 1, 1 << 16, 256),
 	LIM("api-max-header", c_api_max_header, CU_SIZE, 1024, 1 << 20,
 	    8192),

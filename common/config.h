@@ -129,6 +129,7 @@ struct config {
 	uint64_t	 c_v6_prefix;		/* bits that make an IPv6 "address" */
 	uint64_t	 c_max_pending;		/* write data buffered per conn */
 	uint64_t	 c_max_pending_worker;	/* the same per worker */
+	uint64_t	 c_max_long_cmds;	/* commands in steps per conn */
 	uint64_t	 c_api_max_conns;	/* API connections per worker */
 	uint64_t	 c_api_max_header;	/* API request header bytes */
 	uint64_t	 c_api_timeout;		/* API connection idle, seconds */

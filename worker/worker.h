@@ -17,6 +17,7 @@
 
 struct api_conns;
 struct conn;
+struct defer;
 struct image;
 struct ipc;
 struct lu_cow;
@@ -57,6 +58,8 @@ struct worker {
 	uint64_t		 w_pendbytes;	/* max-pending-data-worker */
 	struct tasklist		 w_waitq;	/* writes waiting for room */
 	struct event		*w_grantev;	/* room came back */
+	TAILQ_HEAD(, defer)	 w_steps;	/* commands running in steps */
+	struct event		*w_stepev;	/* their next steps */
 
 	/* worker/store: the catalog */
 	struct image		**w_images;	/* by name */

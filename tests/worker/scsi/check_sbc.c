@@ -442,6 +442,87 @@ START_TEST(sbc__verify_miscompare_offset)
 }
 END_TEST
 
+/*
+ * Run the held command's steps, at most most of them, each moving no
+ * more than SCSI_STEP_BYTES of the medium: how many ran.
+ */
+static int
+held_steps(int most)
+{
+	uint64_t io;
+	int	 n, more = m.mt_t.t_step != NULL;
+
+	for (n = 0; more && n < most; n++) {
+		io = m.mt_ms->ms_io_bytes;
+		more = scsi_task_step(&m.mt_t);
+		ck_assert_uint_le(m.mt_ms->ms_io_bytes - io, SCSI_STEP_BYTES);
+	}
+	return n;
+}
+
+/* VERIFY(16) BYTCHK 11b: n blocks at lba against one block. */
+static int
+verify_same(uint64_t lba, uint32_t n)
+{
+	uint8_t	 cdb[16];
+
+	mkcdb(cdb, 0x8f, lba, n);
+	cdb[1] = 0x06;
+	return mtest_cmd(&m, cdb, buf, BS);
+}
+
+/* The handler does one step; each later one is bounded too. */
+START_TEST(sbc__verify_bytchk3_runs_in_bounded_steps)
+{
+	uint64_t whole = (uint64_t)BLOCKS * BS;
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	ck_assert_int_ge(held_steps(1000), (int)(whole / SCSI_STEP_BYTES) - 1);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, whole);
+}
+END_TEST
+
+START_TEST(sbc__verify_bytchk3_miscompare_in_a_late_step)
+{
+	uint64_t info;
+
+	memset(buf, 0, BS);
+	m.mt_ms->ms_data[30000 * BS + 7] = 'Z';
+	ck_assert_int_eq(verify_same(100, BLOCKS - 100),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_gt(m.mt_steps, 1);
+	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
+	ck_assert(mtest_info(&m, &info));
+	ck_assert_uint_eq(info, (30000 - 100) * BS + 7);
+	ck_assert_ptr_null(m.mt_t.t_step);
+}
+END_TEST
+
+/* Task management between two steps: nothing more is read. */
+START_TEST(sbc__verify_aborted_between_steps)
+{
+	uint64_t io;
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	ck_assert_int_eq(held_steps(3), 3);
+	io = m.mt_ms->ms_io_bytes;
+	scsi_task_abort(&m.mt_t);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_TASK_ABORTED);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	ck_assert_int_eq(held_steps(10), 0);
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, io);
+	ck_assert_uint_lt(io, (uint64_t)BLOCKS * BS);
+}
+END_TEST
+
 START_TEST(sbc__orwrite_ors_data)
 {
 	uint8_t	 cdb[16];
@@ -564,6 +645,32 @@ START_TEST(sbc__write_same_rejects)
 	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_CHECK_CONDITION);
 	ck_assert_int_eq(mtest_asc(&m), ASC_INVALID_FIELD_IN_CDB);
 	m.mt_lu.lu_blocks = BLOCKS;
+}
+END_TEST
+
+/* As many blocks as one WRITE SAME may: written a step at a time. */
+START_TEST(sbc__write_same_runs_in_bounded_steps)
+{
+	uint8_t	 cdb[16];
+	uint32_t n = sbc_max_ws(&m.mt_lu);
+
+	ck_assert_uint_gt((uint64_t)n * BS, 4 * SCSI_STEP_BYTES);
+	memset(buf, 'S', BS);
+	mkcdb(cdb, 0x93, 0, n);
+	m.mt_hold = 1;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)(n - 1) * BS], 0);
+	ck_assert_int_ge(held_steps(1000), 3);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)(n - 1) * BS], 'S');
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)n * BS], 0);
+	cdb[1] = 0x08;				/* UNMAP, aborted half-way */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_int_eq(held_steps(1), 1);
+	scsi_task_abort(&m.mt_t);
+	ck_assert(!memstore_mapped(m.mt_ms, 0));
+	ck_assert(memstore_mapped(m.mt_ms, n - 1));
 }
 END_TEST
 
@@ -902,11 +1009,15 @@ sbc_suite(void)
 	tcase_add_loop_test(tc, sbc__store_errors, 0,
 	    sizeof(ioerr) / sizeof(ioerr[0]));
 	tcase_add_test(tc, sbc__verify_miscompare_offset);
+	tcase_add_test(tc, sbc__verify_bytchk3_runs_in_bounded_steps);
+	tcase_add_test(tc, sbc__verify_bytchk3_miscompare_in_a_late_step);
+	tcase_add_test(tc, sbc__verify_aborted_between_steps);
 	tcase_add_test(tc, sbc__orwrite_ors_data);
 	tcase_add_test(tc, sbc__compare_and_write);
 	tcase_add_test(tc, sbc__compare_and_write_bad_sizes);
 	tcase_add_test(tc, sbc__write_same_fills_and_unmaps);
 	tcase_add_test(tc, sbc__write_same_rejects);
+	tcase_add_test(tc, sbc__write_same_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__unmap_deallocates);
 	tcase_add_test(tc, sbc__unmap_parameter_checks);
 	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
