@@ -17,6 +17,7 @@
 #include "scsi.h"
 
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
 #define CHUNK_BYTES	(1u << 20)
 
 static uint64_t
@@ -765,11 +766,46 @@ unmap_check(struct scsi_task *t, const struct scsi_lu *lu, uint32_t nd)
 	return 0;
 }
 
+/* UNMAP in steps: the descriptors (checked), and how far it got. */
+struct unmap_step {
+	struct scsi_step	 us_sp;
+	uint32_t		 us_nd;
+	uint32_t		 us_i;		/* the descriptor being done */
+	uint32_t		 us_done;	/* of its blocks, deallocated */
+	uint8_t			 us_desc[];	/* us_nd descriptors of 16 bytes */
+};
+
+/* Up to SCSI_STEP_BYTES of the descriptors' blocks: 1 while more are left. */
+static int
+unmap_step(struct scsi_task *t, struct scsi_step *sp)
+{
+	struct unmap_step *us = (struct unmap_step *)sp;
+	const struct scsi_lu *lu = sp->sp_lu;
+	const uint8_t *d;
+	uint32_t left = MAX(SCSI_STEP_BYTES / lu->lu_blksz, 1), k;
+
+	while (us->us_i < us->us_nd && left > 0) {
+		d = us->us_desc + 16 * us->us_i;
+		k = MIN(be32dec(d + 8) - us->us_done, left);
+		if (k > 0)
+			ws_unmap(t, lu, be64dec(d) + us->us_done, k);
+		if (t->t_status != SCSI_GOOD)
+			return 0;
+		left -= k;
+		us->us_done += k;
+		if (us->us_done == be32dec(d + 8)) {
+			us->us_i++;
+			us->us_done = 0;
+		}
+	}
+	return us->us_i < us->us_nd;
+}
+
 void
 sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 {
-	uint32_t plen = be16dec(t->t_cdb + 7), nd, i;
-	const uint8_t *d;
+	struct unmap_step *us;
+	uint32_t plen = be16dec(t->t_cdb + 7), nd;
 
 	if (plen == 0)
 		return;
@@ -780,18 +816,16 @@ sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	}
 	nd = MIN(be16dec(t->t_dout + 2), plen - 8) / 16;
-	if (unmap_check(t, lu, nd) != 0)
+	if (unmap_check(t, lu, nd) != 0 || nd == 0 ||
+	    lu->lu_ops->so_unmap == NULL)
 		return;
-	for (i = 0; i < nd; i++) {
-		d = t->t_dout + 8 + 16 * i;
-		if (be32dec(d + 8) == 0)
-			continue;
-		if (lu->lu_ops->so_unmap == NULL)
-			break;
-		ws_unmap(t, lu, be64dec(d), be32dec(d + 8));
-		if (t->t_status != SCSI_GOOD)
-			return;
+	if ((us = calloc(1, sizeof(*us) + 16 * (size_t)nd)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
+		return;
 	}
+	us->us_nd = nd;
+	memcpy(us->us_desc, t->t_dout + 8, 16 * (size_t)nd);
+	scsi_step_start(t, &us->us_sp, lu, unmap_step);
 }
 
 /* ---------------------------------------------------------------- */

@@ -648,7 +648,7 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
 	[0x41] = BLK("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR,
 	    STEPS, PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
-	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
+	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, STEPS, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
 	[0x48] = SATABF("sanitize", sanitize_cmds, 10, WR, SAN),
 	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,

@@ -309,7 +309,7 @@ struct scsi_nexus {
 
 /*
  * A command that runs in steps (SCSI_CMD_STEPS in its table entry: VERIFY,
- * WRITE SAME, EXTENDED COPY), so that no command holds a worker's loop
+ * WRITE SAME, UNMAP, EXTENDED COPY), so that no command holds a worker's loop
  * for longer than SCSI_STEP_BYTES of the medium take to move.  Its
  * handler checks the command, keeps in a scsi_step what it needs of the
  * CDB and Data-Out (neither is looked at again) and runs the first step

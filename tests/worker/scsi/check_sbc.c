@@ -730,6 +730,37 @@ START_TEST(sbc__unmap_deallocates)
 }
 END_TEST
 
+/* Descriptors of more than a step's worth: deallocated a step at a time. */
+START_TEST(sbc__unmap_runs_in_bounded_steps)
+{
+	static const uint64_t lba[] = { 0, 10000, 30000 };
+	static const uint32_t cnt[] = { 3000, 3000, 3000 };
+	uint8_t	 cdb[16];
+	uint32_t len, i;
+
+	for (i = 0; i < 2; i++) {		/* all of it mapped */
+		mkcdb(cdb, 0x8a, i * (BLOCKS / 2), BLOCKS / 2);
+		ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BLOCKS / 2 * BS),
+		    SCSI_GOOD);
+	}
+	m.mt_ms->ms_io_bytes = 0;
+	len = unmap_list(3, lba, cnt);
+	m.mt_hold = 1;
+	ck_assert_int_eq(unmap(len, len), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	ck_assert(memstore_mapped(m.mt_ms, 30000));
+	ck_assert_int_ge(held_steps(100), 3);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	for (i = 0; i < 3; i++) {
+		ck_assert(!memstore_mapped(m.mt_ms, lba[i]));
+		ck_assert(!memstore_mapped(m.mt_ms, lba[i] + cnt[i] - 1));
+		ck_assert(memstore_mapped(m.mt_ms, lba[i] + cnt[i]));
+	}
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, 9000 * BS);
+}
+END_TEST
+
 START_TEST(sbc__unmap_parameter_checks)
 {
 	static const uint64_t lba[] = { BLOCKS - 1, 0 };
@@ -1019,6 +1050,7 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__write_same_rejects);
 	tcase_add_test(tc, sbc__write_same_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__unmap_deallocates);
+	tcase_add_test(tc, sbc__unmap_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__unmap_parameter_checks);
 	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
 	tcase_add_test(tc, sbc__read_capacity);
