@@ -78,3 +78,18 @@ kill -0 "$master" 2>/dev/null || fail "the master died"
 [ "$(child_pids coordinator)" = "$coordinators" ] ||
 	fail "coordinator pids changed: $coordinators -> $(child_pids coordinator)"
 ok "no daemon process crashed"
+
+# A whole-LU VERIFY(16) BYTCHK 11b runs in steps: beside five of them on
+# a 4 GiB sparse image, another connection to the same (only) worker
+# has each read answered within a second (tests/isctest/sc_steps.c);
+# past max-long-commands (4) one is answered TASK SET FULL; ABORT TASK
+# and a closed connection stop one.
+stop_daemon
+truncate -s 4G "$WORK/images/big.img"
+WORKERS=1 write_config
+start_daemon
+master=$DAEMON_PID
+isc -t "$IQN_PREFIX:big" long-verify
+kill -0 "$master" 2>/dev/null || fail "the master died"
+[ -n "$(child_pids worker)" ] || fail "no worker left"
+ok "whole-LU VERIFYs beside another connection's reads"
