@@ -542,7 +542,6 @@ iscsi_step_end(struct defer *d)
 	TAILQ_REMOVE(&c->c_w->w_steps, d, d_sentry);
 	d->d_running = 0;
 	c->c_nsteps--;
-	d->d_t.t_cdb = d->d_cdb;	/* FUA, for scsi_task_durable */
 	if (iscsi_commit(c, d, &d->d_t) == -1 && d->d_err == 0)
 		d->d_err = EIO;
 	d->d_t.t_cdb = NULL;
@@ -601,7 +600,7 @@ iscsi_steps_start(struct conn *c, uint32_t itt, struct scsi_task *t,
 	d->d_running = 1;
 	memcpy(d->d_cdb, t->t_cdb, sizeof(d->d_cdb));
 	d->d_t = *t;
-	d->d_t.t_cdb = NULL;
+	d->d_t.t_cdb = d->d_cdb;
 	d->d_t.t_dout = NULL;
 	d->d_t.t_doutlen = 0;
 	d->d_t.t_din = NULL;

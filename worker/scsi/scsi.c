@@ -932,9 +932,26 @@ scsi_step_start(struct scsi_task *t, struct scsi_step *sp,
 }
 
 /*
+ * Before each step, what the command met when it began: a sanitize
+ * started on the LU meanwhile, or a reservation another nexus took,
+ * ends it as either would have refused it.
+ */
+static int
+step_gate(struct scsi_task *t, const struct scsi_step *sp)
+{
+	struct scsi_lunex *ln = scsi_task_lunex(t);
+
+	if (ln != NULL)
+		pr_sync(ln);
+	if (sbc_sanitize_gate(t, sp->sp_cmd, sp->sp_lu) != 0 ||
+	    pr_check(t, sp->sp_cmd, ln) != 0)
+		return -1;
+	return 0;
+}
+
+/*
  * The next step of a command that runs in steps: 1 while more are to
- * come, 0 once it is over (status and sense set).  A sanitize started
- * on the LU meanwhile ends it, as it would have refused it.
+ * come, 0 once it is over (status and sense set).
  */
 int
 scsi_task_step(struct scsi_task *t)
@@ -943,8 +960,7 @@ scsi_task_step(struct scsi_task *t)
 
 	if (sp == NULL)
 		return 0;
-	if (sbc_sanitize_gate(t, sp->sp_cmd, sp->sp_lu) == 0 &&
-	    sp->sp_run(t, sp) > 0)
+	if (step_gate(t, sp) == 0 && sp->sp_run(t, sp) > 0)
 		return 1;
 	free(sp);
 	t->t_step = NULL;

@@ -317,7 +317,8 @@ struct scsi_nexus {
  * on: the transport calls scsi_task_step() on later passes of its loop
  * until it returns 0, and the status and sense are then set as if the
  * handler had done it all; or scsi_task_abort() to end it (task
- * management, its connection gone).  Such a command has no Data-In.
+ * management, its connection gone).  Such a command has no Data-In;
+ * its t_cdb stays valid until it ends (the transport keeps a copy).
  *
  * sp_run does one step: its I/O (at most SCSI_STEP_BYTES, into a buffer
  * of the step's own) and what follows from it.  A store that completes

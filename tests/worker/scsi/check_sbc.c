@@ -523,6 +523,43 @@ START_TEST(sbc__verify_aborted_between_steps)
 }
 END_TEST
 
+/*
+ * What began a command is looked at again before each step: a sanitize
+ * started meanwhile, a RESERVE(6) another nexus took, end it.
+ */
+START_TEST(sbc__steps_end_on_a_sanitize_or_a_reservation)
+{
+	static const uint8_t reserve6[16] = { 0x16 };
+	struct scsi_nexus *nx2;
+	struct scsi_task held;
+	uint8_t	 cdb[16];
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	m.mt_ms->ms_san_state = SCSI_SANITIZE_RUNNING;
+	ck_assert_int_eq(held_steps(10), 1);
+	ck_assert_int_eq(mtest_key(&m), SK_NOT_READY);
+	ck_assert_int_eq(mtest_asc(&m), ASC_NOT_READY_SANITIZE);
+	m.mt_ms->ms_san_state = SCSI_SANITIZE_IDLE;
+
+	mkcdb(cdb, 0x93, 0, sbc_max_ws(&m.mt_lu));
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	held = m.mt_t;			/* mtest_run reuses m.mt_t */
+	nx2 = mtest_nexus("iqn.2025-01.pub.scsipub:disk", 1);
+	scsi_nexus_attach(nx2, 0, &m.mt_lu);
+	mtest_clear_ua(&m, nx2, 0);
+	ck_assert_int_eq(mtest_run(&m, nx2, 0, reserve6, NULL, 0), SCSI_GOOD);
+	m.mt_t = held;
+	ck_assert_int_eq(held_steps(10), 1);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_RESERVATION_CONFLICT);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	scsi_nexus_detach(nx2);
+	free(nx2);
+}
+END_TEST
+
 START_TEST(sbc__orwrite_ors_data)
 {
 	uint8_t	 cdb[16];
@@ -1043,6 +1080,7 @@ sbc_suite(void)
 	tcase_add_test(tc, sbc__verify_bytchk3_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__verify_bytchk3_miscompare_in_a_late_step);
 	tcase_add_test(tc, sbc__verify_aborted_between_steps);
+	tcase_add_test(tc, sbc__steps_end_on_a_sanitize_or_a_reservation);
 	tcase_add_test(tc, sbc__orwrite_ors_data);
 	tcase_add_test(tc, sbc__compare_and_write);
 	tcase_add_test(tc, sbc__compare_and_write_bad_sizes);
