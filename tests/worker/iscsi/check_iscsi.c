@@ -662,9 +662,9 @@ END_TEST
 /* ---- Commands that run in steps ---- */
 
 #define BIG		TI_PREFIX ":big"
-#define BIG_SIZE	(1u << 30)	/* images/big.img, sparse: zeros */
+#define BIG_SIZE	(64u << 20)	/* images/big.img, sparse: zeros */
 
-/* A worker with a 1 GiB image of zeros, max-long-commands 2. */
+/* A worker with a 64 MiB image of zeros, max-long-commands 2. */
 static void
 setup_steps(void)
 {
@@ -827,6 +827,7 @@ iscsi_suite(void)
 
 	tc = tcase_create("steps");
 	tcase_add_checked_fixture(tc, setup_steps, teardown);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, iscsi__command_in_steps_lets_others_through);
 	tcase_add_test(tc, iscsi__commands_in_steps_past_the_limit_refused);
 	tcase_add_test(tc, iscsi__tmf_stops_a_command_in_steps);
