@@ -125,6 +125,7 @@ static const struct cfg_limit cfg_limits[] = {
 	LIM("dataout-timeout", c_dataout_timeout, CU_DURATION, 1, 3600, 15),
 	LIM("max-coordinator-queue", c_max_coord_queue, CU_COUNT, 16,
 	    1 << 24, 4096),
+	LIM("max-long-commands", c_max_long_cmds, CU_COUNT, 1, 256, 4),
 	LIM("api-max-connections", c_api_max_conns, CU_COUNT, 1, 1 << 16, 256),
 	LIM("api-max-connections-per-address", c_api_max_conns_addr, CU_COUNT,
 	    1, 1 << 16, 16),

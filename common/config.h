@@ -135,6 +135,7 @@ struct config {
 	uint64_t	 c_max_coord_queue;	/* messages a worker holds back
 						   for the ring, then TASK
 						   SET FULL */
+	uint64_t	 c_max_long_cmds;	/* commands in steps per conn */
 	uint64_t	 c_api_max_conns;	/* API connections per worker */
 	uint64_t	 c_api_max_conns_addr;	/* ... per address, per worker */
 	uint64_t	 c_api_max_header;	/* API request header bytes */

@@ -173,7 +173,8 @@ worker_init(struct worker *w, struct proc_env *env)
 	if (ipc_start(w, conn_unasked) == -1)
 		fatalx("%s: cannot watch the coordinator ring", __func__);
 	if (ptarget_start(w) == -1 || stats_start(w, env->pe_index) == -1 ||
-	    dataout_start(w) == -1 || sanitize_init(w) == -1)
+	    dataout_start(w) == -1 || iscsi_start(w) == -1 ||
+	    sanitize_init(w) == -1)
 		fatalx("%s: cannot arm the timers", __func__);
 	if (api_start(w, env->pe_api, env->pe_napi) == -1)
 		return EX_CONFIG;

@@ -17,6 +17,7 @@
 
 struct api_conns;
 struct conn;
+struct defer;
 struct image;
 struct ipc;
 struct lu_cow;
@@ -61,6 +62,8 @@ struct worker {
 	struct connlist		 w_taskconns;	/* with tasks, by c_dataout_ns */
 	struct event		*w_stallev;	/* dataout-timeout: the oldest */
 	LIST_HEAD(, pendaddr)	 w_pendaddrs;	/* max-pending-data-address */
+	TAILQ_HEAD(, defer)	 w_steps;	/* commands running in steps */
+	struct event		*w_stepev;	/* their next steps */
 
 	/* worker/store: the catalog */
 	struct image		**w_images;	/* by name */

@@ -147,6 +147,8 @@ fs_setup_cmd(struct scsi_nexus *nx, uint64_t lun, const uint8_t *cdb,
 	t.t_edtl = len;
 	if (scsi_cmd_decode(&t, &dir, &xfer) == 0)
 		scsi_cmd_exec(&t);
+	while (scsi_task_step(&t))
+		;
 	if (t.t_status != SCSI_GOOD) {
 		fprintf(stderr, "fuzz_scsi: set-up command 0x%02x failed\n",
 		    cdb[0]);
@@ -451,6 +453,8 @@ fs_exec(const struct fs_cmd *c, struct scsi_nexus *nx, struct scsi_task *t,
 	fs_before();
 	if (din != NULL || dir != SCSI_DIR_READ || t->t_edtl == 0)
 		scsi_cmd_exec(t);
+	while (scsi_task_step(t))	/* as the transport, one per pass */
+		;
 	fs_check_status(t);
 	if (din != NULL)
 		fs_readback(t, cap);

@@ -125,3 +125,20 @@ wait_log "Data-Out stalled" || fail "no stalled connection was closed"
 ok "a stalled data phase ends its connection after dataout-timeout"
 
 no_crash
+
+# A whole-LU VERIFY(16) BYTCHK 11b runs in steps: beside five of them on
+# a 4 GiB sparse image, another connection to the same (only) worker
+# has each read answered within a second (tests/isctest/sc_steps.c);
+# past max-long-commands (4) one is answered TASK SET FULL; ABORT TASK
+# and a closed connection stop one.
+stop_daemon
+truncate -s 4G "$WORK/images/big.img"
+WORKERS=1 write_config
+start_daemon
+master=$DAEMON_PID
+workers=$(child_pids worker)
+coordinators=$(child_pids coordinator)
+isc -t "$IQN_PREFIX:big" long-verify
+ok "whole-LU VERIFYs beside another connection's reads"
+
+no_crash

@@ -257,6 +257,9 @@ void	 data_out(struct conn *, uint32_t, uint32_t, uint32_t, uint32_t,
 	    const uint8_t *, uint32_t, int);
 void	 r2t_wait(struct conn *, uint32_t, struct pdu *);
 
+/* tests/isctest/sc_steps.c */
+void	 sc_long_verify(void);
+
 /* tests/isctest/sc_restart.c */
 void	 sc_live(void);
 void	 sc_drop_write(void);

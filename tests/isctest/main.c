@@ -79,6 +79,7 @@ static const struct scenario {
 	{ "xcopy-pr",		sc_xcopy_pr,		0 },
 	{ "mode-isolation",	sc_mode_isolation,	0 },
 	{ "xcopy-huge",		sc_xcopy_huge,		0 },
+	{ "long-verify",	sc_long_verify,		30 },
 	{ "cold-reset",		sc_cold_reset,		0 },
 	{ "caw-count",		sc_caw_count,		0 },
 	{ "caw-value",		sc_caw_value,		0 },

@@ -392,29 +392,30 @@ iscsi_task_init(struct conn *c, struct scsi_task *t, const uint8_t *cdb,
  * A command that changed a shared map or a shared LU's reservations (or
  * asks for durability) is answered only once the coordinator has
  * committed the change to LMDB: the runs, or the reservation commit, go
- * out on the ring, the answer waits here.
+ * out on the ring, the answer waits here.  So does a command that runs
+ * in steps (scsi.h, struct scsi_step) while it runs: a step a pass of
+ * the loop (iscsi_steps_run), what each step changed sent at once.
  */
 struct defer {
-	TAILQ_ENTRY(defer)	 d_entry;
+	TAILQ_ENTRY(defer)	 d_entry;	/* the connection's c_defers */
+	TAILQ_ENTRY(defer)	 d_sentry;	/* the worker's w_steps */
 	struct conn		*d_c;
 	uint32_t		 d_itt;
 	uint32_t		 d_xfer;
 	int			 d_left;	/* coordinator answers due */
 	int			 d_err;
+	int			 d_running;	/* steps to run: in w_steps */
+	int			 d_attr;	/* SCSI_ATTR_* */
+	uint8_t			 d_cdb[16];	/* a running command's CDB */
 	struct scsi_task	 d_t;		/* status and sense */
 };
 
+/* Answer a command once it has run and its changes are committed. */
 static void
-iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
+iscsi_defer_answer(struct defer *d)
 {
-	struct defer	*d = arg;
 	struct conn	*c = d->d_c;
 
-	(void)w;
-	if (m->m_status != 0)
-		d->d_err = (int)m->m_status;
-	if (--d->d_left > 0)
-		return;
 	if (d->d_err != 0 && d->d_t.t_status == SCSI_GOOD) {
 		log_warnx("%s: commit failed: %s", __func__,
 		    strerror(d->d_err));
@@ -424,6 +425,19 @@ iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
 	iscsi_scsi_rsp(c, d->d_itt, &d->d_t, d->d_xfer);
 	buf_put(d);
 	handoff_defer_done(c);
+}
+
+static void
+iscsi_defer_done(struct worker *w, const struct shmq_msg *m, void *arg)
+{
+	struct defer	*d = arg;
+
+	(void)w;
+	if (m->m_status != 0)
+		d->d_err = (int)m->m_status;
+	if (--d->d_left > 0 || d->d_running)
+		return;
+	iscsi_defer_answer(d);
 }
 
 /*
@@ -450,29 +464,41 @@ iscsi_cows(struct conn *c, uint64_t lun, int all, struct lu_cow **cws)
 }
 
 /*
+ * Hand the store what task t changed (so far) on the LUs it may have
+ * touched; d_left counts the answers due.  -1: something could not be
+ * sent.
+ */
+static int
+iscsi_commit(struct conn *c, struct defer *d, const struct scsi_task *t)
+{
+	struct lu_cow	*cws[SCSI_MAX_LUNS];
+	int		 n, rv, due = 0;
+
+	if ((n = iscsi_cows(c, t->t_lun, scsi_task_xlu(t), cws)) == 0)
+		return 0;
+	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
+	d->d_left += due;
+	return rv == -1 ? -1 : 0;
+}
+
+/*
  * Hand the store what the command changed; its answer waits for the
  * coordinator's.  -1: nothing to wait for (answer now).
  */
 static int
 iscsi_defer(struct conn *c, uint32_t itt, struct scsi_task *t, uint32_t xfer)
 {
-	struct lu_cow	*cws[SCSI_MAX_LUNS];
 	struct defer	*d;
-	int		 n, rv, due;
 
-	if ((n = iscsi_cows(c, t->t_lun, scsi_task_xlu(t), cws)) == 0)
-		return -1;
 	if ((d = buf_zget(sizeof(*d))) == NULL)
 		return -1;
-	rv = commit_send(c->c_w, cws, n, t, iscsi_defer_done, d, &due);
-	d->d_left = due;
-	if (rv == -1 && t->t_status == SCSI_GOOD)
+	d->d_c = c;
+	if (iscsi_commit(c, d, t) == -1 && t->t_status == SCSI_GOOD)
 		scsi_task_failed(t, EIO);
 	if (d->d_left == 0) {
 		buf_put(d);
 		return -1;
 	}
-	d->d_c = c;
 	d->d_itt = itt;
 	d->d_xfer = xfer;
 	d->d_t = *t;
@@ -500,6 +526,211 @@ iscsi_coord_full(struct conn *c, const uint8_t *cdb)
 		return 0;
 	n = iscsi_cows(c, 0, 1, cws);
 	return commit_room(c->c_w, cws, n) != 0;
+}
+
+/* ---- Commands that run in steps ---- */
+
+/* A pass of the loop runs steps for this long at most, then polls. */
+#define ISCSI_STEP_SLICE_NS	(2 * 1000 * 1000)
+
+static void	iscsi_steps_run(evutil_socket_t, short, void *);
+
+int
+iscsi_start(struct worker *w)
+{
+	TAILQ_INIT(&w->w_steps);
+	w->w_stepev = evtimer_new(w->w_base, iscsi_steps_run, w);
+	return w->w_stepev != NULL ? 0 : -1;
+}
+
+/* Run the steps after the loop has looked at every socket again. */
+static void
+iscsi_steps_arm(struct worker *w)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!evtimer_pending(w->w_stepev, NULL))
+		evtimer_add(w->w_stepev, &tv);
+}
+
+/* What the last step changed goes now, never durable before the end. */
+static void
+iscsi_step_commit(struct defer *d)
+{
+	struct scsi_task t = d->d_t;
+
+	t.t_cmdflags &= ~(SCSI_CMD_SYNC | SCSI_CMD_FUA);
+	t.t_wait = 0;
+	t.t_pr = NULL;
+	if (iscsi_commit(d->d_c, d, &t) == -1 && d->d_err == 0)
+		d->d_err = EIO;
+}
+
+/* Its last step ran: what it changed, durable if asked, then the answer. */
+static void
+iscsi_step_end(struct defer *d)
+{
+	struct conn	*c = d->d_c;
+
+	TAILQ_REMOVE(&c->c_w->w_steps, d, d_sentry);
+	d->d_running = 0;
+	c->c_nsteps--;
+	if (iscsi_commit(c, d, &d->d_t) == -1 && d->d_err == 0)
+		d->d_err = EIO;
+	d->d_t.t_cdb = NULL;
+	if (d->d_left == 0)
+		iscsi_defer_answer(d);
+}
+
+/*
+ * Every command in steps gets one in turn, for ISCSI_STEP_SLICE_NS at
+ * most; what is left runs on the next pass, once the loop has read the
+ * sockets again.
+ */
+static void
+iscsi_steps_run(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct defer	*d;
+	uint64_t	 end = iscsi_now_ns() + ISCSI_STEP_SLICE_NS;
+
+	(void)fd;
+	(void)ev;
+	while ((d = TAILQ_FIRST(&w->w_steps)) != NULL) {
+		if (scsi_task_step(&d->d_t)) {
+			iscsi_step_commit(d);
+			TAILQ_REMOVE(&w->w_steps, d, d_sentry);
+			TAILQ_INSERT_TAIL(&w->w_steps, d, d_sentry);
+		} else
+			iscsi_step_end(d);
+		if (iscsi_now_ns() >= end)
+			break;
+	}
+	if (!TAILQ_EMPTY(&w->w_steps))
+		iscsi_steps_arm(w);
+}
+
+/*
+ * The command's handler ran its first step and left the rest: it goes
+ * on a step a pass, and is answered as a deferred command.  -1: it
+ * cannot (t ends now, aborted).
+ */
+static int
+iscsi_steps_start(struct conn *c, uint32_t itt, struct scsi_task *t,
+    int attr, uint32_t xfer)
+{
+	struct defer	*d;
+
+	if ((d = buf_zget(sizeof(*d))) == NULL) {
+		scsi_task_abort(t);
+		scsi_sense(t, SK_ABORTED_COMMAND, ASC_INSUFFICIENT_RESOURCES);
+		return -1;
+	}
+	d->d_c = c;
+	d->d_itt = itt;
+	d->d_xfer = xfer;
+	d->d_attr = attr;
+	d->d_running = 1;
+	memcpy(d->d_cdb, t->t_cdb, sizeof(d->d_cdb));
+	d->d_t = *t;
+	d->d_t.t_cdb = d->d_cdb;
+	d->d_t.t_dout = NULL;
+	d->d_t.t_doutlen = 0;
+	d->d_t.t_din = NULL;
+	d->d_t.t_dincap = 0;
+	d->d_t.t_pr = NULL;
+	TAILQ_INSERT_TAIL(&c->c_defers, d, d_entry);
+	TAILQ_INSERT_TAIL(&c->c_w->w_steps, d, d_sentry);
+	c->c_nsteps++;
+	iscsi_step_commit(d);		/* what the first step changed */
+	iscsi_steps_arm(c->c_w);
+	return 0;
+}
+
+/* Free a command waiting here, unanswered: its connection is gone. */
+static void
+iscsi_defer_free(struct conn *c, struct defer *d)
+{
+	if (d->d_running) {
+		scsi_task_abort(&d->d_t);
+		TAILQ_REMOVE(&c->c_w->w_steps, d, d_sentry);
+		c->c_nsteps--;
+	}
+	TAILQ_REMOVE(&c->c_defers, d, d_entry);
+	commit_cancel(c->c_w, d);
+	buf_put(d);
+}
+
+/*
+ * Task management: the commands in steps of LUN lun (UINT64_MAX: all)
+ * or with Initiator Task Tag itt (lun ignored then) end between two
+ * steps, with no answer (RFC 7143 4.2.3.6); how many.
+ */
+static int
+iscsi_steps_abort(struct conn *c, uint64_t lun, int byitt, uint32_t itt)
+{
+	struct defer	*d, *next;
+	int		 n = 0;
+
+	TAILQ_FOREACH_SAFE(d, &c->c_defers, d_entry, next) {
+		if (!d->d_running || (byitt && d->d_itt != itt) ||
+		    (!byitt && lun != UINT64_MAX && d->d_t.t_lun != lun))
+			continue;
+		iscsi_defer_free(c, d);
+		n++;
+	}
+	if (n > 0)
+		handoff_defer_done(c);
+	return n;
+}
+
+/*
+ * As for writes waiting for data (dataout_must_wait): an ORDERED
+ * command does not start while one runs in steps, nor does anything
+ * but HEAD OF QUEUE while an ORDERED one does; BUSY, and it is retried.
+ */
+static int
+iscsi_steps_must_wait(struct conn *c, int attr)
+{
+	struct defer	*d;
+
+	if (c->c_nsteps == 0 || attr == SCSI_ATTR_HEAD)
+		return 0;
+	if (attr == SCSI_ATTR_ORDERED)
+		return 1;
+	TAILQ_FOREACH(d, &c->c_defers, d_entry)
+		if (d->d_running && d->d_attr == SCSI_ATTR_ORDERED)
+			return 1;
+	return 0;
+}
+
+/*
+ * Decode the command; one that may run in steps beyond the
+ * connection's max-long-commands is answered TASK SET FULL unrun.
+ */
+static void
+iscsi_decode(struct conn *c, struct scsi_task *t)
+{
+	enum scsi_dir	 dir;
+	uint32_t	 len;
+
+	if (scsi_cmd_decode(t, &dir, &len) != 0 || !scsi_task_long(t) ||
+	    (uint64_t)c->c_nsteps < c->c_w->w_cfg->c_max_long_cmds)
+		return;
+	t->t_cmd = NULL;
+	t->t_status = SCSI_TASK_SET_FULL;
+}
+
+/* A command has run (and its changes are out): its answer. */
+static void
+iscsi_exec_done(struct conn *c, uint32_t itt, struct scsi_task *t,
+    uint32_t xfer, int reading, uint64_t lun)
+{
+	if (!reading) {
+		if (iscsi_defer(c, itt, t, xfer) == -1)
+			iscsi_scsi_rsp(c, itt, t, xfer);
+	} else
+		iscsi_data_in(c, itt, t, lun);
 }
 
 /* Run a command whose Data-Out (if any) is complete, and answer it. */
@@ -535,15 +766,17 @@ iscsi_exec(struct conn *c, uint32_t itt, const uint8_t *cdb, uint64_t lun,
 	}
 	t.t_din = din;
 	t.t_dincap = cap;
-	if (din != NULL || !reading || edtl == 0)
+	if (din != NULL || !reading || edtl == 0) {
+		iscsi_decode(c, &t);
 		scsi_cmd_exec(&t);
+	}
 	c->c_ncmds++;
-	if (!reading) {
+	if (!reading)
 		c->c_wbytes += t.t_status == SCSI_GOOD ? doutlen : 0;
-		if (iscsi_defer(c, itt, &t, xfer) == -1)
-			iscsi_scsi_rsp(c, itt, &t, xfer);
-	} else
-		iscsi_data_in(c, itt, &t, lun);
+	if (t.t_step != NULL && reading)
+		scsi_task_abort(&t);	/* never: no Data-In in steps */
+	if (t.t_step == NULL || iscsi_steps_start(c, itt, &t, attr, xfer) == -1)
+		iscsi_exec_done(c, itt, &t, xfer, reading, lun);
 	buf_put(din);
 }
 
@@ -553,11 +786,8 @@ iscsi_conn_free_tasks(struct conn *c)
 	struct defer	*d;
 
 	dataout_conn_end(c);
-	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL) {
-		TAILQ_REMOVE(&c->c_defers, d, d_entry);
-		commit_cancel(c->c_w, d);
-		buf_put(d);
-	}
+	while ((d = TAILQ_FIRST(&c->c_defers)) != NULL)
+		iscsi_defer_free(c, d);
 }
 
 static int
@@ -588,7 +818,8 @@ iscsi_scsi_cmd(struct conn *c)
 	if (iscsi_cmdsn(c, bhs) == -1)
 		return PDU_OK;
 	iscsi_task_init(c, &t, bhs + 32, lun, edtl);
-	if (dataout_must_wait(c, bhs[1] & 7)) {
+	if (dataout_must_wait(c, bhs[1] & 7) ||
+	    iscsi_steps_must_wait(c, bhs[1] & 7)) {
 		/* Ordering cannot be kept while writes await their data. */
 		t.t_status = SCSI_BUSY;
 		iscsi_scsi_rsp(c, itt, &t, 0);
@@ -661,7 +892,8 @@ static int
 iscsi_tmf_abort_task(struct conn *c, uint64_t lun, uint32_t rtt)
 {
 	(void)lun;
-	return dataout_abort_task(c, rtt) ? TMF_RSP_COMPLETE :
+	return dataout_abort_task(c, rtt) ||
+	    iscsi_steps_abort(c, 0, 1, rtt) > 0 ? TMF_RSP_COMPLETE :
 	    TMF_RSP_NO_TASK;
 }
 
@@ -673,6 +905,7 @@ iscsi_tmf_abort_set(struct conn *c, uint64_t lun, uint32_t rtt)
 	if (!iscsi_lun_ok(c, lun))
 		return TMF_RSP_NO_LUN;
 	dataout_abort_lun(c, lun);
+	iscsi_steps_abort(c, lun, 0, 0);
 	return TMF_RSP_COMPLETE;
 }
 
@@ -703,6 +936,7 @@ iscsi_tmf_target_reset(struct conn *c, uint64_t lun, uint32_t rtt)
 	(void)lun;
 	(void)rtt;
 	dataout_abort_lun(c, UINT64_MAX);
+	iscsi_steps_abort(c, UINT64_MAX, 0, 0);
 	for (i = 0; c->c_nexus != NULL && i < c->c_nexus->n_nlun; i++)
 		if (c->c_nexus->n_lu[i] != NULL)
 			scsi_lun_reset(c->c_nexus->n_lu[i], c->c_nexus);

@@ -130,6 +130,7 @@ struct conn {
 	int			 c_nlumap;
 	TAILQ_HEAD(, task)	 c_tasks;	/* waiting for Data-Out */
 	TAILQ_HEAD(, defer)	 c_defers;	/* answers waiting for the coordinator */
+	int			 c_nsteps;	/* of them, running in steps */
 	int			 c_ntasks;
 	uint64_t		 c_taskbytes;	/* buffers of c_tasks: max-pending-data */
 	struct pendaddr		*c_pendaddr;	/* its address's share, or NULL */
@@ -177,6 +178,7 @@ void	 conn_register(struct conn *, uint32_t);
 void	 conn_unasked(struct worker *, const struct shmq_msg *, void *);
 
 /* worker/iscsi/iscsi.c */
+int	 iscsi_start(struct worker *);
 enum pdu_result iscsi_pdu(struct conn *);
 void	 iscsi_reject(struct conn *, int, const uint8_t *);
 uint32_t iscsi_next_ttt(struct conn *);

@@ -17,6 +17,7 @@
 #include "scsi.h"
 
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
 #define CHUNK_BYTES	(1u << 20)
 
 static uint64_t
@@ -376,43 +377,136 @@ first_diff(const uint8_t *a, const uint8_t *b, uint32_t len)
 }
 
 /*
+ * Compare k blocks read into buf with data (one block repeated when
+ * pat), the first of them off bytes into the command: 0 if equal, -1
+ * after sense (MISCOMPARE, INFORMATION = the byte offset).
+ */
+static int
+compare_chunk(struct scsi_task *t, const struct scsi_lu *lu,
+    const uint8_t *buf, uint32_t k, const uint8_t *data, int pat,
+    uint64_t off)
+{
+	uint32_t bs = lu->lu_blksz, i;
+	const uint8_t *b, *d;
+
+	for (i = 0; i < k; i++) {
+		b = buf + (size_t)i * bs;
+		d = pat ? data : data + (size_t)i * bs;
+		if (memcmp(b, d, bs) == 0)
+			continue;
+		scsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+		    off + (uint64_t)i * bs + first_diff(b, d, bs));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Compare n blocks at lba with data (one block repeated when pat):
  * 0 if equal, -1 after sense (MISCOMPARE, INFORMATION = byte offset).
+ * No more than one command's Data-Out (lu_max_xfer) at a time.
  */
 static int
 compare_medium(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
     uint32_t n, const uint8_t *data, int pat)
 {
-	uint32_t bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k, i, d;
+	uint32_t bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k;
 	uint64_t done;
 	uint8_t	*buf;
+	int	 rc = 0;
 
 	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
 		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return -1;
 	}
-	for (done = 0; done < n; done += k) {
+	for (done = 0; done < n && rc == 0; done += k) {
 		k = (uint32_t)MIN(per, n - done);
-		if (lu_read(t, lu, buf, lba + done, k) != 0)
-			break;
-		for (i = 0; i < k; i++) {
-			d = first_diff(buf + (size_t)i * bs, pat ? data :
-			    data + (done + i) * bs, bs);
-			if (d == bs)
-				continue;
-			scsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
-			    (done + i) * bs + d);
-			free(buf);
-			return -1;
-		}
+		if ((rc = lu_read(t, lu, buf, lba + done, k)) == 0)
+			rc = compare_chunk(t, lu, buf, k, pat ? data :
+			    data + done * bs, pat, done * bs);
 	}
 	free(buf);
-	return done < n ? -1 : 0;
+	return rc != 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Commands that run in steps over a range of blocks (scsi.h) */
+
+/* VERIFY with BYTCHK 11b, WRITE SAME: where it is, one block it uses. */
+struct sbc_step {
+	struct scsi_step	 ss_sp;
+	uint64_t		 ss_lba;	/* the next block */
+	uint64_t		 ss_left;	/* blocks still to do */
+	uint64_t		 ss_done;	/* blocks done */
+	int			 ss_unmap;	/* WRITE SAME: deallocate */
+	uint8_t			 ss_blk[];	/* one block: the pattern */
+};
+
+static struct sbc_step *
+step_new(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
+    uint64_t n, const uint8_t *blk)
+{
+	struct sbc_step *ss;
+
+	if ((ss = calloc(1, sizeof(*ss) + lu->lu_blksz)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
+		return NULL;
+	}
+	ss->ss_lba = lba;
+	ss->ss_left = n;
+	if (blk != NULL)
+		memcpy(ss->ss_blk, blk, lu->lu_blksz);
+	return ss;
+}
+
+/* The blocks of this step: at most SCSI_STEP_BYTES of them. */
+static uint32_t
+step_blocks(const struct sbc_step *ss, const struct scsi_lu *lu)
+{
+	uint32_t per = SCSI_STEP_BYTES / lu->lu_blksz;
+
+	return (uint32_t)MIN(ss->ss_left, per > 0 ? per : 1);
+}
+
+/* k more blocks done: 1 while some are left. */
+static int
+step_advance(struct sbc_step *ss, uint32_t k)
+{
+	ss->ss_lba += k;
+	ss->ss_done += k;
+	ss->ss_left -= k;
+	return ss->ss_left > 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* VERIFY 10/12/16 */
+
+/* BYTCHK 11b: one step of the blocks against the one block sent. */
+static int
+verify_step(struct scsi_task *t, struct scsi_step *sp)
+{
+	struct sbc_step *ss = (struct sbc_step *)sp;
+	const struct scsi_lu *lu = sp->sp_lu;
+	uint32_t k = step_blocks(ss, lu);
+	uint8_t	*buf;
+	int	 rc;
+
+	if ((buf = malloc((size_t)k * lu->lu_blksz)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
+		return 0;
+	}
+	rc = lu_read(t, lu, buf, ss->ss_lba, k);
+	if (rc == 0)
+		rc = compare_chunk(t, lu, buf, k, ss->ss_blk, 1,
+		    ss->ss_done * lu->lu_blksz);
+	free(buf);
+	return rc == 0 && step_advance(ss, k);
 }
 
 void
 sbc_verify(struct scsi_task *t, struct scsi_lu *lu)
 {
+	struct sbc_step *ss;
 	uint64_t lba;
 	uint32_t n, bs = lu->lu_blksz;
 	int	 bytchk = (t->t_cdb[1] >> 1) & 3;
@@ -428,12 +522,17 @@ sbc_verify(struct scsi_task *t, struct scsi_lu *lu)
 		return;			/* medium verification: nothing to do */
 	if (bytchk == 1 && check_xfer(t, lu, n) != 0)
 		return;
-	if (bytchk == 1)
+	if (bytchk == 1) {		/* as much as a WRITE may send */
 		n = MIN(n, t->t_doutlen / bs);
-	else if (t->t_doutlen < bs)
+		if (n > 0)
+			compare_medium(t, lu, lba, n, t->t_dout, 0);
 		return;
-	if (n > 0)
-		compare_medium(t, lu, lba, n, t->t_dout, bytchk == 3);
+	}
+	if (t->t_doutlen < bs)
+		return;
+	/* BYTCHK 11b: up to the whole medium, in steps */
+	if ((ss = step_new(t, lu, lba, n, t->t_dout)) != NULL)
+		scsi_step_start(t, &ss->ss_sp, lu, verify_step);
 }
 
 /* ---------------------------------------------------------------- */
@@ -553,27 +652,43 @@ ws_unmap(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
 		io_error(t, rc, 1);
 }
 
-/* Write one block's pattern n times, a chunk at a time. */
+/* Write one block's pattern k times at lba. */
 static void
 ws_fill(struct scsi_task *t, const struct scsi_lu *lu, uint64_t lba,
-    uint32_t n, const uint8_t *blk)
+    uint32_t k, const uint8_t *blk)
 {
-	uint32_t bs = lu->lu_blksz, per = CHUNK_BYTES / bs, k, i;
-	uint64_t done;
+	uint32_t bs = lu->lu_blksz, i;
 	uint8_t	*buf;
 
-	if ((buf = malloc((size_t)MIN(per, n) * bs)) == NULL) {
+	if ((buf = malloc((size_t)k * bs)) == NULL) {
 		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
-	for (i = 0; i < MIN(per, n); i++)
+	for (i = 0; i < k; i++)
 		memcpy(buf + (size_t)i * bs, blk, bs);
-	for (done = 0; done < n; done += k) {
-		k = (uint32_t)MIN(per, n - done);
-		if (lu_write(t, lu, buf, lba + done, k) != 0)
-			break;
-	}
+	lu_write(t, lu, buf, lba, k);
 	free(buf);
+}
+
+/* One step of WRITE SAME; the cache written through after the last. */
+static int
+ws_step(struct scsi_task *t, struct scsi_step *sp)
+{
+	struct sbc_step *ss = (struct sbc_step *)sp;
+	const struct scsi_lu *lu = sp->sp_lu;
+	uint32_t k = step_blocks(ss, lu);
+
+	if (ss->ss_unmap)
+		ws_unmap(t, lu, ss->ss_lba, k);
+	else
+		ws_fill(t, lu, ss->ss_lba, k, ss->ss_blk);
+	if (t->t_status != SCSI_GOOD)
+		return 0;
+	if (step_advance(ss, k))
+		return 1;
+	if (!scsi_task_mode(t)->md_wce)
+		lu_sync(t, lu);
+	return 0;
 }
 
 static const uint8_t *
@@ -595,6 +710,7 @@ ws_data(struct scsi_task *t, const struct scsi_lu *lu, uint8_t **zero)
 void
 sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 {
+	struct sbc_step *ss;
 	const uint8_t *blk;
 	uint8_t	*zero;
 	uint64_t lba;
@@ -613,14 +729,13 @@ sbc_write_same(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	if (check_wp(t, lu) != 0 || (blk = ws_data(t, lu, &zero)) == NULL)
 		return;
-	/* UNMAP: deallocate whatever the block holds; reads give zeros */
-	if ((t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL)
-		ws_unmap(t, lu, lba, n);
-	else
-		ws_fill(t, lu, lba, n, blk);
+	ss = step_new(t, lu, lba, n, blk);
 	free(zero);
-	if (t->t_status == SCSI_GOOD && !scsi_task_mode(t)->md_wce)
-		lu_sync(t, lu);
+	if (ss == NULL)
+		return;
+	/* UNMAP: deallocate whatever the block holds; reads give zeros */
+	ss->ss_unmap = (t->t_cdb[1] & 0x08) && lu->lu_ops->so_unmap != NULL;
+	scsi_step_start(t, &ss->ss_sp, lu, ws_step);
 }
 
 /* ---------------------------------------------------------------- */
@@ -651,11 +766,46 @@ unmap_check(struct scsi_task *t, const struct scsi_lu *lu, uint32_t nd)
 	return 0;
 }
 
+/* UNMAP in steps: the descriptors (checked), and how far it got. */
+struct unmap_step {
+	struct scsi_step	 us_sp;
+	uint32_t		 us_nd;
+	uint32_t		 us_i;		/* the descriptor being done */
+	uint32_t		 us_done;	/* of its blocks, deallocated */
+	uint8_t			 us_desc[];	/* us_nd descriptors of 16 bytes */
+};
+
+/* Up to SCSI_STEP_BYTES of the descriptors' blocks: 1 while more are left. */
+static int
+unmap_step(struct scsi_task *t, struct scsi_step *sp)
+{
+	struct unmap_step *us = (struct unmap_step *)sp;
+	const struct scsi_lu *lu = sp->sp_lu;
+	const uint8_t *d;
+	uint32_t left = MAX(SCSI_STEP_BYTES / lu->lu_blksz, 1), k;
+
+	while (us->us_i < us->us_nd && left > 0) {
+		d = us->us_desc + 16 * us->us_i;
+		k = MIN(be32dec(d + 8) - us->us_done, left);
+		if (k > 0)
+			ws_unmap(t, lu, be64dec(d) + us->us_done, k);
+		if (t->t_status != SCSI_GOOD)
+			return 0;
+		left -= k;
+		us->us_done += k;
+		if (us->us_done == be32dec(d + 8)) {
+			us->us_i++;
+			us->us_done = 0;
+		}
+	}
+	return us->us_i < us->us_nd;
+}
+
 void
 sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 {
-	uint32_t plen = be16dec(t->t_cdb + 7), nd, i;
-	const uint8_t *d;
+	struct unmap_step *us;
+	uint32_t plen = be16dec(t->t_cdb + 7), nd;
 
 	if (plen == 0)
 		return;
@@ -666,18 +816,16 @@ sbc_unmap(struct scsi_task *t, struct scsi_lu *lu)
 		return;
 	}
 	nd = MIN(be16dec(t->t_dout + 2), plen - 8) / 16;
-	if (unmap_check(t, lu, nd) != 0)
+	if (unmap_check(t, lu, nd) != 0 || nd == 0 ||
+	    lu->lu_ops->so_unmap == NULL)
 		return;
-	for (i = 0; i < nd; i++) {
-		d = t->t_dout + 8 + 16 * i;
-		if (be32dec(d + 8) == 0)
-			continue;
-		if (lu->lu_ops->so_unmap == NULL)
-			break;
-		ws_unmap(t, lu, be64dec(d), be32dec(d + 8));
-		if (t->t_status != SCSI_GOOD)
-			return;
+	if ((us = calloc(1, sizeof(*us) + 16 * (size_t)nd)) == NULL) {
+		scsi_sense(t, SK_HARDWARE_ERROR, ASC_SYSTEM_RESOURCE_FAILURE);
+		return;
 	}
+	us->us_nd = nd;
+	memcpy(us->us_desc, t->t_dout + 8, 16 * (size_t)nd);
+	scsi_step_start(t, &us->us_sp, lu, unmap_step);
 }
 
 /* ---------------------------------------------------------------- */

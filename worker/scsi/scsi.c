@@ -489,6 +489,7 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 #define SYNC	SCSI_CMD_SYNC
 #define FUA	SCSI_CMD_FUA
 #define L256	SCSI_CMD_LEN256
+#define STEPS	SCSI_CMD_STEPS
 
 #define CMD(nm, h, x, len, dir, fl, pr, ...)				\
 	{ .c_name = (nm), .c_handler = (h), .c_xferlen = (x),		\
@@ -535,7 +536,7 @@ scsi_lun_encode(uint8_t *b, uint64_t lun)
 
 static const struct scsi_cmd xcopy_cmds[] = {
 	SAL(SCSI_XCOPY_MAX_PARAM, 0x00, "extended-copy", spc_xcopy,
-	    spc_xfer_xcopy, 16, WR, SCSI_CMD_XLU, PRW, 0x83, 0, 0, 0, 0, 0,
+	    spc_xfer_xcopy, 16, WR, SCSI_CMD_XLU | STEPS, PRW, 0x83, 0, 0, 0, 0, 0,
 	    0, 0, 0, LEN32, 0, CTL),
 };
 
@@ -637,7 +638,7 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0x2e] = BLK("write-and-verify-10", sbc_write_verify, sbc_xfer_rw,
 	    10, WR, SYNC, PRW, F(2, 4), F(7, 2),
 	    0x2e, 0x12, LBA32, GRP, LEN16, CTL),
-	[0x2f] = BLK("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, 0,
+	[0x2f] = BLK("verify-10", sbc_verify, sbc_xfer_verify, 10, WR, STEPS,
 	    PRR, F(2, 4), F(7, 2), 0x2f, 0x16, LBA32, GRP, LEN16, CTL),
 	[0x34] = BLK("pre-fetch-10", sbc_prefetch, NULL, 10, NO, 0, PRR,
 	    F(2, 4), F(7, 2), 0x34, 0x02, LBA32, GRP, LEN16, CTL),
@@ -645,9 +646,9 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	    SYNC, PRW, F(2, 4), F(7, 2), 0x35, 0x06, LBA32, GRP, LEN16, CTL),
 	[0x37] = CMD("read-defect-data-10", sbc_read_defect, NULL, 10, RD, 0,
 	    PRR, 0x37, 0, 0x1f, 0, 0, 0, 0, LEN16, CTL),
-	[0x41] = BLK("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR, 0,
-	    PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
-	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, 0, PRW,
+	[0x41] = BLK("write-same-10", sbc_write_same, sbc_xfer_ws, 10, WR,
+	    STEPS, PRW, F(2, 4), F(7, 2), 0x41, 0x08, LBA32, GRP, LEN16, CTL),
+	[0x42] = CMD("unmap", sbc_unmap, sbc_xfer_unmap, 10, WR, STEPS, PRW,
 	    0x42, 0, 0, 0, 0, 0, GRP, LEN16, CTL),
 	[0x48] = SATABF("sanitize", sanitize_cmds, 10, WR, SAN),
 	[0x55] = CMDL("mode-select-10", spc_mode_select, spc_xfer_mode_select,
@@ -674,14 +675,14 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0x8e] = BLK("write-and-verify-16", sbc_write_verify, sbc_xfer_rw,
 	    16, WR, SYNC, PRW, F(2, 8), F(10, 4),
 	    0x8e, 0x12, LBA64, LEN32, GRP, CTL),
-	[0x8f] = BLK("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, 0,
+	[0x8f] = BLK("verify-16", sbc_verify, sbc_xfer_verify, 16, WR, STEPS,
 	    PRR, F(2, 8), F(10, 4), 0x8f, 0x16, LBA64, LEN32, GRP, CTL),
 	[0x90] = BLK("pre-fetch-16", sbc_prefetch, NULL, 16, NO, 0, PRR,
 	    F(2, 8), F(10, 4), 0x90, 0x02, LBA64, LEN32, GRP, CTL),
 	[0x91] = BLK("synchronize-cache-16", sbc_sync_cache, NULL, 16, NO,
 	    SYNC, PRW, F(2, 8), F(10, 4), 0x91, 0x06, LBA64, LEN32, GRP, CTL),
-	[0x93] = BLK("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR, 0,
-	    PRW, F(2, 8), F(10, 4), 0x93, 0x09, LBA64, LEN32, GRP, CTL),
+	[0x93] = BLK("write-same-16", sbc_write_same, sbc_xfer_ws, 16, WR,
+	    STEPS, PRW, F(2, 8), F(10, 4), 0x93, 0x09, LBA64, LEN32, GRP, CTL),
 	[0x9c] = BLK("write-atomic-16", sbc_write_atomic, sbc_xfer_rw, 16, WR,
 	    FUA | SCSI_CMD_ATOMIC, PRW, F(2, 8), F(12, 2),
 	    0x9c, 0x18, LBA64, 0, 0, LEN16, GRP, CTL),
@@ -696,7 +697,7 @@ static const struct scsi_cmd sbc_cmds[256] = {
 	[0xae] = BLK("write-and-verify-12", sbc_write_verify, sbc_xfer_rw,
 	    12, WR, SYNC, PRW, F(2, 4), F(6, 4),
 	    0xae, 0x12, LBA32, LEN32, GRP, CTL),
-	[0xaf] = BLK("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, 0,
+	[0xaf] = BLK("verify-12", sbc_verify, sbc_xfer_verify, 12, WR, STEPS,
 	    PRR, F(2, 4), F(6, 4), 0xaf, 0x16, LBA32, LEN32, GRP, CTL),
 	[0xb7] = CMD("read-defect-data-12", sbc_read_defect, NULL, 12, RD, 0,
 	    PRR, 0xb7, 0x1f, LBA32, LEN32, 0, CTL),
@@ -921,4 +922,75 @@ int
 scsi_task_xlu(const struct scsi_task *t)
 {
 	return (t->t_cmdflags & SCSI_CMD_XLU) != 0;
+}
+
+/*
+ * Might the decoded command run in steps?  The transport counts such
+ * commands against its limit before it runs one.
+ */
+int
+scsi_task_long(const struct scsi_task *t)
+{
+	return t->t_cmd != NULL && (t->t_cmd->c_flags & SCSI_CMD_STEPS);
+}
+
+/*
+ * A handler's command goes on in steps: sp (allocated, its state filled)
+ * is the task's, each step run by fn; the first runs now.
+ */
+void
+scsi_step_start(struct scsi_task *t, struct scsi_step *sp,
+    struct scsi_lu *lu, scsi_step_fn *fn)
+{
+	sp->sp_run = fn;
+	sp->sp_lu = lu;
+	sp->sp_cmd = t->t_cmd;
+	t->t_step = sp;
+	scsi_task_step(t);
+}
+
+/*
+ * Before each step, what the command met when it began: a sanitize
+ * started on the LU meanwhile, or a reservation another nexus took,
+ * ends it as either would have refused it.
+ */
+static int
+step_gate(struct scsi_task *t, const struct scsi_step *sp)
+{
+	struct scsi_lunex *ln = scsi_task_lunex(t);
+
+	if (ln != NULL)
+		pr_sync(ln);
+	if (sbc_sanitize_gate(t, sp->sp_cmd, sp->sp_lu) != 0 ||
+	    pr_check(t, sp->sp_cmd, ln) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The next step of a command that runs in steps: 1 while more are to
+ * come, 0 once it is over (status and sense set).
+ */
+int
+scsi_task_step(struct scsi_task *t)
+{
+	struct scsi_step *sp = t->t_step;
+
+	if (sp == NULL)
+		return 0;
+	if (step_gate(t, sp) == 0 && sp->sp_run(t, sp) > 0)
+		return 1;
+	free(sp);
+	t->t_step = NULL;
+	return 0;
+}
+
+/* Task management or a closed connection ends it between two steps. */
+void
+scsi_task_abort(struct scsi_task *t)
+{
+	free(t->t_step);
+	t->t_step = NULL;
+	t->t_status = SCSI_TASK_ABORTED;
+	t->t_senselen = 0;
 }

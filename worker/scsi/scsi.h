@@ -184,6 +184,7 @@ struct scsi_cmd {
 #define SCSI_CMD_ATOMIC		0x0100	/* only where the store writes atomically */
 #define SCSI_CMD_SANOK		0x0200	/* runs while the LU is being sanitized */
 #define SCSI_CMD_SANITIZE	0x0400	/* SANITIZE itself (worker/scsi/sanitize.c) */
+#define SCSI_CMD_STEPS		0x0800	/* may run in steps (struct scsi_step) */
 
 /*
  * Persistent-reservation classes (SPC-4 table 65, SBC-3 table 13): what
@@ -306,6 +307,35 @@ struct scsi_nexus {
 						   detach is no nexus loss */
 };
 
+/*
+ * A command that runs in steps (SCSI_CMD_STEPS in its table entry: VERIFY,
+ * WRITE SAME, UNMAP, EXTENDED COPY), so that no command holds a worker's loop
+ * for longer than SCSI_STEP_BYTES of the medium take to move.  Its
+ * handler checks the command, keeps in a scsi_step what it needs of the
+ * CDB and Data-Out (neither is looked at again) and runs the first step
+ * (scsi_step_start).  While t_step is set on return the command goes
+ * on: the transport calls scsi_task_step() on later passes of its loop
+ * until it returns 0, and the status and sense are then set as if the
+ * handler had done it all; or scsi_task_abort() to end it (task
+ * management, its connection gone).  Such a command has no Data-In;
+ * its t_cdb stays valid until it ends (the transport keeps a copy).
+ *
+ * sp_run does one step: its I/O (at most SCSI_STEP_BYTES, into a buffer
+ * of the step's own) and what follows from it.  A store that completes
+ * I/O later would split sp_run at the I/O and resume the task from its
+ * completion; the state is already all in the step.
+ */
+#define SCSI_STEP_BYTES		(1u << 20)
+
+struct scsi_step;
+typedef int	 scsi_step_fn(struct scsi_task *, struct scsi_step *);
+
+struct scsi_step {
+	scsi_step_fn		*sp_run;	/* one step: 1 more to do, 0 over */
+	struct scsi_lu		*sp_lu;		/* the LU the command addressed */
+	const struct scsi_cmd	*sp_cmd;	/* its table entry */
+};
+
 struct scsi_task {
 	/* Filled by the transport. */
 	const uint8_t		*t_cdb;
@@ -331,6 +361,8 @@ struct scsi_task {
 	struct pr_lu		*t_pr;		/* NULL: none */
 	uint32_t		 t_prepoch;
 	uint64_t		 t_prcommit;
+	/* A command that goes on in steps; NULL: over once run. */
+	struct scsi_step	*t_step;
 };
 
 /* Sense options for scsi_sense_ext(). */
@@ -369,6 +401,11 @@ struct scsi_lunex *scsi_task_lunex(struct scsi_task *);
 int	 scsi_task_durable(const struct scsi_task *);
 int	 scsi_task_xlu(const struct scsi_task *);
 int	 scsi_cdb_commits(const uint8_t *);
+int	 scsi_task_long(const struct scsi_task *);
+void	 scsi_step_start(struct scsi_task *, struct scsi_step *,
+	    struct scsi_lu *, scsi_step_fn *);
+int	 scsi_task_step(struct scsi_task *);
+void	 scsi_task_abort(struct scsi_task *);
 struct scsi_mode *scsi_task_mode(struct scsi_task *);
 int	 scsi_lunex_wp(const struct scsi_lunex *);
 void	 scsi_lunex_swp(struct scsi_lunex *, int);

@@ -874,7 +874,6 @@ spc_report_tmf(struct scsi_task *t, struct scsi_lu *lu)
 #define XC_MAX_LIST	SCSI_XCOPY_MAX_LIST
 #define XC_TGT_LEN	32
 #define XC_SEG_LEN	28
-#define XC_BUF_BYTES	(1u << 20)
 
 struct xc_seg {
 	struct scsi_lu	*xs_src, *xs_dst;
@@ -1061,20 +1060,38 @@ xc_chunk(const struct xc_seg *s, uint8_t *buf, uint32_t done, uint32_t k,
 	    (s->xs_dlba + i) * bs);
 }
 
+/* A copy in steps (scsi.h): its segments and how far it got. */
+struct xc_step {
+	struct scsi_step	 xp_sp;
+	struct xc_seg		 xp_segs[XC_MAX_SEG];
+	int			 xp_nseg;
+	int			 xp_seg;	/* the segment being copied */
+	uint32_t		 xp_done;	/* of its blocks, copied */
+	uint64_t		 xp_bytes;	/* in all */
+	uint8_t			 xp_listid;
+	int			 xp_record;	/* for RECEIVE COPY RESULTS */
+};
+
+/* One chunk of the current segment: 0 or the store's error. */
 static int
-xc_run(const struct xc_seg *s, uint8_t *buf, uint64_t *bytes, int *wr)
+xc_run(struct xc_step *xp, int *wr)
 {
-	uint32_t per = XC_BUF_BYTES / s->xs_src->lu_blksz, done, k;
+	const struct xc_seg *s = &xp->xp_segs[xp->xp_seg];
+	uint32_t per = SCSI_STEP_BYTES / s->xs_src->lu_blksz, k;
+	uint8_t	*buf;
 	int	 back, rc;
 
+	k = MIN(per > 0 ? per : 1, s->xs_n - xp->xp_done);
+	if ((buf = malloc((size_t)k * s->xs_src->lu_blksz)) == NULL)
+		return -ENOMEM;
 	back = s->xs_src == s->xs_dst && s->xs_dlba > s->xs_slba &&
 	    s->xs_dlba < s->xs_slba + s->xs_n;
-	for (done = 0; done < s->xs_n; done += k) {
-		k = MIN(per, s->xs_n - done);
-		if ((rc = xc_chunk(s, buf, done, k, back, wr)) != 0)
-			return rc;
-		*bytes += (uint64_t)k * s->xs_src->lu_blksz;
-	}
+	rc = xc_chunk(s, buf, xp->xp_done, k, back, wr);
+	free(buf);
+	if (rc != 0)
+		return rc;
+	xp->xp_done += k;
+	xp->xp_bytes += (uint64_t)k * s->xs_src->lu_blksz;
 	return 0;
 }
 
@@ -1156,32 +1173,49 @@ xc_access(struct scsi_task *t, const struct xc_seg *segs, int nseg)
 	return 0;
 }
 
+/* One chunk of the copy, or the end of it: its result recorded. */
+static int
+xc_step(struct scsi_task *t, struct scsi_step *sp)
+{
+	struct xc_step *xp = (struct xc_step *)sp;
+	int	 rc = 0, wr = 0;
+
+	while (xp->xp_seg < xp->xp_nseg &&
+	    xp->xp_done == xp->xp_segs[xp->xp_seg].xs_n) {
+		xp->xp_seg++;
+		xp->xp_done = 0;
+	}
+	if (xp->xp_seg < xp->xp_nseg && (rc = xc_run(xp, &wr)) == 0)
+		return 1;
+	if (xp->xp_record)
+		xc_record(t->t_nexus, xp->xp_listid, (uint16_t)(rc == 0 ?
+		    xp->xp_nseg : xp->xp_seg), xp->xp_bytes, rc != 0);
+	if (rc == -ENOMEM)
+		scsi_sense(t, SK_COPY_ABORTED, ASC_SYSTEM_RESOURCE_FAILURE);
+	else if (rc != 0)
+		xc_error(t, rc, wr);
+	return 0;
+}
+
 void
 spc_xcopy(struct scsi_task *t, struct scsi_lu *lu)
 {
-	struct xc_seg segs[XC_MAX_SEG];
-	uint64_t bytes = 0;
-	uint8_t	*buf;
-	int	 nseg, i, rc = 0, wr = 0;
+	struct xc_step *xp;
 
-	(void)lu;
 	if (be32dec(t->t_cdb + 10) == 0)
 		return;
-	if (xc_parse(t, segs, &nseg) != 0 || xc_access(t, segs, nseg) != 0)
-		return;
-	if (nseg > 0 && (buf = malloc(XC_BUF_BYTES)) == NULL) {
+	if ((xp = calloc(1, sizeof(*xp))) == NULL) {
 		scsi_sense(t, SK_COPY_ABORTED, ASC_SYSTEM_RESOURCE_FAILURE);
 		return;
 	}
-	for (i = 0; i < nseg && rc == 0; i++)
-		rc = xc_run(&segs[i], buf, &bytes, &wr);
-	if (nseg > 0)
-		free(buf);
-	if (((t->t_dout[1] >> 3) & 3) != 3)
-		xc_record(t->t_nexus, t->t_dout[0],
-		    (uint16_t)(rc == 0 ? nseg : i - 1), bytes, rc != 0);
-	if (rc != 0)
-		xc_error(t, rc, wr);
+	if (xc_parse(t, xp->xp_segs, &xp->xp_nseg) != 0 ||
+	    xc_access(t, xp->xp_segs, xp->xp_nseg) != 0) {
+		free(xp);
+		return;
+	}
+	xp->xp_listid = t->t_dout[0];
+	xp->xp_record = ((t->t_dout[1] >> 3) & 3) != 3;
+	scsi_step_start(t, &xp->xp_sp, lu, xc_step);
 }
 
 /* ---------------------------------------------------------------- */

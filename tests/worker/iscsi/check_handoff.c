@@ -882,6 +882,92 @@ START_TEST(handoff__login_goes_once_logged_in)
 }
 END_TEST
 
+/* The NAA designator of LUN 0, from its Device Identification page. */
+static void
+lun0_naa(uint8_t *naa)
+{
+	uint8_t		 cdb[16] = { 0x12, 0x01, 0x83, 0, 255 }, b[255];
+	struct tres	 res;
+	unsigned	 off;
+
+	ti_scsi(&ti, 0, cdb, b, sizeof(b), TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	for (off = 4; off + 4 <= 4u + be16dec(b + 2); off += 4 + b[off + 3])
+		if ((b[off + 1] & 0x3f) == 0x03 && b[off + 3] == 8) {
+			memcpy(naa, b + off + 4, 8);
+			return;
+		}
+	ck_abort_msg("no NAA designator");
+}
+
+/*
+ * An EXTENDED COPY of two segments, on LUN 0: the first half of the
+ * image over the second, a segment (one step each) of 256 KiB at a time.
+ */
+static uint32_t
+xcopy_started(void)
+{
+	uint8_t		 cdb[16] = { 0x83 }, p[16 + 32 + 2 * 28], *d;
+	int		 i;
+
+	memset(p, 0, sizeof(p));
+	p[0] = 1;				/* LIST ID */
+	be16enc(p + 2, 32);
+	be32enc(p + 8, 2 * 28);
+	d = p + 16;
+	d[0] = 0xe4;
+	d[4] = 0x01;
+	d[5] = 0x03;
+	d[7] = 8;
+	lun0_naa(d + 8);
+	be24enc(d + 29, 512);
+	for (i = 0; i < 2; i++) {
+		d = p + 48 + 28 * i;
+		d[0] = 0x02;
+		be16enc(d + 2, 24);
+		be16enc(d + 10, 512);
+		be64enc(d + 12, 512 * (uint64_t)i);
+		be64enc(d + 20, 1024 + 512 * (uint64_t)i);
+	}
+	be32enc(cdb + 10, sizeof(p));
+	return ti_cmd(&ti, ISCSI_FLAG_FINAL | 0x20 | 1, 0, cdb, sizeof(p), p,
+	    sizeof(p));
+}
+
+/*
+ * A command running in steps when the worker is told to hand over: the
+ * connection stays until its last step ran; its answer comes, then the
+ * connection moves, and the copy is all there.
+ */
+START_TEST(handoff__waits_for_a_command_in_steps)
+{
+	uint8_t		 cdb[16], *buf;
+	struct handed	 h;
+	struct tres	 res;
+	uint32_t	 itt;
+
+	ti_login_ok(&ti, PUBLIC, NULL);
+	ua_clear();
+	itt = xcopy_started();
+	event_base_loop(twa.tw_w.w_base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert(!TAILQ_EMPTY(&twa.tw_w.w_steps));
+	handoff_start(&twa.tw_w);
+	take_handed(&twa, &h);
+	ck_assert(TAILQ_EMPTY(&twa.tw_w.w_steps));
+	adopt(&h);
+	ti_response(&ti, itt, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_ptr_nonnull(buf = malloc(512 * 1024));
+	ti_rw10(cdb, 0x28, 1024, 1024);
+	ti_scsi(&ti, 0, cdb, buf, 512 * 1024, TI_READ, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert_uint_eq(buf[512 * 1024 - 1],
+	    ti_image_byte("alpha", 512 * 1024 - 1));
+	free(buf);
+	ck_assert_uint_eq(twa.tw_nclosed, 0);
+}
+END_TEST
+
 Suite *
 handoff_suite(void)
 {
@@ -893,6 +979,7 @@ handoff_suite(void)
 	tcase_add_loop_test(tc, handoff__waiting_write_goes_on, 0,
 	    sizeof(splits) / sizeof(splits[0]));
 	tcase_add_test(tc, handoff__through_the_control_sockets);
+	tcase_add_test(tc, handoff__waits_for_a_command_in_steps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("catalog");

@@ -4,13 +4,17 @@
  * phase gates, the CmdSN window, NOP-Out and NOP-In, Data-In sized by
  * the initiator's MaxRecvDataSegmentLength with residuals, answers that
  * wait for the coordinator's commit, Logout, SNACK, Text that spans
- * several PDUs, and task management (the functions the SCSI layer
- * reports, run).
+ * several PDUs, task management (the functions the SCSI layer
+ * reports, run), and commands that run in steps (answered after what
+ * came later, limited per connection, stopped by ABORT TASK, LUN RESET
+ * and a close).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "initiator.h"
@@ -688,6 +692,120 @@ START_TEST(iscsi__tmf_runs_what_scsi_reports)
 }
 END_TEST
 
+/* ---- Commands that run in steps ---- */
+
+#define BIG		TI_PREFIX ":big"
+#define BIG_SIZE	(64u << 20)	/* images/big.img, sparse: zeros */
+
+/* A worker with a 64 MiB image of zeros, max-long-commands 2. */
+static void
+setup_steps(void)
+{
+	char	 p[1024];
+	int	 fd;
+
+	ti_worker_dirs(&tw, "steps");
+	snprintf(p, sizeof(p), "%s/images/big.img", tw.tw_dir);
+	ck_assert_int_ge(fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	ck_assert_int_eq(ftruncate(fd, BIG_SIZE), 0);
+	close(fd);
+	ti_worker_config(&tw, "max-long-commands 2\n");
+	ck_assert_int_eq(tw_start(&tw, NULL, 0), 0);
+	ti_open(&ti, &tw, 7);
+	ti_login_ok(&ti, BIG, NULL);
+	ck_assert_int_eq(tur_answered(ti.i_cmdsn), 1);	/* the power-on UA */
+}
+
+/* VERIFY(16) BYTCHK 11b of all of big.img against a block of zeros. */
+static uint32_t
+verify_big(void)
+{
+	static const uint8_t zero[512];
+	uint8_t	 cdb[16] = { 0x8f, 0x06 };
+
+	be32enc(cdb + 10, BIG_SIZE / 512);
+	return ti_cmd(&ti, ISCSI_FLAG_FINAL | 0x20 | 1, 0, cdb, 512, zero,
+	    512);
+}
+
+/*
+ * Another command sent after it is answered before it (the loop reads
+ * the socket between two steps).
+ */
+START_TEST(iscsi__command_in_steps_lets_others_through)
+{
+	struct tpdu	 p;
+	struct tres	 res;
+	uint32_t	 itt;
+
+	itt = verify_big();
+	nop_out(0x7777, 0, NULL, 0);
+	ti_expect(&ti, &p, OP_NOP_IN);
+	ck_assert_uint_eq(be32dec(p.p_bhs + 16), 0x7777);
+	ti_pdu_free(&p);
+	ti_response(&ti, itt, &res);
+	ck_assert_uint_eq(res.r_status, 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_steps));
+}
+END_TEST
+
+/* Past max-long-commands: TASK SET FULL, unrun; the others GOOD. */
+START_TEST(iscsi__commands_in_steps_past_the_limit_refused)
+{
+	struct tres	 res;
+	uint32_t	 itt[3];
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		itt[i] = verify_big();
+	ti_response(&ti, itt[2], &res);
+	ck_assert_uint_eq(res.r_status, 0x28);
+	for (i = 0; i < 2; i++) {
+		ti_response(&ti, itt[i], &res);
+		ck_assert_uint_eq(res.r_status, 0);
+	}
+}
+END_TEST
+
+/* ABORT TASK, LUN RESET: stopped, never answered. */
+START_TEST(iscsi__tmf_stops_a_command_in_steps)
+{
+	uint32_t	 itt;
+
+	itt = verify_big();
+	ck_assert_int_eq(tmf(1, 0, itt), 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_steps));
+	ck_assert(ti_silent(&ti));
+	ck_assert_int_eq(tmf(1, 0, itt), 1);
+	verify_big();
+	ck_assert_int_eq(tmf(5, 0, 0), 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_steps));
+	ck_assert(ti_silent(&ti));
+	still_serves();
+}
+END_TEST
+
+/*
+ * Its connection closes under it (the worker reads the commands, starts
+ * them, then the end of the stream): freed, the worker goes on.
+ */
+START_TEST(iscsi__close_under_a_command_in_steps)
+{
+	int	 i;
+
+	verify_big();
+	verify_big();
+	ti_close(&ti);
+	for (i = 0; i < 100 && tw.tw_w.w_nconns > 0; i++)
+		tw_pass(&tw, 10);
+	ck_assert_int_eq(tw.tw_w.w_nconns, 0);
+	ck_assert(TAILQ_EMPTY(&tw.tw_w.w_steps));
+	ti_open(&ti, &tw, 8);
+	ti_login_ok(&ti, BIG, NULL);
+	still_serves();
+}
+END_TEST
+
 Suite *
 iscsi_suite(void)
 {
@@ -739,6 +857,15 @@ iscsi_suite(void)
 	tcase_add_test(tc, iscsi__tmf_cold_reset_closes);
 	tcase_add_test(tc, iscsi__tmf_abort_task_forgets_waiting_write);
 	tcase_add_test(tc, iscsi__tmf_runs_what_scsi_reports);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("steps");
+	tcase_add_checked_fixture(tc, setup_steps, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, iscsi__command_in_steps_lets_others_through);
+	tcase_add_test(tc, iscsi__commands_in_steps_past_the_limit_refused);
+	tcase_add_test(tc, iscsi__tmf_stops_a_command_in_steps);
+	tcase_add_test(tc, iscsi__close_under_a_command_in_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -442,6 +442,124 @@ START_TEST(sbc__verify_miscompare_offset)
 }
 END_TEST
 
+/*
+ * Run the held command's steps, at most most of them, each moving no
+ * more than SCSI_STEP_BYTES of the medium: how many ran.
+ */
+static int
+held_steps(int most)
+{
+	uint64_t io;
+	int	 n, more = m.mt_t.t_step != NULL;
+
+	for (n = 0; more && n < most; n++) {
+		io = m.mt_ms->ms_io_bytes;
+		more = scsi_task_step(&m.mt_t);
+		ck_assert_uint_le(m.mt_ms->ms_io_bytes - io, SCSI_STEP_BYTES);
+	}
+	return n;
+}
+
+/* VERIFY(16) BYTCHK 11b: n blocks at lba against one block. */
+static int
+verify_same(uint64_t lba, uint32_t n)
+{
+	uint8_t	 cdb[16];
+
+	mkcdb(cdb, 0x8f, lba, n);
+	cdb[1] = 0x06;
+	return mtest_cmd(&m, cdb, buf, BS);
+}
+
+/* The handler does one step; each later one is bounded too. */
+START_TEST(sbc__verify_bytchk3_runs_in_bounded_steps)
+{
+	uint64_t whole = (uint64_t)BLOCKS * BS;
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	ck_assert_int_ge(held_steps(1000), (int)(whole / SCSI_STEP_BYTES) - 1);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, whole);
+}
+END_TEST
+
+START_TEST(sbc__verify_bytchk3_miscompare_in_a_late_step)
+{
+	uint64_t info;
+
+	memset(buf, 0, BS);
+	m.mt_ms->ms_data[30000 * BS + 7] = 'Z';
+	ck_assert_int_eq(verify_same(100, BLOCKS - 100),
+	    SCSI_CHECK_CONDITION);
+	ck_assert_int_gt(m.mt_steps, 1);
+	ck_assert_int_eq(mtest_key(&m), SK_MISCOMPARE);
+	ck_assert(mtest_info(&m, &info));
+	ck_assert_uint_eq(info, (30000 - 100) * BS + 7);
+	ck_assert_ptr_null(m.mt_t.t_step);
+}
+END_TEST
+
+/* Task management between two steps: nothing more is read. */
+START_TEST(sbc__verify_aborted_between_steps)
+{
+	uint64_t io;
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	ck_assert_int_eq(held_steps(3), 3);
+	io = m.mt_ms->ms_io_bytes;
+	scsi_task_abort(&m.mt_t);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_TASK_ABORTED);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	ck_assert_int_eq(held_steps(10), 0);
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, io);
+	ck_assert_uint_lt(io, (uint64_t)BLOCKS * BS);
+}
+END_TEST
+
+/*
+ * What began a command is looked at again before each step: a sanitize
+ * started meanwhile, a RESERVE(6) another nexus took, end it.
+ */
+START_TEST(sbc__steps_end_on_a_sanitize_or_a_reservation)
+{
+	static const uint8_t reserve6[16] = { 0x16 };
+	struct scsi_nexus *nx2;
+	struct scsi_task held;
+	uint8_t	 cdb[16];
+
+	memset(buf, 0, BS);
+	m.mt_hold = 1;
+	ck_assert_int_eq(verify_same(0, BLOCKS), SCSI_GOOD);
+	m.mt_ms->ms_san_state = SCSI_SANITIZE_RUNNING;
+	ck_assert_int_eq(held_steps(10), 1);
+	ck_assert_int_eq(mtest_key(&m), SK_NOT_READY);
+	ck_assert_int_eq(mtest_asc(&m), ASC_NOT_READY_SANITIZE);
+	m.mt_ms->ms_san_state = SCSI_SANITIZE_IDLE;
+
+	mkcdb(cdb, 0x93, 0, sbc_max_ws(&m.mt_lu));
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	held = m.mt_t;			/* mtest_run reuses m.mt_t */
+	nx2 = mtest_nexus("iqn.2025-01.pub.scsipub:disk", 1);
+	scsi_nexus_attach(nx2, 0, &m.mt_lu);
+	mtest_clear_ua(&m, nx2, 0);
+	ck_assert_int_eq(mtest_run(&m, nx2, 0, reserve6, NULL, 0), SCSI_GOOD);
+	m.mt_t = held;
+	ck_assert_int_eq(held_steps(10), 1);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_RESERVATION_CONFLICT);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	scsi_nexus_detach(nx2);
+	free(nx2);
+}
+END_TEST
+
 START_TEST(sbc__orwrite_ors_data)
 {
 	uint8_t	 cdb[16];
@@ -567,6 +685,32 @@ START_TEST(sbc__write_same_rejects)
 }
 END_TEST
 
+/* As many blocks as one WRITE SAME may: written a step at a time. */
+START_TEST(sbc__write_same_runs_in_bounded_steps)
+{
+	uint8_t	 cdb[16];
+	uint32_t n = sbc_max_ws(&m.mt_lu);
+
+	ck_assert_uint_gt((uint64_t)n * BS, 4 * SCSI_STEP_BYTES);
+	memset(buf, 'S', BS);
+	mkcdb(cdb, 0x93, 0, n);
+	m.mt_hold = 1;
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)(n - 1) * BS], 0);
+	ck_assert_int_ge(held_steps(1000), 3);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)(n - 1) * BS], 'S');
+	ck_assert_uint_eq(m.mt_ms->ms_data[(uint64_t)n * BS], 0);
+	cdb[1] = 0x08;				/* UNMAP, aborted half-way */
+	ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BS), SCSI_GOOD);
+	ck_assert_int_eq(held_steps(1), 1);
+	scsi_task_abort(&m.mt_t);
+	ck_assert(!memstore_mapped(m.mt_ms, 0));
+	ck_assert(memstore_mapped(m.mt_ms, n - 1));
+}
+END_TEST
+
 /* Build an UNMAP parameter list of n descriptors into buf. */
 static uint32_t
 unmap_list(uint32_t n, const uint64_t *lba, const uint32_t *cnt)
@@ -620,6 +764,37 @@ START_TEST(sbc__unmap_deallocates)
 	ck_assert_int_eq(gls(8, 24), SCSI_GOOD);
 	ck_assert_uint_eq(m.mt_t.t_dinlen, 24);
 	ck_assert_uint_eq(be32dec(m.mt_din), 20);
+}
+END_TEST
+
+/* Descriptors of more than a step's worth: deallocated a step at a time. */
+START_TEST(sbc__unmap_runs_in_bounded_steps)
+{
+	static const uint64_t lba[] = { 0, 10000, 30000 };
+	static const uint32_t cnt[] = { 3000, 3000, 3000 };
+	uint8_t	 cdb[16];
+	uint32_t len, i;
+
+	for (i = 0; i < 2; i++) {		/* all of it mapped */
+		mkcdb(cdb, 0x8a, i * (BLOCKS / 2), BLOCKS / 2);
+		ck_assert_int_eq(mtest_cmd(&m, cdb, buf, BLOCKS / 2 * BS),
+		    SCSI_GOOD);
+	}
+	m.mt_ms->ms_io_bytes = 0;
+	len = unmap_list(3, lba, cnt);
+	m.mt_hold = 1;
+	ck_assert_int_eq(unmap(len, len), SCSI_GOOD);
+	ck_assert_uint_le(m.mt_ms->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	ck_assert(memstore_mapped(m.mt_ms, 30000));
+	ck_assert_int_ge(held_steps(100), 3);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	for (i = 0; i < 3; i++) {
+		ck_assert(!memstore_mapped(m.mt_ms, lba[i]));
+		ck_assert(!memstore_mapped(m.mt_ms, lba[i] + cnt[i] - 1));
+		ck_assert(memstore_mapped(m.mt_ms, lba[i] + cnt[i]));
+	}
+	ck_assert_uint_eq(m.mt_ms->ms_io_bytes, 9000 * BS);
 }
 END_TEST
 
@@ -902,12 +1077,18 @@ sbc_suite(void)
 	tcase_add_loop_test(tc, sbc__store_errors, 0,
 	    sizeof(ioerr) / sizeof(ioerr[0]));
 	tcase_add_test(tc, sbc__verify_miscompare_offset);
+	tcase_add_test(tc, sbc__verify_bytchk3_runs_in_bounded_steps);
+	tcase_add_test(tc, sbc__verify_bytchk3_miscompare_in_a_late_step);
+	tcase_add_test(tc, sbc__verify_aborted_between_steps);
+	tcase_add_test(tc, sbc__steps_end_on_a_sanitize_or_a_reservation);
 	tcase_add_test(tc, sbc__orwrite_ors_data);
 	tcase_add_test(tc, sbc__compare_and_write);
 	tcase_add_test(tc, sbc__compare_and_write_bad_sizes);
 	tcase_add_test(tc, sbc__write_same_fills_and_unmaps);
 	tcase_add_test(tc, sbc__write_same_rejects);
+	tcase_add_test(tc, sbc__write_same_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__unmap_deallocates);
+	tcase_add_test(tc, sbc__unmap_runs_in_bounded_steps);
 	tcase_add_test(tc, sbc__unmap_parameter_checks);
 	tcase_add_test(tc, sbc__get_lba_status_beyond_end);
 	tcase_add_test(tc, sbc__read_capacity);

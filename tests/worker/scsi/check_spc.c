@@ -604,6 +604,49 @@ START_TEST(spc__xcopy_between_luns_of_the_nexus)
 }
 END_TEST
 
+/* A copy of more than a step's worth goes on in steps, each bounded. */
+START_TEST(spc__xcopy_runs_in_bounded_steps)
+{
+	struct memstore *ms2 = memstore_new(BLOCKS, BS);
+	struct scsi_lu lu2;
+	uint8_t	 p[256], rcr[16] = { 0x84, 0x00, 9 };
+	uint32_t len, n = 3000;
+	uint64_t io;
+	int	 steps = 0;
+
+	scsi_lu_init(&lu2, BLOCKS, BS, "two", 2, &memstore_ops, ms2);
+	scsi_nexus_attach(m.mt_nx, 1, &lu2);
+	memset(m.mt_ms->ms_data, 'C', (size_t)n * BS);
+	len = xc_list(p, 9, 2, 1);
+	xc_target(p + 16, &m.mt_lu);
+	xc_target(p + 48, &lu2);
+	xc_segment(p + 80, 0, 1, (uint16_t)n, 0, 0);
+	m.mt_hold = 1;
+	ck_assert_int_eq(xcopy(m.mt_nx, p, len), SCSI_GOOD);
+	ck_assert_ptr_nonnull(m.mt_t.t_step);
+	ck_assert_uint_le(m.mt_ms->ms_io_max, SCSI_STEP_BYTES);
+	ck_assert_uint_le(ms2->ms_io_bytes, SCSI_STEP_BYTES);
+	ck_assert_uint_eq(ms2->ms_data[(n - 1) * BS], 0);
+	do {
+		io = m.mt_ms->ms_io_bytes + ms2->ms_io_bytes;
+		steps++;
+		ck_assert_int_lt(steps, 100);
+	} while (scsi_task_step(&m.mt_t) &&
+	    m.mt_ms->ms_io_bytes + ms2->ms_io_bytes - io <=
+	    2 * SCSI_STEP_BYTES);
+	ck_assert_ptr_null(m.mt_t.t_step);
+	ck_assert_int_eq(m.mt_t.t_status, SCSI_GOOD);
+	ck_assert_uint_le(ms2->ms_io_max, SCSI_STEP_BYTES);
+	ck_assert_uint_eq(ms2->ms_data[(n - 1) * BS], 'C');
+	m.mt_hold = 0;
+	be32enc(rcr + 10, 1024);
+	ck_assert_int_eq(mtest_cmd(&m, rcr, NULL, 0), SCSI_GOOD);
+	ck_assert_uint_eq(be32dec(m.mt_din + 8), n * BS);
+	scsi_nexus_detach_lun(m.mt_nx, 1);
+	memstore_free(ms2);
+}
+END_TEST
+
 /* CVE-2020-28374: a descriptor naming another nexus's LU must not reach it. */
 START_TEST(spc__xcopy_refuses_foreign_lu)
 {
@@ -721,6 +764,7 @@ spc_suite(void)
 	tcase_add_test(tc, spc__report_tmfs_reports_the_table);
 	tcase_add_test(tc, spc__start_stop_and_prevent);
 	tcase_add_test(tc, spc__xcopy_between_luns_of_the_nexus);
+	tcase_add_test(tc, spc__xcopy_runs_in_bounded_steps);
 	tcase_add_test(tc, spc__xcopy_refuses_foreign_lu);
 	tcase_add_test(tc, spc__xcopy_parameter_list_errors);
 	tcase_add_test(tc, spc__copy_results_operating_parameters);

@@ -35,6 +35,15 @@ ms_mark(struct memstore *ms, uint64_t off, uint64_t len, int on)
 	}
 }
 
+/* Bytes moved by a read, write or unmap, counted for the tests. */
+static void
+ms_io(struct memstore *ms, uint64_t len)
+{
+	ms->ms_io_bytes += len;
+	if (len > ms->ms_io_max)
+		ms->ms_io_max = len;
+}
+
 int
 memstore_mapped(const struct memstore *ms, uint64_t b)
 {
@@ -54,6 +63,7 @@ ms_read(void *p, void *buf, size_t len, uint64_t off)
 	if ((rc = ms_range(ms, off, len)) != 0)
 		return rc;
 	memcpy(buf, ms->ms_data + off, len);
+	ms_io(ms, len);
 	return 0;
 }
 
@@ -71,6 +81,7 @@ ms_write(void *p, const void *buf, size_t len, uint64_t off)
 		return rc;
 	memcpy(ms->ms_data + off, buf, len);
 	ms_mark(ms, off, len, 1);
+	ms_io(ms, len);
 	return 0;
 }
 
@@ -85,6 +96,7 @@ ms_unmap(void *p, uint64_t off, uint64_t len)
 	memset(ms->ms_data + off, 0, len);
 	ms_mark(ms, off, len, 0);
 	ms->ms_unmaps++;
+	ms_io(ms, len);
 	return 0;
 }
 
@@ -279,6 +291,7 @@ mtest_init(struct mtest *m, uint64_t blocks, uint32_t blksz)
 void
 mtest_fini(struct mtest *m)
 {
+	scsi_task_abort(&m->mt_t);	/* a held command's steps */
 	scsi_nexus_detach(m->mt_nx);
 	free(m->mt_nx);
 	free(m->mt_din);
@@ -311,6 +324,9 @@ mtest_run(struct mtest *m, struct scsi_nexus *nx, uint64_t lun,
 		t->t_edtl = m->mt_dincap;
 	if (m->mt_decode == 0)
 		scsi_cmd_exec(t);
+	m->mt_steps = 0;
+	while (!m->mt_hold && scsi_task_step(t))
+		m->mt_steps++;
 	return t->t_status;
 }
 

@@ -1,6 +1,7 @@
 /*
  * An in-memory lu_store_ops for the worker's SCSI tests, and a small
- * harness that runs one CDB through scsi_cmd_decode/scsi_cmd_exec.
+ * harness that runs one CDB through scsi_cmd_decode/scsi_cmd_exec (and
+ * then its steps, as the transport would, unless the test holds them).
  */
 #ifndef SCSIPUB_TESTS_MEMSTORE_H
 #define SCSIPUB_TESTS_MEMSTORE_H
@@ -28,6 +29,8 @@ struct memstore {
 	int		 ms_sanitizes;		/* started */
 	int		 ms_wp_holds;		/* SWP held by nexuses here */
 	int		 ms_wp_elsewhere;	/* ... and by another process */
+	uint64_t	 ms_io_bytes;	/* read, written, unmapped: in all */
+	uint64_t	 ms_io_max;	/* ... by one call at most */
 };
 
 extern const struct lu_store_ops memstore_ops;
@@ -49,6 +52,8 @@ struct mtest {
 	int			 mt_decode;	/* what scsi_cmd_decode returned */
 	enum scsi_dir		 mt_dir;
 	uint32_t		 mt_len;
+	int			 mt_hold;	/* leave a command's steps to the test */
+	int			 mt_steps;	/* steps run after the handler */
 };
 
 #define MT_DINCAP	(2u << 20)
