@@ -117,6 +117,15 @@ start_daemon() {
 	DAEMON_PID=$!
 	wait_port "$PORT" || fail "daemon did not start listening on $PORT"
 	wait_log "ready" || fail "no worker became ready"
+	# every worker, so that the master hands connections to all of them
+	# (a slow machine readies the second seconds after the first)
+	_n=$(awk '$1 == "workers" { print $2 }' "$CONF")
+	for _ in $(seq 1 600); do
+		[ "$(grep -c "^master\[$DAEMON_PID\]: master_child_ready" \
+		    "$LOG")" -ge "${_n:-1}" ] && return 0
+		sleep 0.05
+	done
+	fail "not every worker (${_n:-1}) became ready"
 }
 
 stop_daemon() {
