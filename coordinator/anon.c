@@ -430,15 +430,6 @@ anon_build(struct coord *c, time_t now)
 	closedir(d);
 }
 
-static uint64_t
-anon_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * The directories due by now (monotonic seconds; wall: time(NULL), for
  * the tombstones' ages), read for ANON_TICK_MS at most.
@@ -448,7 +439,7 @@ coord_anon_tick(struct coord *c, time_t now, time_t wall)
 {
 	struct coord_anon *ca = &c->c_anon;
 	struct anon_dir	*ad;
-	uint64_t	 t0 = anon_ms(), budget;
+	uint64_t	 t0 = coord_now_ns() / 1000000, budget;
 	time_t		 next;
 
 	ca->ca_now = now;
@@ -456,7 +447,7 @@ coord_anon_tick(struct coord *c, time_t now, time_t wall)
 		anon_build(c, now);
 	budget = ca->ca_tick_ms != 0 ? ca->ca_tick_ms : ANON_TICK_MS;
 	while (ca->ca_n > 0 && (ad = ca->ca_heap[0])->ad_due <= now &&
-	    anon_ms() - t0 < budget) {
+	    coord_now_ns() / 1000000 - t0 < budget) {
 		if ((next = anon_read_dir(c, ad, now, wall)) == 0) {
 			anon_remove(ca, ad);
 			continue;

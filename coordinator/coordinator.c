@@ -368,7 +368,8 @@ coord_fail_syncs(struct coord *c, int err)
 	}
 }
 
-static uint64_t
+/* The monotonic clock, in nanoseconds. */
+uint64_t
 coord_now_ns(void)
 {
 	struct timespec	 ts;

@@ -173,6 +173,7 @@ void		 coord_anon_free(struct coord *);
 int		 coordinator_main(struct proc_env *);
 struct coord	*coord_new(const char *, struct shmq_region *, int);
 void		 coord_free(struct coord *);
+uint64_t	 coord_now_ns(void);
 
 /* coordinator/store.c */
 int	 store_open(struct store **, const char *, size_t);
